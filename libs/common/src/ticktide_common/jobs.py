@@ -1,0 +1,113 @@
+"""Ingest jobs: the row that follows one load (backfill, archive import,
+scheduled refresh, gap refill) from request to stored, shared by the gateway,
+the CLI and the ingesters.
+
+Life of a job: `queued` (created by whoever asks) → `running` (an ingester
+fetches) → `fetched` (every batch was confirmed by the broker; the number of
+batches is known) → `finalizing` (every batch is committed by the writer; gap
+detection runs) → `done`, or `failed` with `error`. Progress is derived from
+`ingest_batches`, which the writer fills in the same transaction as the candles.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+
+from ticktide_common.bus import Bus
+from ticktide_common.messages import CryptoBackfillRequestedV1, CryptoInterval
+
+__all__ = ["JobKind", "JobProgress", "create_job", "get_job_progress", "request_crypto_backfill"]
+
+JobKind = Literal["backfill", "archive-import", "scheduled", "gap-refill"]
+
+_INSERT_JOB = """
+INSERT INTO ingest_jobs (id, kind, symbol, interval_type, range_start, range_end, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+_JOB_PROGRESS = """
+SELECT j.id, j.kind, j.symbol, j.interval_type, j.range_start, j.range_end, j.status,
+       j.batches_expected, j.candles_expected, j.error, j.created_at, j.finished_at,
+       coalesce(b.batches, 0) AS batches_stored, coalesce(b.candles, 0) AS candles_stored
+FROM ingest_jobs j
+LEFT JOIN LATERAL (
+    SELECT count(*) AS batches, sum(candles) AS candles
+    FROM ingest_batches WHERE job_id = j.id
+) b ON true
+WHERE j.id = $1
+"""
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    id: uuid.UUID
+    kind: str
+    symbol: str
+    interval: str
+    start: datetime | None
+    end: datetime | None
+    status: str
+    batches_expected: int | None
+    candles_expected: int | None
+    batches_stored: int
+    candles_stored: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "job_id": str(self.id), "kind": self.kind, "symbol": self.symbol,
+            "interval": self.interval,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "status": self.status, "batches_expected": self.batches_expected,
+            "candles_expected": self.candles_expected, "batches_stored": self.batches_stored,
+            "candles_stored": self.candles_stored, "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+async def create_job(pool: asyncpg.Pool, *, kind: JobKind, symbol: str, interval: str,
+                     start: datetime | None, end: datetime | None,
+                     requested_by: str = "system", job_id: uuid.UUID | None = None) -> uuid.UUID:
+    job_id = job_id or uuid.uuid4()
+    await pool.execute(_INSERT_JOB, job_id, kind, symbol, interval, start, end, requested_by)
+    return job_id
+
+
+async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress | None:
+    row = await pool.fetchrow(_JOB_PROGRESS, job_id)
+    if row is None:
+        return None
+    return JobProgress(
+        id=row["id"], kind=row["kind"], symbol=row["symbol"], interval=row["interval_type"],
+        start=row["range_start"], end=row["range_end"], status=row["status"],
+        batches_expected=row["batches_expected"], candles_expected=row["candles_expected"],
+        batches_stored=int(row["batches_stored"]), candles_stored=int(row["candles_stored"] or 0),
+        error=row["error"], created_at=row["created_at"], finished_at=row["finished_at"],
+    )
+
+
+async def request_crypto_backfill(pool: asyncpg.Pool, bus: Bus, *, symbol: str,
+                                  interval: CryptoInterval, start: datetime, end: datetime,
+                                  requested_by: str, kind: JobKind = "backfill",
+                                  correlation_id: str | None = None) -> uuid.UUID:
+    """Record a job, then publish the command that ingest-crypto acts on."""
+    job_id = await create_job(pool, kind=kind, symbol=symbol, interval=interval, start=start,
+                              end=end, requested_by=requested_by)
+    await bus.publish(CryptoBackfillRequestedV1(
+        job_id=job_id, symbol=symbol, interval=interval, start=start, end=end,
+        requested_by=requested_by,
+    ), correlation_id=correlation_id)
+    return job_id

@@ -1,0 +1,120 @@
+"""Every event and command on the bus, as versioned pydantic models.
+
+Producer and consumer import the same class. A message's routing key names its
+version (`crypto.candles.v1`); a breaking change adds a new class and key, it
+never edits one that is in use. Prices and volumes travel as the provider's
+decimal strings so that no precision is lost between Binance and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BusMessage",
+    "CandleV1",
+    "CandleBatchV1",
+    "CandlesStoredV1",
+    "CryptoBackfillRequestedV1",
+    "CandleSource",
+    "CryptoInterval",
+]
+
+CryptoInterval = Literal["1h", "4h", "1d"]
+CandleSource = Literal["binance", "binance-archive", "simulated"]
+
+
+def _decimal_string(value: str) -> str:
+    try:
+        number = Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"not a decimal number: {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return value
+
+
+DecimalString = Annotated[str, Field(max_length=64), AfterValidator(_decimal_string)]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a UTC offset")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class BusMessage(BaseModel):
+    """Base of every message: carries its routing key and a unique id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    routing_key: ClassVar[str]
+
+    message_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    produced_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class CandleV1(BaseModel):
+    """One OHLCV bar; `t` is its open time. Decimal strings as the provider sent them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t: UtcDatetime
+    o: DecimalString
+    h: DecimalString
+    l: DecimalString  # noqa: E741 - the contract's field name
+    c: DecimalString
+    v: DecimalString
+
+
+class CandleBatchV1(BusMessage):
+    """Candles of one series, fetched or imported together.
+
+    `batch_id` is deterministic for a given page of a given job, so that a
+    re-published page is recognised as the same batch by the writer.
+    """
+
+    routing_key: ClassVar[str] = "crypto.candles.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    interval: CryptoInterval
+    source: CandleSource
+    candles: Annotated[list[CandleV1], Field(max_length=5000)]
+
+
+class CandlesStoredV1(BusMessage):
+    """The writer committed one batch; readers of the series drop their caches."""
+
+    routing_key: ClassVar[str] = "crypto.candles-stored.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    symbol: str
+    interval: CryptoInterval
+    source: CandleSource
+    first_t: UtcDatetime | None
+    last_t: UtcDatetime | None
+    candles: int
+    rows_changed: int
+
+
+class CryptoBackfillRequestedV1(BusMessage):
+    """A command to ingest-crypto: fetch `[start, end)` of one series from the source."""
+
+    routing_key: ClassVar[str] = "crypto.backfill-requested.v1"
+
+    job_id: uuid.UUID
+    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    interval: CryptoInterval
+    start: UtcDatetime
+    end: UtcDatetime
+    requested_by: str = "system"

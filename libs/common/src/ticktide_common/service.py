@@ -1,0 +1,18 @@
+"""Start-up helpers shared by every service's `__main__`: logging, then uvicorn,
+which drains in-flight requests on SIGTERM before the app's lifespan closes
+its pool and bus (unacked messages go back to their queues)."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from ticktide_common.logging import configure_logging
+
+__all__ = ["run_service"]
+
+
+def run_service(app: FastAPI, *, service: str, host: str, port: int, log_level: str) -> None:
+    configure_logging(service, log_level)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=20, lifespan="on")

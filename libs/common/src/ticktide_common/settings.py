@@ -1,0 +1,106 @@
+"""Settings every Ticktide service reads: the environment first, then `.env`.
+
+The names are the contract's (CONTRACT.md §1). Test runs isolate themselves
+through `TICKTIDE_BUS_PREFIX` and `TICKTIDE_REDIS_PREFIX` and their own
+`DATABASE_URL`, so several runs can share one set of servers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CRYPTO_INTERVALS: tuple[str, ...] = ("1h", "4h", "1d")
+
+
+class Settings(BaseSettings):
+    """All configuration, one object; services read only what they need."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    ticktide_env: Literal["dev", "test", "prod"] = "dev"
+    ticktide_version: str = "0.1.0"
+    log_level: str = "INFO"
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ticktide"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+
+    binance_base_url: str = "https://api.binance.com"
+    nasdaq_base_url: str = "https://api.nasdaq.com"
+    nasdaq_nordic_base_url: str = "https://api.nasdaq.com"
+    openweather_base_url: str = "https://api.openweathermap.org"
+    openweather_api_key: str = ""
+    open_meteo_base_url: str = "https://api.open-meteo.com"
+    open_meteo_archive_url: str = "https://archive-api.open-meteo.com"
+
+    ticktide_https_port: int = 8443
+    ticktide_http_port: int = 8080
+    ticktide_simulated_fallback: bool = True
+
+    # Isolation of one installation (or one test run) on shared servers.
+    ticktide_bus_prefix: str = "ticktide"
+    ticktide_redis_prefix: str = "ticktide:"
+
+    # Where each service listens, and where the gateway finds the others.
+    gateway_port: int = 8100
+    ingest_crypto_port: int = 8101
+    writer_port: int = 8102
+    service_host: str = "127.0.0.1"
+    ingest_crypto_url: str = "http://127.0.0.1:8101"
+    writer_url: str = "http://127.0.0.1:8102"
+
+    # Crypto ingestion.
+    crypto_symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    crypto_intervals: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(CRYPTO_INTERVALS))
+    crypto_history_days: int = 90
+    crypto_schedule_seconds: float = 300.0
+    crypto_scheduler_enabled: bool = True
+    binance_weight_limit_1m: int = 6000
+    binance_weight_headroom: float = 0.8
+
+    # Gateway.
+    cache_ttl_seconds: int = 3600
+    max_candles_per_request: int = 20000
+    metrics_flush_seconds: float = 2.0
+    metrics_flush_rows: int = 500
+
+    # Bus.
+    bus_publish_timeout_seconds: float = 15.0
+    bus_delivery_limit: int = 5
+    bus_prefetch: int = 8
+
+    @field_validator("crypto_symbols", "crypto_intervals", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("crypto_symbols")
+    @classmethod
+    def _upper_symbols(cls, value: list[str]) -> list[str]:
+        return [symbol.upper() for symbol in value]
+
+    @field_validator("crypto_intervals")
+    @classmethod
+    def _known_intervals(cls, value: list[str]) -> list[str]:
+        unknown = [i for i in value if i not in CRYPTO_INTERVALS]
+        if unknown:
+            raise ValueError(f"unknown crypto intervals {unknown}; use {list(CRYPTO_INTERVALS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_defaults_in_prod(self) -> Settings:
+        if self.ticktide_env == "prod" and "guest:guest" in self.amqp_url:
+            raise ValueError("AMQP_URL uses the default guest account; set real credentials")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,141 @@
+"""Fixtures: each test run gets its own database (migrated once), bus prefix and
+Redis key prefix on the machine's shared servers, and removes them afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from ticktide_common.bus import Bus
+from ticktide_common.migrate import apply_migrations
+from ticktide_common.settings import Settings
+from ticktide_common.topology import Topology
+
+ADMIN_DSN = os.environ.get("TICKTIDE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _replace_database(dsn: str, database: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return f"tt{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+async def database_url(run_id: str) -> AsyncIterator[str]:
+    name = f"ticktide_test_{run_id}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = _replace_database(ADMIN_DSN, name)
+    await apply_migrations(dsn)
+    yield dsn
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, run_id: str) -> Settings:
+    return Settings(
+        ticktide_env="test",
+        database_url=database_url,
+        ticktide_bus_prefix=run_id,
+        ticktide_redis_prefix=f"{run_id}:",
+        crypto_scheduler_enabled=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+def service_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for service subprocesses of this run."""
+    return {
+        "TICKTIDE_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "AMQP_URL": settings.amqp_url,
+        "TICKTIDE_BUS_PREFIX": settings.ticktide_bus_prefix,
+        "TICKTIDE_REDIS_PREFIX": settings.ticktide_redis_prefix,
+        "CRYPTO_SCHEDULER_ENABLED": "0",
+        "TICKTIDE_SIMULATED_FALLBACK": "0",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def topology(settings: Settings) -> Topology:
+    return Topology(prefix=settings.ticktide_bus_prefix,
+                    default_delivery_limit=settings.bus_delivery_limit)
+
+
+@pytest.fixture(scope="session")
+async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def bus(settings: Settings, topology: Topology) -> AsyncIterator[Bus]:
+    """A bus on this run's prefix; deletes the run's queues and exchanges at the end."""
+    connected = await Bus.connect(settings.amqp_url, topology, service="tests")
+    yield connected
+    await connected.close()
+    await delete_bus_names(settings.amqp_url, topology)
+
+
+async def delete_bus_names(amqp_url: str, topology: Topology) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for spec in topology.queues:
+            for name in (topology.queue_name(spec), topology.dlq_name(spec)):
+                await channel.queue_delete(name)
+        await channel.exchange_delete(topology.events_exchange)
+        await channel.exchange_delete(topology.dead_letter_exchange)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    async for key in client.scan_iter(match=f"{settings.ticktide_redis_prefix}*", count=500):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Iterator[Path]:
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "db" / "migrations").is_dir():
+            yield parent
+            return
+    raise RuntimeError("repository root not found")

@@ -1,0 +1,77 @@
+"""The one place where exchanges, routing keys and queues are named.
+
+Every queue is a quorum queue with a delivery limit and its own dead-letter
+queue (`<queue>.dlq`). Names are prefixed with `TICKTIDE_BUS_PREFIX`, so that an
+installation, or a test run, owns its names on a shared broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ticktide_common.messages import (
+    CandleBatchV1,
+    CandlesStoredV1,
+    CryptoBackfillRequestedV1,
+)
+
+__all__ = ["Topology", "QueueSpec", "WRITER_CANDLES", "INGEST_CRYPTO_BACKFILLS",
+           "GATEWAY_CACHE_INVALIDATION", "ALL_QUEUES"]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A durable queue of one service and the routing keys bound to it."""
+
+    name: str
+    routing_keys: tuple[str, ...]
+    delivery_limit: int | None = None
+    description: str = ""
+
+
+WRITER_CANDLES = QueueSpec(
+    "writer.candles", (CandleBatchV1.routing_key,), description="candle batches to persist"
+)
+INGEST_CRYPTO_BACKFILLS = QueueSpec(
+    "ingest-crypto.backfills",
+    (CryptoBackfillRequestedV1.routing_key,),
+    description="backfill commands for the Binance ingester",
+)
+GATEWAY_CACHE_INVALIDATION = QueueSpec(
+    "gateway.cache-invalidation",
+    (CandlesStoredV1.routing_key,),
+    description="stored events that drop the gateway's Redis cache of a series",
+)
+ALL_QUEUES: tuple[QueueSpec, ...] = (WRITER_CANDLES, INGEST_CRYPTO_BACKFILLS,
+                                     GATEWAY_CACHE_INVALIDATION)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names as they appear on the broker for one prefix."""
+
+    prefix: str = "ticktide"
+    default_delivery_limit: int = 5
+    queues: tuple[QueueSpec, ...] = field(default=ALL_QUEUES)
+
+    @property
+    def events_exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def dead_letter_exchange(self) -> str:
+        return f"{self.prefix}.dlx"
+
+    def queue_name(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}.{spec.name}"
+
+    def dlq_name(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}.{spec.name}.dlq"
+
+    def queue_arguments(self, spec: QueueSpec) -> dict[str, object]:
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": spec.delivery_limit or self.default_delivery_limit,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": self.queue_name(spec),
+        }

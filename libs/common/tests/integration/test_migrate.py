@@ -1,0 +1,62 @@
+"""The migration runner against a real PostgreSQL database of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from ticktide_common.migrate import MigrationError, apply_migrations
+from ticktide_common.testing.fixtures import ADMIN_DSN, _replace_database
+
+
+@pytest.fixture
+async def scratch_dsn():
+    name = f"ticktide_scratch_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    yield _replace_database(ADMIN_DSN, name)
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_concurrent_runs_apply_each_file_once(scratch_dsn: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id int);")
+    (tmp_path / "0002_second.sql").write_text("CREATE TABLE b (id int);")
+    (tmp_path / "0003_ts.sql").write_text(
+        "-- requires-extension: no_such_extension\nCREATE TABLE c (id int);")
+    results = await asyncio.gather(*(apply_migrations(scratch_dsn, tmp_path) for _ in range(3)))
+    assert sorted(sum(results, [])) == ["0001_first", "0002_second"]
+    assert await apply_migrations(scratch_dsn, tmp_path) == []
+
+
+async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id int);")
+    (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (id int); SELECT nonsense();")
+    with pytest.raises(asyncpg.PostgresError):
+        await apply_migrations(scratch_dsn, tmp_path)
+    connection = await asyncpg.connect(scratch_dsn)
+    try:
+        assert await connection.fetchval("SELECT to_regclass('b')") is None
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 1
+    finally:
+        await connection.close()
+    (tmp_path / "0002_broken.sql").unlink()
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id bigint);")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await apply_migrations(scratch_dsn, tmp_path)
+
+
+async def test_project_migrations_apply(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        tables = {r["tablename"] for r in await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    finally:
+        await connection.close()
+    assert {"cryptocurrencies", "crypto_prices", "performance_metrics", "ingest_jobs",
+            "ingest_batches", "crypto_gaps"} <= tables

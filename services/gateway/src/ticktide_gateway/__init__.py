@@ -1,0 +1,1 @@
+"""ticktide_gateway."""
