@@ -16,7 +16,7 @@ from ticktide_common.messages import (
 )
 
 __all__ = ["Topology", "QueueSpec", "WRITER_CANDLES", "INGEST_CRYPTO_BACKFILLS",
-           "GATEWAY_CACHE_INVALIDATION", "ALL_QUEUES"]
+           "GATEWAY_CACHE_INVALIDATION", "INGEST_CRYPTO_STORED", "ALL_QUEUES"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,13 @@ GATEWAY_CACHE_INVALIDATION = QueueSpec(
     (CandlesStoredV1.routing_key,),
     description="stored events that drop the gateway's Redis cache of a series",
 )
+INGEST_CRYPTO_STORED = QueueSpec(
+    "ingest-crypto.stored",
+    (CandlesStoredV1.routing_key,),
+    description="stored events that complete ingest jobs (then gap detection runs)",
+)
 ALL_QUEUES: tuple[QueueSpec, ...] = (WRITER_CANDLES, INGEST_CRYPTO_BACKFILLS,
-                                     GATEWAY_CACHE_INVALIDATION)
+                                     INGEST_CRYPTO_STORED, GATEWAY_CACHE_INVALIDATION)
 
 
 @dataclass(frozen=True)
