@@ -21,7 +21,8 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CryptoBackfillRequestedV1, CryptoInterval
 
-__all__ = ["JobKind", "JobProgress", "create_job", "get_job_progress", "request_crypto_backfill"]
+__all__ = ["JobKind", "JobProgress", "create_job", "get_job_progress", "mark_job_fetched",
+           "mark_job_failed", "request_crypto_backfill", "batch_id_for"]
 
 JobKind = Literal["backfill", "archive-import", "scheduled", "gap-refill"]
 
@@ -41,6 +42,24 @@ LEFT JOIN LATERAL (
 ) b ON true
 WHERE j.id = $1
 """
+
+
+_MARK_FETCHED = """
+UPDATE ingest_jobs
+SET status = 'fetched', batches_expected = $2, candles_expected = $3, source = $4,
+    updated_at = now()
+WHERE id = $1 AND status IN ('queued', 'running')
+"""
+
+_MARK_FAILED = """
+UPDATE ingest_jobs SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
+WHERE id = $1 AND status NOT IN ('done', 'failed')
+"""
+
+
+def batch_id_for(job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int) -> uuid.UUID:
+    """The deterministic id of one page of a job: a re-run publishes the same ids."""
+    return uuid.uuid5(job_id, f"{symbol}:{interval}:{first_open_ms}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,16 @@ async def create_job(pool: asyncpg.Pool, *, kind: JobKind, symbol: str, interval
     job_id = job_id or uuid.uuid4()
     await pool.execute(_INSERT_JOB, job_id, kind, symbol, interval, start, end, requested_by)
     return job_id
+
+
+async def mark_job_fetched(pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int,
+                           source: str) -> None:
+    """Every batch of the job was confirmed by the broker; their number is now known."""
+    await pool.execute(_MARK_FETCHED, job_id, batches, candles, source)
+
+
+async def mark_job_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> None:
+    await pool.execute(_MARK_FAILED, job_id, error[:2000])
 
 
 async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress | None:
