@@ -19,7 +19,8 @@ import asyncpg
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["Migration", "MigrationError", "discover", "apply_migrations", "default_migrations_dir"]
+__all__ = ["Migration", "MigrationError", "discover", "apply_migrations", "ensure_database",
+           "default_migrations_dir"]
 
 log = get_logger(__name__)
 
@@ -72,6 +73,30 @@ def discover(directory: Path) -> list[Migration]:
     if len(versions) != len(set(versions)):
         raise MigrationError(f"duplicate migration numbers in {directory}")
     return migrations
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Create the database named in `dsn` if it does not exist; True if created."""
+    try:
+        connection = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    else:
+        await connection.close()
+        return False
+    base, _, rest = dsn.rpartition("/")
+    name, _, query = rest.partition("?")
+    maintenance = f"{base}/postgres" + (f"?{query}" if query else "")
+    connection = await asyncpg.connect(maintenance)
+    try:
+        quoted = await connection.fetchval("SELECT quote_ident($1)", name)
+        await connection.execute(f"CREATE DATABASE {quoted}")
+    except asyncpg.DuplicateDatabaseError:
+        return False
+    finally:
+        await connection.close()
+    log.info("database.created", database=name)
+    return True
 
 
 async def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]:

@@ -54,8 +54,10 @@ class Settings(BaseSettings):
     writer_url: str = "http://127.0.0.1:8102"
 
     # Crypto ingestion.
-    crypto_symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
-    crypto_intervals: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(CRYPTO_INTERVALS))
+    crypto_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    crypto_intervals: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CRYPTO_INTERVALS))
     crypto_history_days: int = 90
     crypto_schedule_seconds: float = 300.0
     crypto_scheduler_enabled: bool = True

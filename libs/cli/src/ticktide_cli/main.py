@@ -1,0 +1,128 @@
+"""The `ticktide` command: thin typer wiring over the async command modules."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from ticktide_cli.context import CliContext, CliError, open_context
+from ticktide_cli.crypto import run_archive_import, run_backfill
+from ticktide_cli.repository import open_gaps
+from ticktide_cli.status import show_status
+from ticktide_cli.timeparse import parse_utc
+from ticktide_common.logging import configure_logging
+from ticktide_common.migrate import apply_migrations, ensure_database
+from ticktide_common.settings import CRYPTO_INTERVALS, Settings
+
+app = typer.Typer(help="Ticktide: market and weather data with distributed backtesting.",
+                  no_args_is_help=True, add_completion=False)
+backfill_app = typer.Typer(help="Fetch history from a source and store it.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
+app.add_typer(backfill_app, name="backfill")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(command: Callable[[CliContext], Awaitable[T]]) -> T:
+    settings = Settings()
+    configure_logging("cli", "WARNING")
+
+    async def main() -> T:
+        async with open_context(settings) as ctx:
+            return await command(ctx)
+
+    try:
+        return asyncio.run(main())
+    except CliError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted; the job goes on in the stack (see `ticktide status`)")
+        raise typer.Exit(130) from None
+
+
+def _date(option: str, value: str) -> datetime:
+    try:
+        return parse_utc(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+@app.command()
+def status() -> None:
+    """Services, queues, stored series and recent jobs."""
+    healthy = _run(lambda ctx: show_status(ctx, console))
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def migrate() -> None:
+    """Create the database if needed and apply pending migrations."""
+    settings = Settings()
+    configure_logging("cli", "WARNING")
+
+    async def main() -> list[str]:
+        await ensure_database(settings.database_url)
+        return await apply_migrations(settings.database_url)
+
+    applied = asyncio.run(main())
+    console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@backfill_app.command("crypto")
+def backfill_crypto(
+    symbol: Annotated[str, typer.Argument(help="Binance pair, e.g. BTCUSDT")],
+    interval: Annotated[str, typer.Option(help="1h, 4h or 1d")] = "1h",
+    start: Annotated[str, typer.Option(help="first open time, ISO-8601 (UTC if no offset)")] = "",
+    end: Annotated[str, typer.Option(help="exclusive end, ISO-8601; default now")] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the job")] = 3600.0,
+) -> None:
+    """Backfill one crypto series from Binance; returns when its candles are stored."""
+    if interval not in CRYPTO_INTERVALS:
+        raise typer.BadParameter(f"use one of {', '.join(CRYPTO_INTERVALS)}",
+                                 param_hint="--interval")
+    if not symbol.isalnum():
+        raise typer.BadParameter("a Binance pair such as BTCUSDT", param_hint="SYMBOL")
+    end_at = _date("--end", end) if end else datetime.now(UTC)
+    start_at = _date("--start", start) if start else end_at - timedelta(days=30)
+
+    async def command(ctx: CliContext) -> None:
+        job = await run_backfill(ctx, symbol=symbol.upper(), interval=interval,  # type: ignore[arg-type]
+                                 start=start_at, end=end_at, timeout=timeout,
+                                 console=console)
+        gaps, missing = await open_gaps(ctx.pool, job.symbol, job.interval)
+        console.print(f"stored {job.candles_stored} candles of {job.symbol} {job.interval}; "
+                      f"open gaps in the series: {gaps} ({missing} candles)")
+
+    _run(command)
+
+
+@import_app.command("binance-archive")
+def import_binance_archive(
+    files: Annotated[list[Path], typer.Argument(help="monthly/daily kline .zip files",
+                                                exists=True, dir_okay=False, readable=True)],
+    timeout: Annotated[float, typer.Option(help="seconds to wait per file")] = 1800.0,
+) -> None:
+    """Import Binance public-archive kline zips (checksum verified when present)."""
+
+    async def command(ctx: CliContext) -> None:
+        total = 0
+        for path in files:
+            job = await run_archive_import(ctx, path, timeout=timeout, console=console)
+            total += job.candles_stored
+        console.print(f"imported {total} candles from {len(files)} file(s)")
+
+    _run(command)
+
+
+if __name__ == "__main__":
+    app()
