@@ -1,1 +1,1 @@
-"""ticktide_gateway."""
+"""ticktide_gateway: the HTTP API in front of Ticktide's data (REST, health, metrics)."""

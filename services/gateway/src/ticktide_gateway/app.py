@@ -1,0 +1,91 @@
+"""Wiring of the gateway: settings, pool, Redis, bus, HTTP client, routers,
+middleware, and the consumer that drops cached prices when candles are stored."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from ticktide_common.bus import Bus
+from ticktide_common.db import create_pool
+from ticktide_common.health import (
+    ReadinessCheck,
+    bus_check,
+    health_router,
+    postgres_check,
+    redis_check,
+)
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import CandlesStoredV1
+from ticktide_common.settings import Settings, get_settings
+from ticktide_common.topology import GATEWAY_CACHE_INVALIDATION, Topology
+from ticktide_gateway import repository
+from ticktide_gateway.cache import ResponseCache
+from ticktide_gateway.deps import GatewayState, SymbolDirectory
+from ticktide_gateway.error_handlers import install_error_handlers
+from ticktide_gateway.request_metrics import MetricsBuffer, RequestMetricsMiddleware
+from ticktide_gateway.routes import admin, crypto, public
+
+__all__ = ["create_app", "SERVICE"]
+
+SERVICE = "gateway"
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    checks: dict[str, ReadinessCheck] = {}
+    metrics_buffer = MetricsBuffer(flush_rows=settings.metrics_flush_rows,
+                                   flush_seconds=settings.metrics_flush_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[GatewayState]:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(settings.database_url, min_size=2, max_size=10,
+                                     application_name="ticktide-gateway")
+            stack.push_async_callback(pool.close)
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            topology = Topology(prefix=settings.ticktide_bus_prefix,
+                                default_delivery_limit=settings.bus_delivery_limit)
+            bus = await Bus.connect(settings.amqp_url, topology, service=SERVICE,
+                                    publish_timeout=settings.bus_publish_timeout_seconds)
+            stack.push_async_callback(bus.close)
+            http = httpx.AsyncClient()
+            stack.push_async_callback(http.aclose)
+            checks.update(postgresql=postgres_check(pool), redis=redis_check(redis),
+                          rabbitmq=bus_check(bus))
+
+            metrics_buffer.start(partial(repository.insert_request_metrics, pool))
+            stack.push_async_callback(metrics_buffer.close)  # runs before pool.close
+
+            cache = ResponseCache(redis, settings.ticktide_redis_prefix,
+                                  settings.cache_ttl_seconds)
+
+            async def drop_cached_series(event: CandlesStoredV1) -> None:
+                await cache.invalidate_series(event.symbol, event.interval)
+
+            await bus.consume(GATEWAY_CACHE_INVALIDATION, CandlesStoredV1, drop_cached_series,
+                              prefetch=settings.bus_prefetch)
+            log.info("gateway.started", port=settings.gateway_port)
+            yield GatewayState(settings=settings, pool=pool, redis=redis, bus=bus, http=http,
+                               cache=cache, symbols=SymbolDirectory(pool), checks=checks)
+            log.info("gateway.stopping")
+
+    app = FastAPI(
+        title="Ticktide API", version=settings.ticktide_version, lifespan=lifespan,
+        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
+    app.include_router(public.router)
+    app.include_router(crypto.router)
+    app.include_router(admin.router)
+    app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
+    return app

@@ -1,0 +1,81 @@
+"""The gateway's Redis cache of serialized response bodies.
+
+Prices bodies are keyed by every parameter of the query plus the series'
+version counter, which a `CandlesStoredV1` increments: invalidation is one
+INCR, and a request that read the old version before a write committed stores
+its body under a key nobody asks for any more, so a stale body never survives
+an invalidation. Redis trouble degrades to a miss; it never fails a request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ticktide_common.logging import get_logger
+
+__all__ = ["ResponseCache", "prices_key"]
+
+log = get_logger(__name__)
+
+
+def _part(value: datetime | int | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def prices_key(prefix: str, symbol: str, interval: str, version: int,
+               start: datetime | None, end: datetime | None, limit: int | None) -> str:
+    """Absent parameters stay absent in the key: "until now" changes only when a
+    candle is stored, and that bumps the version."""
+    return (f"{prefix}gateway:prices:{symbol}:{interval}:v{version}:"
+            f"{_part(start)}:{_part(end)}:{_part(limit)}")
+
+
+class ResponseCache:
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+
+    def version_key(self, symbol: str, interval: str) -> str:
+        return f"{self.prefix}gateway:prices-version:{symbol}:{interval}"
+
+    @property
+    def symbols_key(self) -> str:
+        return f"{self.prefix}gateway:symbols"
+
+    async def series_version(self, symbol: str, interval: str) -> int | None:
+        """The series' current version (0 before any store); None if Redis fails."""
+        try:
+            raw = await self.redis.get(self.version_key(symbol, interval))
+        except RedisError as exc:
+            log.warning("cache.unavailable", error=repr(exc))
+            return None
+        return int(raw) if raw is not None else 0
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self.redis.get(key)
+        except RedisError as exc:
+            log.warning("cache.unavailable", error=repr(exc))
+            return None
+        return value.encode() if isinstance(value, str) else value
+
+    async def put(self, key: str, body: bytes) -> None:
+        try:
+            await self.redis.set(key, body, ex=self.ttl_seconds)
+        except RedisError as exc:
+            log.warning("cache.store_failed", error=repr(exc))
+
+    async def invalidate_series(self, symbol: str, interval: str) -> None:
+        """Raises on Redis failure so the stored event is retried."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self.version_key(symbol, interval))
+            pipe.delete(self.symbols_key)
+            await pipe.execute()

@@ -1,0 +1,102 @@
+"""The lifespan's typed state and the `Annotated` dependencies that read it from
+`request.state`; routes declare what they need by these aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypedDict
+
+import asyncpg
+import httpx
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from ticktide_common.bus import Bus
+from ticktide_common.health import ReadinessCheck
+from ticktide_common.settings import Settings
+from ticktide_gateway import repository
+from ticktide_gateway.cache import ResponseCache
+
+__all__ = [
+    "GatewayState", "SymbolDirectory", "UnknownSymbol",
+    "PoolDep", "RedisDep", "BusDep", "HttpDep", "CacheDep", "SettingsDep", "SymbolsDep",
+    "ChecksDep",
+]
+
+
+class UnknownSymbol(LookupError):
+    """A well-formed symbol that is not in `cryptocurrencies`."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(symbol)
+        self.symbol = symbol
+
+
+class SymbolDirectory:
+    """symbol → cryptocurrencies.id, remembered once found (ids never change;
+    a symbol the writer adds later is found on its first request)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._ids: dict[str, int] = {}
+
+    async def crypto_id(self, symbol: str) -> int:
+        found = self._ids.get(symbol)
+        if found is None:
+            found = await repository.find_crypto_id(self.pool, symbol)
+            if found is None:
+                raise UnknownSymbol(symbol)
+            self._ids[symbol] = found
+        return found
+
+
+class GatewayState(TypedDict):
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+    bus: Bus
+    http: httpx.AsyncClient
+    cache: ResponseCache
+    symbols: SymbolDirectory
+    checks: dict[str, ReadinessCheck]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.state.settings  # type: ignore[no-any-return]
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    return request.state.pool  # type: ignore[no-any-return]
+
+
+def get_redis(request: Request) -> Redis:
+    return request.state.redis  # type: ignore[no-any-return]
+
+
+def get_bus(request: Request) -> Bus:
+    return request.state.bus  # type: ignore[no-any-return]
+
+
+def get_http(request: Request) -> httpx.AsyncClient:
+    return request.state.http  # type: ignore[no-any-return]
+
+
+def get_cache(request: Request) -> ResponseCache:
+    return request.state.cache  # type: ignore[no-any-return]
+
+
+def get_symbols(request: Request) -> SymbolDirectory:
+    return request.state.symbols  # type: ignore[no-any-return]
+
+
+def get_checks(request: Request) -> dict[str, ReadinessCheck]:
+    return request.state.checks  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+BusDep = Annotated[Bus, Depends(get_bus)]
+HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
+CacheDep = Annotated[ResponseCache, Depends(get_cache)]
+SymbolsDep = Annotated[SymbolDirectory, Depends(get_symbols)]
+ChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_checks)]

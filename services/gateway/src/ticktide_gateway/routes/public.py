@@ -1,0 +1,44 @@
+"""Routes anyone may call: `/api/health`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ticktide_gateway.deps import ChecksDep, HttpDep, SettingsDep
+from ticktide_gateway.health_report import dependency_report, overall_status, probe_service
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+SERVICE_NAME = "gateway"
+
+
+@router.get("/health", summary="Health of every service and dependency")
+async def api_health(settings: SettingsDep, http: HttpDep, checks: ChecksDep) -> JSONResponse:
+    """200 with status "ok" when every service and dependency is; 503 otherwise."""
+    timeout = settings.service_probe_timeout_seconds
+    ingest, writer, dependencies = await asyncio.gather(
+        probe_service(http, settings.ingest_crypto_url, timeout),
+        probe_service(http, settings.writer_url, timeout),
+        dependency_report(checks, timeout),
+    )
+    deps_ok = all(d["status"] == "ok" for d in dependencies.values())
+    services = {
+        SERVICE_NAME: {
+            "status": "ok" if deps_ok else "degraded",
+            "version": settings.ticktide_version,
+            "health": {"status": "ok", "service": SERVICE_NAME,
+                       "version": settings.ticktide_version},
+            "ready": {"status": "ok" if deps_ok else "unavailable",
+                      "checks": {name: d["detail"] for name, d in dependencies.items()}},
+        },
+        "ingest-crypto": ingest,
+        "writer": writer,
+    }
+    status = overall_status(services, dependencies)
+    return JSONResponse(
+        {"status": status, "services": services, "dependencies": dependencies},
+        status_code=200 if status == "ok" else 503,
+    )

@@ -1,0 +1,160 @@
+"""Validation of the gateway's inputs: query and body models, and the rules that
+turn `start`/`end`/`limit` into the exact window a prices query reads.
+
+Pure: no I/O. Every rejection is an `InvalidQuery` whose message says what was
+wrong and what is allowed; the app turns it into a 422 `{"detail": ...}`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ticktide_common.messages import CryptoInterval
+from ticktide_common.settings import CRYPTO_INTERVALS
+
+__all__ = [
+    "INTERVAL_STEPS",
+    "SYMBOL_PATTERN",
+    "InvalidQuery",
+    "PricesQuery",
+    "SeriesQuery",
+    "BackfillRequest",
+    "PriceWindow",
+    "resolve_price_window",
+    "check_backfill_range",
+    "as_utc",
+]
+
+INTERVAL_STEPS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+assert tuple(INTERVAL_STEPS) == CRYPTO_INTERVALS
+
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
+
+
+class InvalidQuery(ValueError):
+    """A request that is well-formed but asks for something not allowed."""
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _plus_restored(value: object) -> object:
+    # An unencoded "+00:00" in a query string arrives as " 00:00"; take it back.
+    if isinstance(value, str) and len(value) > 19 and value[-6] == " " and value[-3] == ":":
+        return f"{value[:-6]}+{value[-5:]}"
+    return value
+
+
+Symbol = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(pattern=SYMBOL_PATTERN, description="trading pair, e.g. BTCUSDT",
+          examples=["BTCUSDT"]),
+]
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_plus_restored),
+    Field(description="ISO-8601 (UTC when no offset is given), a date, or Unix seconds"),
+]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive times are UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class SeriesQuery(BaseModel):
+    """One series: a symbol at an interval."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    symbol: Symbol
+    interval: CryptoInterval = Field("1h", description="one of 1h, 4h, 1d")
+
+
+class PricesQuery(SeriesQuery):
+    """`start` inclusive, `end` exclusive (default now). Without `start`, the latest
+    `limit` candles before `end`; with `start` and without `limit`, the whole range."""
+
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    limit: int | None = Field(None, description="at most this many candles")
+
+
+class BackfillRequest(BaseModel):
+    """Body of `POST /api/admin/ingest/crypto/backfill`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: Symbol
+    interval: CryptoInterval
+    start: Timestamp
+    end: Timestamp
+
+
+@dataclass(frozen=True)
+class PriceWindow:
+    """What a prices query reads: `mode` "range" reads the first `limit` candles in
+    [start, end); "latest" reads the `limit` newest candles before `end`."""
+
+    mode: Literal["range", "latest"]
+    start: datetime | None
+    end: datetime
+    limit: int
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_price_window(*, interval: str, start: datetime | None, end: datetime | None,
+                         limit: int | None, now: datetime, default_limit: int,
+                         max_candles: int) -> PriceWindow:
+    """Apply the defaults and limits of `/api/crypto/prices`, or raise InvalidQuery."""
+    step = INTERVAL_STEPS[interval]
+    end_utc = as_utc(end) if end is not None else now
+    if limit is not None and not 1 <= limit <= max_candles:
+        raise InvalidQuery(f"limit must be between 1 and {max_candles}, got {limit}")
+    if start is None:
+        return PriceWindow("latest", None, end_utc, limit or min(default_limit, max_candles))
+    start_utc = as_utc(start)
+    if start_utc >= end_utc:
+        raise InvalidQuery(
+            f"start ({_iso(start_utc)}) must be before end ({_iso(end_utc)}); "
+            "start is inclusive, end exclusive"
+        )
+    slots = math.ceil((end_utc - start_utc) / step)
+    if limit is None and slots > max_candles:
+        raise InvalidQuery(
+            f"range too large: {_iso(start_utc)} to {_iso(end_utc)} spans {slots} {interval} "
+            f"candles, more than the maximum of {max_candles} per request; "
+            "narrow start/end or page with limit"
+        )
+    return PriceWindow("range", start_utc, end_utc, limit if limit is not None else slots)
+
+
+def check_backfill_range(*, interval: str, start: datetime, end: datetime,
+                         max_candles: int) -> tuple[datetime, datetime]:
+    """UTC bounds of a backfill request, or InvalidQuery."""
+    start_utc, end_utc = as_utc(start), as_utc(end)
+    if start_utc >= end_utc:
+        raise InvalidQuery(f"start ({_iso(start_utc)}) must be before end ({_iso(end_utc)})")
+    slots = math.ceil((end_utc - start_utc) / INTERVAL_STEPS[interval])
+    if slots > max_candles:
+        raise InvalidQuery(
+            f"range too large: {slots} {interval} candles requested, at most {max_candles} "
+            "per backfill; split it into several requests"
+        )
+    return start_utc, end_utc
