@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `make up`: installs what is missing, finds or starts PostgreSQL, Redis and RabbitMQ,
+# applies migrations, starts every service and nginx under honcho in the background,
+# and returns when every /health answers. Idempotent: a running stack is left as it is.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TICKTIDE_ROOT"
+
+bash scripts/ensure-toolchain.sh
+
+if [ -z "${TICKTIDE_ENV_FILE:-}" ] && [ ! -f .env ]; then
+    cp .env.example .env
+    say "created .env from .env.example"
+fi
+load_config
+
+RUN_DIR="$TICKTIDE_RUN_DIR"
+LOG_DIR="$RUN_DIR/logs"
+PID_FILE="$RUN_DIR/honcho.pid"
+HONCHO_LOG="$LOG_DIR/honcho.log"
+URL="https://localhost:$TICKTIDE_HTTPS_PORT/"
+HEALTH_URLS=(
+    "http://127.0.0.1:$GATEWAY_PORT/health"
+    "http://127.0.0.1:$INGEST_CRYPTO_PORT/health"
+    "http://127.0.0.1:$WRITER_PORT/health"
+    "https://localhost:$TICKTIDE_HTTPS_PORT/api/health"
+)
+
+wait_healthy() {
+    "$VENV_PYTHON" scripts/wait-healthy.py --timeout "$TICKTIDE_UP_TIMEOUT" \
+        --watch-pid "$1" --log "$HONCHO_LOG" "${HEALTH_URLS[@]}"
+}
+
+announce() {
+    say "Ticktide is up: $URL"
+    echo "    health:  ${URL}api/health"
+    echo "    logs:    $HONCHO_LOG"
+    echo "    CLI:     .venv/bin/ticktide status"
+    echo "    stop:    make down"
+}
+
+if pid="$(honcho_pid)"; then
+    say "already running (honcho pid $pid); checking health"
+    wait_healthy "$pid" || die "the running stack is not healthy; see $HONCHO_LOG (make down; make up)"
+    announce
+    exit 0
+fi
+
+bash scripts/ensure-services.sh
+
+ensure_nginx() {
+    NGINX_BIN="$(command -v nginx || true)"
+    [ -n "$NGINX_BIN" ] || { [ -x /usr/sbin/nginx ] && NGINX_BIN=/usr/sbin/nginx; } || true
+    if [ -z "$NGINX_BIN" ]; then
+        say "installing nginx from the distribution's packages"
+        apt_install nginx
+        NGINX_BIN=/usr/sbin/nginx
+    fi
+    export NGINX_BIN
+}
+ensure_nginx
+command -v openssl >/dev/null 2>&1 || { say "installing openssl"; apt_install openssl; }
+
+mkdir -p "$LOG_DIR" "$RUN_DIR/nginx/tmp" "$RUN_DIR/tls"
+bash scripts/make-cert.sh "$RUN_DIR/tls"
+
+listen() {  # listen PORT [ssl]: IPv4 and, where the kernel has it, IPv6
+    local directive="listen $1${2:+ $2};"
+    if [ -f /proc/net/if_inet6 ]; then
+        directive="$directive listen [::]:$1${2:+ $2};"
+    fi
+    echo "$directive"
+}
+# Workers of an instance started as root run as root: the run directory may be a
+# private one (a test's temporary directory) that an unprivileged worker cannot enter.
+user_directive=""
+[ "$(id -u)" -eq 0 ] && user_directive="user root;"
+python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/nginx.conf" \
+    "USER_DIRECTIVE=$user_directive" \
+    "PID_FILE=$RUN_DIR/nginx/nginx.pid" \
+    "ERROR_LOG=stderr" \
+    "ACCESS_LOG=$LOG_DIR/nginx-access.log" \
+    "TEMP_DIR=$RUN_DIR/nginx/tmp" \
+    "GATEWAY_UPSTREAM=127.0.0.1:$GATEWAY_PORT" \
+    "LISTEN_HTTP=$(listen "$TICKTIDE_HTTP_PORT")" \
+    "LISTEN_HTTPS=$(listen "$TICKTIDE_HTTPS_PORT" "ssl http2")" \
+    "HTTPS_PORT=$TICKTIDE_HTTPS_PORT" \
+    "TLS_CERT=$RUN_DIR/tls/cert.pem" \
+    "TLS_KEY=$RUN_DIR/tls/key.pem"
+"$NGINX_BIN" -q -t -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -e stderr \
+    || die "nginx rejects $RUN_DIR/nginx/nginx.conf"
+
+say "applying migrations"
+"$VENV_PYTHON" -m ticktide_common.migrate_cli
+
+for var in GATEWAY_PORT INGEST_CRYPTO_PORT WRITER_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
+    if port_open 127.0.0.1 "${!var}"; then
+        die "port ${!var} ($var) is taken by another program; stop it or set $var in .env"
+    fi
+done
+
+say "starting the services under honcho"
+: > "$HONCHO_LOG"
+# Own session: `make down` stops the whole tree, and closing this terminal does not.
+PYTHONUNBUFFERED=1 setsid nohup .venv/bin/honcho start -f Procfile -e /dev/null \
+    >> "$HONCHO_LOG" 2>&1 < /dev/null &
+pid=$!
+echo "$pid" > "$PID_FILE"
+
+if ! wait_healthy "$pid"; then
+    bash scripts/down.sh >/dev/null 2>&1 || true
+    die "the stack did not become healthy; see $HONCHO_LOG"
+fi
+announce

@@ -1,0 +1,80 @@
+"""Wait until every given health URL answers 200 with a JSON status of "ok".
+
+`wait-healthy.py [--timeout S] [--watch-pid PID] [--log FILE] URL...`; exit 0 when all
+are healthy, 1 otherwise (printing which are not and the tail of FILE). With
+--watch-pid it gives up as soon as that process (the process manager) has exited.
+Runs in the project's virtual environment (httpx); TLS is not verified: the local
+certificate is self-signed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def problem(client: httpx.Client, url: str) -> str | None:
+    """None when `url` is healthy, else what is wrong with it."""
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    try:
+        body = response.json()
+    except ValueError:
+        return f"not JSON: {response.text[:200]}"
+    status = body.get("status") if isinstance(body, dict) else None
+    if status not in ("ok", None):
+        return f"status {status!r}: {response.text[:300]}"
+    return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("urls", nargs="+")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--watch-pid", type=int)
+    parser.add_argument("--log", type=Path)
+    args = parser.parse_args()
+
+    deadline = time.monotonic() + args.timeout
+    problems: dict[str, str] = {}
+    with httpx.Client(timeout=3.0, verify=False) as client:  # noqa: S501 - self-signed, local
+        while True:
+            problems = {url: p for url in args.urls if (p := problem(client, url)) is not None}
+            if not problems:
+                return 0
+            stopped = args.watch_pid is not None and not alive(args.watch_pid)
+            if stopped or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+    reason = "the process manager exited" if stopped else f"not healthy after {args.timeout:g}s"
+    print(f"error: {reason}:", file=sys.stderr)
+    for url, what in problems.items():
+        print(f"  {url}: {what}", file=sys.stderr)
+    if args.log and args.log.exists():
+        tail = args.log.read_text(errors="replace").splitlines()[-40:]
+        print(f"--- last lines of {args.log} ---", file=sys.stderr)
+        print("\n".join(tail), file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
