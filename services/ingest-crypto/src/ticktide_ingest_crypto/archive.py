@@ -1,0 +1,90 @@
+"""Reading one Binance public-archive kline zip from disk (the importer's I/O).
+
+`read_archive("BTCUSDT-1h-2024-01.zip")` opens the zip, verifies the checksum
+file `BTCUSDT-1h-2024-01.zip.CHECKSUM` beside it when there is one, and parses
+the CSV inside with `klines.parse_archive_csv`. Every problem is an
+`ArchiveError` with a message fit for the CLI.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ticktide_common.messages import CandleV1
+from ticktide_ingest_crypto.klines import (
+    ArchiveError,
+    parse_archive_csv,
+    parse_archive_name,
+    parse_checksum_file,
+    sha256_hex,
+)
+
+__all__ = ["ArchiveContents", "ArchiveError", "read_archive", "verify_checksum"]
+
+ARCHIVE_SOURCE = "binance-archive"
+_MAX_CSV_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ArchiveContents:
+    """The candles of one archive file and what its name says about them."""
+
+    symbol: str
+    interval: str
+    candles: list[CandleV1]
+    period_start: datetime
+    period_end: datetime
+    checksum_verified: bool
+    source: str = ARCHIVE_SOURCE
+
+
+def verify_checksum(zip_bytes: bytes, checksum_text: str, zip_name: str) -> None:
+    """Raise `ArchiveError` unless `checksum_text` names this zip's SHA-256."""
+    expected, named = parse_checksum_file(checksum_text)
+    if named is not None and named != zip_name:
+        raise ArchiveError(f"{zip_name}: checksum file is for {named!r}, not this archive")
+    actual = sha256_hex(zip_bytes)
+    if actual != expected:
+        raise ArchiveError(f"{zip_name}: checksum mismatch: file has SHA-256 {actual}, "
+                           f"the .CHECKSUM file says {expected}")
+
+
+def read_archive(path: str | Path) -> ArchiveContents:
+    """Candles of one monthly or daily kline zip (1h, 4h or 1d)."""
+    path = Path(path)
+    name = parse_archive_name(path.name)
+    if not path.is_file():
+        raise ArchiveError(f"{path}: no such file")
+    zip_bytes = path.read_bytes()
+    checksum_path = path.with_name(path.name + ".CHECKSUM")
+    verified = False
+    if checksum_path.is_file():
+        verify_checksum(zip_bytes, checksum_path.read_text(errors="replace"), path.name)
+        verified = True
+    csv_bytes = _csv_member(path, zip_bytes, f"{name.stem}.csv")
+    candles = parse_archive_csv(csv_bytes, name)
+    return ArchiveContents(symbol=name.symbol, interval=name.interval, candles=candles,
+                           period_start=name.period_start, period_end=name.period_end,
+                           checksum_verified=verified)
+
+
+def _csv_member(path: Path, zip_bytes: bytes, expected: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            chosen = next((info for info in members if info.filename == expected), None)
+            if chosen is None:
+                csvs = [info for info in members if info.filename.lower().endswith(".csv")]
+                if len(csvs) != 1:
+                    raise ArchiveError(f"{path.name}: expected one CSV named {expected}, found "
+                                       f"{[info.filename for info in members]}")
+                chosen = csvs[0]
+            if chosen.file_size > _MAX_CSV_BYTES:
+                raise ArchiveError(f"{path.name}: {chosen.filename} is too large to import")
+            return archive.read(chosen)
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"{path.name}: not a valid zip file ({exc})") from None

@@ -1,0 +1,91 @@
+"""Keeps every configured series current, and retries open gaps.
+
+Each tick (every `crypto_schedule_seconds`, when `crypto_scheduler_enabled`)
+takes a PostgreSQL advisory lock so that only one replica works at a time, then
+for each symbol × interval requests a 'scheduled' job from the newest stored
+bar (inclusive) to now, or from `crypto_history_days` ago for an empty series,
+unless a recent scheduled job of that series exists; then requests refills of
+open gaps whose last attempt is old enough (bounded attempts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from ticktide_common.bus import Bus
+from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.logging import get_logger
+from ticktide_common.settings import Settings
+from ticktide_ingest_crypto import repository as repo
+from ticktide_ingest_crypto.gaps import datetime_to_ms, incremental_range, ms_to_datetime
+from ticktide_ingest_crypto.service import JobFinalizer
+
+__all__ = ["SCHEDULER_LOCK_KEY", "Scheduler", "run_periodically"]
+
+log = get_logger(__name__)
+
+SCHEDULER_LOCK_KEY = int.from_bytes(b"ttsched1", "big") & 0x7FFFFFFFFFFFFFFF
+
+
+class Scheduler:
+    """One tick = scheduled refreshes of every series + due gap refills."""
+
+    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, finalizer: JobFinalizer,
+                 settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.finalizer = finalizer
+        self.settings = settings
+        self.clock = clock
+
+    async def tick(self) -> list[uuid.UUID]:
+        """Run one tick if no other replica is; returns the jobs requested."""
+        async with self.pool.acquire() as conn:
+            if not await repo.try_advisory_lock(conn, SCHEDULER_LOCK_KEY):
+                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
+                return []
+            try:
+                jobs = await self._refresh_series()
+                jobs += await self.finalizer.request_refills()
+            finally:
+                await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
+        return jobs
+
+    async def _refresh_series(self) -> list[uuid.UUID]:
+        now_ms = int(self.clock() * 1000)
+        jobs: list[uuid.UUID] = []
+        for symbol in self.settings.crypto_symbols:
+            for interval in self.settings.crypto_intervals:
+                if await repo.recent_scheduled_job_exists(
+                        self.pool, symbol, interval, self.settings.crypto_schedule_seconds / 2):
+                    continue
+                last = await repo.last_open_time(self.pool, symbol, interval)
+                start_ms, end_ms = incremental_range(
+                    datetime_to_ms(last) if last else None, now_ms, interval,
+                    self.settings.crypto_history_days)
+                job_id = await request_crypto_backfill(
+                    self.pool, self.bus, symbol=symbol, interval=interval,  # type: ignore[arg-type]
+                    start=ms_to_datetime(start_ms), end=ms_to_datetime(end_ms),
+                    requested_by="scheduler", kind="scheduled")
+                log.info("scheduler.job_requested", job_id=str(job_id), symbol=symbol,
+                         interval=interval, start=ms_to_datetime(start_ms).isoformat())
+                jobs.append(job_id)
+        return jobs
+
+
+async def run_periodically(action: Callable[[], Awaitable[object]], seconds: float,
+                           name: str) -> None:
+    """Call `action` every `seconds` until cancelled; a failing call is logged."""
+    while True:
+        try:
+            await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bad tick must not stop the loop
+            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
+        await asyncio.sleep(seconds)

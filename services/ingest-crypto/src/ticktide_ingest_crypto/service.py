@@ -1,0 +1,223 @@
+"""The ingest logic: running backfill commands and finalizing stored jobs.
+
+`BackfillRunner` handles `CryptoBackfillRequestedV1`: a done/failed job is
+skipped; otherwise the job runs, each Binance page is published as a
+`CandleBatchV1` with a deterministic batch id (a redelivered command publishes
+the same ids, which the writer recognises), then the job is `fetched` with the
+number of batches and candles, and finalizing is attempted. When Binance is
+unreachable and the simulated fallback is on, the rest of the range comes from
+the simulated source instead (labelled `simulated`).
+
+`JobFinalizer` completes a job once the writer stored all its batches: an
+atomic claim, gap detection over the whole series, the `crypto_gaps` upsert,
+gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
+It runs on every `CandlesStoredV1`, right after `fetched`, and in a periodic
+sweep, so no ordering of those events leaves a job unfinished.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+
+from ticktide_common.bus import Bus
+from ticktide_common.errors import PermanentError
+from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import (
+    CandleBatchV1,
+    CandlesStoredV1,
+    CandleV1,
+    CryptoBackfillRequestedV1,
+)
+from ticktide_common.settings import Settings
+from ticktide_ingest_crypto import repository as repo
+from ticktide_ingest_crypto.client import MAX_LIMIT, BinanceClient, BinanceUnavailableError
+from ticktide_ingest_crypto.gaps import align_down, datetime_to_ms, interval_ms
+from ticktide_ingest_crypto.simulated import SIMULATED_SOURCE, simulated_candles
+
+__all__ = ["BackfillRunner", "FetchResult", "JobFinalizer", "batch_id_for"]
+
+log = get_logger(__name__)
+
+
+def batch_id_for(job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int,
+                 source: str = "binance") -> uuid.UUID:
+    """The deterministic id of one page of one job. Simulated pages get their own
+    ids, so that real candles fetched on a later redelivery are not mistaken for
+    already-stored duplicates of simulated ones."""
+    name = f"{symbol}:{interval}:{first_open_ms}"
+    if source != "binance":
+        name = f"{name}:{source}"
+    return uuid.uuid5(job_id, name)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    batches: int
+    candles: int
+    source: str
+
+
+class JobFinalizer:
+    """Closes jobs whose batches are all stored; records and refills gaps."""
+
+    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, settings: Settings) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.settings = settings
+
+    async def on_stored(self, event: CandlesStoredV1) -> None:
+        if event.job_id is not None:
+            await self.try_finalize(event.job_id)
+
+    async def try_finalize(self, job_id: uuid.UUID) -> bool:
+        """Finalize `job_id` if it is fetched and fully stored; False otherwise."""
+        job = await repo.claim_job_for_finalize(
+            self.pool, job_id, self.settings.crypto_finalize_stale_seconds)
+        if job is None:
+            return False
+        try:
+            gaps = await self.record_gaps(job.symbol, job.interval)
+            if job.kind != "gap-refill":
+                await self.request_refills(symbol=job.symbol, interval=job.interval)
+            await repo.mark_job_done(self.pool, job_id)
+        except Exception:
+            await repo.release_finalize_claim(self.pool, job_id)
+            raise
+        log.info("ingest.job_done", job_id=str(job_id), kind=job.kind, symbol=job.symbol,
+                 interval=job.interval,
+                 open_gaps=len(gaps.still_open) if gaps else 0,
+                 refilled_gaps=len(gaps.refilled) if gaps else 0)
+        return True
+
+    async def record_gaps(self, symbol: str, interval: str) -> repo.SeriesGaps | None:
+        """Detect the holes of a series and bring `crypto_gaps` up to date."""
+        crypto_id = await repo.crypto_id_for_symbol(self.pool, symbol)
+        if crypto_id is None:
+            return None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_series(conn, crypto_id, interval)
+            holes = await repo.detect_gaps(conn, crypto_id, interval)
+            return await repo.upsert_gaps(conn, crypto_id, interval, holes)
+
+    async def request_refills(self, *, symbol: str | None = None,
+                              interval: str | None = None) -> list[uuid.UUID]:
+        """Gap-refill jobs for open gaps that are due (each claimed atomically)."""
+        retry = self.settings.crypto_gap_retry_seconds
+        due = await repo.open_gaps_due(
+            self.pool, retry_seconds=retry,
+            max_attempts=self.settings.crypto_gap_max_refill_attempts,
+            symbol=symbol, interval=interval)
+        jobs: list[uuid.UUID] = []
+        for gap in due:
+            if not await repo.claim_gap_attempt(self.pool, gap.id, retry):
+                continue
+            job_id = await request_crypto_backfill(
+                self.pool, self.bus, symbol=gap.symbol, interval=gap.interval,  # type: ignore[arg-type]
+                start=gap.start, end=gap.end, requested_by="gap-refill", kind="gap-refill")
+            log.info("ingest.gap_refill_requested", job_id=str(job_id), symbol=gap.symbol,
+                     interval=gap.interval, start=gap.start.isoformat(),
+                     end=gap.end.isoformat(), attempt=gap.refill_attempts + 1)
+            jobs.append(job_id)
+        return jobs
+
+    async def sweep(self) -> int:
+        """Try every fetched (or stale finalizing) job; returns how many finished."""
+        finished = 0
+        for job_id in await repo.unfinished_fetched_jobs(
+                self.pool, self.settings.crypto_finalize_stale_seconds):
+            finished += await self.try_finalize(job_id)
+        return finished
+
+
+class BackfillRunner:
+    """Handles backfill commands: fetch, publish batches, mark fetched, finalize."""
+
+    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, client: BinanceClient,
+                 finalizer: JobFinalizer, settings: Settings,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.client = client
+        self.finalizer = finalizer
+        self.settings = settings
+        self.clock = clock
+
+    async def handle(self, command: CryptoBackfillRequestedV1) -> None:
+        job = await repo.get_job(self.pool, command.job_id)
+        if job is None:
+            await repo.ensure_job(self.pool, command.job_id, kind="backfill",
+                                  symbol=command.symbol, interval=command.interval,
+                                  start=command.start, end=command.end,
+                                  requested_by=command.requested_by)
+        elif job.status in ("done", "failed"):
+            log.info("ingest.job_skipped", job_id=str(job.id), status=job.status)
+            return
+        elif job.status in ("fetched", "finalizing"):
+            await self.finalizer.try_finalize(job.id)
+            return
+        await repo.mark_job_running(self.pool, command.job_id)
+        try:
+            result = await self.fetch_and_publish(command)
+        except PermanentError as exc:
+            await repo.mark_job_failed(self.pool, command.job_id, str(exc))
+            log.error("ingest.job_failed", job_id=str(command.job_id), error=str(exc))
+            return
+        except Exception as exc:
+            attempts = await repo.record_fetch_attempt(self.pool, command.job_id)
+            limit = min(self.settings.crypto_fetch_max_attempts, self.settings.bus_delivery_limit)
+            if attempts >= limit:
+                reason = f"gave up after {attempts} attempts: {exc}"
+                await repo.mark_job_failed(self.pool, command.job_id, reason)
+                log.error("ingest.job_failed", job_id=str(command.job_id), error=reason)
+                return
+            raise
+        await repo.mark_job_fetched(self.pool, command.job_id, batches=result.batches,
+                                    candles=result.candles, source=result.source)
+        log.info("ingest.job_fetched", job_id=str(command.job_id), batches=result.batches,
+                 candles=result.candles, source=result.source)
+        await self.finalizer.try_finalize(command.job_id)
+
+    async def fetch_and_publish(self, command: CryptoBackfillRequestedV1) -> FetchResult:
+        """Publish every page of `[start, end)`; falls back to simulated candles
+        for the remaining range when Binance is unreachable (if allowed)."""
+        start_ms, end_ms = datetime_to_ms(command.start), datetime_to_ms(command.end)
+        batches = candles = 0
+        cursor = start_ms
+        try:
+            async for page in self.client.iter_klines(command.symbol, command.interval,
+                                                      start_ms, end_ms):
+                await self._publish(command, page, "binance")
+                batches, candles = batches + 1, candles + len(page)
+                cursor = datetime_to_ms(page[-1].t) + interval_ms(command.interval)
+        except BinanceUnavailableError as exc:
+            if not self.settings.ticktide_simulated_fallback:
+                raise
+            log.warning("ingest.simulated_fallback", job_id=str(command.job_id),
+                        symbol=command.symbol, interval=command.interval, error=str(exc))
+            now_slot_end = (align_down(int(self.clock() * 1000), command.interval)
+                            + interval_ms(command.interval))
+            simulated = simulated_candles(command.symbol, command.interval, cursor,
+                                          min(end_ms, now_slot_end))
+            for offset in range(0, len(simulated), MAX_LIMIT):
+                page = simulated[offset:offset + MAX_LIMIT]
+                await self._publish(command, page, SIMULATED_SOURCE)
+                batches, candles = batches + 1, candles + len(page)
+            return FetchResult(batches, candles, SIMULATED_SOURCE)
+        return FetchResult(batches, candles, "binance")
+
+    async def _publish(self, command: CryptoBackfillRequestedV1, page: list[CandleV1],
+                       source: str) -> None:
+        first_ms = datetime_to_ms(page[0].t)
+        batch = CandleBatchV1(
+            batch_id=batch_id_for(command.job_id, command.symbol, command.interval, first_ms,
+                                  source),
+            job_id=command.job_id, symbol=command.symbol, interval=command.interval,
+            source=source,  # type: ignore[arg-type]
+            candles=page)
+        await self.bus.publish(batch, correlation_id=str(command.job_id))
