@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up down test bench lint
+.PHONY: help up down test bench lint nginx-compose
 
 help: ## this list
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 up: ## install what is missing, start the stack in the background, print the URL
 	@bash scripts/up.sh
@@ -21,3 +21,6 @@ bench: ## run the benchmarks in bench/ and print the results
 
 lint: ## ruff check, ruff format --check, mypy
 	@bash scripts/lint.sh
+
+nginx-compose: ## re-render nginx/compose.conf from nginx/ticktide.conf.template
+	@bash scripts/render-compose-nginx.sh

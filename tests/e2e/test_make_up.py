@@ -131,3 +131,15 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             assert not alive(pid), f"process {pid} is still running after make down"
     finally:
         await run_make("down", env, repo_root)
+
+
+async def test_compose_nginx_conf_is_the_rendered_template(repo_root: Path) -> None:
+    """compose.yaml's nginx runs nginx/compose.conf: it must be today's template, rendered."""
+    process = await asyncio.create_subprocess_exec(
+        "bash", "scripts/render-compose-nginx.sh", "--stdout", cwd=repo_root,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    rendered, errors = await process.communicate()
+    assert process.returncode == 0, errors.decode()
+    committed = (repo_root / "nginx" / "compose.conf").read_text()
+    assert rendered.decode() == committed, "nginx/compose.conf is stale: run `make nginx-compose`"

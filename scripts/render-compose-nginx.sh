@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Renders nginx/compose.conf (nginx of compose.yaml: 443/80, upstream gateway:8100)
+# from the same template as the local instance. `make nginx-compose`; prints to stdout
+# with --stdout (the e2e tests compare that with the committed file).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TICKTIDE_ROOT"
+render() {
+    echo '# GENERATED from nginx/ticktide.conf.template for compose.yaml by `make nginx-compose`; do not edit.'
+    python3 scripts/render-nginx.py nginx/ticktide.conf.template - \
+        "USER_DIRECTIVE=user nginx;" \
+        "PID_FILE=/var/run/nginx.pid" \
+        "ERROR_LOG=stderr" \
+        "ACCESS_LOG=/dev/stdout" \
+        "TEMP_DIR=/var/cache/nginx" \
+        "GATEWAY_UPSTREAM=gateway:8100" \
+        "LISTEN_HTTP=listen 80; listen [::]:80;" \
+        "LISTEN_HTTPS=listen 443 ssl http2; listen [::]:443 ssl http2;" \
+        "HTTPS_PORT=443" \
+        "TLS_CERT=/etc/nginx/tls/cert.pem" \
+        "TLS_KEY=/etc/nginx/tls/key.pem"
+}
+if [ "${1:-}" = --stdout ]; then
+    render
+else
+    render > nginx/compose.conf
+    say "wrote nginx/compose.conf"
+fi
