@@ -1,0 +1,129 @@
+"""Fixtures of the gateway's integration tests: small real HTTP servers standing in
+for ingest-crypto and writer, the real gateway as a subprocess, and a helper
+that stores candles with SQL (the writer's path is tested by the writer)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from ticktide_common.testing.processes import ServiceProcess, free_port
+
+
+class StubService:
+    """A real HTTP server answering `/health` and `/ready` like a Ticktide service."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        name = self.name
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body: dict[str, object]
+                if self.path == "/health":
+                    body = {"status": "ok", "service": name, "version": "stub"}
+                elif self.path == "/ready":
+                    body = {"status": "ok", "service": name, "checks": {}}
+                else:
+                    self.send_error(404)
+                    return
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture(scope="session")
+def stub_services() -> Iterator[dict[str, StubService]]:
+    stubs = {name: StubService(name) for name in ("ingest-crypto", "writer")}
+    for stub in stubs.values():
+        stub.start()
+    yield stubs
+    for stub in stubs.values():
+        stub.stop()
+
+
+@pytest.fixture(scope="session")
+async def gateway(service_env: dict[str, str], log_dir: Path,
+                  stub_services: dict[str, StubService]) -> AsyncIterator[ServiceProcess]:
+    port = free_port()
+    env = {
+        **service_env,
+        "GATEWAY_PORT": str(port),
+        "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
+        "WRITER_URL": stub_services["writer"].url,
+        "METRICS_FLUSH_SECONDS": "0.5",
+        "METRICS_FLUSH_ROWS": "1000",
+        "SERVICE_PROBE_TIMEOUT_SECONDS": "1.5",
+        "MAX_CANDLES_PER_REQUEST": "20000",
+    }
+    process = ServiceProcess("ticktide_gateway", env, port, log_dir, name="gateway")
+    await process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def api(gateway: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as client:
+        yield client
+
+
+Candle = tuple[datetime, str, str, str, str, str]
+
+
+@pytest.fixture(scope="session")
+def candle_store():  # type: ignore[no-untyped-def]
+    """`await candle_store(pool, symbol, interval, candles, source=...)`."""
+    return store_candles
+
+
+async def store_candles(pool: asyncpg.Pool, symbol: str, interval: str,
+                        candles: Sequence[Candle], source: str = "binance") -> int:
+    """Create the symbol if needed and upsert candles; returns its crypto id."""
+    crypto_id = await pool.fetchval(
+        """INSERT INTO cryptocurrencies (symbol, name, binance_symbol) VALUES ($1, $1, $2)
+           ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id""",
+        symbol.removesuffix("USDT"), symbol,
+    )
+    await pool.executemany(
+        """INSERT INTO crypto_prices (crypto_id, datetime, interval_type, open_price, high_price,
+                                      low_price, close_price, volume, source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE
+           SET open_price = EXCLUDED.open_price, source = EXCLUDED.source""",
+        [(crypto_id, t, interval, *(Decimal(x) for x in (o, h, lo, c, v)), source)
+         for t, o, h, lo, c, v in candles],
+    )
+    return int(crypto_id)
