@@ -11,11 +11,18 @@ bash scripts/ensure-services.sh
 source scripts/python-sources.sh
 uv="$(uv_bin)"
 
+# All three steps run even when one fails, so one run shows every problem; any failure
+# fails the whole.
+failed=()
 say "ruff check"
-$uv run --frozen ruff check .
+$uv run --frozen ruff check . || failed+=("ruff")
 say "mypy"
-$uv run --frozen mypy "${MYPY_TARGETS[@]}"
+$uv run --frozen mypy "${MYPY_TARGETS[@]}" || failed+=("mypy")
 say "pytest"
 # No cache directory: CI runs in a fresh clone and must not depend on earlier runs.
 $uv run --frozen pytest libs services tests -p no:cacheprovider --timeout=600 \
-    -o faulthandler_timeout=660 "$@"
+    -o faulthandler_timeout=660 "$@" || failed+=("pytest")
+if [ "${#failed[@]}" -gt 0 ]; then
+    die "make test failed: ${failed[*]}"
+fi
+say "make test passed: ruff, mypy, pytest"
