@@ -40,7 +40,6 @@ from starlette.routing import Route
 
 from ticktide_common.messages import CandleV1
 from ticktide_common.testing.processes import free_port
-
 from ticktide_ingest_crypto.gaps import datetime_to_ms, interval_ms, slot_times
 from ticktide_ingest_crypto.klines import parse_kline
 
@@ -230,6 +229,11 @@ class FakeBinance:
             "code": -1003, "msg": "Too much request weight used; current limit is 6000 request "
                                   "weight per 1 MINUTE. Please use WebSocket Streams for live "
                                   "updates to avoid polling the API."})
+
+    def clear_failures(self) -> None:
+        """Drop injected failures not yet served."""
+        with self._lock:
+            self._state.failures.clear()
 
     def set_used_weight(self, value: int | None) -> None:
         """Report this fixed `X-MBX-USED-WEIGHT-1M` (None: count requests again)."""
