@@ -95,7 +95,7 @@ say "applying migrations"
 
 for var in GATEWAY_PORT INGEST_CRYPTO_PORT WRITER_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
     if port_open 127.0.0.1 "${!var}"; then
-        die "port ${!var} ($var) is taken by another program; stop it or set $var in .env"
+        die "port ${!var} ($var) is taken: by leftovers of an earlier make up (run make down) or by another program (stop it, or set $var in .env)"
     fi
 done
 
