@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     max_backfill_candles: int = 200_000
     service_probe_timeout_seconds: float = 2.0
 
+    # Writer: a group of batches shares one transaction; it closes at this many
+    # candles or after this wait, whichever comes first.
+    writer_prefetch: int = 32
+    writer_group_max_candles: int = 20000
+    writer_group_max_wait_ms: float = 5.0
+    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_writer.faults).
+    ticktide_fault_exit_after_commit: int | None = None
+
     # Bus.
     bus_publish_timeout_seconds: float = 15.0
     bus_delivery_limit: int = 5
