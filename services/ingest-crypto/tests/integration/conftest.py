@@ -6,18 +6,29 @@ publishes `CandlesStoredV1`, as the writer service does)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
+import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
+from ticktide_common.jobs import get_job_progress, request_crypto_backfill
+from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
 from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import delete_bus_names
-from ticktide_common.topology import WRITER_CANDLES, Topology
+from ticktide_common.testing.processes import wait_until
+from ticktide_common.topology import (
+    INGEST_CRYPTO_BACKFILLS,
+    INGEST_CRYPTO_STORED,
+    WRITER_CANDLES,
+    Topology,
+)
+from ticktide_ingest_crypto.client import BinanceClient
+from ticktide_ingest_crypto.service import BackfillRunner, JobFinalizer
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
 _UPSERT = """
@@ -102,3 +113,65 @@ async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> l
 
     await isolated_bus.bus.consume(WRITER_CANDLES, CandleBatchV1, handle)
     return seen
+
+
+@dataclass
+class Pipeline:
+    pool: asyncpg.Pool
+    settings: Settings
+    runner: BackfillRunner
+    finalizer: JobFinalizer
+    bus: Bus
+    batches: list[CandleBatchV1]
+
+    async def backfill(self, symbol: str, start: datetime, end: datetime,
+                       interval: str = "1h") -> uuid.UUID:
+        return await request_crypto_backfill(self.pool, self.bus, symbol=symbol,
+                                             interval=interval, start=start, end=end,
+                                             requested_by="tests")
+
+    async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
+        async def done() -> bool:
+            progress = await get_job_progress(self.pool, job_id)
+            return progress is not None and progress.finished
+
+        await wait_until(done, timeout=timeout, what=f"job {job_id} to finish")
+        progress = await get_job_progress(self.pool, job_id)
+        assert progress is not None
+        return progress.status
+
+
+async def _build(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool,
+                 writer_stand_in: list[CandleBatchV1], **overrides: object) -> Pipeline:
+    settings = isolated_bus.settings.model_copy(update=overrides)
+    http = httpx.AsyncClient(base_url=settings.binance_base_url, timeout=5)
+    client = BinanceClient.from_settings(settings, http)
+    finalizer = JobFinalizer(pool=db_pool, bus=isolated_bus.bus, settings=settings)
+    runner = BackfillRunner(pool=db_pool, bus=isolated_bus.bus, client=client,
+                            finalizer=finalizer, settings=settings)
+    await isolated_bus.bus.consume(INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1,
+                                   runner.handle)
+    await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored)
+    return Pipeline(db_pool, settings, runner, finalizer, isolated_bus.bus, writer_stand_in)
+
+
+@pytest.fixture
+async def make_pipeline(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool,
+                        writer_stand_in: list[CandleBatchV1]
+                        ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
+    """Build runner + finalizer consuming on the isolated bus, with setting overrides."""
+    built: list[Pipeline] = []
+
+    async def make(**overrides: object) -> Pipeline:
+        pipeline = await _build(isolated_bus, db_pool, writer_stand_in, **overrides)
+        built.append(pipeline)
+        return pipeline
+
+    yield make
+    for pipeline in built:
+        await pipeline.runner.client.http.aclose()
+
+
+@pytest.fixture
+async def pipeline(make_pipeline: Callable[..., Awaitable[Pipeline]]) -> Pipeline:
+    return await make_pipeline()

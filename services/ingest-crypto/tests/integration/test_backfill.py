@@ -5,24 +5,16 @@ the source has them."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 import pytest
 
-from ticktide_common.jobs import get_job_progress, request_crypto_backfill
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
-from ticktide_common.settings import Settings
+from ticktide_common.jobs import get_job_progress
+from ticktide_common.messages import CryptoBackfillRequestedV1
 from ticktide_common.testing.processes import free_port, wait_until
-from ticktide_common.topology import INGEST_CRYPTO_BACKFILLS, INGEST_CRYPTO_STORED
-from ticktide_ingest_crypto.client import BinanceClient
 from ticktide_ingest_crypto.gaps import datetime_to_ms
 from ticktide_ingest_crypto.scheduler import run_periodically
-from ticktide_ingest_crypto.service import BackfillRunner, JobFinalizer
 from ticktide_ingest_crypto.simulated import simulated_candles
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
@@ -30,52 +22,6 @@ START = datetime(2024, 3, 1, tzinfo=UTC)
 END = START + timedelta(days=45)  # 1080 hourly bars: two pages
 HOLE_ONE = START + timedelta(hours=100)
 HOLE_THREE = [START + timedelta(hours=h) for h in (700, 701, 702)]
-
-
-@dataclass
-class Pipeline:
-    pool: asyncpg.Pool
-    settings: Settings
-    runner: BackfillRunner
-    finalizer: JobFinalizer
-    bus: object
-    batches: list[CandleBatchV1]
-
-    async def backfill(self, symbol: str, start: datetime, end: datetime,
-                       interval: str = "1h") -> uuid.UUID:
-        return await request_crypto_backfill(self.pool, self.bus, symbol=symbol,
-                                             interval=interval, start=start, end=end,
-                                             requested_by="tests")
-
-    async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
-        async def done() -> bool:
-            progress = await get_job_progress(self.pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(done, timeout=timeout, what=f"job {job_id} to finish")
-        progress = await get_job_progress(self.pool, job_id)
-        assert progress is not None
-        return progress.status
-
-
-async def _pipeline(isolated_bus, db_pool, writer_stand_in, **overrides) -> Pipeline:
-    settings = isolated_bus.settings.model_copy(update=overrides)
-    http = httpx.AsyncClient(base_url=settings.binance_base_url, timeout=5)
-    client = BinanceClient.from_settings(settings, http)
-    finalizer = JobFinalizer(pool=db_pool, bus=isolated_bus.bus, settings=settings)
-    runner = BackfillRunner(pool=db_pool, bus=isolated_bus.bus, client=client,
-                            finalizer=finalizer, settings=settings)
-    await isolated_bus.bus.consume(INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1,
-                                   runner.handle)
-    await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored)
-    return Pipeline(db_pool, settings, runner, finalizer, isolated_bus.bus, writer_stand_in)
-
-
-@pytest.fixture
-async def pipeline(isolated_bus, db_pool, writer_stand_in) -> AsyncIterator[Pipeline]:
-    built = await _pipeline(isolated_bus, db_pool, writer_stand_in)
-    yield built
-    await built.runner.client.http.aclose()
 
 
 async def _stored(pool: asyncpg.Pool, symbol: str, interval: str = "1h") -> list[tuple]:
@@ -102,7 +48,7 @@ async def _jobs(pool: asyncpg.Pool, symbol: str, kind: str) -> list[asyncpg.Reco
                             symbol, kind)
 
 
-async def test_backfill_gaps_refill_and_heal(pipeline: Pipeline, fake_binance: FakeBinance,
+async def test_backfill_gaps_refill_and_heal(pipeline, fake_binance: FakeBinance,
                                              symbol: str) -> None:
     served = fake_binance.add_series(symbol, "1h", START, END, holes=[HOLE_ONE, *HOLE_THREE])
     assert served == 1080 - 4
@@ -144,7 +90,7 @@ async def test_backfill_gaps_refill_and_heal(pipeline: Pipeline, fake_binance: F
     assert len(await _jobs(pipeline.pool, symbol, "gap-refill")) == 2  # nothing left to refill
 
 
-async def test_rerun_publishes_the_same_batch_ids(pipeline: Pipeline,
+async def test_rerun_publishes_the_same_batch_ids(pipeline,
                                                   fake_binance: FakeBinance,
                                                   symbol: str) -> None:
     fake_binance.add_series(symbol, "1h", START, END)
@@ -168,7 +114,7 @@ async def test_rerun_publishes_the_same_batch_ids(pipeline: Pipeline,
     assert len(pipeline.batches) == before
 
 
-async def test_invalid_symbol_fails_the_job(pipeline: Pipeline) -> None:
+async def test_invalid_symbol_fails_the_job(pipeline) -> None:
     job_id = await pipeline.backfill("NOSUCHUSDT", START, END)
     assert await pipeline.finished(job_id) == "failed"
     progress = await get_job_progress(pipeline.pool, job_id)
@@ -176,7 +122,7 @@ async def test_invalid_symbol_fails_the_job(pipeline: Pipeline) -> None:
     assert "Invalid symbol." in progress.error and "-1121" in progress.error
 
 
-async def test_empty_range_is_done_with_zero_batches(pipeline: Pipeline,
+async def test_empty_range_is_done_with_zero_batches(pipeline,
                                                      fake_binance: FakeBinance,
                                                      symbol: str) -> None:
     fake_binance.add_symbol(symbol)
@@ -187,24 +133,20 @@ async def test_empty_range_is_done_with_zero_batches(pipeline: Pipeline,
     assert (progress.batches_expected, progress.candles_expected) == (0, 0)
 
 
-async def test_unreachable_upstream_without_fallback_fails(isolated_bus, db_pool,
-                                                           writer_stand_in, symbol: str) -> None:
-    built = await _pipeline(isolated_bus, db_pool, writer_stand_in,
-                            binance_base_url=f"http://127.0.0.1:{free_port()}",
+async def test_unreachable_upstream_without_fallback_fails(make_pipeline, db_pool,
+                                                           symbol: str) -> None:
+    built = await make_pipeline(binance_base_url=f"http://127.0.0.1:{free_port()}",
                             crypto_fetch_max_attempts=2)
     job_id = await built.backfill(symbol, START, END)
     assert await built.finished(job_id, timeout=60) == "failed"
     progress = await get_job_progress(db_pool, job_id)
     assert progress is not None and progress.error is not None
     assert "gave up after 2 attempts" in progress.error and "unreachable" in progress.error
-    await built.runner.client.http.aclose()
 
 
-async def test_unreachable_upstream_falls_back_to_simulated(isolated_bus, db_pool,
-                                                            writer_stand_in,
+async def test_unreachable_upstream_falls_back_to_simulated(make_pipeline, db_pool,
                                                             symbol: str) -> None:
-    built = await _pipeline(isolated_bus, db_pool, writer_stand_in,
-                            binance_base_url=f"http://127.0.0.1:{free_port()}",
+    built = await make_pipeline(binance_base_url=f"http://127.0.0.1:{free_port()}",
                             ticktide_simulated_fallback=True)
     end = START + timedelta(days=2)
     job_id = await built.backfill(symbol, START, end)
@@ -215,11 +157,10 @@ async def test_unreachable_upstream_falls_back_to_simulated(isolated_bus, db_poo
     assert await _stored(db_pool, symbol) == expected
     job = (await _jobs(db_pool, symbol, "backfill"))[0]
     assert job["source"] == "simulated"
-    await built.runner.client.http.aclose()
 
 
 async def test_sweep_finalizes_a_job_whose_stored_events_came_first(
-        pipeline: Pipeline, fake_binance: FakeBinance, symbol: str) -> None:
+        pipeline, fake_binance: FakeBinance, symbol: str) -> None:
     """The writer may store every batch before the runner marks the job fetched;
     the stored events then find nothing to claim and the sweep closes the job."""
     fake_binance.add_series(symbol, "1d", START, END)

@@ -1,0 +1,55 @@
+"""`python -m ticktide_ingest_crypto` as a real subprocess: health and readiness,
+a backfill through the bus to done (stand-in writer in the test), clean stop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from ticktide_common.jobs import get_job_progress, request_crypto_backfill
+from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
+
+
+async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binance, db_pool,
+                                       service_env: dict[str, str], log_dir: Path,
+                                       symbol: str) -> None:
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    end = start + timedelta(days=50)
+    fake_binance.add_series(symbol, "4h", start, end, holes=[start + timedelta(hours=40)])
+    port = free_port()
+    env = {**service_env, "TICKTIDE_BUS_PREFIX": isolated_bus.settings.ticktide_bus_prefix,
+           "BINANCE_BASE_URL": fake_binance.url, "INGEST_CRYPTO_PORT": str(port),
+           "CRYPTO_FINALIZE_SWEEP_SECONDS": "1"}
+    service = await ServiceProcess("ticktide_ingest_crypto", env, port, log_dir).start()
+    try:
+        async with httpx.AsyncClient(base_url=service.url) as http:
+            health = (await http.get("/health")).json()
+            assert health["status"] == "ok" and health["service"] == "ingest-crypto"
+            ready = await http.get("/ready")
+            assert ready.status_code == 200, ready.text
+            assert set(ready.json()["checks"]) == {"postgres", "rabbitmq"}
+            assert "python_info" in (await http.get("/metrics")).text
+
+        job_id = await request_crypto_backfill(db_pool, isolated_bus.bus, symbol=symbol,
+                                               interval="4h", start=start, end=end,
+                                               requested_by="tests")
+
+        async def finished() -> bool:
+            progress = await get_job_progress(db_pool, job_id)
+            return progress is not None and progress.finished
+
+        await wait_until(finished, timeout=40, what="backfill through the service")
+        progress = await get_job_progress(db_pool, job_id)
+        assert progress is not None and progress.status == "done", service.log_tail()
+        assert progress.candles_stored == 299
+        gaps = await db_pool.fetchval(
+            """SELECT count(*) FROM crypto_gaps g JOIN cryptocurrencies c ON c.id = g.crypto_id
+               WHERE c.binance_symbol = $1 AND g.status = 'open'""", symbol)
+        assert gaps == 1
+    finally:
+        service.stop()
+    # uvicorn drains, runs the lifespan's shutdown, then re-raises SIGTERM (-15).
+    assert service.process is not None and service.process.returncode in (0, -15)
+    assert "Application shutdown complete." in service.log_tail(), service.log_tail()
