@@ -90,7 +90,8 @@ async def _start(settings: Settings) -> IngestState:
     await bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored,
                       prefetch=settings.bus_prefetch)
     tasks = [asyncio.create_task(
-        run_periodically(finalizer.sweep, settings.crypto_finalize_sweep_seconds, "sweep"))]
+        run_periodically(finalizer.maintain, settings.crypto_finalize_sweep_seconds,
+                         "maintenance"))]
     if settings.crypto_scheduler_enabled:
         tasks.append(asyncio.create_task(
             run_periodically(scheduler.tick, settings.crypto_schedule_seconds, "scheduler")))

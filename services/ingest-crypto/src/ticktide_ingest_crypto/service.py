@@ -12,7 +12,8 @@ the simulated source instead (labelled `simulated`).
 atomic claim, gap detection over the whole series, the `crypto_gaps` upsert,
 gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
 It runs on every `CandlesStoredV1`, right after `fetched`, and in a periodic
-sweep, so no ordering of those events leaves a job unfinished.
+sweep, so no ordering of those events leaves a job unfinished; the same
+periodic pass retries open gaps once `crypto_gap_retry_seconds` have passed.
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ class JobFinalizer:
                      end=gap.end.isoformat(), attempt=gap.refill_attempts + 1)
             jobs.append(job_id)
         return jobs
+
+    async def maintain(self) -> None:
+        """The periodic pass: finish jobs any race left unfinished, then refill
+        open gaps that are due (independent of the scheduler being enabled)."""
+        await self.sweep()
+        await self.request_refills()
 
     async def sweep(self) -> int:
         """Try every fetched (or stale finalizing) job; returns how many finished."""

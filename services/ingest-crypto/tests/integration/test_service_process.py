@@ -1,5 +1,6 @@
 """`python -m ticktide_ingest_crypto` as a real subprocess: health and readiness,
-a backfill through the bus to done (stand-in writer in the test), clean stop."""
+a backfill through the bus to done (stand-in writer in the test), its hole
+refilled automatically once the source has it, clean stop."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binan
                                        symbol: str) -> None:
     start = datetime(2024, 6, 1, tzinfo=UTC)
     end = start + timedelta(days=50)
-    fake_binance.add_series(symbol, "4h", start, end, holes=[start + timedelta(hours=40)])
+    hole = start + timedelta(hours=40)
+    fake_binance.add_series(symbol, "4h", start, end, holes=[hole])
     port = free_port()
     env = {**service_env, "TICKTIDE_BUS_PREFIX": isolated_bus.settings.ticktide_bus_prefix,
            "BINANCE_BASE_URL": fake_binance.url, "INGEST_CRYPTO_PORT": str(port),
-           "CRYPTO_FINALIZE_SWEEP_SECONDS": "1"}
+           "CRYPTO_FINALIZE_SWEEP_SECONDS": "0.5", "CRYPTO_GAP_RETRY_SECONDS": "1",
+           "CRYPTO_GAP_MAX_REFILL_ATTEMPTS": "100"}
     service = await ServiceProcess("ticktide_ingest_crypto", env, port, log_dir).start()
     try:
         async with httpx.AsyncClient(base_url=service.url) as http:
@@ -48,6 +51,22 @@ async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binan
             """SELECT count(*) FROM crypto_gaps g JOIN cryptocurrencies c ON c.id = g.crypto_id
                WHERE c.binance_symbol = $1 AND g.status = 'open'""", symbol)
         assert gaps == 1
+
+        # The source gets the bar; the periodic gap retry fetches it → refilled.
+        fake_binance.heal(symbol, "4h")
+
+        async def refilled() -> bool:
+            row = await db_pool.fetchrow(
+                """SELECT g.status, g.refilled_candles FROM crypto_gaps g
+                   JOIN cryptocurrencies c ON c.id = g.crypto_id
+                   WHERE c.binance_symbol = $1 AND g.gap_start = $2""", symbol, hole)
+            return row is not None and tuple(row) == ("refilled", 1)
+
+        await wait_until(refilled, timeout=30, what="the healed gap to be refilled")
+        count = await db_pool.fetchval(
+            """SELECT count(*) FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
+               WHERE c.binance_symbol = $1""", symbol)
+        assert count == 300
     finally:
         service.stop()
     # uvicorn drains, runs the lifespan's shutdown, then re-raises SIGTERM (-15).
