@@ -1,0 +1,130 @@
+"""Every SQL statement of the writer.
+
+A group of batches is written in one transaction (`WriteTransaction`):
+claim the batch ids in `ingest_batches` (a conflict means the batch was
+stored before), COPY the new candles into a per-connection temporary staging
+table, then upsert each batch from there into `crypto_prices`. The staging
+table keeps prices as text, so PostgreSQL parses the provider's decimal
+strings itself and keeps every digit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ticktide_writer.service import StagingRow, rows_changed_from_status
+
+__all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE"]
+
+STAGING_TABLE = "writer_candle_staging"
+STAGING_COLUMNS = ("batch_no", "datetime", "open_price", "high_price", "low_price",
+                   "close_price", "volume")
+
+_CREATE_STAGING = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
+    batch_no     integer NOT NULL,
+    datetime     timestamptz NOT NULL,
+    open_price   text NOT NULL,
+    high_price   text NOT NULL,
+    low_price    text NOT NULL,
+    close_price  text NOT NULL,
+    volume       text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+_CLAIM_BATCHES = """
+INSERT INTO ingest_batches (batch_id, job_id, candles)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::integer[])
+ON CONFLICT (batch_id) DO NOTHING
+RETURNING batch_id
+"""
+
+# A row changes only when a value differs; simulated data never replaces a
+# row from a real source, while real data does replace simulated rows.
+_UPSERT_BATCH = f"""
+INSERT INTO crypto_prices AS p (crypto_id, datetime, interval_type, open_price, high_price,
+                                low_price, close_price, volume, source)
+SELECT $2::integer, s.datetime, $3::text, s.open_price::numeric, s.high_price::numeric,
+       s.low_price::numeric, s.close_price::numeric, s.volume::numeric, $4::text
+FROM {STAGING_TABLE} AS s
+WHERE s.batch_no = $1
+ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE SET
+    open_price = EXCLUDED.open_price,
+    high_price = EXCLUDED.high_price,
+    low_price = EXCLUDED.low_price,
+    close_price = EXCLUDED.close_price,
+    volume = EXCLUDED.volume,
+    source = EXCLUDED.source,
+    updated_at = now()
+WHERE (EXCLUDED.source <> 'simulated' OR p.source = 'simulated')
+  AND (p.open_price, p.high_price, p.low_price, p.close_price, p.volume, p.source)
+      IS DISTINCT FROM
+      (EXCLUDED.open_price, EXCLUDED.high_price, EXCLUDED.low_price, EXCLUDED.close_price,
+       EXCLUDED.volume, EXCLUDED.source)
+"""  # noqa: S608 - the table name is a module constant; values are parameters
+
+_INSERT_CRYPTOCURRENCIES = """
+INSERT INTO cryptocurrencies (symbol, name, binance_symbol)
+SELECT base, base, pair FROM unnest($1::text[], $2::text[]) AS t(pair, base)
+ON CONFLICT (binance_symbol) DO NOTHING
+"""
+
+_CRYPTOCURRENCY_IDS = """
+SELECT binance_symbol, id FROM cryptocurrencies WHERE binance_symbol = ANY($1::text[])
+"""
+
+
+class WriteTransaction:
+    """The statements of one open write transaction on one connection."""
+
+    def __init__(self, connection: asyncpg.Connection | PoolConnectionProxy) -> None:
+        self._connection = connection
+
+    async def claim_batches(self, batch_ids: Sequence[uuid.UUID],
+                            job_ids: Sequence[uuid.UUID | None],
+                            candle_counts: Sequence[int]) -> set[uuid.UUID]:
+        """Record the batches; returns the ids that were not recorded before."""
+        rows = await self._connection.fetch(
+            _CLAIM_BATCHES, list(batch_ids), list(job_ids), list(candle_counts)
+        )
+        return {row["batch_id"] for row in rows}
+
+    async def stage(self, rows: Iterable[StagingRow]) -> None:
+        """COPY candles into the staging table (emptied at commit)."""
+        await self._connection.copy_records_to_table(
+            STAGING_TABLE, records=rows, columns=STAGING_COLUMNS
+        )
+
+    async def upsert_staged_batch(self, batch_no: int, crypto_id: int, interval: str,
+                                  source: str) -> int:
+        """Insert or update one staged batch's candles; returns rows changed."""
+        status = await self._connection.execute(
+            _UPSERT_BATCH, batch_no, crypto_id, interval, source
+        )
+        return rows_changed_from_status(status)
+
+
+class WriterRepository:
+    """The writer's access to PostgreSQL, over a pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[WriteTransaction]:
+        """One transaction; commits when the block ends without an exception."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(_CREATE_STAGING)
+            yield WriteTransaction(connection)
+
+    async def ensure_cryptocurrencies(self, pairs: dict[str, str]) -> dict[str, int]:
+        """Ids of the trading pairs (pair → base asset), creating unknown ones."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(_INSERT_CRYPTOCURRENCIES, list(pairs), list(pairs.values()))
+            rows = await connection.fetch(_CRYPTOCURRENCY_IDS, list(pairs))
+        return {row["binance_symbol"]: row["id"] for row in rows}
