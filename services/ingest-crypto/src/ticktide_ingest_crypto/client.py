@@ -125,11 +125,6 @@ class BinanceClient:
     async def _get_json(self, path: str, params: dict[str, Any]) -> object:
         rate_limit_waits = 0
         while True:
-            pause = self.budget.pause_before_request(self.clock(), KLINES_WEIGHT)
-            if pause > 0:
-                log.info("binance.weight_pause", used=self.budget.used,
-                         threshold=self.budget.threshold, seconds=round(pause, 3))
-                await self.sleep(pause)
             response = await self._send_with_retries(path, params)
             if response.status_code in (429, 418):
                 rate_limit_waits += 1
@@ -150,6 +145,13 @@ class BinanceClient:
                 raise KlineFormatError(f"Binance answered non-JSON: {response.text!r:.200}") \
                     from exc
 
+    async def _respect_weight(self) -> None:
+        pause = self.budget.pause_before_request(self.clock(), KLINES_WEIGHT)
+        if pause > 0:
+            log.info("binance.weight_pause", used=self.budget.used,
+                     threshold=self.budget.threshold, seconds=round(pause, 3))
+            await self.sleep(pause)
+
     async def _send_with_retries(self, path: str, params: dict[str, Any]) -> httpx.Response:
         try:
             async for attempt in AsyncRetrying(
@@ -161,6 +163,7 @@ class BinanceClient:
                 before_sleep=_log_retry,
             ):
                 with attempt:
+                    await self._respect_weight()
                     response = await self.http.get(path, params=params)
                     self.budget.observe(response.headers.get(WEIGHT_HEADER), self.clock())
                     if response.status_code >= 500:

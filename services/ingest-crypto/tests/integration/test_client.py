@@ -3,7 +3,7 @@ Retry-After, 5xx retries, invalid symbol, unreachable host, weight pauses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -33,7 +33,7 @@ def fake() -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-async def client(fake: FakeBinance) -> BinanceClient:
+async def client(fake: FakeBinance) -> AsyncIterator[BinanceClient]:
     fake.clear_requests()
     fake.set_used_weight(None)
     http = httpx.AsyncClient(base_url=fake.url, timeout=5)

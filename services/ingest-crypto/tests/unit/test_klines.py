@@ -16,7 +16,7 @@ from ticktide_ingest_crypto.klines import (
     parse_klines,
 )
 
-REST_ROW = [1499040000000, "0.01634790", "0.80000000", "0.01575800", "0.01577100",
+REST_ROW: list[object] = [1499040000000, "0.01634790", "0.80000000", "0.01575800", "0.01577100",
             "148976.11427815", 1499644799999, "2434.19055334", 308, "1756.87402397",
             "28.46694368", "0"]
 
@@ -34,7 +34,7 @@ def test_rest_kline_keeps_the_exact_strings() -> None:
 
 
 def test_rest_klines_in_order() -> None:
-    second = [REST_ROW[0] + 3_600_000, *REST_ROW[1:]]
+    second = [1499040000000 + 3_600_000, *REST_ROW[1:]]
     assert [c.t.hour for c in parse_klines([REST_ROW, second])] == [0, 1]
 
 
