@@ -80,6 +80,9 @@ class BinanceClient:
         self.max_rate_limit_waits = max_rate_limit_waits
         self.clock = clock
         self.sleep = sleep
+        # A 429/418 is about this host's IP, not one request: every request of
+        # this client waits until Retry-After has passed.
+        self._blocked_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None,
@@ -135,7 +138,7 @@ class BinanceClient:
                 delay = parse_retry_after(response.headers.get("Retry-After"))
                 log.warning("binance.rate_limited", status=response.status_code,
                             retry_after=delay)
-                await self.sleep(delay)
+                self._blocked_until = max(self._blocked_until, self.clock() + delay)
                 continue
             if response.status_code >= 400:
                 raise _rejection(response)
@@ -146,6 +149,9 @@ class BinanceClient:
                     from exc
 
     async def _respect_weight(self) -> None:
+        blocked = self._blocked_until - self.clock()
+        if blocked > 0:
+            await self.sleep(blocked)
         pause = self.budget.pause_before_request(self.clock(), KLINES_WEIGHT)
         if pause > 0:
             log.info("binance.weight_pause", used=self.budget.used,

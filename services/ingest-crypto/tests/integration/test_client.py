@@ -3,6 +3,7 @@ Retry-After, 5xx retries, invalid symbol, unreachable host, weight pauses."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
@@ -81,10 +82,26 @@ async def test_418_is_honoured_too(fake: FakeBinance, client: BinanceClient) -> 
         slept.append(seconds)
 
     client.sleep = record
+    client.clock = lambda: 1_000.0
     fake.rate_limit_next(retry_after=7, status=418)
     await client.klines_page("PAGEUSDT", "1h", START_MS, START_MS)
     assert slept == [7.0]
     assert [r.status for r in fake.kline_requests()] == [418, 200]
+
+
+async def test_retry_after_holds_back_every_request_of_the_client(
+        fake: FakeBinance, client: BinanceClient) -> None:
+    """A 429 is about the IP: a request started after it waits as well."""
+    fake.rate_limit_next(retry_after=1)
+    first = asyncio.create_task(client.klines_page("PAGEUSDT", "1h", START_MS, START_MS))
+    while not fake.kline_requests():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    await client.klines_page("PAGEUSDT", "1h", START_MS, START_MS)
+    await first
+    log = fake.kline_requests()
+    assert [r.status for r in log] == [429, 200, 200]
+    assert min(r.at for r in log[1:]) - log[0].at >= 1.0
 
 
 async def test_5xx_is_retried(fake: FakeBinance, client: BinanceClient) -> None:
