@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from ticktide_common.service import run_service
 from ticktide_common.settings import get_settings
 from ticktide_gateway.app import SERVICE, create_app
@@ -9,6 +11,11 @@ from ticktide_gateway.app import SERVICE, create_app
 
 def main() -> None:
     settings = get_settings()
+    # A prices response allocates tens of thousands of objects; the default gen-0
+    # threshold (700) would run many collections per request, and full ones add
+    # tens of milliseconds to the tail. Objects alive after start-up are frozen
+    # by the lifespan so that full collections do not walk them either.
+    gc.set_threshold(100_000, 50, 100)
     run_service(create_app(settings), service=SERVICE, host=settings.service_host,
                 port=settings.gateway_port, log_level=settings.log_level)
 

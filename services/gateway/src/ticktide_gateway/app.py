@@ -3,6 +3,7 @@ middleware, and the consumer that drops cached prices when candles are stored.""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await bus.consume(GATEWAY_CACHE_INVALIDATION, CandlesStoredV1, drop_cached_series,
                               prefetch=settings.bus_prefetch)
+            gc.collect()
+            gc.freeze()  # start-up objects live forever; keep them out of collections
             log.info("gateway.started", port=settings.gateway_port)
             yield GatewayState(settings=settings, pool=pool, redis=redis, bus=bus, http=http,
                                cache=cache, symbols=SymbolDirectory(pool), checks=checks)

@@ -26,8 +26,8 @@ __all__ = [
 _CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
 
 _CANDLES_IN_RANGE = """
-SELECT datetime, open_price::float8, high_price::float8, low_price::float8, close_price::float8,
-       volume::float8, source
+SELECT date_part('epoch', datetime)::int8, open_price::float8, high_price::float8,
+       low_price::float8, close_price::float8, volume::float8, source
 FROM crypto_prices
 WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
 ORDER BY datetime
@@ -35,8 +35,8 @@ LIMIT $5
 """
 
 _LATEST_CANDLES = """
-SELECT datetime, open_price::float8, high_price::float8, low_price::float8, close_price::float8,
-       volume::float8, source
+SELECT date_part('epoch', datetime)::int8, open_price::float8, high_price::float8,
+       low_price::float8, close_price::float8, volume::float8, source
 FROM crypto_prices
 WHERE crypto_id = $1 AND interval_type = $2 AND datetime < $3
 ORDER BY datetime DESC
@@ -92,7 +92,8 @@ async def find_crypto_id(pool: asyncpg.Pool, binance_symbol: str) -> int | None:
 
 async def candles_in_range(pool: asyncpg.Pool, crypto_id: int, interval: str,
                            start: datetime, end: datetime, limit: int) -> list[asyncpg.Record]:
-    """(t, o, h, l, c, v, source) of [start, end), oldest first, at most `limit`."""
+    """(t as Unix seconds, o, h, l, c, v, source) of [start, end), oldest first, at
+    most `limit`. Open times are interval-aligned, so whole seconds."""
     return await pool.fetch(_CANDLES_IN_RANGE, crypto_id, interval, start, end, limit)
 
 

@@ -114,18 +114,21 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        finished: float | None = None
         status = 500
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, finished
             if message["type"] == "http.response.start":
                 status = int(message["status"])
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = time.perf_counter()  # background tasks after this are not counted
 
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            elapsed = time.perf_counter() - started
+            elapsed = (finished or time.perf_counter()) - started
             endpoint = route_template(scope)
             method = scope.get("method", "GET")
             REQUEST_SECONDS.labels(endpoint, method, str(status)).observe(elapsed)

@@ -102,9 +102,13 @@ async def test_cache_hit_then_invalidated_by_stored_event(
               "end": "2024-01-02T00:00:00Z"}
     first = await api.get("/api/crypto/prices", params=params)
     assert first.headers["x-cache"] == "miss"
-    keys = [k async for k in redis_client.scan_iter(
-        match=f"{settings.ticktide_redis_prefix}gateway:prices:CACHEUSDT:1h:*")]
-    assert len(keys) == 1
+    pattern = f"{settings.ticktide_redis_prefix}gateway:prices:CACHEUSDT:1h:*"
+
+    async def stored() -> bool:  # the body is stored after the response is sent
+        return len([k async for k in redis_client.scan_iter(match=pattern)]) == 1
+
+    await wait_until(stored, timeout=5, what="cached prices body in Redis")
+    keys = [k async for k in redis_client.scan_iter(match=pattern)]
     assert await redis_client.get(keys[0]) == first.content
     ttl = await redis_client.ttl(keys[0])
     assert 0 < ttl <= settings.cache_ttl_seconds

@@ -6,14 +6,19 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ticktide_gateway.serialization import prices_body, source_label, symbols_body
+from ticktide_gateway.serialization import (
+    iso_from_epoch_seconds,
+    prices_body,
+    source_label,
+    symbols_body,
+)
 
 PROVIDER_STRINGS = ["42123.45000000", "0.00001234", "1.00000000", "69000.01000000",
                     "123456.78901234", "0.10000000", "3e-8"]
 
 
 def test_prices_numbers_reproduce_provider_strings() -> None:
-    t = datetime(2024, 1, 1, tzinfo=UTC)
+    t = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
     floats = [float(s) for s in PROVIDER_STRINGS]
     rows = [(t, f, f, f, f, f, "binance") for f in floats]
     body = json.loads(prices_body("BTCUSDT", "1h", rows))
@@ -22,6 +27,17 @@ def test_prices_numbers_reproduce_provider_strings() -> None:
     assert [Decimal(repr(x)) for x in got] == [Decimal(s) for s in PROVIDER_STRINGS]
     assert body["candles"][0]["t"] == "2024-01-01T00:00:00Z"
     assert (body["symbol"], body["interval"], body["source"]) == ("BTCUSDT", "1h", "binance")
+
+
+def test_epoch_seconds_format_as_iso_utc() -> None:
+    for moment in (datetime(1970, 1, 1, tzinfo=UTC), datetime(2024, 2, 29, 23, 59, 58, tzinfo=UTC),
+                   datetime(1969, 12, 31, 4, tzinfo=UTC), datetime(2038, 1, 19, 3, 14, 8,
+                                                                  tzinfo=UTC)):
+        expected = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert iso_from_epoch_seconds(int(moment.timestamp())) == expected
+        body = json.loads(prices_body("X", "1h", [(int(moment.timestamp()), 1.0, 1.0, 1.0, 1.0,
+                                                   1.0, "binance")]))
+        assert body["candles"][0]["t"] == expected
 
 
 def test_source_label() -> None:

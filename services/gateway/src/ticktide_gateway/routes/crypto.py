@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from starlette.background import BackgroundTask
 
 from ticktide_gateway import repository
 from ticktide_gateway.auth import current_principal
@@ -72,6 +73,6 @@ async def prices(query: Annotated[PricesQuery, Query()], settings: SettingsDep,
         rows = await repository.latest_candles(pool, crypto_id, query.interval,
                                                window.end, window.limit)
     body = prices_body(query.symbol, query.interval, rows)
-    if key is not None:
-        await cache.put(key, body)
-    return Response(body, media_type=JSON, headers={"X-Cache": "miss"})
+    # Stored after the response is sent: the caller does not wait for Redis.
+    store = BackgroundTask(cache.put, key, body) if key is not None else None
+    return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)

@@ -1,0 +1,281 @@
+"""Bench: latency of `GET /api/crypto/prices` for one year of 1h candles (8,760),
+served by a real gateway process, cached (Redis hit) and uncached (PostgreSQL,
+serialization and cache store on every request).
+
+A fresh database on the configured server holds the year; the gateway runs as
+`python -m ticktide_gateway` on a free port with its own bus and Redis prefixes;
+everything is removed afterwards. Uncached requests are forced by bumping the
+series' cache version in Redis before each one (outside the timed section),
+exactly what a `CandlesStoredV1` does. Targets (issue 2): cached p99 < 5 ms,
+uncached p99 < 25 ms.
+
+    uv run python bench/prices_latency.py [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+
+from ticktide_common.migrate import apply_migrations
+from ticktide_common.settings import Settings
+from ticktide_common.testing.processes import ServiceProcess, free_port
+
+SYMBOL = "BENCHUSDT"
+YEAR_START = datetime(2023, 1, 1, tzinfo=UTC)
+CANDLES = 8760
+TARGET_P99_MS = {"cached": 5.0, "uncached": 25.0}
+
+
+def _replace_database(dsn: str, database: str) -> str:
+    base, _, rest = dsn.rpartition("/")
+    _, _, query = rest.partition("?")
+    return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+def year_of_candles(seed: int = 7) -> list[tuple[Any, ...]]:
+    """A random walk with Binance-style 8-decimal strings."""
+    rng = random.Random(seed)
+    price = 16500.0
+    rows: list[tuple[Any, ...]] = []
+    for i in range(CANDLES):
+        open_ = price
+        close = max(1.0, open_ * (1 + rng.gauss(0, 0.004)))
+        high = max(open_, close) * (1 + abs(rng.gauss(0, 0.002)))
+        low = min(open_, close) * (1 - abs(rng.gauss(0, 0.002)))
+        volume = abs(rng.gauss(1200, 400))
+        rows.append((YEAR_START + timedelta(hours=i),
+                     *(Decimal(f"{x:.8f}") for x in (open_, high, low, close, volume))))
+        price = close
+    return rows
+
+
+async def _prepare_database(admin_dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = _replace_database(admin_dsn, name)
+    await apply_migrations(dsn)
+    connection = await asyncpg.connect(dsn)
+    try:
+        crypto_id = await connection.fetchval(
+            "INSERT INTO cryptocurrencies (symbol, name, binance_symbol)"
+            " VALUES ('BENCH', 'Bench coin', $1) RETURNING id", SYMBOL)
+        await connection.copy_records_to_table(
+            "crypto_prices",
+            records=[(crypto_id, t, "1h", o, h, lo, c, v, "binance")
+                     for t, o, h, lo, c, v in year_of_candles()],
+            columns=["crypto_id", "datetime", "interval_type", "open_price", "high_price",
+                     "low_price", "close_price", "volume", "source"],
+        )
+        await connection.execute("ANALYZE crypto_prices")
+    finally:
+        await connection.close()
+    return dsn
+
+
+async def _drop_database(admin_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def _percentile(sorted_ms: list[float], fraction: float) -> float:
+    index = min(len(sorted_ms) - 1, max(0, round(fraction * len(sorted_ms) + 0.5) - 1))
+    return sorted_ms[index]
+
+
+class KeepAliveClient:
+    """A minimal HTTP/1.1 keep-alive GET client, so that the figures are the
+    gateway's latency rather than a client library's parsing overhead. Timing
+    runs from writing the request to reading the last byte of the body."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> KeepAliveClient:
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port,
+                                                                   limit=1 << 22)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            await self._writer.wait_closed()
+
+    async def get(self, target: str) -> tuple[int, dict[str, str], bytes]:
+        assert self._reader is not None and self._writer is not None
+        self._writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        body = await self._reader.readexactly(int(headers["content-length"]))
+        return status, headers, body
+
+
+async def _measure(client: KeepAliveClient, target: str, requests: int, expect_cache: str,
+                   before_each: Any = None) -> list[float]:
+    timings: list[float] = []
+    for _ in range(requests):
+        if before_each is not None:
+            await before_each()
+        started = time.perf_counter()
+        status, headers, body = await client.get(target)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200 or headers.get("x-cache") != expect_cache:
+            raise RuntimeError(f"unexpected answer {status} x-cache={headers.get('x-cache')}: "
+                               f"{body[:200]!r}")
+        timings.append(elapsed)
+    return timings
+
+
+async def run(requests: int = 300) -> list[dict[str, Any]]:
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    run_id = f"bench{uuid.uuid4().hex[:8]}"
+    admin_dsn = _replace_database(base.database_url, "postgres")
+    database = f"ticktide_bench_{run_id}"
+    redis_prefix = f"{run_id}:"
+    dsn = await _prepare_database(admin_dsn, database)
+    port = free_port()
+    env = {
+        "TICKTIDE_ENV": "test", "DATABASE_URL": dsn, "REDIS_URL": base.redis_url,
+        "AMQP_URL": base.amqp_url, "TICKTIDE_BUS_PREFIX": run_id,
+        "TICKTIDE_REDIS_PREFIX": redis_prefix, "GATEWAY_PORT": str(port),
+        "LOG_LEVEL": "WARNING", "CRYPTO_SCHEDULER_ENABLED": "0",
+    }
+    gateway = ServiceProcess("ticktide_gateway", env, port, Path(tempfile.gettempdir()),
+                             name=f"bench-gateway-{run_id}")
+    redis = Redis.from_url(base.redis_url)
+    version_key = f"{redis_prefix}gateway:prices-version:{SYMBOL}:1h"
+    params = {"symbol": SYMBOL, "interval": "1h", "start": "2023-01-01T00:00:00Z",
+              "end": "2024-01-01T00:00:00Z"}
+    try:
+        await gateway.start()
+        target = f"/api/crypto/prices?{urlencode(params)}"
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30.0) as check_client:
+            check = (await check_client.get(target)).json()
+        if len(check["candles"]) != CANDLES:
+            raise RuntimeError(f"expected {CANDLES} candles, got {len(check['candles'])}")
+        async with KeepAliveClient("127.0.0.1", port) as client:
+            body_bytes = len((await client.get(target))[2])
+
+            async def invalidate() -> None:
+                await redis.incr(version_key)
+
+            await _measure(client, target, 20, "miss", invalidate)  # warm-up
+            windows = {"uncached": [datetime.now(UTC)]}
+            uncached = await _measure(client, target, requests, "miss", invalidate)
+            windows["uncached"].append(datetime.now(UTC))
+            await client.get(target)  # stores the body once more
+            await asyncio.sleep(0.2)
+            await _measure(client, target, 20, "hit")
+            windows["cached"] = [datetime.now(UTC)]
+            cached = await _measure(client, target, requests, "hit")
+            windows["cached"].append(datetime.now(UTC))
+        server_ms = await _server_side_times(dsn, windows)
+    finally:
+        gateway.stop()
+        async for key in redis.scan_iter(match=f"{redis_prefix}*", count=500):
+            await redis.delete(key)
+        await redis.aclose()
+        await _delete_bus_names(base.amqp_url, run_id)
+        await _drop_database(admin_dsn, database)
+
+    rows = []
+    for case, timings in (("cached", cached), ("uncached", uncached)):
+        ordered = sorted(timings)
+        p99 = _percentile(ordered, 0.99)
+        rows.append({
+            "bench": "prices_latency", "case": case, "candles": CANDLES,
+            "body_bytes": body_bytes, "requests": len(ordered),
+            "p50_ms": round(_percentile(ordered, 0.50), 2), "p99_ms": round(p99, 2),
+            "max_ms": round(ordered[-1], 2), "target_p99_ms": TARGET_P99_MS[case],
+            "server_p50_ms": server_ms[case][0], "server_p99_ms": server_ms[case][1],
+            "ok": p99 < TARGET_P99_MS[case],
+        })
+    return rows
+
+
+async def _server_side_times(dsn: str, windows: dict[str, list[datetime]]
+                             ) -> dict[str, tuple[float | None, float | None]]:
+    """p50/p99 of the gateway's own measurements (performance_metrics, written in
+    batches every couple of seconds) for the requests of each case."""
+    query = """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms),
+                      percentile_cont(0.99) WITHIN GROUP (ORDER BY response_time_ms), count(*)
+               FROM performance_metrics
+               WHERE endpoint = '/api/crypto/prices' AND timestamp > $1 AND timestamp <= $2"""
+    connection = await asyncpg.connect(dsn)
+    try:
+        result: dict[str, tuple[float | None, float | None]] = {}
+        for case, (since, until) in windows.items():
+            row = None
+            for _ in range(50):  # until the gateway's flush has written them
+                row = await connection.fetchrow(query, since, until)
+                if row is not None and row[2] > 0:
+                    break
+                await asyncio.sleep(0.2)
+            if row is None or row[2] == 0:
+                result[case] = (None, None)
+            else:
+                result[case] = (round(row[0], 2), round(row[1], 2))
+        return result
+    finally:
+        await connection.close()
+
+
+async def _delete_bus_names(amqp_url: str, prefix: str) -> None:
+    from ticktide_common.testing.fixtures import delete_bus_names
+    from ticktide_common.topology import Topology
+
+    await delete_bus_names(amqp_url, Topology(prefix=prefix))
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = ("case", "candles", "requests", "p50 ms", "p99 ms", "max ms", "target p99", "ok",
+              "server p50", "server p99")
+    print("GET /api/crypto/prices, one year of 1h candles "
+          f"({rows[0]['body_bytes']:,} bytes per response)")
+    print("  ".join(f"{h:>10}" for h in header))
+    for row in rows:
+        values = (row["case"], row["candles"], row["requests"], f"{row['p50_ms']:.2f}",
+                  f"{row['p99_ms']:.2f}", f"{row['max_ms']:.2f}",
+                  f"< {row['target_p99_ms']:g}", "yes" if row["ok"] else "NO",
+                  row["server_p50_ms"], row["server_p99_ms"])
+        print("  ".join(f"{v!s:>10}" for v in values))
+
+
+def main(requests: int = 300) -> list[dict[str, Any]]:
+    """Run the bench, print its table, return its rows (for bench/run.py)."""
+    rows = asyncio.run(run(requests))
+    print_table(rows)
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per case")
+    main(parser.parse_args().requests)
