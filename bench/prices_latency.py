@@ -171,6 +171,7 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
                              name=f"bench-gateway-{run_id}")
     redis = Redis.from_url(base.redis_url)
     version_key = f"{redis_prefix}gateway:prices-version:{SYMBOL}:1h"
+    keys_key = f"{redis_prefix}gateway:prices-keys:{SYMBOL}:1h"
     params = {"symbol": SYMBOL, "interval": "1h", "start": "2023-01-01T00:00:00Z",
               "end": "2024-01-01T00:00:00Z"}
     try:
@@ -183,8 +184,12 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
         async with KeepAliveClient("127.0.0.1", port) as client:
             body_bytes = len((await client.get(target))[2])
 
-            async def invalidate() -> None:
+            async def invalidate() -> None:  # what the gateway does on CandlesStoredV1
+                await asyncio.sleep(0.005)  # let the previous body's background store land
                 await redis.incr(version_key)
+                stale = await redis.smembers(keys_key)
+                if stale:
+                    await redis.unlink(*stale)
 
             await _measure(client, target, 20, "miss", invalidate)  # warm-up
             windows = {"uncached": [datetime.now(UTC)]}

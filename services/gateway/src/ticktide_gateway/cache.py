@@ -1,10 +1,11 @@
 """The gateway's Redis cache of serialized response bodies.
 
 Prices bodies are keyed by every parameter of the query plus the series'
-version counter, which a `CandlesStoredV1` increments: invalidation is one
-INCR, and a request that read the old version before a write committed stores
-its body under a key nobody asks for any more, so a stale body never survives
-an invalidation. Redis trouble degrades to a miss; it never fails a request.
+version counter, which a `CandlesStoredV1` increments: a request that read the
+old version before a write committed stores its body under a key nobody asks
+for any more, so a stale body never survives an invalidation. A per-series set
+of keys lets the invalidation delete the old bodies at once rather than leave
+them to their TTL. Redis trouble degrades to a miss; it never fails a request.
 """
 
 from __future__ import annotations
@@ -73,9 +74,31 @@ class ResponseCache:
         except RedisError as exc:
             log.warning("cache.store_failed", error=repr(exc))
 
+    def series_keys_key(self, symbol: str, interval: str) -> str:
+        return f"{self.prefix}gateway:prices-keys:{symbol}:{interval}"
+
+    async def put_prices(self, symbol: str, interval: str, key: str, body: bytes) -> None:
+        """Store a prices body and remember its key with the series, so that an
+        invalidation frees the memory at once instead of after the TTL."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(key, body, ex=self.ttl_seconds)
+                pipe.sadd(self.series_keys_key(symbol, interval), key)
+                pipe.expire(self.series_keys_key(symbol, interval), self.ttl_seconds)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("cache.store_failed", error=repr(exc))
+
     async def invalidate_series(self, symbol: str, interval: str) -> None:
-        """Raises on Redis failure so the stored event is retried."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        """Bump the series' version (what makes old bodies unreachable), then delete
+        them. Raises on Redis failure so the stored event is retried."""
+        keys_key = self.series_keys_key(symbol, interval)
+        async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(self.version_key(symbol, interval))
             pipe.delete(self.symbols_key)
-            await pipe.execute()
+            pipe.smembers(keys_key)
+            pipe.delete(keys_key)
+            results = await pipe.execute()
+        stale = list(results[2])
+        if stale:
+            await self.redis.unlink(*stale)

@@ -129,6 +129,7 @@ async def test_cache_hit_then_invalidated_by_stored_event(
         return len(json.loads(response.content)["candles"]) == 11
 
     await wait_until(new_row_served, timeout=10, what="cache invalidation by CandlesStoredV1")
+    assert not await redis_client.exists(keys[0])  # the old body is deleted, not left to expire
     third = await api.get("/api/crypto/prices", params=params)
     assert third.headers["x-cache"] == "hit"
     assert third.json()["candles"][-1]["t"] == "2024-01-01T10:00:00Z"

@@ -74,5 +74,6 @@ async def prices(query: Annotated[PricesQuery, Query()], settings: SettingsDep,
                                                window.end, window.limit)
     body = prices_body(query.symbol, query.interval, rows)
     # Stored after the response is sent: the caller does not wait for Redis.
-    store = BackgroundTask(cache.put, key, body) if key is not None else None
+    store = (BackgroundTask(cache.put_prices, query.symbol, query.interval, key, body)
+             if key is not None else None)
     return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)
