@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -154,7 +155,8 @@ async def _measure(client: KeepAliveClient, target: str, requests: int, expect_c
 
 
 async def run(requests: int = 300) -> list[dict[str, Any]]:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    load_before = os.getloadavg()[0]  # other work on the machine skews the tail
+    base = Settings()  # the environment, then .env: the servers of this installation
     run_id = f"bench{uuid.uuid4().hex[:8]}"
     admin_dsn = _replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"
@@ -210,6 +212,7 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
         await _delete_bus_names(base.amqp_url, run_id)
         await _drop_database(admin_dsn, database)
 
+    load_after = os.getloadavg()[0]
     rows = []
     for case, timings in (("cached", cached), ("uncached", uncached)):
         ordered = sorted(timings)
@@ -221,6 +224,7 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
             "max_ms": round(ordered[-1], 2), "target_p99_ms": TARGET_P99_MS[case],
             "server_p50_ms": server_ms[case][0], "server_p99_ms": server_ms[case][1],
             "ok": p99 < TARGET_P99_MS[case],
+            "load_before": load_before, "load_after": load_after,
         })
     return rows
 
@@ -263,7 +267,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     header = ("case", "candles", "requests", "p50 ms", "p99 ms", "max ms", "target p99", "ok",
               "server p50", "server p99")
     print("GET /api/crypto/prices, one year of 1h candles "
-          f"({rows[0]['body_bytes']:,} bytes per response)")
+          f"({rows[0]['body_bytes']:,} bytes per response; 1-min load average "
+          f"{rows[0]['load_before']:.2f} before, {rows[0]['load_after']:.2f} after, "
+          f"{os.cpu_count()} CPUs)")
     print("  ".join(f"{h:>10}" for h in header))
     for row in rows:
         values = (row["case"], row["candles"], row["requests"], f"{row['p50_ms']:.2f}",
