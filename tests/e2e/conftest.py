@@ -1,59 +1,14 @@
-"""The crypto pipeline as real processes: a fake Binance, the writer,
-ingest-crypto and the gateway, on this run's database and bus prefix."""
+"""Fixtures of the end-to-end tests: a fake Binance and the crypto stack."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ticktide_common.testing.processes import ServiceProcess, free_port
+from tests.stack import CryptoStack, stack_env, start_stack
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
-
-
-@dataclass
-class CryptoStack:
-    binance: FakeBinance
-    gateway: ServiceProcess
-    ingest: ServiceProcess
-    writer: ServiceProcess
-    env: dict[str, str]
-
-    @property
-    def api(self) -> str:
-        return self.gateway.url
-
-    def stop(self) -> None:
-        for process in (self.gateway, self.ingest, self.writer):
-            process.stop()
-
-
-def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:
-    gateway_port, ingest_port, writer_port = free_port(), free_port(), free_port()
-    return {
-        **base,
-        "BINANCE_BASE_URL": binance_url,
-        "GATEWAY_PORT": str(gateway_port),
-        "INGEST_CRYPTO_PORT": str(ingest_port),
-        "WRITER_PORT": str(writer_port),
-        "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ingest_port}",
-        "WRITER_URL": f"http://127.0.0.1:{writer_port}",
-        "BINANCE_BACKOFF_SECONDS": "0.05",
-        "CRYPTO_FINALIZE_SWEEP_SECONDS": "0.5",
-        **extra,
-    }
-
-
-async def start_stack(binance: FakeBinance, env: dict[str, str], log_dir: Path) -> CryptoStack:
-    writer = await ServiceProcess("ticktide_writer", env, int(env["WRITER_PORT"]), log_dir,
-                                  "writer").start()
-    ingest = await ServiceProcess("ticktide_ingest_crypto", env, int(env["INGEST_CRYPTO_PORT"]),
-                                  log_dir, "ingest-crypto").start()
-    gateway = await ServiceProcess("ticktide_gateway", env, int(env["GATEWAY_PORT"]), log_dir,
-                                   "gateway").start()
-    return CryptoStack(binance, gateway, ingest, writer, env)
 
 
 @pytest.fixture

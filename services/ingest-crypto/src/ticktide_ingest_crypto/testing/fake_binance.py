@@ -24,6 +24,7 @@ Candles are generated deterministically per (symbol, interval, open time) with
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -110,6 +111,7 @@ class _State:
     weight_minute: int = -1
     weight_used: int = 0
     weight_override: int | None = None
+    latency: float = 0.0
 
 
 class FakeBinance:
@@ -240,6 +242,11 @@ class FakeBinance:
         with self._lock:
             self._state.weight_override = value
 
+    def set_latency(self, seconds: float) -> None:
+        """Answer every klines request this much later (a slow upstream)."""
+        with self._lock:
+            self._state.latency = seconds
+
     # ---- request log -----------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -257,6 +264,8 @@ class FakeBinance:
     # ---- the endpoint ----------------------------------------------------
     async def _klines(self, request: Request) -> JSONResponse:
         params = dict(request.query_params)
+        if self._state.latency:
+            await asyncio.sleep(self._state.latency)
         with self._lock:
             status, body, headers = self._answer(params)
             headers["X-MBX-USED-WEIGHT-1M"] = str(self._count_weight())
