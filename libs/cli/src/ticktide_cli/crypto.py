@@ -20,6 +20,7 @@ from ticktide_common.jobs import (
 )
 from ticktide_common.messages import CandleBatchV1, CryptoInterval
 from ticktide_common.topology import INGEST_CRYPTO_BACKFILLS, WRITER_CANDLES
+from ticktide_ingest_crypto.archive import ArchiveError, read_archive
 
 __all__ = ["run_backfill", "run_archive_import", "INTERVAL_STEPS", "ARCHIVE_BATCH_SIZE"]
 
@@ -49,17 +50,16 @@ async def run_backfill(ctx: CliContext, *, symbol: str, interval: CryptoInterval
 
 async def run_archive_import(ctx: CliContext, path: Path, *, timeout: float,
                              console: Console) -> JobProgress:
-    from ticktide_ingest_crypto.klines import read_archive
-
     try:
         archive = read_archive(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ArchiveError) as exc:
         raise CliError(f"{path}: {exc}") from exc
     if not archive.candles:
         raise CliError(f"{path}: the archive holds no candles")
     await ctx.require_consumer(WRITER_CANDLES, "writer")
     candles = sorted(archive.candles, key=lambda c: c.t)
     step = INTERVAL_STEPS[archive.interval]
+    interval: CryptoInterval = archive.interval  # type: ignore[assignment]
     job_id = await create_job(ctx.pool, kind="archive-import", symbol=archive.symbol,
                               interval=archive.interval, start=candles[0].t,
                               end=candles[-1].t + step, requested_by="cli")
@@ -73,7 +73,7 @@ async def run_archive_import(ctx: CliContext, path: Path, *, timeout: float,
             first_ms = int(page[0].t.timestamp() * 1000)
             await ctx.bus.publish(CandleBatchV1(
                 batch_id=batch_id_for(job_id, archive.symbol, archive.interval, first_ms),
-                job_id=job_id, symbol=archive.symbol, interval=archive.interval,
+                job_id=job_id, symbol=archive.symbol, interval=interval,
                 source="binance-archive", candles=page,
             ))
             batches += 1
