@@ -84,7 +84,7 @@ class Settings(BaseSettings):
 
     # Writer: a group of batches shares one transaction; it closes at this many
     # candles or after this wait, whichever comes first.
-    writer_prefetch: int = 32
+    writer_prefetch: int = 64
     writer_group_max_candles: int = 20000
     writer_group_max_wait_ms: float = 5.0
     # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_writer.faults).

@@ -31,7 +31,15 @@ from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
 from ticktide_writer import metrics
 from ticktide_writer.faults import CommitFault
 from ticktide_writer.repository import WriterRepository
-from ticktide_writer.service import base_asset, plan_group, staging_rows, stored_event
+from ticktide_writer.service import (
+    base_asset,
+    batch_span,
+    copy_text,
+    plan_group,
+    split_fresh,
+    staging_rows,
+    stored_event,
+)
 
 __all__ = ["CandleWriter", "StoredPublisher"]
 
@@ -40,8 +48,11 @@ log = get_logger(__name__)
 StoredPublisher = Callable[[CandlesStoredV1], Awaitable[None]]
 
 # Errors in the data itself (class 22 data exception, class 23 integrity
-# constraint violation): retrying the same batch cannot succeed.
+# constraint violation): retrying the same batch cannot succeed. A unique
+# violation is the exception: another writer stored rows of a "fresh" batch
+# first, and the retry merges the batch instead.
 _PERMANENT_DB_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+_RETRYABLE_DB_ERRORS = (asyncpg.UniqueViolationError,)
 
 
 @dataclass
@@ -154,26 +165,48 @@ class CandleWriter:
         """One transaction; rows changed per batch, None for a duplicate."""
         crypto_ids = await self._crypto_ids_for({batch.symbol for batch in batches})
         started = time.perf_counter()
+        rows_changed: list[int | None] = [None] * len(batches)
         async with self._repository.write_transaction() as transaction:
             claimed = await transaction.claim_batches(
                 [b.batch_id for b in batches], [b.job_id for b in batches],
                 [len(b.candles) for b in batches],
             )
             plan = plan_group([b.batch_id for b in batches], claimed)
-            rows = [row for position in plan.new for row in staging_rows(position,
-                                                                         batches[position])]
-            if rows:
-                await transaction.stage(rows)
-            rows_changed: list[int | None] = [None] * len(batches)
+            spans = []
             for position in plan.new:
+                span = batch_span(position, crypto_ids[batches[position].symbol],
+                                  batches[position])
+                if span is None:
+                    rows_changed[position] = 0
+                else:
+                    spans.append(span)
+            fresh, merged = split_fresh(spans, await transaction.overlapping_stored(spans))
+
+            copy_chunks = []
+            for position in fresh:
+                rendered = copy_text(crypto_ids[batches[position].symbol], batches[position])
+                if rendered is None:  # a value COPY text cannot carry: merge it instead
+                    merged.append(position)
+                else:
+                    copy_chunks.append(rendered[0])
+                    rows_changed[position] = rendered[1]
+            if copy_chunks:
+                await transaction.copy_fresh("".join(copy_chunks))
+
+            merged.sort()
+            if merged:
+                await transaction.stage(
+                    [row for position in merged for row in staging_rows(position,
+                                                                        batches[position])]
+                )
+            for position in merged:
                 batch = batches[position]
-                rows_changed[position] = (
-                    await transaction.upsert_staged_batch(
-                        position, crypto_ids[batch.symbol], batch.interval, batch.source
-                    ) if batch.candles else 0
+                rows_changed[position] = await transaction.upsert_staged_batch(
+                    position, crypto_ids[batch.symbol], batch.interval, batch.source
                 )
         elapsed = time.perf_counter() - started
-        self._observe(batches, plan.new, plan.duplicates, rows_changed, elapsed)
+        self._observe(batches, plan.new, plan.duplicates, rows_changed, elapsed,
+                      merged=len(merged))
         return rows_changed
 
     async def _crypto_ids_for(self, symbols: set[str]) -> dict[str, int]:
@@ -187,7 +220,7 @@ class CandleWriter:
     @staticmethod
     def _observe(batches: Sequence[CandleBatchV1], new: Sequence[int],
                  duplicates: Sequence[int], rows_changed: Sequence[int | None],
-                 elapsed: float) -> None:
+                 elapsed: float, merged: int) -> None:
         candles = sum(len(batches[i].candles) for i in new)
         changed = sum(c or 0 for c in rows_changed)
         metrics.COMMIT_SECONDS.observe(elapsed)
@@ -197,11 +230,11 @@ class CandleWriter:
         metrics.CANDLES_STORED.inc(candles)
         metrics.ROWS_CHANGED.inc(changed)
         log.info("group.committed", batches=len(batches), duplicates=len(duplicates),
-                 candles=candles, rows_changed=changed, ms=round(elapsed * 1000, 1))
+                 merged=merged, candles=candles, rows_changed=changed, ms=round(elapsed * 1000, 1))
 
 
 def _classify(exc: Exception) -> Exception:
     """A data error of one batch goes to the dead-letter queue; the rest retry."""
-    if isinstance(exc, _PERMANENT_DB_ERRORS):
+    if isinstance(exc, _PERMANENT_DB_ERRORS) and not isinstance(exc, _RETRYABLE_DB_ERRORS):
         return PermanentError(f"batch rejected by the database: {exc}")
     return exc

@@ -2,14 +2,17 @@
 
 A group of batches is written in one transaction (`WriteTransaction`):
 claim the batch ids in `ingest_batches` (a conflict means the batch was
-stored before), COPY the new candles into a per-connection temporary staging
-table, then upsert each batch from there into `crypto_prices`. The staging
-table keeps prices as text, so PostgreSQL parses the provider's decimal
-strings itself and keeps every digit.
+stored before); ask which batches overlap rows already stored; COPY the
+candles of the others ("fresh": none of their rows can exist yet) straight
+into `crypto_prices`; COPY the overlapping ones into a per-connection
+temporary staging table and upsert each from there. Prices travel as text in
+both paths, so PostgreSQL parses the provider's decimal strings itself and
+keeps every digit.
 """
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -17,13 +20,27 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from ticktide_writer.service import StagingRow, rows_changed_from_status
+from ticktide_writer.service import BatchSpan, StagingRow, rows_changed_from_status
 
-__all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE"]
+__all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE", "PRICE_COLUMNS"]
 
 STAGING_TABLE = "writer_candle_staging"
 STAGING_COLUMNS = ("batch_no", "datetime", "open_price", "high_price", "low_price",
                    "close_price", "volume")
+
+PRICE_COLUMNS = ("crypto_id", "datetime", "interval_type", "open_price", "high_price",
+                 "low_price", "close_price", "volume", "source")
+
+_OVERLAPPING_BATCHES = """
+SELECT span.batch_no
+FROM unnest($1::integer[], $2::integer[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+     AS span(batch_no, crypto_id, interval_type, first_t, last_t)
+WHERE EXISTS (
+    SELECT 1 FROM crypto_prices p
+    WHERE p.crypto_id = span.crypto_id AND p.interval_type = span.interval_type
+      AND p.datetime BETWEEN span.first_t AND span.last_t
+)
+"""
 
 _CREATE_STAGING = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} (
@@ -93,6 +110,24 @@ class WriteTransaction:
             _CLAIM_BATCHES, list(batch_ids), list(job_ids), list(candle_counts)
         )
         return {row["batch_id"] for row in rows}
+
+    async def overlapping_stored(self, spans: Sequence[BatchSpan]) -> set[int]:
+        """Numbers of the batches whose span already holds a stored row."""
+        if not spans:
+            return set()
+        rows = await self._connection.fetch(
+            _OVERLAPPING_BATCHES, [s.batch_no for s in spans], [s.crypto_id for s in spans],
+            [s.interval for s in spans], [s.first_t for s in spans], [s.last_t for s in spans],
+        )
+        return {row["batch_no"] for row in rows}
+
+    async def copy_fresh(self, copy_text: str) -> int:
+        """COPY rows (COPY text format) straight into crypto_prices; returns rows."""
+        status = await self._connection.copy_to_table(
+            "crypto_prices", source=io.BytesIO(copy_text.encode()), columns=PRICE_COLUMNS,
+            format="text",
+        )
+        return rows_changed_from_status(status)
 
     async def stage(self, rows: Iterable[StagingRow]) -> None:
         """COPY candles into the staging table (emptied at commit)."""

@@ -1,5 +1,7 @@
-"""The writer's pure logic: which batches of a group are new, the rows they put
-into the staging table, the asset a trading pair is of, and the stored event.
+"""The writer's pure logic: which batches of a group are new, which of those
+can be COPied straight into `crypto_prices` (fresh) and which must be merged
+through the staging table, the rows and COPY text they become, the asset a
+trading pair is of, and the stored event.
 
 Nothing here does I/O, so it tests without servers.
 """
@@ -18,8 +20,12 @@ __all__ = [
     "QUOTE_ASSETS",
     "StagingRow",
     "GroupPlan",
+    "BatchSpan",
     "base_asset",
     "plan_group",
+    "batch_span",
+    "split_fresh",
+    "copy_text",
     "unique_candles",
     "staging_rows",
     "rows_changed_from_status",
@@ -67,6 +73,51 @@ def plan_group(batch_ids: Sequence[uuid.UUID], claimed: Iterable[uuid.UUID]) -> 
     return GroupPlan(tuple(new), tuple(duplicates))
 
 
+@dataclass(frozen=True)
+class BatchSpan:
+    """The series and the open-time range a batch covers (inclusive)."""
+
+    batch_no: int
+    crypto_id: int
+    interval: str
+    first_t: datetime
+    last_t: datetime
+
+
+def batch_span(batch_no: int, crypto_id: int, batch: CandleBatchV1) -> BatchSpan | None:
+    """The span of a batch; None for an empty one."""
+    if not batch.candles:
+        return None
+    times = [candle.t for candle in batch.candles]
+    return BatchSpan(batch_no, crypto_id, batch.interval, min(times), max(times))
+
+
+def split_fresh(spans: Sequence[BatchSpan], overlapping_stored: Iterable[int]
+                ) -> tuple[list[int], list[int]]:
+    """(fresh, merged) batch numbers, each in group order.
+
+    A batch is fresh when no stored row lies in its span and no earlier batch
+    of the group covers part of it: none of its rows can exist when it is
+    written, so it is COPied straight into the table. The others are merged
+    (upserted), after the fresh ones, in group order — so that every batch
+    still sees the effect of the batches delivered before it.
+    """
+    overlapping = set(overlapping_stored)
+    fresh: list[int] = []
+    merged: list[int] = []
+    for index, span in enumerate(spans):
+        earlier = spans[:index]
+        if span.batch_no in overlapping or any(
+            other.crypto_id == span.crypto_id and other.interval == span.interval
+            and other.first_t <= span.last_t and span.first_t <= other.last_t
+            for other in earlier
+        ):
+            merged.append(span.batch_no)
+        else:
+            fresh.append(span.batch_no)
+    return fresh, merged
+
+
 def unique_candles(candles: Sequence[CandleV1]) -> Sequence[CandleV1]:
     """The candles with one per open time (the last one sent wins), in the
     original order. One upsert statement cannot touch a row twice."""
@@ -81,14 +132,34 @@ def staging_rows(batch_no: int, batch: CandleBatchV1) -> list[StagingRow]:
     return [(batch_no, c.t, c.o, c.h, c.l, c.c, c.v) for c in unique_candles(batch.candles)]
 
 
-_INSERT_STATUS = re.compile(r"^INSERT \d+ (\d+)$")
+def copy_text(crypto_id: int, batch: CandleBatchV1) -> tuple[str, int] | None:
+    """The batch as (text, row count): rows of PostgreSQL's COPY text format for `crypto_prices`
+    (crypto_id, datetime, interval_type, open..volume, source), or None when a
+    value holds a character that COPY text would treat specially (the caller
+    then merges the batch through the binary staging path instead)."""
+    candles = unique_candles(batch.candles)
+    prefix = f"{crypto_id}\t"
+    middle = f"\t{batch.interval}\t"
+    suffix = f"\t{batch.source}\n"
+    text = "".join([
+        f"{prefix}{c.t.isoformat()}{middle}{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}{suffix}"
+        for c in candles
+    ])
+    # Each row has exactly 8 tabs and 1 newline of its own; any more came from a value.
+    rows = len(candles)
+    if text.count("\n") != rows or text.count("\t") != 8 * rows or "\\" in text or "\r" in text:
+        return None
+    return text, rows
+
+
+_ROWS_STATUS = re.compile(r"^(?:INSERT \d+|COPY) (\d+)$")
 
 
 def rows_changed_from_status(status: str) -> int:
-    """The row count of an `INSERT 0 n` command tag (inserted plus updated rows)."""
-    match = _INSERT_STATUS.match(status.strip())
+    """The row count of an `INSERT 0 n` or `COPY n` command tag."""
+    match = _ROWS_STATUS.match(status.strip())
     if match is None:
-        raise ValueError(f"not an INSERT command tag: {status!r}")
+        raise ValueError(f"not an INSERT or COPY command tag: {status!r}")
     return int(match.group(1))
 
 

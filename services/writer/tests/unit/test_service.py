@@ -11,9 +11,13 @@ from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.settings import Settings
 from ticktide_writer.faults import CommitFault
 from ticktide_writer.service import (
+    BatchSpan,
     base_asset,
+    batch_span,
+    copy_text,
     plan_group,
     rows_changed_from_status,
+    split_fresh,
     staging_rows,
     stored_event,
     unique_candles,
@@ -98,3 +102,50 @@ def test_commit_fault_is_armed_in_tests() -> None:
     settings = Settings(ticktide_env="test", ticktide_fault_exit_after_commit=3,
                         _env_file=None)  # type: ignore[call-arg]
     assert CommitFault.from_settings(settings).exit_after_commit == 3
+
+
+def span(no: int, first: int, last: int, crypto_id: int = 1, interval: str = "1h") -> BatchSpan:
+    return BatchSpan(no, crypto_id, interval, T0 + timedelta(hours=first),
+                     T0 + timedelta(hours=last))
+
+
+def test_batch_span_covers_min_to_max_and_is_none_when_empty() -> None:
+    assert batch_span(4, 9, batch(candle(3), candle(1), candle(2))) == span(4, 1, 3, crypto_id=9)
+    assert batch_span(0, 9, batch()) is None
+
+
+def test_split_fresh_merges_batches_overlapping_stored_rows_or_earlier_batches() -> None:
+    spans = [
+        span(0, 0, 9),                  # fresh
+        span(1, 10, 19),                # overlaps stored rows
+        span(2, 5, 12),                 # overlaps batch 0
+        span(3, 5, 12, crypto_id=2),    # other series: fresh
+        span(4, 5, 12, interval="4h"),  # other interval: fresh
+        span(5, 20, 29),                # touches nothing earlier: fresh
+        span(6, 29, 30),                # shares its first hour with batch 5
+    ]
+    assert split_fresh(spans, overlapping_stored={1}) == ([0, 3, 4, 5], [1, 2, 6])
+
+
+def test_copy_text_renders_rows_of_the_copy_text_format() -> None:
+    rendered = copy_text(7, batch(candle(0, close="0.00001234"), candle(1)))
+    assert rendered is not None
+    text, rows = rendered
+    assert rows == 2
+    assert text.splitlines()[0].split("\t") == [
+        "7", "2024-03-01T00:00:00+00:00", "1h", "42000.00000000", "42100.01000000",
+        "41999.99000000", "0.00001234", "12.34500000", "binance"]
+
+
+def test_copy_text_keeps_one_row_per_open_time() -> None:
+    rendered = copy_text(7, batch(candle(0), candle(0, close="9.9")))
+    assert rendered is not None and rendered[1] == 1 and "\t9.9\t" in rendered[0]
+
+
+@pytest.mark.parametrize("value", ["1.5\t", "\n1.5", " 1.5\r"])
+def test_copy_text_refuses_values_with_copy_control_characters(value: str) -> None:
+    assert copy_text(7, batch(candle(0, close=value))) is None
+
+
+def test_copy_status_counts_rows() -> None:
+    assert rows_changed_from_status("COPY 20000") == 20000
