@@ -3,10 +3,13 @@ Binance, the writer, ingest-crypto and the gateway, on a run's database and bus.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_common.topology import Topology
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
 
@@ -22,15 +25,22 @@ class CryptoStack:
     def api(self) -> str:
         return self.gateway.url
 
-    def stop(self) -> None:
+    async def close(self) -> None:
+        """Stop the processes, then delete the stack's queues and exchanges."""
         for process in (self.gateway, self.ingest, self.writer):
             process.stop()
+        await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
 
 
 def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:
+    """The run's environment with ports and a bus prefix of this stack's own, so
+    that no other test's consumer can take its messages."""
     gateway_port, ingest_port, writer_port = free_port(), free_port(), free_port()
+    stack_id = uuid.uuid4().hex[:6]
     return {
         **base,
+        "TICKTIDE_BUS_PREFIX": f"{base['TICKTIDE_BUS_PREFIX']}-{stack_id}",
+        "TICKTIDE_REDIS_PREFIX": f"{base['TICKTIDE_REDIS_PREFIX']}{stack_id}:",
         "BINANCE_BASE_URL": binance_url,
         "GATEWAY_PORT": str(gateway_port),
         "INGEST_CRYPTO_PORT": str(ingest_port),

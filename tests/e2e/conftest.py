@@ -26,4 +26,4 @@ async def crypto_stack(fake_binance: FakeBinance, service_env: dict[str, str],
     try:
         yield stack
     finally:
-        stack.stop()
+        await stack.close()

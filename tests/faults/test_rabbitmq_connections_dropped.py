@@ -70,7 +70,7 @@ async def test_backfill_survives_closed_connections(service_env: dict[str, str],
                 await wait_until(done, timeout=120, what="the backfill to complete")
                 assert (await job())["candles_stored"] >= served
         finally:
-            stack.stop()
+            await stack.close()
 
         connection = await asyncpg.connect(database_url)
         try:

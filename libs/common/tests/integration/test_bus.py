@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aio_pika
+import pytest
 
 from ticktide_common.bus import Bus
 from ticktide_common.errors import PermanentError
 from ticktide_common.messages import CryptoBackfillRequestedV1
+from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.topology import INGEST_CRYPTO_BACKFILLS, Topology
 
 
@@ -36,7 +39,18 @@ async def _dlq_bodies(amqp_url: str, topology: Topology) -> list[bytes]:
     return bodies
 
 
-async def test_handled_permanent_and_malformed_messages(bus: Bus, settings, topology) -> None:
+@pytest.fixture
+async def own_bus(settings) -> AsyncIterator[Bus]:
+    """A prefix of this test's own: its consumer must not take other tests' messages."""
+    topology = Topology(prefix=f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}")
+    bus = await Bus.connect(settings.amqp_url, topology, service="bus-tests")
+    yield bus
+    await bus.close()
+    await delete_bus_names(settings.amqp_url, topology)
+
+
+async def test_handled_permanent_and_malformed_messages(own_bus: Bus, settings) -> None:
+    bus, topology = own_bus, own_bus.topology
     seen: list[uuid.UUID] = []
     poison = _command()
     good = _command()
