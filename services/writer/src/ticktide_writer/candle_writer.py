@@ -1,12 +1,14 @@
 """Group commit of candle batches: the bus handler and the loop that writes.
 
-Each delivered batch is queued and its handler waits. One loop takes what is
-queued — up to `max_group_candles`, waiting at most `max_group_wait` seconds
-for more — and writes the group in ONE transaction (`WriterRepository`), so
-that the commit and the round trips are shared while the next group is being
-received and parsed. After the commit the stored events are published, then
-each handler returns and the bus acks its message. Nothing is acked before it
-is durable:
+Each delivered batch is prepared by its handler (series id resolved, COPY
+text rendered — CPU work done while the previous group is in PostgreSQL),
+queued, and its handler waits. One loop takes what is queued — up to
+`max_group_candles`, waiting at most `max_group_wait` seconds for more — and
+writes the group in ONE transaction (`WriterRepository`), so that the commit
+and the round trips are shared. After the commit the stored events are
+published (in the background, while the next group is written), then each
+handler returns and the bus acks its message. Nothing is acked before it is
+durable:
 
 - a group that fails is retried batch by batch, so one bad batch cannot fail
   its neighbours; a data error of a single batch is permanent (dead-letter
@@ -30,7 +32,7 @@ from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
 from ticktide_writer import metrics
 from ticktide_writer.faults import CommitFault
-from ticktide_writer.repository import WriterRepository
+from ticktide_writer.repository import WriterRepository, WriteTransaction
 from ticktide_writer.service import (
     base_asset,
     batch_span,
@@ -57,7 +59,11 @@ _RETRYABLE_DB_ERRORS = (asyncpg.UniqueViolationError,)
 
 @dataclass
 class _Pending:
+    """A delivered batch, prepared for writing, and its waiting handler."""
+
     batch: CandleBatchV1
+    crypto_id: int
+    rendered: tuple[str, int] | None  # COPY text and its row count (None: merge only)
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -85,26 +91,30 @@ class CandleWriter:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._crypto_ids: dict[str, int] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._write_loop(), name="candle-writer")
 
     async def stop(self, timeout: float = 20.0) -> None:
-        """Stop taking batches; write what is queued (bounded by `timeout`)."""
+        """Stop taking batches; write and announce what is queued (bounded)."""
         self._stopping = True
         self._queue.put_nowait(None)
-        if self._loop_task is not None:
-            try:
+        try:
+            if self._loop_task is not None:
                 await asyncio.wait_for(self._loop_task, timeout)
-            except TimeoutError:
-                log.warning("writer.stop_timeout", queued=self._queue.qsize())
+            if self._announcing:
+                await asyncio.wait_for(asyncio.gather(*self._announcing), timeout)
+        except TimeoutError:
+            log.warning("writer.stop_timeout", queued=self._queue.qsize())
 
     async def handle(self, batch: CandleBatchV1) -> None:
         """Return once the batch is committed and announced; raise otherwise."""
         if self._stopping:
             raise TransientError("writer is stopping")
-        pending = _Pending(batch)
+        crypto_id = (await self._crypto_ids_for({batch.symbol}))[batch.symbol]
+        pending = _Pending(batch, crypto_id, copy_text(crypto_id, batch))
         self._queue.put_nowait(pending)
         await pending.done
 
@@ -141,9 +151,9 @@ class CandleWriter:
         return group
 
     async def _write_group(self, group: Sequence[_Pending]) -> None:
-        """Write, commit, announce, settle every handler; never raises."""
+        """Write and commit, then announce in the background; never raises."""
         try:
-            rows_changed = await self._store([pending.batch for pending in group])
+            rows_changed = await self._store(group)
         except Exception as exc:
             if len(group) > 1:
                 log.warning("group.failed_retrying_singly", batches=len(group), error=repr(exc))
@@ -154,60 +164,63 @@ class CandleWriter:
             group[0].settle(_classify(exc))
             return
         self._fault.committed()
-        events = [stored_event(p.batch, changed or 0) for p, changed in zip(group, rows_changed,
-                                                                              strict=True)]
+        task = asyncio.create_task(self._announce(group, rows_changed))
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
+    async def _announce(self, group: Sequence[_Pending], rows_changed: Sequence[int]) -> None:
+        """Publish each batch's stored event, then let its handler return (ack)."""
+        events = [stored_event(p.batch, changed) for p, changed in zip(group, rows_changed,
+                                                                       strict=True)]
         published = await asyncio.gather(*(self._publish(e) for e in events),
                                          return_exceptions=True)
         for pending, outcome in zip(group, published, strict=True):
             pending.settle(outcome if isinstance(outcome, BaseException) else None)
 
-    async def _store(self, batches: Sequence[CandleBatchV1]) -> list[int | None]:
-        """One transaction; rows changed per batch, None for a duplicate."""
-        crypto_ids = await self._crypto_ids_for({batch.symbol for batch in batches})
+    async def _store(self, group: Sequence[_Pending]) -> list[int]:
+        """One transaction; rows changed per batch (0 for a duplicate)."""
         started = time.perf_counter()
-        rows_changed: list[int | None] = [None] * len(batches)
         async with self._repository.write_transaction() as transaction:
             claimed = await transaction.claim_batches(
-                [b.batch_id for b in batches], [b.job_id for b in batches],
-                [len(b.candles) for b in batches],
+                [p.batch.batch_id for p in group], [p.batch.job_id for p in group],
+                [len(p.batch.candles) for p in group],
             )
-            plan = plan_group([b.batch_id for b in batches], claimed)
-            spans = []
-            for position in plan.new:
-                span = batch_span(position, crypto_ids[batches[position].symbol],
-                                  batches[position])
-                if span is None:
-                    rows_changed[position] = 0
-                else:
-                    spans.append(span)
-            fresh, merged = split_fresh(spans, await transaction.overlapping_stored(spans))
-
-            copy_chunks = []
-            for position in fresh:
-                rendered = copy_text(crypto_ids[batches[position].symbol], batches[position])
-                if rendered is None:  # a value COPY text cannot carry: merge it instead
-                    merged.append(position)
-                else:
-                    copy_chunks.append(rendered[0])
-                    rows_changed[position] = rendered[1]
-            if copy_chunks:
-                await transaction.copy_fresh("".join(copy_chunks))
-
-            merged.sort()
-            if merged:
-                await transaction.stage(
-                    [row for position in merged for row in staging_rows(position,
-                                                                        batches[position])]
-                )
-            for position in merged:
-                batch = batches[position]
-                rows_changed[position] = await transaction.upsert_staged_batch(
-                    position, crypto_ids[batch.symbol], batch.interval, batch.source
-                )
+            plan = plan_group([p.batch.batch_id for p in group], claimed)
+            rows_changed, merged = await self._write_new(transaction, group, plan.new)
         elapsed = time.perf_counter() - started
-        self._observe(batches, plan.new, plan.duplicates, rows_changed, elapsed,
-                      merged=len(merged))
+        self._observe(group, plan.new, plan.duplicates, rows_changed, elapsed, merged)
         return rows_changed
+
+    @staticmethod
+    async def _write_new(transaction: WriteTransaction, group: Sequence[_Pending],
+                         new: Sequence[int]) -> tuple[list[int], int]:
+        """COPY the fresh batches, merge the others in group order.
+        Returns rows changed per batch and how many batches were merged."""
+        rows_changed = [0] * len(group)
+        spans = [span for position in new
+                 if (span := batch_span(position, group[position].crypto_id,
+                                        group[position].batch)) is not None]
+        fresh, merged = split_fresh(spans, await transaction.overlapping_stored(spans))
+        copy_chunks = []
+        for position in fresh:
+            rendered = group[position].rendered
+            if rendered is None:  # a value COPY text cannot carry: merge it instead
+                merged.append(position)
+            else:
+                copy_chunks.append(rendered[0])
+                rows_changed[position] = rendered[1]
+        if copy_chunks:
+            await transaction.copy_fresh("".join(copy_chunks))
+        merged.sort()
+        if merged:
+            await transaction.stage([row for position in merged
+                                     for row in staging_rows(position, group[position].batch)])
+        for position in merged:
+            batch = group[position].batch
+            rows_changed[position] = await transaction.upsert_staged_batch(
+                position, group[position].crypto_id, batch.interval, batch.source
+            )
+        return rows_changed, len(merged)
 
     async def _crypto_ids_for(self, symbols: set[str]) -> dict[str, int]:
         unknown = symbols - self._crypto_ids.keys()
@@ -218,19 +231,19 @@ class CandleWriter:
         return self._crypto_ids
 
     @staticmethod
-    def _observe(batches: Sequence[CandleBatchV1], new: Sequence[int],
-                 duplicates: Sequence[int], rows_changed: Sequence[int | None],
-                 elapsed: float, merged: int) -> None:
-        candles = sum(len(batches[i].candles) for i in new)
-        changed = sum(c or 0 for c in rows_changed)
+    def _observe(group: Sequence[_Pending], new: Sequence[int], duplicates: Sequence[int],
+                 rows_changed: Sequence[int], elapsed: float, merged: int) -> None:
+        candles = sum(len(group[i].batch.candles) for i in new)
+        changed = sum(rows_changed)
         metrics.COMMIT_SECONDS.observe(elapsed)
-        metrics.GROUP_BATCHES.observe(len(batches))
+        metrics.GROUP_BATCHES.observe(len(group))
         metrics.BATCHES.labels("stored").inc(len(new))
         metrics.BATCHES.labels("duplicate").inc(len(duplicates))
         metrics.CANDLES_STORED.inc(candles)
         metrics.ROWS_CHANGED.inc(changed)
-        log.info("group.committed", batches=len(batches), duplicates=len(duplicates),
-                 merged=merged, candles=candles, rows_changed=changed, ms=round(elapsed * 1000, 1))
+        log.info("group.committed", batches=len(group), duplicates=len(duplicates),
+                 merged=merged, candles=candles, rows_changed=changed,
+                 ms=round(elapsed * 1000, 1))
 
 
 def _classify(exc: Exception) -> Exception:
