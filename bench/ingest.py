@@ -89,7 +89,7 @@ def make_batches(series: dict[str, list[Any]], batch_size: int) -> list[CandleBa
         ]
         for symbol, rows in series.items()
     }
-    interleaved = []
+    interleaved: list[CandleBatchV1] = []
     for group in zip(*per_symbol.values(), strict=True):
         interleaved.extend(group)
     return interleaved
@@ -112,6 +112,7 @@ async def empty_tables(connection: asyncpg.Connection) -> None:
 
 async def table_digest(connection: asyncpg.Connection) -> tuple[int, str]:
     row = await connection.fetchrow("SELECT count(*), sum(close_price)::text FROM crypto_prices")
+    assert row is not None
     return int(row[0]), str(row[1])
 
 
@@ -171,8 +172,10 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
             "INSERT INTO cryptocurrencies (symbol, name, binance_symbol) "
             "SELECT s, s, s || 'USDT' FROM unnest($1::text[]) AS s",
             [symbol.removesuffix("USDT") for symbol in series])
-        crypto_ids = dict(await connection.fetch(
-            "SELECT binance_symbol, id FROM cryptocurrencies"))  # type: ignore[arg-type]
+        crypto_ids: dict[str, int] = {
+            row["binance_symbol"]: row["id"]
+            for row in await connection.fetch("SELECT binance_symbol, id FROM cryptocurrencies")
+        }
 
         # 1. raw COPY
         text = copy_text(series, crypto_ids)
@@ -200,9 +203,11 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
             finally:
                 process.stop()
             _check(await table_digest(connection), reference, "end to end")
-            results.append(_row("writer end to end (publish → commit)", total,
-                                finished - started, copy_seconds,
-                                note=f"publishing took {published - started:.2f} s"))
+            end_to_end = _row("writer end to end (publish → commit)", total,
+                              finished - started, copy_seconds,
+                              note=f"publishing took {published - started:.2f} s")
+            end_to_end["ok"] = (finished - started) <= copy_seconds / TARGET_SHARE
+            results.append(end_to_end)
 
             # 3. drain: queue filled first, then the writer started
             await empty_tables(connection)
@@ -239,7 +244,7 @@ def _row(measure: str, candles: int, seconds: float, copy_seconds: float,
     rate = candles / seconds
     return {"bench": "ingest", "measure": measure, "candles": candles,
             "seconds": round(seconds, 3), "candles_per_s": round(rate),
-            "share_of_copy": f"{copy_seconds / seconds:.0%}", "note": note}
+            "share_of_copy": f"{copy_seconds / seconds:.0%}", "note": note, "ok": None}
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -248,11 +253,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{row['measure']:<50} {row['candles']:>10,} {row['seconds']:>9.2f} "
               f"{row['candles_per_s']:>11,} {row['share_of_copy']:>8}"
               + (f"  ({row['note']})" if row["note"] else ""))
-    e2e = next((r for r in rows if r["measure"].startswith("writer end to end")), None)
-    if e2e is not None:
-        met = int(e2e["share_of_copy"].rstrip("%")) >= TARGET_SHARE * 100
-        print(f"target: end to end >= {TARGET_SHARE:.0%} of raw COPY -> "
-              f"{'met' if met else 'NOT met'}")
+    for row in rows:
+        if row["ok"] is not None:
+            print(f"target: end to end >= {TARGET_SHARE:.0%} of the raw COPY rate -> "
+                  f"{'met' if row['ok'] else 'NOT met'}")
 
 
 def main(candles: int = 1_000_000, batch_size: int = 1000, symbols: int = 10) -> list[dict[str,
