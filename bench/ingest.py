@@ -45,8 +45,17 @@ from ticktide_common.topology import Topology
 
 START = datetime(2012, 1, 1, tzinfo=UTC)
 NAMESPACE = uuid.UUID("5b0c6f6e-8f0a-4c1e-9a57-6a0b2f1c9e11")
-COLUMNS = ("crypto_id", "datetime", "interval_type", "open_price", "high_price", "low_price",
-           "close_price", "volume", "source")
+COLUMNS = (
+    "crypto_id",
+    "datetime",
+    "interval_type",
+    "open_price",
+    "high_price",
+    "low_price",
+    "close_price",
+    "volume",
+    "source",
+)
 TARGET_SHARE = 0.5
 
 
@@ -55,8 +64,9 @@ def _decimal(units: int) -> str:
     return f"{units // 100_000_000}.{units % 100_000_000:08d}"
 
 
-def make_series(symbols: int, per_symbol: int) -> dict[str, list[tuple[datetime, str, str, str,
-                                                                        str, str]]]:
+def make_series(
+    symbols: int, per_symbol: int
+) -> dict[str, list[tuple[datetime, str, str, str, str, str]]]:
     """Deterministic random-walk candles (t, o, h, l, c, v) per trading pair."""
     series = {}
     for s in range(symbols):
@@ -67,8 +77,16 @@ def make_series(symbols: int, per_symbol: int) -> dict[str, list[tuple[datetime,
             close = max(100_000_000, price + step)
             high = max(price, close) + (i % 97) * 10_000
             low = min(price, close) - (i % 89) * 10_000
-            rows.append((START + timedelta(hours=i), _decimal(price), _decimal(high),
-                         _decimal(low), _decimal(close), _decimal((i % 5_000 + 1) * 12_345_678)))
+            rows.append(
+                (
+                    START + timedelta(hours=i),
+                    _decimal(price),
+                    _decimal(high),
+                    _decimal(low),
+                    _decimal(close),
+                    _decimal((i % 5_000 + 1) * 12_345_678),
+                )
+            )
             price = close
         series[f"BENCH{s}USDT"] = rows
     return series
@@ -79,11 +97,17 @@ def make_batches(series: dict[str, list[Any]], batch_size: int) -> list[CandleBa
     per_symbol = {
         symbol: [
             CandleBatchV1.model_construct(
-                batch_id=uuid.uuid5(NAMESPACE, f"{symbol}:{k}"), job_id=None, symbol=symbol,
-                interval="1h", source="binance",
-                candles=[CandleV1.model_construct(t=t, o=o, h=h, l=lo, c=c, v=v)
-                         for t, o, h, lo, c, v in rows[k:k + batch_size]],
-                message_id=uuid.uuid4(), produced_at=datetime.now(UTC),
+                batch_id=uuid.uuid5(NAMESPACE, f"{symbol}:{k}"),
+                job_id=None,
+                symbol=symbol,
+                interval="1h",
+                source="binance",
+                candles=[
+                    CandleV1.model_construct(t=t, o=o, h=h, l=lo, c=c, v=v)
+                    for t, o, h, lo, c, v in rows[k : k + batch_size]
+                ],
+                message_id=uuid.uuid4(),
+                produced_at=datetime.now(UTC),
             )
             for k in range(0, len(rows), batch_size)
         ]
@@ -137,8 +161,9 @@ async def publish_all(bus: Bus, batches: list[CandleBatchV1], window: int = 8) -
 
 def writer(env: dict[str, str], log_dir: Path, name: str) -> ServiceProcess:
     port = free_port()
-    return ServiceProcess("ticktide_writer", {**env, "WRITER_PORT": str(port)}, port, log_dir,
-                          name=name)
+    return ServiceProcess(
+        "ticktide_writer", {**env, "WRITER_PORT": str(port)}, port, log_dir, name=name
+    )
 
 
 async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any]]:
@@ -148,14 +173,23 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
     admin_dsn = base.database_url.rpartition("/")[0] + "/postgres"
     dsn = base.database_url.rpartition("/")[0] + f"/{database}"
     topology = Topology(prefix=f"bench{run_id}")
-    env = {"DATABASE_URL": dsn, "AMQP_URL": base.amqp_url, "REDIS_URL": base.redis_url,
-           "TICKTIDE_BUS_PREFIX": topology.prefix, "TICKTIDE_ENV": "dev", "LOG_LEVEL": "WARNING",
-           "CRYPTO_SCHEDULER_ENABLED": "0"}
+    env = {
+        "DATABASE_URL": dsn,
+        "AMQP_URL": base.amqp_url,
+        "REDIS_URL": base.redis_url,
+        "TICKTIDE_BUS_PREFIX": topology.prefix,
+        "TICKTIDE_ENV": "dev",
+        "LOG_LEVEL": "WARNING",
+        "CRYPTO_SCHEDULER_ENABLED": "0",
+    }
     per_symbol = candles // symbols
     total = per_symbol * symbols
 
-    print(f"bench/ingest: generating {total:,} candles ({symbols} symbols, "
-          f"batches of {batch_size}) ...", flush=True)
+    print(
+        f"bench/ingest: generating {total:,} candles ({symbols} symbols, "
+        f"batches of {batch_size}) ...",
+        flush=True,
+    )
     series = make_series(symbols, per_symbol)
     batches = make_batches(series, batch_size)
 
@@ -171,7 +205,8 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
         await connection.execute(
             "INSERT INTO cryptocurrencies (symbol, name, binance_symbol) "
             "SELECT s, s, s || 'USDT' FROM unnest($1::text[]) AS s",
-            [symbol.removesuffix("USDT") for symbol in series])
+            [symbol.removesuffix("USDT") for symbol in series],
+        )
         crypto_ids: dict[str, int] = {
             row["binance_symbol"]: row["id"]
             for row in await connection.fetch("SELECT binance_symbol, id FROM cryptocurrencies")
@@ -203,9 +238,13 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
             finally:
                 process.stop()
             _check(await table_digest(connection), reference, "end to end")
-            end_to_end = _row("writer end to end (publish → commit)", total,
-                              finished - started, copy_seconds,
-                              note=f"publishing took {published - started:.2f} s")
+            end_to_end = _row(
+                "writer end to end (publish → commit)",
+                total,
+                finished - started,
+                copy_seconds,
+                note=f"publishing took {published - started:.2f} s",
+            )
             end_to_end["ok"] = (finished - started) <= copy_seconds / TARGET_SHARE
             results.append(end_to_end)
 
@@ -220,8 +259,14 @@ async def run(candles: int, batch_size: int, symbols: int) -> list[dict[str, Any
             finally:
                 process.stop()
             _check(await table_digest(connection), reference, "drain")
-            results.append(_row("writer drain (queue pre-filled; incl. start-up)", total,
-                                finished - started, copy_seconds))
+            results.append(
+                _row(
+                    "writer drain (queue pre-filled; incl. start-up)",
+                    total,
+                    finished - started,
+                    copy_seconds,
+                )
+            )
     finally:
         if bus is not None:
             await bus.close()
@@ -239,28 +284,41 @@ def _check(digest: tuple[int, str], reference: tuple[int, str], what: str) -> No
         raise AssertionError(f"{what}: stored {digest}, raw COPY stored {reference}")
 
 
-def _row(measure: str, candles: int, seconds: float, copy_seconds: float,
-         note: str = "") -> dict[str, Any]:
+def _row(
+    measure: str, candles: int, seconds: float, copy_seconds: float, note: str = ""
+) -> dict[str, Any]:
     rate = candles / seconds
-    return {"bench": "ingest", "measure": measure, "candles": candles,
-            "seconds": round(seconds, 3), "candles_per_s": round(rate),
-            "share_of_copy": f"{copy_seconds / seconds:.0%}", "note": note, "ok": None}
+    return {
+        "bench": "ingest",
+        "measure": measure,
+        "candles": candles,
+        "seconds": round(seconds, 3),
+        "candles_per_s": round(rate),
+        "share_of_copy": f"{copy_seconds / seconds:.0%}",
+        "note": note,
+        "ok": None,
+    }
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'measure':<50} {'candles':>10} {'seconds':>9} {'candles/s':>11} {'of COPY':>8}")
     for row in rows:
-        print(f"{row['measure']:<50} {row['candles']:>10,} {row['seconds']:>9.2f} "
-              f"{row['candles_per_s']:>11,} {row['share_of_copy']:>8}"
-              + (f"  ({row['note']})" if row["note"] else ""))
+        print(
+            f"{row['measure']:<50} {row['candles']:>10,} {row['seconds']:>9.2f} "
+            f"{row['candles_per_s']:>11,} {row['share_of_copy']:>8}"
+            + (f"  ({row['note']})" if row["note"] else "")
+        )
     for row in rows:
         if row["ok"] is not None:
-            print(f"target: end to end >= {TARGET_SHARE:.0%} of the raw COPY rate -> "
-                  f"{'met' if row['ok'] else 'NOT met'}")
+            print(
+                f"target: end to end >= {TARGET_SHARE:.0%} of the raw COPY rate -> "
+                f"{'met' if row['ok'] else 'NOT met'}"
+            )
 
 
-def main(candles: int = 1_000_000, batch_size: int = 1000, symbols: int = 10) -> list[dict[str,
-                                                                                          Any]]:
+def main(
+    candles: int = 1_000_000, batch_size: int = 1000, symbols: int = 10
+) -> list[dict[str, Any]]:
     """Run the bench, print its table, return its rows (for bench/run.py)."""
     rows = asyncio.run(run(candles, batch_size, symbols))
     print_table(rows)

@@ -37,15 +37,20 @@ Rows = list[dict[str, Any]]
 
 def discover(names: list[str]) -> list[Path]:
     """The bench modules to run: all of bench/, or those named."""
-    found = sorted(p for p in BENCH_DIR.glob("*.py")
-                   if not p.name.startswith("_") and p.name != Path(__file__).name)
+    found = sorted(
+        p
+        for p in BENCH_DIR.glob("*.py")
+        if not p.name.startswith("_") and p.name != Path(__file__).name
+    )
     if not names:
         return found
     wanted = {name.removesuffix(".py") for name in names}
     unknown = wanted - {p.stem for p in found}
     if unknown:
-        raise SystemExit(f"unknown bench(es): {', '.join(sorted(unknown))}; "
-                         f"available: {', '.join(p.stem for p in found)}")
+        raise SystemExit(
+            f"unknown bench(es): {', '.join(sorted(unknown))}; "
+            f"available: {', '.join(p.stem for p in found)}"
+        )
     return [p for p in found if p.stem in wanted]
 
 
@@ -91,12 +96,19 @@ def table(rows: Rows) -> str:
     for row in rows:
         columns.extend(key for key in row if key not in columns)
     cells = [[format_value(row.get(column)) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells))
-              for i, column in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) if c[:1].isdigit() else c.ljust(w)
-                        for c, w in zip(line, widths, strict=True)) for line in cells]
+    widths = [
+        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(
+            c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(line, widths, strict=True)
+        )
+        for line in cells
+    ]
     return "\n".join(lines)
 
 

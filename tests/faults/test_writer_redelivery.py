@@ -24,30 +24,60 @@ SYMBOL = "TTKILLEDUSDT"
 T0 = datetime(2024, 7, 1, tzinfo=UTC)
 
 
-def writer_process(service_env: dict[str, str], log_dir: Path, name: str,
-                   **extra_env: str) -> ServiceProcess:
+def writer_process(
+    service_env: dict[str, str], log_dir: Path, name: str, **extra_env: str
+) -> ServiceProcess:
     port = free_port()
-    return ServiceProcess("ticktide_writer", {**service_env, "WRITER_PORT": str(port),
-                                              **extra_env}, port, log_dir, name=name)
+    return ServiceProcess(
+        "ticktide_writer",
+        {**service_env, "WRITER_PORT": str(port), **extra_env},
+        port,
+        log_dir,
+        name=name,
+    )
 
 
 async def test_batch_redelivered_after_a_crash_between_commit_and_ack(
-        service_env: dict[str, str], log_dir: Path, settings: Settings, topology: Topology,
-        bus: Bus, db_pool: asyncpg.Pool) -> None:
-    candles = [CandleV1(t=T0 + timedelta(hours=i), o=f"{100 + i}.10000000",
-                        h=f"{101 + i}.00000001", l=f"{99 + i}.99999999",
-                        c=f"{100 + i}.50000000", v=f"{i}.12345678") for i in range(240)]
-    message = CandleBatchV1(batch_id=uuid.uuid4(), job_id=uuid.uuid4(), symbol=SYMBOL,
-                            interval="1h", source="binance", candles=candles)
+    service_env: dict[str, str],
+    log_dir: Path,
+    settings: Settings,
+    topology: Topology,
+    bus: Bus,
+    db_pool: asyncpg.Pool,
+) -> None:
+    candles = [
+        CandleV1(
+            t=T0 + timedelta(hours=i),
+            o=f"{100 + i}.10000000",
+            h=f"{101 + i}.00000001",
+            l=f"{99 + i}.99999999",
+            c=f"{100 + i}.50000000",
+            v=f"{i}.12345678",
+        )
+        for i in range(240)
+    ]
+    message = CandleBatchV1(
+        batch_id=uuid.uuid4(),
+        job_id=uuid.uuid4(),
+        symbol=SYMBOL,
+        interval="1h",
+        source="binance",
+        candles=candles,
+    )
 
     async def row_count() -> int:
-        return int(await db_pool.fetchval(
-            """SELECT count(*) FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-               WHERE c.binance_symbol = $1""", SYMBOL))
+        count = await db_pool.fetchval(
+            """SELECT count(*) FROM crypto_prices p
+               JOIN cryptocurrencies c ON c.id = p.crypto_id
+               WHERE c.binance_symbol = $1""",
+            SYMBOL,
+        )
+        return int(count)
 
     async with EventProbe(settings.amqp_url, topology, CandlesStoredV1) as stored:
-        dying = await writer_process(service_env, log_dir, "writer-dying",
-                                     TICKTIDE_FAULT_EXIT_AFTER_COMMIT="1").start()
+        dying = await writer_process(
+            service_env, log_dir, "writer-dying", TICKTIDE_FAULT_EXIT_AFTER_COMMIT="1"
+        ).start()
         try:
             await bus.publish(message)
 
@@ -82,8 +112,14 @@ async def test_batch_redelivered_after_a_crash_between_commit_and_ack(
         """SELECT p.datetime, p.open_price::text, p.high_price::text, p.low_price::text,
                   p.close_price::text, p.volume::text
            FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-           WHERE c.binance_symbol = $1 ORDER BY p.datetime""", SYMBOL)
+           WHERE c.binance_symbol = $1 ORDER BY p.datetime""",
+        SYMBOL,
+    )
     assert [tuple(r) for r in rows] == [(c.t, c.o, c.h, c.l, c.c, c.v) for c in candles]
-    assert await db_pool.fetchval(
-        "SELECT count(*) FROM ingest_batches WHERE batch_id = $1", message.batch_id) == 1
+    assert (
+        await db_pool.fetchval(
+            "SELECT count(*) FROM ingest_batches WHERE batch_id = $1", message.batch_id
+        )
+        == 1
+    )
     assert "fault.exit_after_commit" in dying.log_tail(200)

@@ -9,8 +9,13 @@ from ticktide_writer.app import SERVICE, create_app
 
 def main() -> None:
     settings = get_settings()
-    run_service(create_app(settings), service=SERVICE, host=settings.service_host,
-                port=settings.writer_port, log_level=settings.log_level)
+    run_service(
+        create_app(settings),
+        service=SERVICE,
+        host=settings.service_host,
+        port=settings.writer_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

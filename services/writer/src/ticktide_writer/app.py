@@ -40,28 +40,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, min_size=1, max_size=4,
-                                 application_name=f"ticktide-{SERVICE}")
-        topology = Topology(prefix=settings.ticktide_bus_prefix,
-                            default_delivery_limit=settings.bus_delivery_limit)
-        bus = await Bus.connect(settings.amqp_url, topology, service=SERVICE,
-                                publish_timeout=settings.bus_publish_timeout_seconds)
+        pool = await create_pool(
+            settings.database_url, min_size=1, max_size=4, application_name=f"ticktide-{SERVICE}"
+        )
+        topology = Topology(
+            prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+        )
+        bus = await Bus.connect(
+            settings.amqp_url,
+            topology,
+            service=SERVICE,
+            publish_timeout=settings.bus_publish_timeout_seconds,
+        )
 
         async def publish_stored(event: CandlesStoredV1) -> None:
             await bus.publish(event)
 
         writer = CandleWriter(
-            WriterRepository(pool), publish_stored,
+            WriterRepository(pool),
+            publish_stored,
             max_group_candles=settings.writer_group_max_candles,
             max_group_wait=settings.writer_group_max_wait_ms / 1000,
             fault=CommitFault.from_settings(settings),
         )
         writer.start()
-        await bus.consume(WRITER_CANDLES, WireCandleBatchV1, writer.handle,
-                          prefetch=settings.writer_prefetch)
+        await bus.consume(
+            WRITER_CANDLES, WireCandleBatchV1, writer.handle, prefetch=settings.writer_prefetch
+        )
         state["current"] = app.state.writer = WriterState(pool, bus, writer)
-        log.info("writer.started", queue=topology.queue_name(WRITER_CANDLES),
-                 prefetch=settings.writer_prefetch)
+        log.info(
+            "writer.started",
+            queue=topology.queue_name(WRITER_CANDLES),
+            prefetch=settings.writer_prefetch,
+        )
         try:
             yield
         finally:
@@ -76,7 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return {}
         return {"postgres": postgres_check(current.pool), "rabbitmq": bus_check(current.bus)}
 
-    app = FastAPI(title="Ticktide writer", version=settings.ticktide_version, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Ticktide writer",
+        version=settings.ticktide_version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.include_router(health_router(SERVICE, settings.ticktide_version, checks))
     return app

@@ -80,9 +80,15 @@ class _Pending:
 class CandleWriter:
     """Writes delivered batches in groups; `handle` is the bus handler."""
 
-    def __init__(self, repository: WriterRepository, publish: StoredPublisher, *,
-                 max_group_candles: int = 20000, max_group_wait: float = 0.005,
-                 fault: CommitFault | None = None) -> None:
+    def __init__(
+        self,
+        repository: WriterRepository,
+        publish: StoredPublisher,
+        *,
+        max_group_candles: int = 20000,
+        max_group_wait: float = 0.005,
+        fault: CommitFault | None = None,
+    ) -> None:
         self._repository = repository
         self._publish = publish
         self._max_group_candles = max_group_candles
@@ -170,10 +176,12 @@ class CandleWriter:
 
     async def _announce(self, group: Sequence[_Pending], rows_changed: Sequence[int]) -> None:
         """Publish each batch's stored event, then let its handler return (ack)."""
-        events = [stored_event(p.batch, changed) for p, changed in zip(group, rows_changed,
-                                                                       strict=True)]
-        published = await asyncio.gather(*(self._publish(e) for e in events),
-                                         return_exceptions=True)
+        events = [
+            stored_event(p.batch, changed) for p, changed in zip(group, rows_changed, strict=True)
+        ]
+        published = await asyncio.gather(
+            *(self._publish(e) for e in events), return_exceptions=True
+        )
         for pending, outcome in zip(group, published, strict=True):
             pending.settle(outcome if isinstance(outcome, BaseException) else None)
 
@@ -182,7 +190,8 @@ class CandleWriter:
         started = time.perf_counter()
         async with self._repository.write_transaction() as transaction:
             claimed = await transaction.claim_batches(
-                [p.batch.batch_id for p in group], [p.batch.job_id for p in group],
+                [p.batch.batch_id for p in group],
+                [p.batch.job_id for p in group],
                 [len(p.batch.candles) for p in group],
             )
             plan = plan_group([p.batch.batch_id for p in group], claimed)
@@ -192,14 +201,18 @@ class CandleWriter:
         return rows_changed
 
     @staticmethod
-    async def _write_new(transaction: WriteTransaction, group: Sequence[_Pending],
-                         new: Sequence[int]) -> tuple[list[int], int]:
+    async def _write_new(
+        transaction: WriteTransaction, group: Sequence[_Pending], new: Sequence[int]
+    ) -> tuple[list[int], int]:
         """COPY the fresh batches, merge the others in group order.
         Returns rows changed per batch and how many batches were merged."""
         rows_changed = [0] * len(group)
-        spans = [span for position in new
-                 if (span := batch_span(position, group[position].crypto_id,
-                                        group[position].batch)) is not None]
+        spans = [
+            span
+            for position in new
+            if (span := batch_span(position, group[position].crypto_id, group[position].batch))
+            is not None
+        ]
         fresh, merged = split_fresh(spans, await transaction.overlapping_stored(spans))
         copy_chunks = []
         for position in fresh:
@@ -213,8 +226,13 @@ class CandleWriter:
             await transaction.copy_fresh("".join(copy_chunks))
         merged.sort()
         if merged:
-            await transaction.stage([row for position in merged
-                                     for row in staging_rows(position, group[position].batch)])
+            await transaction.stage(
+                [
+                    row
+                    for position in merged
+                    for row in staging_rows(position, group[position].batch)
+                ]
+            )
         for position in merged:
             batch = group[position].batch
             rows_changed[position] = await transaction.upsert_staged_batch(
@@ -225,14 +243,22 @@ class CandleWriter:
     async def _crypto_ids_for(self, symbols: set[str]) -> dict[str, int]:
         unknown = symbols - self._crypto_ids.keys()
         if unknown:
-            self._crypto_ids.update(await self._repository.ensure_cryptocurrencies(
-                {symbol: base_asset(symbol) for symbol in sorted(unknown)}
-            ))
+            self._crypto_ids.update(
+                await self._repository.ensure_cryptocurrencies(
+                    {symbol: base_asset(symbol) for symbol in sorted(unknown)}
+                )
+            )
         return self._crypto_ids
 
     @staticmethod
-    def _observe(group: Sequence[_Pending], new: Sequence[int], duplicates: Sequence[int],
-                 rows_changed: Sequence[int], elapsed: float, merged: int) -> None:
+    def _observe(
+        group: Sequence[_Pending],
+        new: Sequence[int],
+        duplicates: Sequence[int],
+        rows_changed: Sequence[int],
+        elapsed: float,
+        merged: int,
+    ) -> None:
         candles = sum(len(group[i].batch.candles) for i in new)
         changed = sum(rows_changed)
         metrics.COMMIT_SECONDS.observe(elapsed)
@@ -241,9 +267,15 @@ class CandleWriter:
         metrics.BATCHES.labels("duplicate").inc(len(duplicates))
         metrics.CANDLES_STORED.inc(candles)
         metrics.ROWS_CHANGED.inc(changed)
-        log.info("group.committed", batches=len(group), duplicates=len(duplicates),
-                 merged=merged, candles=candles, rows_changed=changed,
-                 ms=round(elapsed * 1000, 1))
+        log.info(
+            "group.committed",
+            batches=len(group),
+            duplicates=len(duplicates),
+            merged=merged,
+            candles=candles,
+            rows_changed=changed,
+            ms=round(elapsed * 1000, 1),
+        )
 
 
 def _classify(exc: Exception) -> Exception:

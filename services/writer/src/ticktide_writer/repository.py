@@ -25,11 +25,27 @@ from ticktide_writer.service import BatchSpan, StagingRow, rows_changed_from_sta
 __all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE", "PRICE_COLUMNS"]
 
 STAGING_TABLE = "writer_candle_staging"
-STAGING_COLUMNS = ("batch_no", "datetime", "open_price", "high_price", "low_price",
-                   "close_price", "volume")
+STAGING_COLUMNS = (
+    "batch_no",
+    "datetime",
+    "open_price",
+    "high_price",
+    "low_price",
+    "close_price",
+    "volume",
+)
 
-PRICE_COLUMNS = ("crypto_id", "datetime", "interval_type", "open_price", "high_price",
-                 "low_price", "close_price", "volume", "source")
+PRICE_COLUMNS = (
+    "crypto_id",
+    "datetime",
+    "interval_type",
+    "open_price",
+    "high_price",
+    "low_price",
+    "close_price",
+    "volume",
+    "source",
+)
 
 _OVERLAPPING_BATCHES = """
 SELECT span.batch_no
@@ -102,9 +118,12 @@ class WriteTransaction:
     def __init__(self, connection: asyncpg.Connection | PoolConnectionProxy) -> None:
         self._connection = connection
 
-    async def claim_batches(self, batch_ids: Sequence[uuid.UUID],
-                            job_ids: Sequence[uuid.UUID | None],
-                            candle_counts: Sequence[int]) -> set[uuid.UUID]:
+    async def claim_batches(
+        self,
+        batch_ids: Sequence[uuid.UUID],
+        job_ids: Sequence[uuid.UUID | None],
+        candle_counts: Sequence[int],
+    ) -> set[uuid.UUID]:
         """Record the batches; returns the ids that were not recorded before."""
         rows = await self._connection.fetch(
             _CLAIM_BATCHES, list(batch_ids), list(job_ids), list(candle_counts)
@@ -116,15 +135,21 @@ class WriteTransaction:
         if not spans:
             return set()
         rows = await self._connection.fetch(
-            _OVERLAPPING_BATCHES, [s.batch_no for s in spans], [s.crypto_id for s in spans],
-            [s.interval for s in spans], [s.first_t for s in spans], [s.last_t for s in spans],
+            _OVERLAPPING_BATCHES,
+            [s.batch_no for s in spans],
+            [s.crypto_id for s in spans],
+            [s.interval for s in spans],
+            [s.first_t for s in spans],
+            [s.last_t for s in spans],
         )
         return {row["batch_no"] for row in rows}
 
     async def copy_fresh(self, copy_text: str) -> int:
         """COPY rows (COPY text format) straight into crypto_prices; returns rows."""
         status = await self._connection.copy_to_table(
-            "crypto_prices", source=io.BytesIO(copy_text.encode()), columns=PRICE_COLUMNS,
+            "crypto_prices",
+            source=io.BytesIO(copy_text.encode()),
+            columns=PRICE_COLUMNS,
             format="text",
         )
         return rows_changed_from_status(status)
@@ -135,8 +160,9 @@ class WriteTransaction:
             STAGING_TABLE, records=rows, columns=STAGING_COLUMNS
         )
 
-    async def upsert_staged_batch(self, batch_no: int, crypto_id: int, interval: str,
-                                  source: str) -> int:
+    async def upsert_staged_batch(
+        self, batch_no: int, crypto_id: int, interval: str, source: str
+    ) -> int:
         """Insert or update one staged batch's candles; returns rows changed."""
         status = await self._connection.execute(
             _UPSERT_BATCH, batch_no, crypto_id, interval, source

@@ -33,10 +33,13 @@ __all__ = [
 ]
 
 # Longest first, so that FDUSD wins over USD-like shorter suffixes.
-QUOTE_ASSETS: tuple[str, ...] = tuple(sorted(
-    ("USDT", "BUSD", "USDC", "FDUSD", "TUSD", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY"),
-    key=len, reverse=True,
-))
+QUOTE_ASSETS: tuple[str, ...] = tuple(
+    sorted(
+        ("USDT", "BUSD", "USDC", "FDUSD", "TUSD", "DAI", "BTC", "ETH", "BNB", "EUR", "TRY"),
+        key=len,
+        reverse=True,
+    )
+)
 
 # (batch_no, open time, open, high, low, close, volume): the columns of the staging table.
 StagingRow = tuple[int, datetime, str, str, str, str, str]
@@ -92,8 +95,9 @@ def batch_span(batch_no: int, crypto_id: int, batch: CandleBatchV1) -> BatchSpan
     return BatchSpan(batch_no, crypto_id, batch.interval, min(times), max(times))
 
 
-def split_fresh(spans: Sequence[BatchSpan], overlapping_stored: Iterable[int]
-                ) -> tuple[list[int], list[int]]:
+def split_fresh(
+    spans: Sequence[BatchSpan], overlapping_stored: Iterable[int]
+) -> tuple[list[int], list[int]]:
     """(fresh, merged) batch numbers, each in group order.
 
     A batch is fresh when no stored row lies in its span and no earlier batch
@@ -108,8 +112,10 @@ def split_fresh(spans: Sequence[BatchSpan], overlapping_stored: Iterable[int]
     for index, span in enumerate(spans):
         earlier = spans[:index]
         if span.batch_no in overlapping or any(
-            other.crypto_id == span.crypto_id and other.interval == span.interval
-            and other.first_t <= span.last_t and span.first_t <= other.last_t
+            other.crypto_id == span.crypto_id
+            and other.interval == span.interval
+            and other.first_t <= span.last_t
+            and span.first_t <= other.last_t
             for other in earlier
         ):
             merged.append(span.batch_no)
@@ -141,10 +147,12 @@ def copy_text(crypto_id: int, batch: CandleBatchV1) -> tuple[str, int] | None:
     prefix = f"{crypto_id}\t"
     middle = f"\t{batch.interval}\t"
     suffix = f"\t{batch.source}\n"
-    text = "".join([
-        f"{prefix}{c.t.isoformat()}{middle}{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}{suffix}"
-        for c in candles
-    ])
+    text = "".join(
+        [
+            f"{prefix}{c.t.isoformat()}{middle}{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}{suffix}"
+            for c in candles
+        ]
+    )
     # Each row has exactly 8 tabs and 1 newline of its own; any more came from a value.
     rows = len(candles)
     if text.count("\n") != rows or text.count("\t") != 8 * rows or "\\" in text or "\r" in text:

@@ -39,16 +39,26 @@ async def stored(settings: Settings, topology: Topology, bus: Bus) -> AsyncItera
         yield probe
 
 
-def candle(hour: int, o: str = "42000.01000000", h: str = "42500.00000000",
-           low: str = "41900.50000000", c: str = "42100.99000000",
-           v: str = "1234.56789000") -> CandleV1:
+def candle(
+    hour: int,
+    o: str = "42000.01000000",
+    h: str = "42500.00000000",
+    low: str = "41900.50000000",
+    c: str = "42100.99000000",
+    v: str = "1234.56789000",
+) -> CandleV1:
     return CandleV1(t=T0 + timedelta(hours=hour), o=o, h=h, l=low, c=c, v=v)
 
 
 def batch(symbol: str, candles: list[CandleV1], source: str = "binance") -> CandleBatchV1:
-    return CandleBatchV1(batch_id=uuid.uuid4(), job_id=uuid.uuid4(), symbol=symbol,
-                         interval="1h", source=source,  # type: ignore[arg-type]
-                         candles=candles)
+    return CandleBatchV1(
+        batch_id=uuid.uuid4(),
+        job_id=uuid.uuid4(),
+        symbol=symbol,
+        interval="1h",
+        source=source,  # type: ignore[arg-type]
+        candles=candles,
+    )
 
 
 async def stored_rows(pool: asyncpg.Pool, symbol: str) -> list[asyncpg.Record]:
@@ -70,21 +80,35 @@ def expected(candles: list[CandleV1]) -> list[tuple[object, ...]]:
     return [(c.t, c.o, c.h, c.l, c.c, c.v) for c in candles]
 
 
-async def publish_and_wait(bus: Bus, probe: Probe, message: CandleBatchV1,
-                           count: int = 1) -> CandlesStoredV1:
+async def publish_and_wait(
+    bus: Bus, probe: Probe, message: CandleBatchV1, count: int = 1
+) -> CandlesStoredV1:
     await bus.publish(message)
     events = await probe.wait_for(lambda e: e.batch_id == message.batch_id, count=count)
     return events[-1]
 
 
 async def test_batch_is_stored_digit_for_digit_and_announced(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool) -> None:
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
     candles = [
         candle(0),
-        candle(1, o="0.00001234", h="0.00001300", low="0.00001200", c="0.00001299",
-               v="98765432109.87654321"),
-        candle(2, o="1.50000000", h="123456789012.123456789012", low="1.00000000",
-               c="1.10000000", v="0.00000000"),
+        candle(
+            1,
+            o="0.00001234",
+            h="0.00001300",
+            low="0.00001200",
+            c="0.00001299",
+            v="98765432109.87654321",
+        ),
+        candle(
+            2,
+            o="1.50000000",
+            h="123456789012.123456789012",
+            low="1.00000000",
+            c="1.10000000",
+            v="0.00000000",
+        ),
     ]
     message = batch("TTDIGITSUSDT", candles)
     event = await publish_and_wait(bus, stored, message)
@@ -92,36 +116,44 @@ async def test_batch_is_stored_digit_for_digit_and_announced(
     assert as_tuples(await stored_rows(db_pool, "TTDIGITSUSDT")) == expected(candles)
     assert (event.candles, event.rows_changed) == (3, 3)
     assert (event.first_t, event.last_t) == (candles[0].t, candles[-1].t)
-    assert (event.symbol, event.job_id, event.source) == ("TTDIGITSUSDT", message.job_id,
-                                                          "binance")
+    assert (event.symbol, event.job_id, event.source) == ("TTDIGITSUSDT", message.job_id, "binance")
     crypto = await db_pool.fetchrow(
-        "SELECT symbol, name FROM cryptocurrencies WHERE binance_symbol = 'TTDIGITSUSDT'")
+        "SELECT symbol, name FROM cryptocurrencies WHERE binance_symbol = 'TTDIGITSUSDT'"
+    )
     assert dict(crypto) == {"symbol": "TTDIGITS", "name": "TTDIGITS"}
     recorded = await db_pool.fetchrow(
-        "SELECT job_id, candles FROM ingest_batches WHERE batch_id = $1", message.batch_id)
+        "SELECT job_id, candles FROM ingest_batches WHERE batch_id = $1", message.batch_id
+    )
     assert (recorded["job_id"], recorded["candles"]) == (message.job_id, 3)
 
 
 async def test_same_batch_twice_is_stored_once_and_announced_twice(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool) -> None:
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
     message = batch("TTTWICEUSDT", [candle(0), candle(1)])
     first = await publish_and_wait(bus, stored, message)
     second = await publish_and_wait(bus, stored, message, count=2)
 
     assert (first.rows_changed, second.rows_changed) == (2, 0)
     assert len(await stored_rows(db_pool, "TTTWICEUSDT")) == 2
-    assert await db_pool.fetchval(
-        "SELECT count(*) FROM ingest_batches WHERE batch_id = $1", message.batch_id) == 1
+    assert (
+        await db_pool.fetchval(
+            "SELECT count(*) FROM ingest_batches WHERE batch_id = $1", message.batch_id
+        )
+        == 1
+    )
 
 
 async def test_open_candle_is_updated_by_a_later_batch(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool) -> None:
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
     await publish_and_wait(bus, stored, batch("TTOPENUSDT", [candle(0), candle(1, c="100.5")]))
     closed = candle(1, h="42600.00000000", c="42599.12000000", v="2000.00000000")
     later = await publish_and_wait(bus, stored, batch("TTOPENUSDT", [closed, candle(2)]))
 
     assert as_tuples(await stored_rows(db_pool, "TTOPENUSDT")) == expected(
-        [candle(0), closed, candle(2)])
+        [candle(0), closed, candle(2)]
+    )
     assert later.rows_changed == 2  # the closed candle updated, the new one inserted
 
     unchanged = await publish_and_wait(bus, stored, batch("TTOPENUSDT", [closed]))
@@ -129,7 +161,8 @@ async def test_open_candle_is_updated_by_a_later_batch(
 
 
 async def test_simulated_never_overwrites_real_but_real_overwrites_simulated(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool) -> None:
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
     real = [candle(0), candle(1)]
     await publish_and_wait(bus, stored, batch("TTSIMUSDT", real))
     fake = [candle(0, c="1.00000000"), candle(1, c="2.00000000"), candle(2, c="3.00000000")]
@@ -148,7 +181,8 @@ async def test_simulated_never_overwrites_real_but_real_overwrites_simulated(
 
 
 async def test_batches_grouped_in_one_transaction_apply_in_delivery_order(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool) -> None:
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
     first = batch("TTGROUPUSDT", [candle(0), candle(1, c="1.00000000")])
     update = batch("TTGROUPUSDT", [candle(1, c="2.00000000"), candle(2)])
     others = [batch(f"TTGRP{i}USDT", [candle(h) for h in range(50)]) for i in range(8)]
@@ -161,7 +195,8 @@ async def test_batches_grouped_in_one_transaction_apply_in_delivery_order(
         await stored.wait_for(lambda e, m=message: e.batch_id == m.batch_id)
 
     assert as_tuples(await stored_rows(db_pool, "TTGROUPUSDT")) == expected(
-        [candle(0), candle(1, c="2.00000000"), candle(2)])
+        [candle(0), candle(1, c="2.00000000"), candle(2)]
+    )
     for i in range(8):
         assert len(await stored_rows(db_pool, f"TTGRP{i}USDT")) == 50
 
@@ -177,16 +212,23 @@ async def dlq_depth(settings: Settings, topology: Topology) -> int:
 
 
 async def test_malformed_message_is_dead_lettered_and_consuming_goes_on(
-        writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool, settings: Settings,
-        topology: Topology) -> None:
+    writer: None,
+    bus: Bus,
+    stored: Probe,
+    db_pool: asyncpg.Pool,
+    settings: Settings,
+    topology: Topology,
+) -> None:
     before = await dlq_depth(settings, topology)
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel()
         exchange = await channel.get_exchange(topology.events_exchange)
         for body in (b'{"batch_id": "not-a-uuid", "candles": 7}', b"\xff not json"):
-            await exchange.publish(aio_pika.Message(body, content_type="application/json"),
-                                   routing_key=CandleBatchV1.routing_key)
+            await exchange.publish(
+                aio_pika.Message(body, content_type="application/json"),
+                routing_key=CandleBatchV1.routing_key,
+            )
     finally:
         await connection.close()
 
@@ -197,4 +239,5 @@ async def test_malformed_message_is_dead_lettered_and_consuming_goes_on(
     good = batch("TTAFTERDLQUSDT", [candle(0), candle(1)])
     await publish_and_wait(bus, stored, good)
     assert as_tuples(await stored_rows(db_pool, "TTAFTERDLQUSDT")) == expected(
-        [candle(0), candle(1)])
+        [candle(0), candle(1)]
+    )

@@ -27,20 +27,37 @@ T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def candle(hour: int, close: str = "42000.10000000") -> CandleV1:
-    return CandleV1(t=T0 + timedelta(hours=hour), o="42000.00000000", h="42100.01000000",
-                    l="41999.99000000", c=close, v="12.34500000")
+    return CandleV1(
+        t=T0 + timedelta(hours=hour),
+        o="42000.00000000",
+        h="42100.01000000",
+        l="41999.99000000",
+        c=close,
+        v="12.34500000",
+    )
 
 
 def batch(*candles: CandleV1, symbol: str = "BTCUSDT") -> CandleBatchV1:
-    return CandleBatchV1(batch_id=uuid.uuid4(), symbol=symbol, interval="1h", source="binance",
-                         candles=list(candles))
+    return CandleBatchV1(
+        batch_id=uuid.uuid4(), symbol=symbol, interval="1h", source="binance", candles=list(candles)
+    )
 
 
-@pytest.mark.parametrize(("pair", "base"), [
-    ("BTCUSDT", "BTC"), ("ETHBTC", "ETH"), ("BNBFDUSD", "BNB"), ("SOLUSDC", "SOL"),
-    ("XRPEUR", "XRP"), ("AVAXTRY", "AVAX"), ("DOGEBUSD", "DOGE"), ("USDCUSDT", "USDC"),
-    ("USDT", "USDT"), ("FOOBAR", "FOOBAR"),
-])
+@pytest.mark.parametrize(
+    ("pair", "base"),
+    [
+        ("BTCUSDT", "BTC"),
+        ("ETHBTC", "ETH"),
+        ("BNBFDUSD", "BNB"),
+        ("SOLUSDC", "SOL"),
+        ("XRPEUR", "XRP"),
+        ("AVAXTRY", "AVAX"),
+        ("DOGEBUSD", "DOGE"),
+        ("USDCUSDT", "USDC"),
+        ("USDT", "USDT"),
+        ("FOOBAR", "FOOBAR"),
+    ],
+)
 def test_base_asset_strips_a_known_quote_asset(pair: str, base: str) -> None:
     assert base_asset(pair) == base
 
@@ -60,8 +77,15 @@ def test_unique_candles_keeps_the_last_candle_of_an_open_time() -> None:
 
 def test_staging_rows_keep_the_decimal_strings_untouched() -> None:
     rows = staging_rows(7, batch(candle(0, close="0.00001234"), candle(1)))
-    assert rows[0] == (7, T0, "42000.00000000", "42100.01000000", "41999.99000000",
-                       "0.00001234", "12.34500000")
+    assert rows[0] == (
+        7,
+        T0,
+        "42000.00000000",
+        "42100.01000000",
+        "41999.99000000",
+        "0.00001234",
+        "12.34500000",
+    )
     assert rows[1][1] == T0 + timedelta(hours=1)
 
 
@@ -79,7 +103,11 @@ def test_stored_event_spans_the_batch() -> None:
     stored = batch(candle(5), candle(3), candle(4))
     event = stored_event(stored, rows_changed=2)
     assert (event.batch_id, event.symbol, event.interval, event.source) == (
-        stored.batch_id, "BTCUSDT", "1h", "binance")
+        stored.batch_id,
+        "BTCUSDT",
+        "1h",
+        "binance",
+    )
     assert event.first_t == T0 + timedelta(hours=3)
     assert event.last_t == T0 + timedelta(hours=5)
     assert (event.candles, event.rows_changed) == (3, 2)
@@ -91,22 +119,21 @@ def test_stored_event_of_an_empty_batch_has_no_times() -> None:
 
 
 def test_commit_fault_is_inert_outside_tests() -> None:
-    settings = Settings(ticktide_env="dev", ticktide_fault_exit_after_commit=1,
-                        _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(ticktide_env="dev", ticktide_fault_exit_after_commit=1, _env_file=None)  # type: ignore[call-arg]
     fault = CommitFault.from_settings(settings)
     fault.committed()  # would os._exit(137) if it were armed
     assert fault.exit_after_commit is None and fault.commits == 1
 
 
 def test_commit_fault_is_armed_in_tests() -> None:
-    settings = Settings(ticktide_env="test", ticktide_fault_exit_after_commit=3,
-                        _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(ticktide_env="test", ticktide_fault_exit_after_commit=3, _env_file=None)  # type: ignore[call-arg]
     assert CommitFault.from_settings(settings).exit_after_commit == 3
 
 
 def span(no: int, first: int, last: int, crypto_id: int = 1, interval: str = "1h") -> BatchSpan:
-    return BatchSpan(no, crypto_id, interval, T0 + timedelta(hours=first),
-                     T0 + timedelta(hours=last))
+    return BatchSpan(
+        no, crypto_id, interval, T0 + timedelta(hours=first), T0 + timedelta(hours=last)
+    )
 
 
 def test_batch_span_covers_min_to_max_and_is_none_when_empty() -> None:
@@ -116,13 +143,13 @@ def test_batch_span_covers_min_to_max_and_is_none_when_empty() -> None:
 
 def test_split_fresh_merges_batches_overlapping_stored_rows_or_earlier_batches() -> None:
     spans = [
-        span(0, 0, 9),                  # fresh
-        span(1, 10, 19),                # overlaps stored rows
-        span(2, 5, 12),                 # overlaps batch 0
-        span(3, 5, 12, crypto_id=2),    # other series: fresh
+        span(0, 0, 9),  # fresh
+        span(1, 10, 19),  # overlaps stored rows
+        span(2, 5, 12),  # overlaps batch 0
+        span(3, 5, 12, crypto_id=2),  # other series: fresh
         span(4, 5, 12, interval="4h"),  # other interval: fresh
-        span(5, 20, 29),                # touches nothing earlier: fresh
-        span(6, 29, 30),                # shares its first hour with batch 5
+        span(5, 20, 29),  # touches nothing earlier: fresh
+        span(6, 29, 30),  # shares its first hour with batch 5
     ]
     assert split_fresh(spans, overlapping_stored={1}) == ([0, 3, 4, 5], [1, 2, 6])
 
@@ -133,8 +160,16 @@ def test_copy_text_renders_rows_of_the_copy_text_format() -> None:
     text, rows = rendered
     assert rows == 2
     assert text.splitlines()[0].split("\t") == [
-        "7", "2024-03-01T00:00:00+00:00", "1h", "42000.00000000", "42100.01000000",
-        "41999.99000000", "0.00001234", "12.34500000", "binance"]
+        "7",
+        "2024-03-01T00:00:00+00:00",
+        "1h",
+        "42000.00000000",
+        "42100.01000000",
+        "41999.99000000",
+        "0.00001234",
+        "12.34500000",
+        "binance",
+    ]
 
 
 def test_copy_text_keeps_one_row_per_open_time() -> None:

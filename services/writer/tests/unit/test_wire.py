@@ -13,16 +13,33 @@ from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_writer.wire import WireCandleBatchV1
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
-PRICES = ["42000.10000000", "0.00001234", "-1.5", "1e-8", "7", ".5", "5.", "+3.25E+2",
-          "123456789012345678901234.123456789012345678901234"]
+PRICES = [
+    "42000.10000000",
+    "0.00001234",
+    "-1.5",
+    "1e-8",
+    "7",
+    ".5",
+    "5.",
+    "+3.25E+2",
+    "123456789012345678901234.123456789012345678901234",
+]
 
 
 def body(**candle_overrides: object) -> bytes:
-    candles = [CandleV1(t=T0 + timedelta(hours=i), o=p, h=p, l=p, c=p, v=p).model_dump(mode="json")
-               for i, p in enumerate(PRICES)]
+    candles = [
+        CandleV1(t=T0 + timedelta(hours=i), o=p, h=p, l=p, c=p, v=p).model_dump(mode="json")
+        for i, p in enumerate(PRICES)
+    ]
     candles[0].update(candle_overrides)
-    message = CandleBatchV1(batch_id=uuid.uuid4(), job_id=uuid.uuid4(), symbol="BTCUSDT",
-                            interval="4h", source="binance-archive", candles=[])
+    message = CandleBatchV1(
+        batch_id=uuid.uuid4(),
+        job_id=uuid.uuid4(),
+        symbol="BTCUSDT",
+        interval="4h",
+        source="binance-archive",
+        candles=[],
+    )
     return json.dumps({**message.model_dump(mode="json"), "candles": candles}).encode()
 
 
@@ -35,11 +52,21 @@ def test_wire_model_reads_what_the_shared_model_reads() -> None:
     assert wire.routing_key == CandleBatchV1.routing_key
 
 
-@pytest.mark.parametrize("override", [
-    {"o": "abc"}, {"c": "NaN"}, {"h": "Infinity"}, {"l": " 1.5"}, {"v": "1_000"},
-    {"o": ""}, {"c": "1.5.2"}, {"t": "2024-03-01T00:00:00"}, {"v": "9" * 65},
-    {"extra": "field"},
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"o": "abc"},
+        {"c": "NaN"},
+        {"h": "Infinity"},
+        {"l": " 1.5"},
+        {"v": "1_000"},
+        {"o": ""},
+        {"c": "1.5.2"},
+        {"t": "2024-03-01T00:00:00"},
+        {"v": "9" * 65},
+        {"extra": "field"},
+    ],
+)
 def test_wire_model_refuses_malformed_candles(override: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         WireCandleBatchV1.model_validate_json(body(**override))

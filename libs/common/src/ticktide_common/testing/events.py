@@ -43,8 +43,12 @@ class EventProbe(Generic[M]):
         await queue.consume(self._on_message, no_ack=True)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._connection is not None:
             await self._connection.close()
 
@@ -55,8 +59,9 @@ class EventProbe(Generic[M]):
     def matching(self, predicate: Callable[[M], bool]) -> list[M]:
         return [event for event in self.events if predicate(event)]
 
-    async def wait_for(self, predicate: Callable[[M], bool], *, count: int = 1,
-                       timeout: float = 30.0) -> list[M]:
+    async def wait_for(
+        self, predicate: Callable[[M], bool], *, count: int = 1, timeout: float = 30.0
+    ) -> list[M]:
         """The events matching `predicate` once there are at least `count` of them."""
         deadline = time.monotonic() + timeout
         while len(found := self.matching(predicate)) < count:
