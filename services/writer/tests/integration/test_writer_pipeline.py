@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
@@ -26,11 +28,16 @@ Probe = EventProbe[CandlesStoredV1]
 
 
 @pytest.fixture(scope="module")
-async def writer(settings: Settings, bus: Bus) -> AsyncIterator[None]:
+async def writer_app(settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
     """The writer app in this process, its lifespan running (consumer started)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield
+        yield app
+
+
+@pytest.fixture
+def writer(writer_app: FastAPI) -> None:
+    return None
 
 
 @pytest.fixture
@@ -241,3 +248,25 @@ async def test_malformed_message_is_dead_lettered_and_consuming_goes_on(
     assert as_tuples(await stored_rows(db_pool, "TTAFTERDLQUSDT")) == expected(
         [candle(0), candle(1)]
     )
+
+
+async def test_health_ready_and_metrics(
+    writer_app: FastAPI, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
+    await publish_and_wait(bus, stored, batch("TTMETRICSUSDT", [candle(0)]))
+    transport = httpx.ASGITransport(app=writer_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://writer") as client:
+        health = (await client.get("/health")).json()
+        ready = await client.get("/ready")
+        metrics = (await client.get("/metrics")).text
+    assert (health["status"], health["service"]) == ("ok", "writer")
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["checks"]) == {"postgres", "rabbitmq"}
+    stored_batches = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('ticktide_writer_batches_total{outcome="stored"}')
+    )
+    assert float(stored_batches.split()[-1]) >= 1
+    assert "ticktide_writer_commit_seconds_count" in metrics
+    assert "ticktide_writer_candles_stored_total" in metrics
