@@ -77,3 +77,10 @@ def test_wire_model_keeps_the_limits_of_the_shared_model() -> None:
     raw["candles"] = raw["candles"][:1] * 5001
     with pytest.raises(ValidationError):
         WireCandleBatchV1.model_validate_json(json.dumps(raw))
+
+
+def test_wire_model_gives_open_times_in_utc() -> None:
+    raw = json.loads(body())
+    raw["candles"][0]["t"] = "2024-03-01T02:00:00+02:00"
+    wire = WireCandleBatchV1.model_validate_json(json.dumps(raw))
+    assert wire.candles[0].t == T0 and wire.candles[0].t.tzinfo is UTC
