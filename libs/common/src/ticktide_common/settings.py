@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     default_candles_per_request: int = 1000
     max_backfill_candles: int = 200_000
     service_probe_timeout_seconds: float = 2.0
+    gateway_local_cache_bytes: int = 64 * 1024 * 1024
 
     # Writer: a group of batches shares one transaction; it closes at this many
     # candles or after this wait, whichever comes first.

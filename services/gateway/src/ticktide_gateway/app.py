@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(metrics_buffer.close)  # runs before pool.close
 
             cache = ResponseCache(redis, settings.ticktide_redis_prefix,
-                                  settings.cache_ttl_seconds)
+                                  settings.cache_ttl_seconds,
+                                  local_bytes=settings.gateway_local_cache_bytes)
 
             async def drop_cached_series(event: CandlesStoredV1) -> None:
                 await cache.invalidate_series(event.symbol, event.interval)

@@ -6,10 +6,16 @@ old version before a write committed stores its body under a key nobody asks
 for any more, so a stale body never survives an invalidation. A per-series set
 of keys lets the invalidation delete the old bodies at once rather than leave
 them to their TTL. Redis trouble degrades to a miss; it never fails a request.
+
+Each gateway process also keeps the most recently used bodies in memory under
+the same versioned keys (bounded in bytes): a hit then costs one small GET of
+the version instead of moving a megabyte out of Redis, and it is exactly as
+fresh, because the version still comes from Redis on every request.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -17,7 +23,7 @@ from redis.exceptions import RedisError
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["ResponseCache", "prices_key"]
+__all__ = ["ResponseCache", "LocalBodies", "prices_key"]
 
 log = get_logger(__name__)
 
@@ -38,11 +44,40 @@ def prices_key(prefix: str, symbol: str, interval: str, version: int,
             f"{_part(start)}:{_part(end)}:{_part(limit)}")
 
 
+class LocalBodies:
+    """An in-process LRU of bodies by versioned key, bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str) -> bytes | None:
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+        return body
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
+            return
+        old = self._bodies.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old)
+        self._bodies[key] = body
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            _, evicted = self._bodies.popitem(last=False)
+            self._bytes -= len(evicted)
+
+
 class ResponseCache:
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int,
+                 local_bytes: int = 0) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
+        self.local = LocalBodies(local_bytes) if local_bytes > 0 else None
 
     def version_key(self, symbol: str, interval: str) -> str:
         return f"{self.prefix}gateway:prices-version:{symbol}:{interval}"
@@ -61,12 +96,24 @@ class ResponseCache:
         return int(raw) if raw is not None else 0
 
     async def get(self, key: str) -> bytes | None:
+        return await self._get(key, local=False)
+
+    async def get_prices(self, key: str) -> bytes | None:
+        """A versioned prices body: from this process's memory, else from Redis."""
+        return await self._get(key, local=True)
+
+    async def _get(self, key: str, *, local: bool) -> bytes | None:
+        if local and self.local is not None and (body := self.local.get(key)) is not None:
+            return body
         try:
             value = await self.redis.get(key)
         except RedisError as exc:
             log.warning("cache.unavailable", error=repr(exc))
             return None
-        return value.encode() if isinstance(value, str) else value
+        body = value.encode() if isinstance(value, str) else value
+        if local and body is not None and self.local is not None:
+            self.local.put(key, body)
+        return body
 
     async def put(self, key: str, body: bytes) -> None:
         try:
@@ -80,6 +127,8 @@ class ResponseCache:
     async def put_prices(self, symbol: str, interval: str, key: str, body: bytes) -> None:
         """Store a prices body and remember its key with the series, so that an
         invalidation frees the memory at once instead of after the TTL."""
+        if self.local is not None:
+            self.local.put(key, body)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(key, body, ex=self.ttl_seconds)

@@ -62,7 +62,7 @@ async def prices(query: Annotated[PricesQuery, Query()], settings: SettingsDep,
     if version is not None:
         key = prices_key(cache.prefix, query.symbol, query.interval, version, window.start,
                          as_utc(query.end) if query.end else None, query.limit)
-        cached = await cache.get(key)
+        cached = await cache.get_prices(key)
         if cached is not None:
             return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
     if window.mode == "range":
