@@ -58,8 +58,12 @@ def year_of_candles(seed: int = 7) -> list[tuple[Any, ...]]:
         high = max(open_, close) * (1 + abs(rng.gauss(0, 0.002)))
         low = min(open_, close) * (1 - abs(rng.gauss(0, 0.002)))
         volume = abs(rng.gauss(1200, 400))
-        rows.append((YEAR_START + timedelta(hours=i),
-                     *(Decimal(f"{x:.8f}") for x in (open_, high, low, close, volume))))
+        rows.append(
+            (
+                YEAR_START + timedelta(hours=i),
+                *(Decimal(f"{x:.8f}") for x in (open_, high, low, close, volume)),
+            )
+        )
         price = close
     return rows
 
@@ -76,13 +80,26 @@ async def _prepare_database(admin_dsn: str, name: str) -> str:
     try:
         crypto_id = await connection.fetchval(
             "INSERT INTO cryptocurrencies (symbol, name, binance_symbol)"
-            " VALUES ('BENCH', 'Bench coin', $1) RETURNING id", SYMBOL)
+            " VALUES ('BENCH', 'Bench coin', $1) RETURNING id",
+            SYMBOL,
+        )
         await connection.copy_records_to_table(
             "crypto_prices",
-            records=[(crypto_id, t, "1h", o, h, lo, c, v, "binance")
-                     for t, o, h, lo, c, v in year_of_candles()],
-            columns=["crypto_id", "datetime", "interval_type", "open_price", "high_price",
-                     "low_price", "close_price", "volume", "source"],
+            records=[
+                (crypto_id, t, "1h", o, h, lo, c, v, "binance")
+                for t, o, h, lo, c, v in year_of_candles()
+            ],
+            columns=[
+                "crypto_id",
+                "datetime",
+                "interval_type",
+                "open_price",
+                "high_price",
+                "low_price",
+                "close_price",
+                "volume",
+                "source",
+            ],
         )
         await connection.execute("ANALYZE crypto_prices")
     finally:
@@ -114,8 +131,9 @@ class KeepAliveClient:
         self._writer: asyncio.StreamWriter | None = None
 
     async def __aenter__(self) -> KeepAliveClient:
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port,
-                                                                   limit=1 << 22)
+        self._reader, self._writer = await asyncio.open_connection(
+            self.host, self.port, limit=1 << 22
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -138,8 +156,9 @@ class KeepAliveClient:
         return status, headers, body
 
 
-async def _measure(client: KeepAliveClient, target: str, requests: int, expect_cache: str,
-                   before_each: Any = None) -> list[float]:
+async def _measure(
+    client: KeepAliveClient, target: str, requests: int, expect_cache: str, before_each: Any = None
+) -> list[float]:
     timings: list[float] = []
     for _ in range(requests):
         if before_each is not None:
@@ -148,8 +167,9 @@ async def _measure(client: KeepAliveClient, target: str, requests: int, expect_c
         status, headers, body = await client.get(target)
         elapsed = (time.perf_counter() - started) * 1000
         if status != 200 or headers.get("x-cache") != expect_cache:
-            raise RuntimeError(f"unexpected answer {status} x-cache={headers.get('x-cache')}: "
-                               f"{body[:200]!r}")
+            raise RuntimeError(
+                f"unexpected answer {status} x-cache={headers.get('x-cache')}: {body[:200]!r}"
+            )
         timings.append(elapsed)
     return timings
 
@@ -164,18 +184,28 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
     dsn = await _prepare_database(admin_dsn, database)
     port = free_port()
     env = {
-        "TICKTIDE_ENV": "test", "DATABASE_URL": dsn, "REDIS_URL": base.redis_url,
-        "AMQP_URL": base.amqp_url, "TICKTIDE_BUS_PREFIX": run_id,
-        "TICKTIDE_REDIS_PREFIX": redis_prefix, "GATEWAY_PORT": str(port),
-        "LOG_LEVEL": "WARNING", "CRYPTO_SCHEDULER_ENABLED": "0",
+        "TICKTIDE_ENV": "test",
+        "DATABASE_URL": dsn,
+        "REDIS_URL": base.redis_url,
+        "AMQP_URL": base.amqp_url,
+        "TICKTIDE_BUS_PREFIX": run_id,
+        "TICKTIDE_REDIS_PREFIX": redis_prefix,
+        "GATEWAY_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "CRYPTO_SCHEDULER_ENABLED": "0",
     }
-    gateway = ServiceProcess("ticktide_gateway", env, port, Path(tempfile.gettempdir()),
-                             name=f"bench-gateway-{run_id}")
+    gateway = ServiceProcess(
+        "ticktide_gateway", env, port, Path(tempfile.gettempdir()), name=f"bench-gateway-{run_id}"
+    )
     redis = Redis.from_url(base.redis_url)
     version_key = f"{redis_prefix}gateway:prices-version:{SYMBOL}:1h"
     keys_key = f"{redis_prefix}gateway:prices-keys:{SYMBOL}:1h"
-    params = {"symbol": SYMBOL, "interval": "1h", "start": "2023-01-01T00:00:00Z",
-              "end": "2024-01-01T00:00:00Z"}
+    params = {
+        "symbol": SYMBOL,
+        "interval": "1h",
+        "start": "2023-01-01T00:00:00Z",
+        "end": "2024-01-01T00:00:00Z",
+    }
     try:
         await gateway.start()
         target = f"/api/crypto/prices?{urlencode(params)}"
@@ -217,20 +247,30 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
     for case, timings in (("cached", cached), ("uncached", uncached)):
         ordered = sorted(timings)
         p99 = _percentile(ordered, 0.99)
-        rows.append({
-            "bench": "prices_latency", "case": case, "candles": CANDLES,
-            "body_bytes": body_bytes, "requests": len(ordered),
-            "p50_ms": round(_percentile(ordered, 0.50), 2), "p99_ms": round(p99, 2),
-            "max_ms": round(ordered[-1], 2), "target_p99_ms": TARGET_P99_MS[case],
-            "server_p50_ms": server_ms[case][0], "server_p99_ms": server_ms[case][1],
-            "ok": p99 < TARGET_P99_MS[case],
-            "load_before": load_before, "load_after": load_after,
-        })
+        rows.append(
+            {
+                "bench": "prices_latency",
+                "case": case,
+                "candles": CANDLES,
+                "body_bytes": body_bytes,
+                "requests": len(ordered),
+                "p50_ms": round(_percentile(ordered, 0.50), 2),
+                "p99_ms": round(p99, 2),
+                "max_ms": round(ordered[-1], 2),
+                "target_p99_ms": TARGET_P99_MS[case],
+                "server_p50_ms": server_ms[case][0],
+                "server_p99_ms": server_ms[case][1],
+                "ok": p99 < TARGET_P99_MS[case],
+                "load_before": load_before,
+                "load_after": load_after,
+            }
+        )
     return rows
 
 
-async def _server_side_times(dsn: str, windows: dict[str, list[datetime]]
-                             ) -> dict[str, tuple[float | None, float | None]]:
+async def _server_side_times(
+    dsn: str, windows: dict[str, list[datetime]]
+) -> dict[str, tuple[float | None, float | None]]:
     """p50/p99 of the gateway's own measurements (performance_metrics, written in
     batches every couple of seconds) for the requests of each case."""
     query = """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms),
@@ -264,18 +304,38 @@ async def _delete_bus_names(amqp_url: str, prefix: str) -> None:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = ("case", "candles", "requests", "p50 ms", "p99 ms", "max ms", "target p99", "ok",
-              "server p50", "server p99")
-    print("GET /api/crypto/prices, one year of 1h candles "
-          f"({rows[0]['body_bytes']:,} bytes per response; 1-min load average "
-          f"{rows[0]['load_before']:.2f} before, {rows[0]['load_after']:.2f} after, "
-          f"{os.cpu_count()} CPUs)")
+    header = (
+        "case",
+        "candles",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "target p99",
+        "ok",
+        "server p50",
+        "server p99",
+    )
+    print(
+        "GET /api/crypto/prices, one year of 1h candles "
+        f"({rows[0]['body_bytes']:,} bytes per response; 1-min load average "
+        f"{rows[0]['load_before']:.2f} before, {rows[0]['load_after']:.2f} after, "
+        f"{os.cpu_count()} CPUs)"
+    )
     print("  ".join(f"{h:>10}" for h in header))
     for row in rows:
-        values = (row["case"], row["candles"], row["requests"], f"{row['p50_ms']:.2f}",
-                  f"{row['p99_ms']:.2f}", f"{row['max_ms']:.2f}",
-                  f"< {row['target_p99_ms']:g}", "yes" if row["ok"] else "NO",
-                  row["server_p50_ms"], row["server_p99_ms"])
+        values = (
+            row["case"],
+            row["candles"],
+            row["requests"],
+            f"{row['p50_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            f"{row['max_ms']:.2f}",
+            f"< {row['target_p99_ms']:g}",
+            "yes" if row["ok"] else "NO",
+            row["server_p50_ms"],
+            row["server_p99_ms"],
+        )
         print("  ".join(f"{v!s:>10}" for v in values))
 
 

@@ -54,10 +54,13 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
 
 
 async def start_stack(binance: FakeBinance, env: dict[str, str], log_dir: Path) -> CryptoStack:
-    writer = await ServiceProcess("ticktide_writer", env, int(env["WRITER_PORT"]), log_dir,
-                                  "writer").start()
-    ingest = await ServiceProcess("ticktide_ingest_crypto", env, int(env["INGEST_CRYPTO_PORT"]),
-                                  log_dir, "ingest-crypto").start()
-    gateway = await ServiceProcess("ticktide_gateway", env, int(env["GATEWAY_PORT"]), log_dir,
-                                   "gateway").start()
+    writer = await ServiceProcess(
+        "ticktide_writer", env, int(env["WRITER_PORT"]), log_dir, "writer"
+    ).start()
+    ingest = await ServiceProcess(
+        "ticktide_ingest_crypto", env, int(env["INGEST_CRYPTO_PORT"]), log_dir, "ingest-crypto"
+    ).start()
+    gateway = await ServiceProcess(
+        "ticktide_gateway", env, int(env["GATEWAY_PORT"]), log_dir, "gateway"
+    ).start()
     return CryptoStack(binance, gateway, ingest, writer, env)

@@ -18,10 +18,15 @@ def fake_binance() -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-async def crypto_stack(fake_binance: FakeBinance, service_env: dict[str, str],
-                       log_dir: Path) -> AsyncIterator[CryptoStack]:
-    env = stack_env(service_env, fake_binance.url,
-                    CRYPTO_GAP_RETRY_SECONDS="1", CRYPTO_GAP_MAX_REFILL_ATTEMPTS="1000")
+async def crypto_stack(
+    fake_binance: FakeBinance, service_env: dict[str, str], log_dir: Path
+) -> AsyncIterator[CryptoStack]:
+    env = stack_env(
+        service_env,
+        fake_binance.url,
+        CRYPTO_GAP_RETRY_SECONDS="1",
+        CRYPTO_GAP_MAX_REFILL_ATTEMPTS="1000",
+    )
     stack = await start_stack(fake_binance, env, log_dir)
     try:
         yield stack

@@ -23,8 +23,20 @@ from ticktide_common.testing.processes import ServiceProcess, free_port
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SYMBOL = "ADAUSDT"
-HEADER = ["open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume",
-          "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
+HEADER = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+]
 
 
 def _rows(month_start: datetime, hours: int, unit: int) -> list[list[str]]:
@@ -34,13 +46,28 @@ def _rows(month_start: datetime, hours: int, unit: int) -> list[list[str]]:
         t = month_start + timedelta(hours=i)
         open_time = int(t.timestamp()) * unit
         price = f"{0.5 + i / 10_000:.4f}0000"
-        rows.append([str(open_time), price, price, price, price, f"{1000 + i}.1",
-                     str(open_time + 3600 * unit - 1), "500.5", "42", "1.0", "0.5", "0"])
+        rows.append(
+            [
+                str(open_time),
+                price,
+                price,
+                price,
+                price,
+                f"{1000 + i}.1",
+                str(open_time + 3600 * unit - 1),
+                "500.5",
+                "42",
+                "1.0",
+                "0.5",
+                "0",
+            ]
+        )
     return rows
 
 
-def _write_zip(directory: Path, name: str, rows: list[list[str]], header: bool,
-               checksum: str | None = None) -> Path:
+def _write_zip(
+    directory: Path, name: str, rows: list[list[str]], header: bool, checksum: str | None = None
+) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
@@ -57,30 +84,40 @@ def _write_zip(directory: Path, name: str, rows: list[list[str]], header: bool,
 @pytest.fixture
 async def writer(service_env: dict[str, str], log_dir: Path) -> AsyncIterator[ServiceProcess]:
     port = free_port()
-    process = await ServiceProcess("ticktide_writer", {**service_env, "WRITER_PORT": str(port)},
-                                   port, log_dir, "writer-archive").start()
+    process = await ServiceProcess(
+        "ticktide_writer",
+        {**service_env, "WRITER_PORT": str(port)},
+        port,
+        log_dir,
+        "writer-archive",
+    ).start()
     yield process
     process.stop()
 
 
 async def _ticktide(env: dict[str, str], *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "ticktide"), *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(Path(sys.executable).parent / "ticktide"),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await asyncio.wait_for(process.communicate(), 180)
     return process.returncode or 0, output.decode()
 
 
 async def test_import_millisecond_and_microsecond_archives(
-        writer: ServiceProcess, service_env: dict[str, str], database_url: str,
-        tmp_path: Path) -> None:
+    writer: ServiceProcess, service_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
     jan_2024 = datetime(2024, 1, 1, tzinfo=UTC)
     jan_2025 = datetime(2025, 1, 1, tzinfo=UTC)
     ms_file = _write_zip(tmp_path, f"{SYMBOL}-1h-2024-01", _rows(jan_2024, 744, 1000), True)
     us_file = _write_zip(tmp_path, f"{SYMBOL}-1h-2025-01", _rows(jan_2025, 744, 1_000_000), False)
 
-    code, output = await _ticktide(service_env, "import", "binance-archive", str(ms_file),
-                                   str(us_file))
+    code, output = await _ticktide(
+        service_env, "import", "binance-archive", str(ms_file), str(us_file)
+    )
     assert code == 0, output
     assert "imported 1488 candles from 2 file(s)" in output
 
@@ -91,11 +128,16 @@ async def test_import_millisecond_and_microsecond_archives(
                       min(p.datetime) AS first, max(p.datetime) AS last,
                       min(p.source) AS source
                FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-               WHERE c.binance_symbol = $1 GROUP BY 1 ORDER BY 1""", SYMBOL)
+               WHERE c.binance_symbol = $1 GROUP BY 1 ORDER BY 1""",
+            SYMBOL,
+        )
         first_close = await connection.fetchval(
             """SELECT p.close_price::text FROM crypto_prices p
                JOIN cryptocurrencies c ON c.id = p.crypto_id
-               WHERE c.binance_symbol = $1 AND p.datetime = $2""", SYMBOL, jan_2025)
+               WHERE c.binance_symbol = $1 AND p.datetime = $2""",
+            SYMBOL,
+            jan_2025,
+        )
     finally:
         await connection.close()
     assert [(r["month"], r["n"], r["first"], r["last"], r["source"]) for r in rows] == [
@@ -106,10 +148,15 @@ async def test_import_millisecond_and_microsecond_archives(
 
 
 async def test_checksum_mismatch_fails_and_stores_nothing(
-        writer: ServiceProcess, service_env: dict[str, str], database_url: str,
-        tmp_path: Path) -> None:
-    bad = _write_zip(tmp_path, "XRPUSDT-1h-2024-02",
-                     _rows(datetime(2024, 2, 1, tzinfo=UTC), 24, 1000), True, checksum="0" * 64)
+    writer: ServiceProcess, service_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    bad = _write_zip(
+        tmp_path,
+        "XRPUSDT-1h-2024-02",
+        _rows(datetime(2024, 2, 1, tzinfo=UTC), 24, 1000),
+        True,
+        checksum="0" * 64,
+    )
     code, output = await _ticktide(service_env, "import", "binance-archive", str(bad))
     assert code == 1
     assert "checksum mismatch" in output
@@ -117,7 +164,8 @@ async def test_checksum_mismatch_fails_and_stores_nothing(
     try:
         stored = await connection.fetchval(
             """SELECT count(*) FROM crypto_prices p JOIN cryptocurrencies c
-               ON c.id = p.crypto_id WHERE c.binance_symbol = 'XRPUSDT'""")
+               ON c.id = p.crypto_id WHERE c.binance_symbol = 'XRPUSDT'"""
+        )
     finally:
         await connection.close()
     assert stored == 0

@@ -23,8 +23,15 @@ HOLES = {
 
 
 async def _backfill(client: httpx.AsyncClient, symbol: str) -> str:
-    response = await client.post("/api/admin/ingest/crypto/backfill", json={
-        "symbol": symbol, "interval": "1h", "start": START.isoformat(), "end": END.isoformat()})
+    response = await client.post(
+        "/api/admin/ingest/crypto/backfill",
+        json={
+            "symbol": symbol,
+            "interval": "1h",
+            "start": START.isoformat(),
+            "end": END.isoformat(),
+        },
+    )
     assert response.status_code == 202, response.text
     job_id: str = response.json()["job_id"]
 
@@ -38,8 +45,7 @@ async def _backfill(client: httpx.AsyncClient, symbol: str) -> str:
 
 
 async def _quality(client: httpx.AsyncClient, symbol: str) -> dict:
-    response = await client.get("/api/crypto/quality", params={"symbol": symbol,
-                                                                "interval": "1h"})
+    response = await client.get("/api/crypto/quality", params={"symbol": symbol, "interval": "1h"})
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -48,8 +54,9 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def test_backfill_holes_refill_and_rate_limit(crypto_stack: CryptoStack,
-                                                    database_url: str) -> None:
+async def test_backfill_holes_refill_and_rate_limit(
+    crypto_stack: CryptoStack, database_url: str
+) -> None:
     binance = crypto_stack.binance
     served_total = {s: binance.add_series(s, "1h", START, END, holes=HOLES[s]) for s in HOLES}
     assert served_total == {"BTCUSDT": 2184 - 3, "ETHUSDT": 2184 - 1}
@@ -76,34 +83,50 @@ async def test_backfill_holes_refill_and_rate_limit(crypto_stack: CryptoStack,
                               p.source
                        FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
                        WHERE c.binance_symbol = $1 AND p.interval_type = '1h'
-                       ORDER BY p.datetime""", symbol)
+                       ORDER BY p.datetime""",
+                    symbol,
+                )
                 served = binance.served_klines(symbol, "1h")
                 assert len(rows) == len(served)
-                assert [(int(r["datetime"].timestamp() * 1000), r["o"], r["h"], r["l"], r["c"],
-                         r["v"]) for r in rows] == [tuple(k[:6]) for k in served]
+                assert [
+                    (int(r["datetime"].timestamp() * 1000), r["o"], r["h"], r["l"], r["c"], r["v"])
+                    for r in rows
+                ] == [tuple(k[:6]) for k in served]
                 assert {r["source"] for r in rows} == {"binance"}
         finally:
             await connection.close()
 
         # ...and through the API, as numbers that print as the provider's strings.
         for symbol in HOLES:
-            response = await client.get("/api/crypto/prices", params={
-                "symbol": symbol, "interval": "1h", "start": START.isoformat(),
-                "end": END.isoformat(), "limit": 5000})
+            response = await client.get(
+                "/api/crypto/prices",
+                params={
+                    "symbol": symbol,
+                    "interval": "1h",
+                    "start": START.isoformat(),
+                    "end": END.isoformat(),
+                    "limit": 5000,
+                },
+            )
             assert response.status_code == 200, response.text
             body = response.json()
             assert body["symbol"] == symbol and body["source"] == "binance"
             served = binance.served_klines(symbol, "1h")
-            assert [[c["t"], c["o"], c["h"], c["l"], c["c"], c["v"]] for c in body["candles"]] \
-                == [[_iso(datetime.fromtimestamp(k[0] / 1000, UTC)), *map(float, k[1:6])]
-                    for k in served]
+            assert [[c["t"], c["o"], c["h"], c["l"], c["c"], c["v"]] for c in body["candles"]] == [
+                [_iso(datetime.fromtimestamp(k[0] / 1000, UTC)), *map(float, k[1:6])]
+                for k in served
+            ]
 
         # The holes are reported (the source still lacks them, retries find nothing).
         btc, eth = await _quality(client, "BTCUSDT"), await _quality(client, "ETHUSDT")
         assert (btc["expected"], btc["present"], btc["missing"]) == (2184, 2181, 3)
-        assert btc["gaps"] == [{"start": _iso(HOLES["BTCUSDT"][0]),
-                                "end": _iso(HOLES["BTCUSDT"][-1] + timedelta(hours=1)),
-                                "candles": 3}]
+        assert btc["gaps"] == [
+            {
+                "start": _iso(HOLES["BTCUSDT"][0]),
+                "end": _iso(HOLES["BTCUSDT"][-1] + timedelta(hours=1)),
+                "candles": 3,
+            }
+        ]
         assert (eth["missing"], len(eth["gaps"]), eth["refilled"]) == (1, 1, 0)
 
         # The source gets the candles after all: the open gaps are refilled on their own.
@@ -112,16 +135,26 @@ async def test_backfill_holes_refill_and_rate_limit(crypto_stack: CryptoStack,
 
         async def refilled() -> bool:
             quality = [await _quality(client, s) for s in HOLES]
-            return [(q["missing"], q["refilled"], q["gaps"]) for q in quality] == \
-                [(0, 3, []), (0, 1, [])]
+            return [(q["missing"], q["refilled"], q["gaps"]) for q in quality] == [
+                (0, 3, []),
+                (0, 1, []),
+            ]
 
         await wait_until(refilled, timeout=60, what="the healed holes to be refilled")
-        response = await client.get("/api/crypto/prices", params={
-            "symbol": "BTCUSDT", "interval": "1h", "start": START.isoformat(),
-            "end": END.isoformat(), "limit": 5000})
+        response = await client.get(
+            "/api/crypto/prices",
+            params={
+                "symbol": "BTCUSDT",
+                "interval": "1h",
+                "start": START.isoformat(),
+                "end": END.isoformat(),
+                "limit": 5000,
+            },
+        )
         candles = response.json()["candles"]
         assert len(candles) == 2184
         healed = {c["t"]: c for c in candles}[_iso(HOLES["BTCUSDT"][1])]
-        kline = binance.served_klines("BTCUSDT", "1h", HOLES["BTCUSDT"][1],
-                                      HOLES["BTCUSDT"][1] + timedelta(hours=1))[0]
+        kline = binance.served_klines(
+            "BTCUSDT", "1h", HOLES["BTCUSDT"][1], HOLES["BTCUSDT"][1] + timedelta(hours=1)
+        )[0]
         assert healed["c"] == float(kline[4])

@@ -24,8 +24,13 @@ SERVICES = ("gateway", "ingest-crypto", "writer")
 
 async def run_make(target: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        "make", "--no-print-directory", target, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "make",
+        "--no-print-directory",
+        target,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=420)
     assert process.returncode is not None
@@ -56,18 +61,29 @@ def _state(pid: int) -> str:
 
 
 async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
-    repo_root: Path, service_env: dict[str, str], tmp_path: Path, bus: Bus,
+    repo_root: Path,
+    service_env: dict[str, str],
+    tmp_path: Path,
+    bus: Bus,
 ) -> None:
     # `bus` is requested so that this run's queues, which the services declare, are
     # deleted at the end of the session.
-    ports = {name: free_port() for name in (
-        "TICKTIDE_HTTPS_PORT", "TICKTIDE_HTTP_PORT", "GATEWAY_PORT",
-        "INGEST_CRYPTO_PORT", "WRITER_PORT")}
+    ports = {
+        name: free_port()
+        for name in (
+            "TICKTIDE_HTTPS_PORT",
+            "TICKTIDE_HTTP_PORT",
+            "GATEWAY_PORT",
+            "INGEST_CRYPTO_PORT",
+            "WRITER_PORT",
+        )
+    }
     run_dir = tmp_path / "run"
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
     env = {
-        **os.environ, **service_env,
+        **os.environ,
+        **service_env,
         **{name: str(port) for name, port in ports.items()},
         "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ports['INGEST_CRYPTO_PORT']}",
         "WRITER_URL": f"http://127.0.0.1:{ports['WRITER_PORT']}",
@@ -112,8 +128,8 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             assert missing.headers["x-frame-options"] == "DENY"
 
             redirect = await client.get(
-                f"http://localhost:{ports['TICKTIDE_HTTP_PORT']}/crypto?x=1",
-                follow_redirects=False)
+                f"http://localhost:{ports['TICKTIDE_HTTP_PORT']}/crypto?x=1", follow_redirects=False
+            )
             assert redirect.status_code == 301
             assert redirect.headers["location"] == f"https://localhost:{https}/crypto?x=1"
 
@@ -136,8 +152,12 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
 async def test_compose_nginx_conf_is_the_rendered_template(repo_root: Path) -> None:
     """compose.yaml's nginx runs nginx/compose.conf: it must be today's template, rendered."""
     process = await asyncio.create_subprocess_exec(
-        "bash", "scripts/render-compose-nginx.sh", "--stdout", cwd=repo_root,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "bash",
+        "scripts/render-compose-nginx.sh",
+        "--stdout",
+        cwd=repo_root,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     rendered, errors = await process.communicate()
     assert process.returncode == 0, errors.decode()

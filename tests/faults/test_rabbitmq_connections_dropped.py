@@ -21,7 +21,8 @@ from ticktide_common.testing.processes import wait_until
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
 pytestmark = [
-    pytest.mark.integration, pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.slow,
     pytest.mark.skipif(not rabbitmqctl_available(), reason="needs rabbitmqctl on this host"),
 ]
 
@@ -30,19 +31,27 @@ START = datetime(2022, 1, 1, tzinfo=UTC)
 END = datetime(2024, 1, 1, tzinfo=UTC)  # 17,520 hourly candles, 18 pages
 
 
-async def test_backfill_survives_closed_connections(service_env: dict[str, str], run_id: str,
-                                                    database_url: str, log_dir: Path) -> None:
+async def test_backfill_survives_closed_connections(
+    service_env: dict[str, str], run_id: str, database_url: str, log_dir: Path
+) -> None:
     vhost = f"{run_id}-faults"
     with FakeBinance() as binance, temporary_vhost(vhost, service_env["AMQP_URL"]) as amqp_url:
         served = binance.add_series(SYMBOL, "1h", START, END)
         binance.set_latency(0.25)  # about 5 s of fetching: time to pull the plug twice
-        stack = await start_stack(binance, stack_env(service_env, binance.url,
-                                                     AMQP_URL=amqp_url), log_dir)
+        stack = await start_stack(
+            binance, stack_env(service_env, binance.url, AMQP_URL=amqp_url), log_dir
+        )
         try:
             async with httpx.AsyncClient(base_url=stack.api, timeout=30) as client:
-                response = await client.post("/api/admin/ingest/crypto/backfill", json={
-                    "symbol": SYMBOL, "interval": "1h", "start": START.isoformat(),
-                    "end": END.isoformat()})
+                response = await client.post(
+                    "/api/admin/ingest/crypto/backfill",
+                    json={
+                        "symbol": SYMBOL,
+                        "interval": "1h",
+                        "start": START.isoformat(),
+                        "end": END.isoformat(),
+                    },
+                )
                 assert response.status_code == 202, response.text
                 job_url = f"/api/admin/ingest/jobs/{response.json()['job_id']}"
 
@@ -56,8 +65,11 @@ async def test_backfill_survives_closed_connections(service_env: dict[str, str],
                 before = await job()
                 assert before["status"] in ("running", "queued"), before
                 await close_all_connections(vhost, "fault test: mid-backfill")
-                await wait_until(lambda: _more_stored(job, before), timeout=60,
-                                 what="storing to resume after the reconnect")
+                await wait_until(
+                    lambda: _more_stored(job, before),
+                    timeout=60,
+                    what="storing to resume after the reconnect",
+                )
                 middle = await job()
                 if middle["status"] == "running":
                     await close_all_connections(vhost, "fault test: again")
@@ -78,12 +90,15 @@ async def test_backfill_survives_closed_connections(service_env: dict[str, str],
                 """SELECT (extract(epoch FROM p.datetime) * 1000)::bigint AS t,
                           p.close_price::text AS c
                    FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-                   WHERE c.binance_symbol = $1 AND p.interval_type = '1h' ORDER BY 1""", SYMBOL)
+                   WHERE c.binance_symbol = $1 AND p.interval_type = '1h' ORDER BY 1""",
+                SYMBOL,
+            )
         finally:
             await connection.close()
         assert len(stored) == served
-        assert [(r["t"], r["c"]) for r in stored] == \
-            [(k[0], k[4]) for k in binance.served_klines(SYMBOL, "1h")]
+        assert [(r["t"], r["c"]) for r in stored] == [
+            (k[0], k[4]) for k in binance.served_klines(SYMBOL, "1h")
+        ]
 
 
 async def _more_stored(job, before: dict) -> bool:  # type: ignore[no-untyped-def]

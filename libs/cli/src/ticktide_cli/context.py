@@ -46,7 +46,8 @@ async def open_context(settings: Settings) -> AsyncIterator[CliContext]:
             bus = await Bus.connect(
                 settings.amqp_url,
                 Topology(settings.ticktide_bus_prefix, settings.bus_delivery_limit),
-                service="cli", publish_timeout=settings.bus_publish_timeout_seconds,
+                service="cli",
+                publish_timeout=settings.bus_publish_timeout_seconds,
             )
         except Exception as exc:
             raise CliError(f"cannot reach RabbitMQ at AMQP_URL: {exc}") from exc

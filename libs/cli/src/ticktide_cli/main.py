@@ -20,8 +20,11 @@ from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import apply_migrations, ensure_database
 from ticktide_common.settings import CRYPTO_INTERVALS, Settings
 
-app = typer.Typer(help="Ticktide: market and weather data with distributed backtesting.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Ticktide: market and weather data with distributed backtesting.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 backfill_app = typer.Typer(help="Fetch history from a source and store it.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
 app.add_typer(backfill_app, name="backfill")
@@ -88,28 +91,41 @@ def backfill_crypto(
 ) -> None:
     """Backfill one crypto series from Binance; returns when its candles are stored."""
     if interval not in CRYPTO_INTERVALS:
-        raise typer.BadParameter(f"use one of {', '.join(CRYPTO_INTERVALS)}",
-                                 param_hint="--interval")
+        raise typer.BadParameter(
+            f"use one of {', '.join(CRYPTO_INTERVALS)}", param_hint="--interval"
+        )
     if not symbol.isalnum():
         raise typer.BadParameter("a Binance pair such as BTCUSDT", param_hint="SYMBOL")
     end_at = _date("--end", end) if end else datetime.now(UTC)
     start_at = _date("--start", start) if start else end_at - timedelta(days=30)
 
     async def command(ctx: CliContext) -> None:
-        job = await run_backfill(ctx, symbol=symbol.upper(), interval=interval,  # type: ignore[arg-type]
-                                 start=start_at, end=end_at, timeout=timeout,
-                                 console=console)
+        job = await run_backfill(
+            ctx,
+            symbol=symbol.upper(),
+            interval=interval,  # type: ignore[arg-type]
+            start=start_at,
+            end=end_at,
+            timeout=timeout,
+            console=console,
+        )
         gaps, missing = await open_gaps(ctx.pool, job.symbol, job.interval)
-        console.print(f"stored {job.candles_stored} candles of {job.symbol} {job.interval}; "
-                      f"open gaps in the series: {gaps} ({missing} candles)")
+        console.print(
+            f"stored {job.candles_stored} candles of {job.symbol} {job.interval}; "
+            f"open gaps in the series: {gaps} ({missing} candles)"
+        )
 
     _run(command)
 
 
 @import_app.command("binance-archive")
 def import_binance_archive(
-    files: Annotated[list[Path], typer.Argument(help="monthly/daily kline .zip files",
-                                                exists=True, dir_okay=False, readable=True)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="monthly/daily kline .zip files", exists=True, dir_okay=False, readable=True
+        ),
+    ],
     timeout: Annotated[float, typer.Option(help="seconds to wait per file")] = 1800.0,
 ) -> None:
     """Import Binance public-archive kline zips (checksum verified when present)."""

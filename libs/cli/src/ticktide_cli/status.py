@@ -57,8 +57,14 @@ async def show_status(ctx: CliContext, console: Console) -> bool:
     for column in ("symbol", "interval", "candles", "first", "last", "source"):
         series.add_column(column)
     for r in await series_summary(ctx.pool):
-        series.add_row(r["symbol"], r["interval"], str(r["candles"]), r["first"].isoformat(),
-                       r["last"].isoformat(), r["sources"])
+        series.add_row(
+            r["symbol"],
+            r["interval"],
+            str(r["candles"]),
+            r["first"].isoformat(),
+            r["last"].isoformat(),
+            r["sources"],
+        )
     console.print(series)
 
     jobs = Table(title="recent ingest jobs")
@@ -66,9 +72,14 @@ async def show_status(ctx: CliContext, console: Console) -> bool:
         jobs.add_column(column)
     for r in await recent_jobs(ctx.pool):
         expected = "?" if r["candles_expected"] is None else str(r["candles_expected"])
-        jobs.add_row(str(r["id"])[:8], r["kind"], f"{r['symbol']} {r['interval_type']}",
-                     r["status"] + (f": {r['error'][:60]}" if r["error"] else ""),
-                     f"{r['candles_stored']}/{expected}", r["created_at"].isoformat())
+        jobs.add_row(
+            str(r["id"])[:8],
+            r["kind"],
+            f"{r['symbol']} {r['interval_type']}",
+            r["status"] + (f": {r['error'][:60]}" if r["error"] else ""),
+            f"{r['candles_stored']}/{expected}",
+            r["created_at"].isoformat(),
+        )
     console.print(jobs)
     return all(state == "ready" for _, _, state in rows)
 

@@ -52,8 +52,9 @@ _RETRYABLE = (
 class Bus:
     """One robust connection, one confirmed publishing channel, and consumers."""
 
-    def __init__(self, connection: AbstractRobustConnection, topology: Topology,
-                 publish_timeout: float) -> None:
+    def __init__(
+        self, connection: AbstractRobustConnection, topology: Topology, publish_timeout: float
+    ) -> None:
         self.connection = connection
         self.topology = topology
         self.publish_timeout = publish_timeout
@@ -63,8 +64,9 @@ class Bus:
         self._publish_lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str, topology: Topology, *, service: str,
-                      publish_timeout: float = 15.0) -> Bus:
+    async def connect(
+        cls, url: str, topology: Topology, *, service: str, publish_timeout: float = 15.0
+    ) -> Bus:
         connection = await aio_pika.connect_robust(
             url, client_properties={"connection_name": f"{topology.prefix}:{service}"}
         )
@@ -84,12 +86,14 @@ class Bus:
             )
             for spec in self.topology.queues:
                 dlq = await channel.declare_queue(
-                    self.topology.dlq_name(spec), durable=True,
+                    self.topology.dlq_name(spec),
+                    durable=True,
                     arguments={"x-queue-type": "quorum"},
                 )
                 await dlq.bind(dlx, routing_key=self.topology.queue_name(spec))
                 queue = await channel.declare_queue(
-                    self.topology.queue_name(spec), durable=True,
+                    self.topology.queue_name(spec),
+                    durable=True,
                     arguments=self.topology.queue_arguments(spec),
                 )
                 for key in spec.routing_keys:
@@ -108,8 +112,13 @@ class Bus:
         assert self._exchange is not None
         return self._exchange
 
-    async def publish(self, message: BusMessage, *, correlation_id: str | None = None,
-                      timeout: float | None = None) -> None:
+    async def publish(
+        self,
+        message: BusMessage,
+        *,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """Publish persistently and wait for the broker's confirm (or raise)."""
         body = message.model_dump_json().encode()
         amqp_message = aio_pika.Message(
@@ -131,7 +140,8 @@ class Bus:
                 with attempt:
                     exchange = await self._exchange_for_publish()
                     confirmation = await exchange.publish(
-                        amqp_message, routing_key=message.routing_key,
+                        amqp_message,
+                        routing_key=message.routing_key,
                         timeout=max(1.0, deadline),
                     )
                     if not isinstance(confirmation, Basic.Ack):
@@ -143,14 +153,16 @@ class Bus:
                 f"{message.routing_key} not confirmed within {deadline}s: {exc!r}"
             ) from exc
 
-    async def consume(self, spec: QueueSpec, model: type[M], handler: MessageHandler[M], *,
-                      prefetch: int = 8) -> None:
+    async def consume(
+        self, spec: QueueSpec, model: type[M], handler: MessageHandler[M], *, prefetch: int = 8
+    ) -> None:
         """Start consuming `spec` with `handler`; returns once the consumer runs."""
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         self._consumer_channels.append(channel)
         queue = await channel.declare_queue(
-            self.topology.queue_name(spec), durable=True,
+            self.topology.queue_name(spec),
+            durable=True,
             arguments=self.topology.queue_arguments(spec),
         )
 
@@ -177,26 +189,33 @@ class Bus:
             await self.connection.close()
 
 
-async def _dispatch(incoming: AbstractIncomingMessage, model: type[M],
-                    handler: MessageHandler[M]) -> None:
+async def _dispatch(
+    incoming: AbstractIncomingMessage, model: type[M], handler: MessageHandler[M]
+) -> None:
     with correlation_scope(incoming.correlation_id):
         try:
             message = model.model_validate_json(incoming.body)
         except ValidationError as exc:
-            log.error("message.malformed", routing_key=incoming.routing_key,
-                      errors=exc.errors(include_url=False)[:5])
+            log.error(
+                "message.malformed",
+                routing_key=incoming.routing_key,
+                errors=exc.errors(include_url=False)[:5],
+            )
             await _settle(incoming.reject(requeue=False))
             return
         try:
             await handler(message)
         except PermanentError as exc:
-            log.error("message.permanent_failure", routing_key=incoming.routing_key,
-                      error=str(exc))
+            log.error("message.permanent_failure", routing_key=incoming.routing_key, error=str(exc))
             await _settle(incoming.reject(requeue=False))
         except Exception as exc:  # transient by default: retry, the delivery limit bounds it
             attempts = _delivery_count(incoming)
-            log.warning("message.retry", routing_key=incoming.routing_key, error=repr(exc),
-                        delivery_count=attempts)
+            log.warning(
+                "message.retry",
+                routing_key=incoming.routing_key,
+                error=repr(exc),
+                delivery_count=attempts,
+            )
             await asyncio.sleep(min(0.2 * 2**attempts, 5.0))
             await _settle(incoming.nack(requeue=True))
         else:

@@ -16,18 +16,23 @@ async def wait_for_database(dsn: str, timeout: float = 30.0) -> None:
     """Return once PostgreSQL accepts a connection at `dsn`, or raise."""
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type((OSError, asyncpg.PostgresError)),
-        wait=wait_fixed(0.5), stop=stop_after_delay(timeout), reraise=True,
+        wait=wait_fixed(0.5),
+        stop=stop_after_delay(timeout),
+        reraise=True,
     ):
         with attempt:
             connection = await asyncpg.connect(dsn, timeout=5)
             await connection.close()
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
-                      application_name: str = "ticktide") -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, application_name: str = "ticktide"
+) -> asyncpg.Pool:
     await wait_for_database(dsn)
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size,
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
         server_settings={"application_name": application_name, "timezone": "UTC"},
     )
     assert pool is not None

@@ -22,12 +22,14 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 def postgres_check(pool: asyncpg.Pool) -> ReadinessCheck:
     async def check() -> None:
         await pool.fetchval("SELECT 1")
+
     return check
 
 
 def redis_check(redis: Redis) -> ReadinessCheck:
     async def check() -> None:
         await redis.ping()
+
     return check
 
 
@@ -35,11 +37,13 @@ def bus_check(bus: Bus) -> ReadinessCheck:
     async def check() -> None:
         if bus.connection.is_closed:
             raise ConnectionError("RabbitMQ connection is closed (reconnecting)")
+
     return check
 
 
-async def run_checks(checks: Mapping[str, ReadinessCheck],
-                     timeout: float = 2.0) -> tuple[bool, dict[str, str]]:
+async def run_checks(
+    checks: Mapping[str, ReadinessCheck], timeout: float = 2.0
+) -> tuple[bool, dict[str, str]]:
     async def one(check: ReadinessCheck) -> str:
         started = time.perf_counter()
         try:
@@ -54,8 +58,9 @@ async def run_checks(checks: Mapping[str, ReadinessCheck],
     return all(r.startswith("ok") for r in results), report
 
 
-def health_router(service: str, version: str,
-                  checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
+def health_router(
+    service: str, version: str, checks: Callable[[], Mapping[str, ReadinessCheck]]
+) -> APIRouter:
     """Routes for liveness, readiness and Prometheus; `checks` is read per request
     so that it can reach objects created in the app's lifespan."""
     router = APIRouter(tags=["health"])

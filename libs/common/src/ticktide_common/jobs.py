@@ -21,8 +21,16 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CryptoBackfillRequestedV1, CryptoInterval
 
-__all__ = ["JobKind", "JobProgress", "create_job", "get_job_progress", "mark_job_fetched",
-           "mark_job_failed", "request_crypto_backfill", "batch_id_for"]
+__all__ = [
+    "JobKind",
+    "JobProgress",
+    "create_job",
+    "get_job_progress",
+    "mark_job_fetched",
+    "mark_job_failed",
+    "request_crypto_backfill",
+    "batch_id_for",
+]
 
 JobKind = Literal["backfill", "archive-import", "scheduled", "gap-refill"]
 
@@ -85,28 +93,42 @@ class JobProgress:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "job_id": str(self.id), "kind": self.kind, "symbol": self.symbol,
+            "job_id": str(self.id),
+            "kind": self.kind,
+            "symbol": self.symbol,
             "interval": self.interval,
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
-            "status": self.status, "batches_expected": self.batches_expected,
-            "candles_expected": self.candles_expected, "batches_stored": self.batches_stored,
-            "candles_stored": self.candles_stored, "error": self.error,
+            "status": self.status,
+            "batches_expected": self.batches_expected,
+            "candles_expected": self.candles_expected,
+            "batches_stored": self.batches_stored,
+            "candles_stored": self.candles_stored,
+            "error": self.error,
             "created_at": self.created_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
         }
 
 
-async def create_job(pool: asyncpg.Pool, *, kind: JobKind, symbol: str, interval: str,
-                     start: datetime | None, end: datetime | None,
-                     requested_by: str = "system", job_id: uuid.UUID | None = None) -> uuid.UUID:
+async def create_job(
+    pool: asyncpg.Pool,
+    *,
+    kind: JobKind,
+    symbol: str,
+    interval: str,
+    start: datetime | None,
+    end: datetime | None,
+    requested_by: str = "system",
+    job_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     job_id = job_id or uuid.uuid4()
     await pool.execute(_INSERT_JOB, job_id, kind, symbol, interval, start, end, requested_by)
     return job_id
 
 
-async def mark_job_fetched(pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int,
-                           source: str) -> None:
+async def mark_job_fetched(
+    pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int, source: str
+) -> None:
     """Every batch of the job was confirmed by the broker; their number is now known."""
     await pool.execute(_MARK_FETCHED, job_id, batches, candles, source)
 
@@ -120,23 +142,54 @@ async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress
     if row is None:
         return None
     return JobProgress(
-        id=row["id"], kind=row["kind"], symbol=row["symbol"], interval=row["interval_type"],
-        start=row["range_start"], end=row["range_end"], status=row["status"],
-        batches_expected=row["batches_expected"], candles_expected=row["candles_expected"],
-        batches_stored=int(row["batches_stored"]), candles_stored=int(row["candles_stored"] or 0),
-        error=row["error"], created_at=row["created_at"], finished_at=row["finished_at"],
+        id=row["id"],
+        kind=row["kind"],
+        symbol=row["symbol"],
+        interval=row["interval_type"],
+        start=row["range_start"],
+        end=row["range_end"],
+        status=row["status"],
+        batches_expected=row["batches_expected"],
+        candles_expected=row["candles_expected"],
+        batches_stored=int(row["batches_stored"]),
+        candles_stored=int(row["candles_stored"] or 0),
+        error=row["error"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
     )
 
 
-async def request_crypto_backfill(pool: asyncpg.Pool, bus: Bus, *, symbol: str,
-                                  interval: CryptoInterval, start: datetime, end: datetime,
-                                  requested_by: str, kind: JobKind = "backfill",
-                                  correlation_id: str | None = None) -> uuid.UUID:
+async def request_crypto_backfill(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    *,
+    symbol: str,
+    interval: CryptoInterval,
+    start: datetime,
+    end: datetime,
+    requested_by: str,
+    kind: JobKind = "backfill",
+    correlation_id: str | None = None,
+) -> uuid.UUID:
     """Record a job, then publish the command that ingest-crypto acts on."""
-    job_id = await create_job(pool, kind=kind, symbol=symbol, interval=interval, start=start,
-                              end=end, requested_by=requested_by)
-    await bus.publish(CryptoBackfillRequestedV1(
-        job_id=job_id, symbol=symbol, interval=interval, start=start, end=end,
+    job_id = await create_job(
+        pool,
+        kind=kind,
+        symbol=symbol,
+        interval=interval,
+        start=start,
+        end=end,
         requested_by=requested_by,
-    ), correlation_id=correlation_id)
+    )
+    await bus.publish(
+        CryptoBackfillRequestedV1(
+            job_id=job_id,
+            symbol=symbol,
+            interval=interval,
+            start=start,
+            end=end,
+            requested_by=requested_by,
+        ),
+        correlation_id=correlation_id,
+    )
     return job_id

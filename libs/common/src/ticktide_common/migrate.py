@@ -19,8 +19,14 @@ import asyncpg
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["Migration", "MigrationError", "discover", "apply_migrations", "ensure_database",
-           "default_migrations_dir"]
+__all__ = [
+    "Migration",
+    "MigrationError",
+    "discover",
+    "apply_migrations",
+    "ensure_database",
+    "default_migrations_dir",
+]
 
 log = get_logger(__name__)
 
@@ -64,11 +70,15 @@ def discover(directory: Path) -> list[Migration]:
         sql = path.read_text(encoding="utf-8")
         head = "\n".join(sql.splitlines()[:5])
         requires = _REQUIRES.search(head)
-        migrations.append(Migration(
-            version=int(match.group(1)), name=match.group(2), sql=sql,
-            checksum=hashlib.sha256(sql.encode()).hexdigest(),
-            requires_extension=requires.group(1) if requires else None,
-        ))
+        migrations.append(
+            Migration(
+                version=int(match.group(1)),
+                name=match.group(2),
+                sql=sql,
+                checksum=hashlib.sha256(sql.encode()).hexdigest(),
+                requires_extension=requires.group(1) if requires else None,
+            )
+        )
     versions = [m.version for m in migrations]
     if len(versions) != len(set(versions)):
         raise MigrationError(f"duplicate migration numbers in {directory}")
@@ -114,10 +124,16 @@ async def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            done = {r["version"]: r for r in await connection.fetch(
-                "SELECT version, name, checksum FROM schema_migrations")}
-            available = {r["name"] for r in await connection.fetch(
-                "SELECT name FROM pg_available_extensions")}
+            done = {
+                r["version"]: r
+                for r in await connection.fetch(
+                    "SELECT version, name, checksum FROM schema_migrations"
+                )
+            }
+            available = {
+                r["name"]
+                for r in await connection.fetch("SELECT name FROM pg_available_extensions")
+            }
             for migration in migrations:
                 previous = done.get(migration.version)
                 if previous is not None:
@@ -128,15 +144,21 @@ async def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]
                         )
                     continue
                 if migration.requires_extension and migration.requires_extension not in available:
-                    log.info("migration.skipped", version=migration.version,
-                             name=migration.name, missing_extension=migration.requires_extension)
+                    log.info(
+                        "migration.skipped",
+                        version=migration.version,
+                        name=migration.name,
+                        missing_extension=migration.requires_extension,
+                    )
                     continue
                 async with connection.transaction():
                     await connection.execute(migration.sql)
                     await connection.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) "
                         "VALUES ($1, $2, $3)",
-                        migration.version, migration.name, migration.checksum,
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
                     )
                 applied_now.append(f"{migration.version:04d}_{migration.name}")
                 log.info("migration.applied", version=migration.version, name=migration.name)

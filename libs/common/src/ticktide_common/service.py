@@ -14,5 +14,12 @@ __all__ = ["run_service"]
 
 def run_service(app: FastAPI, *, service: str, host: str, port: int, log_level: str) -> None:
     configure_logging(service, log_level)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=20, lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )

@@ -55,21 +55,23 @@ class Settings(BaseSettings):
 
     # Crypto ingestion.
     crypto_symbols: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+        default_factory=lambda: ["BTCUSDT", "ETHUSDT"]
+    )
     crypto_intervals: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(CRYPTO_INTERVALS))
+        default_factory=lambda: list(CRYPTO_INTERVALS)
+    )
     crypto_history_days: int = 90
     crypto_schedule_seconds: float = 300.0
     crypto_scheduler_enabled: bool = True
     binance_weight_limit_1m: int = 6000
     binance_weight_headroom: float = 0.8
     binance_timeout_seconds: float = 10.0
-    binance_max_attempts: int = 5            # per request, for 5xx and connection errors
-    binance_backoff_seconds: float = 0.5     # first wait of the exponential backoff
-    binance_max_rate_limit_waits: int = 10   # 429/418 answers honoured per request
+    binance_max_attempts: int = 5  # per request, for 5xx and connection errors
+    binance_backoff_seconds: float = 0.5  # first wait of the exponential backoff
+    binance_max_rate_limit_waits: int = 10  # 429/418 answers honoured per request
     crypto_gap_retry_seconds: float = 3600.0  # an open gap is retried at most this often
     crypto_gap_max_refill_attempts: int = 5
-    crypto_fetch_max_attempts: int = 3       # a backfill failing this often is marked failed
+    crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
     crypto_finalize_sweep_seconds: float = 5.0
     crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
 

@@ -15,8 +15,15 @@ from ticktide_common.messages import (
     CryptoBackfillRequestedV1,
 )
 
-__all__ = ["Topology", "QueueSpec", "WRITER_CANDLES", "INGEST_CRYPTO_BACKFILLS",
-           "GATEWAY_CACHE_INVALIDATION", "INGEST_CRYPTO_STORED", "ALL_QUEUES"]
+__all__ = [
+    "Topology",
+    "QueueSpec",
+    "WRITER_CANDLES",
+    "INGEST_CRYPTO_BACKFILLS",
+    "GATEWAY_CACHE_INVALIDATION",
+    "INGEST_CRYPTO_STORED",
+    "ALL_QUEUES",
+]
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,12 @@ INGEST_CRYPTO_STORED = QueueSpec(
     (CandlesStoredV1.routing_key,),
     description="stored events that complete ingest jobs (then gap detection runs)",
 )
-ALL_QUEUES: tuple[QueueSpec, ...] = (WRITER_CANDLES, INGEST_CRYPTO_BACKFILLS,
-                                     INGEST_CRYPTO_STORED, GATEWAY_CACHE_INVALIDATION)
+ALL_QUEUES: tuple[QueueSpec, ...] = (
+    WRITER_CANDLES,
+    INGEST_CRYPTO_BACKFILLS,
+    INGEST_CRYPTO_STORED,
+    GATEWAY_CACHE_INVALIDATION,
+)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,11 @@ from ticktide_common.topology import INGEST_CRYPTO_BACKFILLS, Topology
 
 def _command() -> CryptoBackfillRequestedV1:
     return CryptoBackfillRequestedV1(
-        job_id=uuid.uuid4(), symbol="BTCUSDT", interval="1h",
-        start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 2, tzinfo=UTC),
+        job_id=uuid.uuid4(),
+        symbol="BTCUSDT",
+        interval="1h",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 2, tzinfo=UTC),
     )
 
 
@@ -30,8 +33,9 @@ async def _dlq_bodies(amqp_url: str, topology: Topology) -> list[bytes]:
     bodies = []
     try:
         channel = await connection.channel()
-        queue = await channel.declare_queue(topology.dlq_name(INGEST_CRYPTO_BACKFILLS),
-                                            passive=True)
+        queue = await channel.declare_queue(
+            topology.dlq_name(INGEST_CRYPTO_BACKFILLS), passive=True
+        )
         while (message := await queue.get(fail=False, no_ack=True)) is not None:
             bodies.append(message.body)
     finally:
@@ -64,8 +68,9 @@ async def test_handled_permanent_and_malformed_messages(own_bus: Bus, settings) 
     await bus.publish(poison)
     # A malformed body straight onto the exchange, bypassing the models.
     exchange = await bus._exchange_for_publish()
-    await exchange.publish(aio_pika.Message(b'{"job_id": "nope"}'),
-                           routing_key=CryptoBackfillRequestedV1.routing_key)
+    await exchange.publish(
+        aio_pika.Message(b'{"job_id": "nope"}'), routing_key=CryptoBackfillRequestedV1.routing_key
+    )
     await bus.publish(good)
 
     for _ in range(100):

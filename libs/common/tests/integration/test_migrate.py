@@ -27,14 +27,14 @@ async def test_concurrent_runs_apply_each_file_once(scratch_dsn: str, tmp_path: 
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id int);")
     (tmp_path / "0002_second.sql").write_text("CREATE TABLE b (id int);")
     (tmp_path / "0003_ts.sql").write_text(
-        "-- requires-extension: no_such_extension\nCREATE TABLE c (id int);")
+        "-- requires-extension: no_such_extension\nCREATE TABLE c (id int);"
+    )
     results = await asyncio.gather(*(apply_migrations(scratch_dsn, tmp_path) for _ in range(3)))
     assert sorted(sum(results, [])) == ["0001_first", "0002_second"]
     assert await apply_migrations(scratch_dsn, tmp_path) == []
 
 
-async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str,
-                                                          tmp_path: Path) -> None:
+async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str, tmp_path: Path) -> None:
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (id int); SELECT nonsense();")
     with pytest.raises(asyncpg.PostgresError):
@@ -54,9 +54,19 @@ async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str,
 async def test_project_migrations_apply(database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        tables = {r["tablename"] for r in await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
     finally:
         await connection.close()
-    assert {"cryptocurrencies", "crypto_prices", "performance_metrics", "ingest_jobs",
-            "ingest_batches", "crypto_gaps"} <= tables
+    assert {
+        "cryptocurrencies",
+        "crypto_prices",
+        "performance_metrics",
+        "ingest_jobs",
+        "ingest_batches",
+        "crypto_gaps",
+    } <= tables

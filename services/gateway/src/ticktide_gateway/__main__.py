@@ -16,8 +16,13 @@ def main() -> None:
     # tens of milliseconds to the tail. Objects alive after start-up are frozen
     # by the lifespan so that full collections do not walk them either.
     gc.set_threshold(100_000, 50, 100)
-    run_service(create_app(settings), service=SERVICE, host=settings.service_host,
-                port=settings.gateway_port, log_level=settings.log_level)
+    run_service(
+        create_app(settings),
+        service=SERVICE,
+        host=settings.service_host,
+        port=settings.gateway_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

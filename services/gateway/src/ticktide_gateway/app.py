@@ -42,49 +42,77 @@ log = get_logger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     checks: dict[str, ReadinessCheck] = {}
-    metrics_buffer = MetricsBuffer(flush_rows=settings.metrics_flush_rows,
-                                   flush_seconds=settings.metrics_flush_seconds)
+    metrics_buffer = MetricsBuffer(
+        flush_rows=settings.metrics_flush_rows, flush_seconds=settings.metrics_flush_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[GatewayState]:
         async with AsyncExitStack() as stack:
-            pool = await create_pool(settings.database_url, min_size=2, max_size=10,
-                                     application_name="ticktide-gateway")
+            pool = await create_pool(
+                settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
+            )
             stack.push_async_callback(pool.close)
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-            topology = Topology(prefix=settings.ticktide_bus_prefix,
-                                default_delivery_limit=settings.bus_delivery_limit)
-            bus = await Bus.connect(settings.amqp_url, topology, service=SERVICE,
-                                    publish_timeout=settings.bus_publish_timeout_seconds)
+            topology = Topology(
+                prefix=settings.ticktide_bus_prefix,
+                default_delivery_limit=settings.bus_delivery_limit,
+            )
+            bus = await Bus.connect(
+                settings.amqp_url,
+                topology,
+                service=SERVICE,
+                publish_timeout=settings.bus_publish_timeout_seconds,
+            )
             stack.push_async_callback(bus.close)
             http = httpx.AsyncClient()
             stack.push_async_callback(http.aclose)
-            checks.update(postgresql=postgres_check(pool), redis=redis_check(redis),
-                          rabbitmq=bus_check(bus))
+            checks.update(
+                postgresql=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
+            )
 
             metrics_buffer.start(partial(repository.insert_request_metrics, pool))
             stack.push_async_callback(metrics_buffer.close)  # runs before pool.close
 
-            cache = ResponseCache(redis, settings.ticktide_redis_prefix,
-                                  settings.cache_ttl_seconds,
-                                  local_bytes=settings.gateway_local_cache_bytes)
+            cache = ResponseCache(
+                redis,
+                settings.ticktide_redis_prefix,
+                settings.cache_ttl_seconds,
+                local_bytes=settings.gateway_local_cache_bytes,
+            )
 
             async def drop_cached_series(event: CandlesStoredV1) -> None:
                 await cache.invalidate_series(event.symbol, event.interval)
 
-            await bus.consume(GATEWAY_CACHE_INVALIDATION, CandlesStoredV1, drop_cached_series,
-                              prefetch=settings.bus_prefetch)
+            await bus.consume(
+                GATEWAY_CACHE_INVALIDATION,
+                CandlesStoredV1,
+                drop_cached_series,
+                prefetch=settings.bus_prefetch,
+            )
             gc.collect()
             gc.freeze()  # start-up objects live forever; keep them out of collections
             log.info("gateway.started", port=settings.gateway_port)
-            yield GatewayState(settings=settings, pool=pool, redis=redis, bus=bus, http=http,
-                               cache=cache, symbols=SymbolDirectory(pool), checks=checks)
+            yield GatewayState(
+                settings=settings,
+                pool=pool,
+                redis=redis,
+                bus=bus,
+                http=http,
+                cache=cache,
+                symbols=SymbolDirectory(pool),
+                checks=checks,
+            )
             log.info("gateway.stopping")
 
     app = FastAPI(
-        title="Ticktide API", version=settings.ticktide_version, lifespan=lifespan,
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        title="Ticktide API",
+        version=settings.ticktide_version,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))

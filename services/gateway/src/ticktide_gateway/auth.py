@@ -12,8 +12,14 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-__all__ = ["Principal", "ANONYMOUS", "current_principal", "require_admin", "CurrentPrincipal",
-           "AdminPrincipal"]
+__all__ = [
+    "Principal",
+    "ANONYMOUS",
+    "current_principal",
+    "require_admin",
+    "CurrentPrincipal",
+    "AdminPrincipal",
+]
 
 Role = Literal["anonymous", "user", "admin"]
 

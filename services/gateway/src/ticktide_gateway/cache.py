@@ -36,12 +36,21 @@ def _part(value: datetime | int | None) -> str:
     return str(value)
 
 
-def prices_key(prefix: str, symbol: str, interval: str, version: int,
-               start: datetime | None, end: datetime | None, limit: int | None) -> str:
+def prices_key(
+    prefix: str,
+    symbol: str,
+    interval: str,
+    version: int,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+) -> str:
     """Absent parameters stay absent in the key: "until now" changes only when a
     candle is stored, and that bumps the version."""
-    return (f"{prefix}gateway:prices:{symbol}:{interval}:v{version}:"
-            f"{_part(start)}:{_part(end)}:{_part(limit)}")
+    return (
+        f"{prefix}gateway:prices:{symbol}:{interval}:v{version}:"
+        f"{_part(start)}:{_part(end)}:{_part(limit)}"
+    )
 
 
 class LocalBodies:
@@ -72,8 +81,7 @@ class LocalBodies:
 
 
 class ResponseCache:
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int,
-                 local_bytes: int = 0) -> None:
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int, local_bytes: int = 0) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds

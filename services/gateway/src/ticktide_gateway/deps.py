@@ -17,8 +17,16 @@ from ticktide_gateway import repository
 from ticktide_gateway.cache import ResponseCache
 
 __all__ = [
-    "GatewayState", "SymbolDirectory", "UnknownSymbol",
-    "PoolDep", "RedisDep", "BusDep", "HttpDep", "CacheDep", "SettingsDep", "SymbolsDep",
+    "GatewayState",
+    "SymbolDirectory",
+    "UnknownSymbol",
+    "PoolDep",
+    "RedisDep",
+    "BusDep",
+    "HttpDep",
+    "CacheDep",
+    "SettingsDep",
+    "SymbolsDep",
     "ChecksDep",
 ]
 

@@ -29,8 +29,10 @@ def _location(loc: Sequence[Any]) -> str:
 
 def describe_validation_errors(errors: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
     """One readable sentence and a list of {"field", "message"}."""
-    items = [{"field": _location(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
-             for e in errors]
+    items = [
+        {"field": _location(e.get("loc", ())), "message": str(e.get("msg", "invalid"))}
+        for e in errors
+    ]
     return "; ".join(f"{i['field']}: {i['message']}" for i in items) or "invalid request", items
 
 

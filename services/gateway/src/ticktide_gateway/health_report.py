@@ -19,8 +19,9 @@ from ticktide_common.health import ReadinessCheck, run_checks
 __all__ = ["probe_service", "dependency_report", "overall_status"]
 
 
-async def _get_json(http: httpx.AsyncClient, url: str,
-                    timeout: float) -> tuple[int | None, Any, str | None]:
+async def _get_json(
+    http: httpx.AsyncClient, url: str, timeout: float
+) -> tuple[int | None, Any, str | None]:
     try:
         response = await http.get(url, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -32,13 +33,14 @@ async def _get_json(http: httpx.AsyncClient, url: str,
     return response.status_code, body, None
 
 
-async def probe_service(http: httpx.AsyncClient, base_url: str,
-                        timeout: float) -> dict[str, Any]:
+async def probe_service(http: httpx.AsyncClient, base_url: str, timeout: float) -> dict[str, Any]:
     started = time.perf_counter()
     base = base_url.rstrip("/")
-    (health_status, health, health_error), (ready_status, ready, ready_error) = (
-        await asyncio.gather(_get_json(http, f"{base}/health", timeout),
-                             _get_json(http, f"{base}/ready", timeout))
+    (
+        (health_status, health, health_error),
+        (ready_status, ready, ready_error),
+    ) = await asyncio.gather(
+        _get_json(http, f"{base}/health", timeout), _get_json(http, f"{base}/ready", timeout)
     )
     ok = health_status == 200 and ready_status == 200
     report: dict[str, Any] = {
@@ -53,8 +55,9 @@ async def probe_service(http: httpx.AsyncClient, base_url: str,
     return report
 
 
-async def dependency_report(checks: Mapping[str, ReadinessCheck],
-                            timeout: float) -> dict[str, dict[str, str]]:
+async def dependency_report(
+    checks: Mapping[str, ReadinessCheck], timeout: float
+) -> dict[str, dict[str, str]]:
     _, results = await run_checks(checks, timeout=timeout)
     return {
         name: {"status": "ok" if result.startswith("ok") else "down", "detail": result}
@@ -62,7 +65,8 @@ async def dependency_report(checks: Mapping[str, ReadinessCheck],
     }
 
 
-def overall_status(services: Mapping[str, Mapping[str, Any]],
-                   dependencies: Mapping[str, Mapping[str, Any]]) -> str:
+def overall_status(
+    services: Mapping[str, Mapping[str, Any]], dependencies: Mapping[str, Mapping[str, Any]]
+) -> str:
     everything = [*services.values(), *dependencies.values()]
     return "ok" if all(item.get("status") == "ok" for item in everything) else "degraded"

@@ -29,7 +29,8 @@ MetricRow = tuple[str, str, float, int, datetime]
 FlushFunction = Callable[[Sequence[MetricRow]], Awaitable[None]]
 
 REQUEST_SECONDS = Histogram(
-    "ticktide_http_request_duration_seconds", "HTTP request duration by route template",
+    "ticktide_http_request_duration_seconds",
+    "HTTP request duration by route template",
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )

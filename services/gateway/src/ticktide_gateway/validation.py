@@ -58,8 +58,7 @@ def _plus_restored(value: object) -> object:
 Symbol = Annotated[
     str,
     BeforeValidator(_upper),
-    Field(pattern=SYMBOL_PATTERN, description="trading pair, e.g. BTCUSDT",
-          examples=["BTCUSDT"]),
+    Field(pattern=SYMBOL_PATTERN, description="trading pair, e.g. BTCUSDT", examples=["BTCUSDT"]),
 ]
 Timestamp = Annotated[
     datetime,
@@ -113,15 +112,23 @@ class PriceWindow:
     start: datetime | None
     end: datetime
     limit: int
+    slots: int | None = None  # how many open times [start, end) can hold (range mode)
 
 
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def resolve_price_window(*, interval: str, start: datetime | None, end: datetime | None,
-                         limit: int | None, now: datetime, default_limit: int,
-                         max_candles: int) -> PriceWindow:
+def resolve_price_window(
+    *,
+    interval: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int | None,
+    now: datetime,
+    default_limit: int,
+    max_candles: int,
+) -> PriceWindow:
     """Apply the defaults and limits of `/api/crypto/prices`, or raise InvalidQuery."""
     step = INTERVAL_STEPS[interval]
     end_utc = as_utc(end) if end is not None else now
@@ -142,11 +149,12 @@ def resolve_price_window(*, interval: str, start: datetime | None, end: datetime
             f"candles, more than the maximum of {max_candles} per request; "
             "narrow start/end or page with limit"
         )
-    return PriceWindow("range", start_utc, end_utc, limit if limit is not None else slots)
+    return PriceWindow("range", start_utc, end_utc, limit if limit is not None else slots, slots)
 
 
-def check_backfill_range(*, interval: str, start: datetime, end: datetime,
-                         max_candles: int) -> tuple[datetime, datetime]:
+def check_backfill_range(
+    *, interval: str, start: datetime, end: datetime, max_candles: int
+) -> tuple[datetime, datetime]:
     """UTC bounds of a backfill request, or InvalidQuery."""
     start_utc, end_utc = as_utc(start), as_utc(end)
     if start_utc >= end_utc:

@@ -75,8 +75,9 @@ def stub_services() -> Iterator[dict[str, StubService]]:
 
 
 @pytest.fixture(scope="session")
-async def gateway(service_env: dict[str, str], log_dir: Path,
-                  stub_services: dict[str, StubService]) -> AsyncIterator[ServiceProcess]:
+async def gateway(
+    service_env: dict[str, str], log_dir: Path, stub_services: dict[str, StubService]
+) -> AsyncIterator[ServiceProcess]:
     port = free_port()
     env = {
         **service_env,
@@ -109,13 +110,19 @@ def candle_store():  # type: ignore[no-untyped-def]
     return store_candles
 
 
-async def store_candles(pool: asyncpg.Pool, symbol: str, interval: str,
-                        candles: Sequence[Candle], source: str = "binance") -> int:
+async def store_candles(
+    pool: asyncpg.Pool,
+    symbol: str,
+    interval: str,
+    candles: Sequence[Candle],
+    source: str = "binance",
+) -> int:
     """Create the symbol if needed and upsert candles; returns its crypto id."""
     crypto_id = await pool.fetchval(
         """INSERT INTO cryptocurrencies (symbol, name, binance_symbol) VALUES ($1, $1, $2)
            ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id""",
-        symbol.removesuffix("USDT"), symbol,
+        symbol.removesuffix("USDT"),
+        symbol,
     )
     await pool.executemany(
         """INSERT INTO crypto_prices (crypto_id, datetime, interval_type, open_price, high_price,
@@ -123,7 +130,9 @@ async def store_candles(pool: asyncpg.Pool, symbol: str, interval: str,
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE
            SET open_price = EXCLUDED.open_price, source = EXCLUDED.source""",
-        [(crypto_id, t, interval, *(Decimal(x) for x in (o, h, lo, c, v)), source)
-         for t, o, h, lo, c, v in candles],
+        [
+            (crypto_id, t, interval, *(Decimal(x) for x in (o, h, lo, c, v)), source)
+            for t, o, h, lo, c, v in candles
+        ],
     )
     return int(crypto_id)

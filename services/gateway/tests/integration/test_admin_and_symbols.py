@@ -21,8 +21,9 @@ async def _take_command(bus: Bus, job_id: str, timeout: float = 10.0) -> CryptoB
     """Get the command for `job_id` from ingest-crypto's queue; others go back."""
     channel = await bus.connection.channel()
     try:
-        queue = await channel.declare_queue(bus.topology.queue_name(INGEST_CRYPTO_BACKFILLS),
-                                            passive=True)
+        queue = await channel.declare_queue(
+            bus.topology.queue_name(INGEST_CRYPTO_BACKFILLS), passive=True
+        )
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             message = await queue.get(no_ack=False, fail=False)
@@ -40,10 +41,17 @@ async def _take_command(bus: Bus, job_id: str, timeout: float = 10.0) -> CryptoB
 
 
 async def test_backfill_creates_job_and_publishes_command(
-        api: httpx.AsyncClient, bus: Bus, db_pool: asyncpg.Pool) -> None:
-    response = await api.post("/api/admin/ingest/crypto/backfill", json={
-        "symbol": "solusdt", "interval": "4h", "start": "2024-01-01T00:00:00+02:00",
-        "end": "2024-02-01"})
+    api: httpx.AsyncClient, bus: Bus, db_pool: asyncpg.Pool
+) -> None:
+    response = await api.post(
+        "/api/admin/ingest/crypto/backfill",
+        json={
+            "symbol": "solusdt",
+            "interval": "4h",
+            "start": "2024-01-01T00:00:00+02:00",
+            "end": "2024-02-01",
+        },
+    )
     assert response.status_code == 202, response.text
     body = response.json()
     job_id = body["job_id"]
@@ -52,14 +60,20 @@ async def test_backfill_creates_job_and_publishes_command(
     row = await db_pool.fetchrow("SELECT * FROM ingest_jobs WHERE id = $1", uuid.UUID(job_id))
     assert row is not None
     assert (row["kind"], row["symbol"], row["interval_type"], row["status"]) == (
-        "backfill", "SOLUSDT", "4h", "queued")
+        "backfill",
+        "SOLUSDT",
+        "4h",
+        "queued",
+    )
     assert row["range_start"] == datetime(2023, 12, 31, 22, tzinfo=UTC)
     assert row["requested_by"] == "anonymous"
 
     command = await _take_command(bus, job_id)
     assert (command.symbol, command.interval) == ("SOLUSDT", "4h")
-    assert (command.start, command.end) == (datetime(2023, 12, 31, 22, tzinfo=UTC),
-                                            datetime(2024, 2, 1, tzinfo=UTC))
+    assert (command.start, command.end) == (
+        datetime(2023, 12, 31, 22, tzinfo=UTC),
+        datetime(2024, 2, 1, tzinfo=UTC),
+    )
 
     status = (await api.get(body["status_url"])).json()
     assert (status["job_id"], status["status"], status["symbol"]) == (job_id, "queued", "SOLUSDT")
@@ -67,44 +81,66 @@ async def test_backfill_creates_job_and_publishes_command(
 
 
 async def test_quality_reports_holes_and_refills(
-        api: httpx.AsyncClient, db_pool: asyncpg.Pool, candle_store) -> None:  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool, candle_store
+) -> None:  # type: ignore[no-untyped-def]
     present = [h for h in range(24) if h not in (5, 6, 7, 15)]
-    crypto_id = await candle_store(db_pool, "QUALUSDT", "1h", [
-        (T0 + h * HOUR, "1", "1", "1", "1", "1") for h in present])
+    crypto_id = await candle_store(
+        db_pool, "QUALUSDT", "1h", [(T0 + h * HOUR, "1", "1", "1", "1", "1") for h in present]
+    )
     await db_pool.execute(
         """INSERT INTO crypto_gaps (crypto_id, interval_type, gap_start, gap_end, candles, status,
                                     refilled_candles)
            VALUES ($1, '1h', $2, $3, 2, 'refilled', 2)""",
-        crypto_id, T0 + 20 * HOUR, T0 + 22 * HOUR)
-    response = await api.get("/api/crypto/quality", params={"symbol": "QUALUSDT",
-                                                            "interval": "1h"})
+        crypto_id,
+        T0 + 20 * HOUR,
+        T0 + 22 * HOUR,
+    )
+    response = await api.get("/api/crypto/quality", params={"symbol": "QUALUSDT", "interval": "1h"})
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "symbol": "QUALUSDT", "interval": "1h",
-        "first": "2024-03-01T00:00:00Z", "last": "2024-03-01T23:00:00Z",
-        "expected": 24, "present": 20, "missing": 4, "refilled": 2,
+        "symbol": "QUALUSDT",
+        "interval": "1h",
+        "first": "2024-03-01T00:00:00Z",
+        "last": "2024-03-01T23:00:00Z",
+        "expected": 24,
+        "present": 20,
+        "missing": 4,
+        "refilled": 2,
         "gaps": [
             {"start": "2024-03-01T05:00:00Z", "end": "2024-03-01T08:00:00Z", "candles": 3},
             {"start": "2024-03-01T15:00:00Z", "end": "2024-03-01T16:00:00Z", "candles": 1},
         ],
     }
-    empty = (await api.get("/api/crypto/quality", params={"symbol": "QUALUSDT",
-                                                          "interval": "1d"})).json()
+    empty = (
+        await api.get("/api/crypto/quality", params={"symbol": "QUALUSDT", "interval": "1d"})
+    ).json()
     assert (empty["expected"], empty["present"], empty["gaps"]) == (0, 0, [])
 
 
 async def test_symbols_lists_active_with_ranges_and_sources(
-        api: httpx.AsyncClient, db_pool: asyncpg.Pool, candle_store) -> None:  # type: ignore[no-untyped-def]
-    await candle_store(db_pool, "LISTUSDT", "1d", [
-        (T0 + timedelta(days=d), "1", "1", "1", "1", "1") for d in range(3)], source="simulated")
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool, candle_store
+) -> None:  # type: ignore[no-untyped-def]
+    await candle_store(
+        db_pool,
+        "LISTUSDT",
+        "1d",
+        [(T0 + timedelta(days=d), "1", "1", "1", "1", "1") for d in range(3)],
+        source="simulated",
+    )
     await db_pool.execute(
         "INSERT INTO cryptocurrencies (symbol, name, binance_symbol, is_active)"
-        " VALUES ('OFF', 'Off', 'OFFUSDT', false)")
+        " VALUES ('OFF', 'Off', 'OFFUSDT', false)"
+    )
     body = (await api.get("/api/crypto/symbols")).json()
     by_symbol = {s["symbol"]: s for s in body["symbols"]}
     assert "OFFUSDT" not in by_symbol
     assert by_symbol["BTCUSDT"]["name"] == "Bitcoin"
     assert by_symbol["LISTUSDT"]["source"] == "simulated"
-    assert by_symbol["LISTUSDT"]["intervals"] == {"1d": {
-        "candles": 3, "first": "2024-03-01T00:00:00Z", "last": "2024-03-03T00:00:00Z",
-        "source": "simulated"}}
+    assert by_symbol["LISTUSDT"]["intervals"] == {
+        "1d": {
+            "candles": 3,
+            "first": "2024-03-01T00:00:00Z",
+            "last": "2024-03-03T00:00:00Z",
+            "source": "simulated",
+        }
+    }

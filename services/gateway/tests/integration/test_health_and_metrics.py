@@ -24,7 +24,8 @@ async def test_own_health_ready_metrics(api: httpx.AsyncClient) -> None:
 
 
 async def test_api_health_reports_every_service_and_dependency(
-        api: httpx.AsyncClient, stub_services) -> None:  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient, stub_services
+) -> None:  # type: ignore[no-untyped-def]
     response = await api.get("/api/health")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -38,7 +39,8 @@ async def test_api_health_reports_every_service_and_dependency(
 
 
 async def test_api_health_is_503_when_a_service_is_down(
-        api: httpx.AsyncClient, stub_services) -> None:  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient, stub_services
+) -> None:  # type: ignore[no-untyped-def]
     writer = stub_services["writer"]
     writer.stop()
     try:
@@ -55,7 +57,8 @@ async def test_api_health_is_503_when_a_service_is_down(
 
 
 async def test_requests_are_recorded_in_batches_by_route_template(
-        api: httpx.AsyncClient, db_pool: asyncpg.Pool) -> None:
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
     since = datetime.now(UTC)
     requests = 25
     for _ in range(requests):
@@ -80,23 +83,32 @@ async def test_requests_are_recorded_in_batches_by_route_template(
     assert row["fastest"] > 0
     raw_urls = await db_pool.fetchval(
         "SELECT count(*) FROM performance_metrics WHERE endpoint LIKE '/api/admin/ingest/jobs/%'"
-        " AND endpoint <> $1", template)
+        " AND endpoint <> $1",
+        template,
+    )
     assert raw_urls == 0
 
     metrics = (await api.get("/metrics")).text
-    assert ('ticktide_http_request_duration_seconds_count{method="GET",'
-            'route="/api/admin/ingest/jobs/{job_id}",status="404"}') in metrics
+    assert (
+        'ticktide_http_request_duration_seconds_count{method="GET",'
+        'route="/api/admin/ingest/jobs/{job_id}",status="404"}'
+    ) in metrics
 
 
 async def test_unmatched_paths_share_one_endpoint_label(
-        api: httpx.AsyncClient, db_pool: asyncpg.Pool) -> None:
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
     since = datetime.now(UTC)
     await api.get(f"/no/such/{time.time_ns()}")
 
     async def recorded() -> bool:
-        return bool(await db_pool.fetchval(
-            "SELECT count(*) FROM performance_metrics WHERE endpoint = '<unmatched>'"
-            " AND status_code = 404 AND timestamp >= $1", since))
+        return bool(
+            await db_pool.fetchval(
+                "SELECT count(*) FROM performance_metrics WHERE endpoint = '<unmatched>'"
+                " AND status_code = 404 AND timestamp >= $1",
+                since,
+            )
+        )
 
     await wait_until(recorded, timeout=10, what="unmatched request recorded")
 
@@ -104,9 +116,14 @@ async def test_unmatched_paths_share_one_endpoint_label(
 async def test_openapi_lists_the_routes(api: httpx.AsyncClient) -> None:
     document = (await api.get("/api/openapi.json")).json()
     paths = document["paths"]
-    for path in ("/api/health", "/api/crypto/symbols", "/api/crypto/prices",
-                 "/api/crypto/quality", "/api/admin/ingest/crypto/backfill",
-                 "/api/admin/ingest/jobs/{job_id}"):
+    for path in (
+        "/api/health",
+        "/api/crypto/symbols",
+        "/api/crypto/prices",
+        "/api/crypto/quality",
+        "/api/admin/ingest/crypto/backfill",
+        "/api/admin/ingest/jobs/{job_id}",
+    ):
         assert path in paths, path
     prices_params = {p["name"] for p in paths["/api/crypto/prices"]["get"]["parameters"]}
     assert prices_params == {"symbol", "interval", "start", "end", "limit"}

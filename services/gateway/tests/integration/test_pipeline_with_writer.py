@@ -23,31 +23,49 @@ HOUR = timedelta(hours=1)
 @pytest.fixture
 async def writer(service_env: dict[str, str], log_dir: Path) -> AsyncIterator[ServiceProcess]:
     port = free_port()
-    process = ServiceProcess("ticktide_writer", {**service_env, "WRITER_PORT": str(port)}, port,
-                             log_dir, name="writer-for-gateway")
+    process = ServiceProcess(
+        "ticktide_writer",
+        {**service_env, "WRITER_PORT": str(port)},
+        port,
+        log_dir,
+        name="writer-for-gateway",
+    )
     await process.start()
     yield process
     process.stop()
 
 
 async def test_stored_batch_invalidates_cached_prices(
-        api: httpx.AsyncClient, writer: ServiceProcess, bus: Bus, db_pool: asyncpg.Pool,
-        candle_store) -> None:  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient, writer: ServiceProcess, bus: Bus, db_pool: asyncpg.Pool, candle_store
+) -> None:  # type: ignore[no-untyped-def]
     await candle_store(db_pool, "PIPEUSDT", "1h", [(T0, "10.5", "11", "10", "10.75", "3")])
-    params = {"symbol": "PIPEUSDT", "interval": "1h", "start": "2024-06-01T00:00:00Z",
-              "end": "2024-06-02T00:00:00Z"}
+    params = {
+        "symbol": "PIPEUSDT",
+        "interval": "1h",
+        "start": "2024-06-01T00:00:00Z",
+        "end": "2024-06-02T00:00:00Z",
+    }
     first = (await api.get("/api/crypto/prices", params=params)).json()
     assert len(first["candles"]) == 1
     second = await api.get("/api/crypto/prices", params=params)
     assert second.headers["x-cache"] == "hit"
 
-    strings = [("64123.45000000", "64200.00000000", "64000.01000000", "64150.99000000",
-                "12.34567800"),
-               ("0.00001234", "0.00001300", "0.00001200", "0.00001250", "98765432.00000000")]
-    await bus.publish(CandleBatchV1(
-        batch_id=uuid.uuid4(), symbol="PIPEUSDT", interval="1h", source="binance",
-        candles=[CandleV1(t=T0 + (i + 1) * HOUR, o=o, h=h, l=lo, c=c, v=v)
-                 for i, (o, h, lo, c, v) in enumerate(strings)]))
+    strings = [
+        ("64123.45000000", "64200.00000000", "64000.01000000", "64150.99000000", "12.34567800"),
+        ("0.00001234", "0.00001300", "0.00001200", "0.00001250", "98765432.00000000"),
+    ]
+    await bus.publish(
+        CandleBatchV1(
+            batch_id=uuid.uuid4(),
+            symbol="PIPEUSDT",
+            interval="1h",
+            source="binance",
+            candles=[
+                CandleV1(t=T0 + (i + 1) * HOUR, o=o, h=h, l=lo, c=c, v=v)
+                for i, (o, h, lo, c, v) in enumerate(strings)
+            ],
+        )
+    )
 
     async def served() -> bool:
         body = (await api.get("/api/crypto/prices", params=params)).json()

@@ -23,26 +23,49 @@ def hourly(n: int, start: datetime = T0, price: str = "100.00000000"):  # type: 
     return [(start + i * HOUR, price, price, price, price, "1.00000000") for i in range(n)]
 
 
-async def test_values_round_trip_digit_for_digit(api: httpx.AsyncClient, db_pool,  # type: ignore[no-untyped-def]
-                                                 candle_store) -> None:
+async def test_values_round_trip_digit_for_digit(
+    api: httpx.AsyncClient,
+    db_pool,  # type: ignore[no-untyped-def]
+    candle_store,
+) -> None:
     provider = [
-        (T0, "42123.45000000", "42554.57000000", "42261.02000000", "42475.23000000",
-         "1271.68108000"),
-        (T0 + HOUR, "0.00001234", "0.00001299", "0.00001200", "0.00001250",
-         "98765432109.00000000"),
-        (T0 + 2 * HOUR, "69000.01000000", "123456.78901234", "0.10000000", "1.00000000",
-         "0.00000001"),
+        (
+            T0,
+            "42123.45000000",
+            "42554.57000000",
+            "42261.02000000",
+            "42475.23000000",
+            "1271.68108000",
+        ),
+        (T0 + HOUR, "0.00001234", "0.00001299", "0.00001200", "0.00001250", "98765432109.00000000"),
+        (
+            T0 + 2 * HOUR,
+            "69000.01000000",
+            "123456.78901234",
+            "0.10000000",
+            "1.00000000",
+            "0.00000001",
+        ),
     ]
     await candle_store(db_pool, "DIGITUSDT", "1h", provider)
-    response = await api.get("/api/crypto/prices", params={
-        "symbol": "DIGITUSDT", "interval": "1h", "start": "2024-01-01T00:00:00Z",
-        "end": "2024-01-02T00:00:00Z"})
+    response = await api.get(
+        "/api/crypto/prices",
+        params={
+            "symbol": "DIGITUSDT",
+            "interval": "1h",
+            "start": "2024-01-01T00:00:00Z",
+            "end": "2024-01-02T00:00:00Z",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert (body["symbol"], body["interval"], body["source"]) == ("DIGITUSDT", "1h", "binance")
     assert [c["t"] for c in body["candles"]] == [
-        "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z", "2024-01-01T02:00:00Z"]
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T01:00:00Z",
+        "2024-01-01T02:00:00Z",
+    ]
     for candle, (_, *strings) in zip(body["candles"], provider, strict=True):
         values = [candle[k] for k in ("o", "h", "l", "c", "v")]
         assert all(isinstance(v, float) for v in values)
@@ -52,54 +75,102 @@ async def test_values_round_trip_digit_for_digit(api: httpx.AsyncClient, db_pool
 
 
 async def test_ordering_start_inclusive_end_exclusive_and_latest(
-        api: httpx.AsyncClient, db_pool, candle_store) -> None:  # type: ignore[no-untyped-def]
+    api: httpx.AsyncClient, db_pool, candle_store
+) -> None:  # type: ignore[no-untyped-def]
     candles = hourly(48)
     await candle_store(db_pool, "ORDERUSDT", "1h", list(reversed(candles)))
-    response = await api.get("/api/crypto/prices", params={
-        "symbol": "orderusdt", "interval": "1h", "start": "2024-01-01T05:00:00Z",
-        "end": "2024-01-01T10:00:00+00:00"})
+    response = await api.get(
+        "/api/crypto/prices",
+        params={
+            "symbol": "orderusdt",
+            "interval": "1h",
+            "start": "2024-01-01T05:00:00Z",
+            "end": "2024-01-01T10:00:00+00:00",
+        },
+    )
     times = [c["t"] for c in response.json()["candles"]]
     assert times == [f"2024-01-01T{h:02d}:00:00Z" for h in range(5, 10)]
 
-    latest = (await api.get("/api/crypto/prices", params={
-        "symbol": "ORDERUSDT", "interval": "1h", "end": "2024-01-02T00:00:00Z",
-        "limit": 3})).json()
+    latest = (
+        await api.get(
+            "/api/crypto/prices",
+            params={
+                "symbol": "ORDERUSDT",
+                "interval": "1h",
+                "end": "2024-01-02T00:00:00Z",
+                "limit": 3,
+            },
+        )
+    ).json()
     assert [c["t"] for c in latest["candles"]] == [
-        "2024-01-01T21:00:00Z", "2024-01-01T22:00:00Z", "2024-01-01T23:00:00Z"]
+        "2024-01-01T21:00:00Z",
+        "2024-01-01T22:00:00Z",
+        "2024-01-01T23:00:00Z",
+    ]
 
-    paged = (await api.get("/api/crypto/prices", params={
-        "symbol": "ORDERUSDT", "interval": "1h", "start": "2024-01-01T00:00:00Z",
-        "limit": 2})).json()
+    paged = (
+        await api.get(
+            "/api/crypto/prices",
+            params={
+                "symbol": "ORDERUSDT",
+                "interval": "1h",
+                "start": "2024-01-01T00:00:00Z",
+                "limit": 2,
+            },
+        )
+    ).json()
     assert [c["t"] for c in paged["candles"]] == ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"]
 
     default = (await api.get("/api/crypto/prices", params={"symbol": "ORDERUSDT"})).json()
     assert len(default["candles"]) == 48 and default["interval"] == "1h"
 
-    other_interval = (await api.get("/api/crypto/prices", params={
-        "symbol": "ORDERUSDT", "interval": "4h"})).json()
-    assert other_interval == {"symbol": "ORDERUSDT", "interval": "4h", "source": None,
-                              "candles": []}
+    other_interval = (
+        await api.get("/api/crypto/prices", params={"symbol": "ORDERUSDT", "interval": "4h"})
+    ).json()
+    assert other_interval == {
+        "symbol": "ORDERUSDT",
+        "interval": "4h",
+        "source": None,
+        "candles": [],
+    }
 
 
-async def test_simulated_rows_are_labelled(api: httpx.AsyncClient, db_pool,  # type: ignore[no-untyped-def]
-                                           candle_store) -> None:
-    await candle_store(db_pool, "MIXUSDT", "1d", [
-        (T0, "1", "1", "1", "1", "1")], source="binance")
-    await candle_store(db_pool, "MIXUSDT", "1d", [
-        (T0 + timedelta(days=1), "2", "2", "2", "2", "2")], source="simulated")
+async def test_simulated_rows_are_labelled(
+    api: httpx.AsyncClient,
+    db_pool,  # type: ignore[no-untyped-def]
+    candle_store,
+) -> None:
+    await candle_store(db_pool, "MIXUSDT", "1d", [(T0, "1", "1", "1", "1", "1")], source="binance")
+    await candle_store(
+        db_pool,
+        "MIXUSDT",
+        "1d",
+        [(T0 + timedelta(days=1), "2", "2", "2", "2", "2")],
+        source="simulated",
+    )
     params = {"symbol": "MIXUSDT", "interval": "1d", "start": "2024-01-01", "end": "2024-01-03"}
-    assert (await api.get("/api/crypto/prices", params=params)).json()["source"] == \
-        "binance+simulated"
+    assert (await api.get("/api/crypto/prices", params=params)).json()[
+        "source"
+    ] == "binance+simulated"
     params["start"] = "2024-01-02"
     assert (await api.get("/api/crypto/prices", params=params)).json()["source"] == "simulated"
 
 
 async def test_cache_hit_then_invalidated_by_stored_event(
-        api: httpx.AsyncClient, db_pool, candle_store, redis_client: Redis,  # type: ignore[no-untyped-def]
-        bus: Bus, settings: Settings) -> None:
+    api: httpx.AsyncClient,
+    db_pool,
+    candle_store,
+    redis_client: Redis,  # type: ignore[no-untyped-def]
+    bus: Bus,
+    settings: Settings,
+) -> None:
     await candle_store(db_pool, "CACHEUSDT", "1h", hourly(10))
-    params = {"symbol": "CACHEUSDT", "interval": "1h", "start": "2024-01-01T00:00:00Z",
-              "end": "2024-01-02T00:00:00Z"}
+    params = {
+        "symbol": "CACHEUSDT",
+        "interval": "1h",
+        "start": "2024-01-01T00:00:00Z",
+        "end": "2024-01-02T00:00:00Z",
+    }
     first = await api.get("/api/crypto/prices", params=params)
     assert first.headers["x-cache"] == "miss"
     pattern = f"{settings.ticktide_redis_prefix}gateway:prices:CACHEUSDT:1h:*"
@@ -120,9 +191,18 @@ async def test_cache_hit_then_invalidated_by_stored_event(
     # A row stored behind the cache's back is not seen until the stored event arrives.
     await candle_store(db_pool, "CACHEUSDT", "1h", hourly(1, start=T0 + 10 * HOUR))
     assert len((await api.get("/api/crypto/prices", params=params)).json()["candles"]) == 10
-    await bus.publish(CandlesStoredV1(
-        batch_id=uuid.uuid4(), symbol="CACHEUSDT", interval="1h", source="binance",
-        first_t=T0 + 10 * HOUR, last_t=T0 + 10 * HOUR, candles=1, rows_changed=1))
+    await bus.publish(
+        CandlesStoredV1(
+            batch_id=uuid.uuid4(),
+            symbol="CACHEUSDT",
+            interval="1h",
+            source="binance",
+            first_t=T0 + 10 * HOUR,
+            last_t=T0 + 10 * HOUR,
+            candles=1,
+            rows_changed=1,
+        )
+    )
 
     async def new_row_served() -> bool:
         response = await api.get("/api/crypto/prices", params=params)
@@ -135,12 +215,20 @@ async def test_cache_hit_then_invalidated_by_stored_event(
     assert third.json()["candles"][-1]["t"] == "2024-01-01T10:00:00Z"
 
     # Another series' event leaves this one cached.
-    await bus.publish(CandlesStoredV1(
-        batch_id=uuid.uuid4(), symbol="CACHEUSDT", interval="4h", source="binance",
-        first_t=None, last_t=None, candles=0, rows_changed=0))
+    await bus.publish(
+        CandlesStoredV1(
+            batch_id=uuid.uuid4(),
+            symbol="CACHEUSDT",
+            interval="4h",
+            source="binance",
+            first_t=None,
+            last_t=None,
+            candles=0,
+            rows_changed=0,
+        )
+    )
     version_key = f"{settings.ticktide_redis_prefix}gateway:prices-version:CACHEUSDT:4h"
-    await wait_until(lambda: _exists(redis_client, version_key), timeout=10,
-                     what="4h version bump")
+    await wait_until(lambda: _exists(redis_client, version_key), timeout=10, what="4h version bump")
     assert (await api.get("/api/crypto/prices", params=params)).headers["x-cache"] == "hit"
 
 

@@ -23,8 +23,11 @@ PRICES_CASES = [
     ({**OK, "start": "1" * 40}, 422, ["'start'"]),
     ({**OK, "start": "2024-01-02", "end": "2024-01-01"}, 422, ["must be before end"]),
     ({**OK, "start": "2024-01-01", "end": "2024-01-01"}, 422, ["must be before end"]),
-    ({**OK, "start": "2020-01-01", "end": "2024-01-01"}, 422,
-     ["range too large", "35064 1h candles", "maximum of 20000"]),
+    (
+        {**OK, "start": "2020-01-01", "end": "2024-01-01"},
+        422,
+        ["range too large", "35064 1h candles", "maximum of 20000"],
+    ),
     ({**OK, "start": "0001-01-01"}, 422, ["range too large"]),
     ({**OK, "limit": "0"}, 422, ["limit must be between 1 and 20000"]),
     ({**OK, "limit": "20001"}, 422, ["limit must be between 1 and 20000"]),
@@ -34,8 +37,9 @@ PRICES_CASES = [
 
 
 @pytest.mark.parametrize("params,status,fragments", PRICES_CASES)
-async def test_prices_bad_input(api: httpx.AsyncClient, params: dict[str, str], status: int,
-                                fragments: list[str]) -> None:
+async def test_prices_bad_input(
+    api: httpx.AsyncClient, params: dict[str, str], status: int, fragments: list[str]
+) -> None:
     response = await api.get(PRICES, params=params)
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
@@ -45,8 +49,12 @@ async def test_prices_bad_input(api: httpx.AsyncClient, params: dict[str, str], 
 
 
 BACKFILL = "/api/admin/ingest/crypto/backfill"
-BODY = {"symbol": "BTCUSDT", "interval": "1h", "start": "2024-01-01T00:00:00Z",
-        "end": "2024-01-02T00:00:00Z"}
+BODY = {
+    "symbol": "BTCUSDT",
+    "interval": "1h",
+    "start": "2024-01-01T00:00:00Z",
+    "end": "2024-01-02T00:00:00Z",
+}
 
 BACKFILL_CASES = [
     ({**BODY, "symbol": "btc-usdt"}, 422, ["'symbol'", "pattern"]),
@@ -61,8 +69,9 @@ BACKFILL_CASES = [
 
 
 @pytest.mark.parametrize("body,status,fragments", BACKFILL_CASES)
-async def test_backfill_bad_input(api: httpx.AsyncClient, body: object, status: int,
-                                  fragments: list[str]) -> None:
+async def test_backfill_bad_input(
+    api: httpx.AsyncClient, body: object, status: int, fragments: list[str]
+) -> None:
     response = await api.post(BACKFILL, json=body)
     assert response.status_code == status, response.text
     detail = response.json()["detail"]
@@ -71,8 +80,9 @@ async def test_backfill_bad_input(api: httpx.AsyncClient, body: object, status: 
 
 
 async def test_malformed_json_and_bad_paths(api: httpx.AsyncClient) -> None:
-    response = await api.post(BACKFILL, content=b"{not json",
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        BACKFILL, content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and "JSON" in response.json()["detail"]
 
     response = await api.get("/api/admin/ingest/jobs/not-a-uuid")

@@ -47,7 +47,7 @@ async def test_validation_and_invalid_query_are_422_with_detail() -> None:
         response = await http.get("/query", params={"symbol": "BTCUSDT", "interval": "5m"})
         assert response.status_code == 422
         assert response.json()["detail"] == (
-            "query parameter 'interval': Input should be '1h', '4h' or '1d'")
+            "query parameter 'interval': Input should be '1h', '4h' or '1d'"
+        )
         response = await http.get("/query", params={"symbol": "BADRANGE"})
-    assert (response.status_code, response.json()) == (
-        422, {"detail": "start must be before end"})
+    assert (response.status_code, response.json()) == (422, {"detail": "start must be before end"})

@@ -10,8 +10,10 @@ from ticktide_gateway.quality import SeriesFacts, quality_report
 def test_counts_and_holes() -> None:
     first = datetime(2024, 1, 1, tzinfo=UTC)
     last = first + timedelta(hours=99)
-    holes = [(first + timedelta(hours=10), first + timedelta(hours=13)),
-             (first + timedelta(hours=50), first + timedelta(hours=51))]
+    holes = [
+        (first + timedelta(hours=10), first + timedelta(hours=13)),
+        (first + timedelta(hours=50), first + timedelta(hours=51)),
+    ]
     report = quality_report("BTCUSDT", "1h", SeriesFacts(first, last, 96, 2, holes))
     assert report["expected"] == 100
     assert report["present"] == 96
@@ -26,4 +28,8 @@ def test_counts_and_holes() -> None:
 def test_empty_series() -> None:
     report = quality_report("BTCUSDT", "4h", SeriesFacts(None, None, 0, 0, []))
     assert (report["expected"], report["missing"], report["gaps"], report["first"]) == (
-        0, 0, [], None)
+        0,
+        0,
+        [],
+        None,
+    )

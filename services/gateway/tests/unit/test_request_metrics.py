@@ -41,10 +41,14 @@ async def test_flush_writes_one_batch_and_a_failure_keeps_rows() -> None:
 
 
 def test_validation_errors_are_described_by_parameter() -> None:
-    detail, items = describe_validation_errors([
-        {"loc": ("query", "interval"), "msg": "Input should be '1h', '4h' or '1d'"},
-        {"loc": ("body",), "msg": "JSON decode error"},
-    ])
-    assert detail == ("query parameter 'interval': Input should be '1h', '4h' or '1d'; "
-                      "request body: JSON decode error")
+    detail, items = describe_validation_errors(
+        [
+            {"loc": ("query", "interval"), "msg": "Input should be '1h', '4h' or '1d'"},
+            {"loc": ("body",), "msg": "JSON decode error"},
+        ]
+    )
+    assert detail == (
+        "query parameter 'interval': Input should be '1h', '4h' or '1d'; "
+        "request body: JSON decode error"
+    )
     assert items[0]["field"] == "query parameter 'interval'"

@@ -19,8 +19,15 @@ NOW = datetime(2025, 3, 1, 12, 30, tzinfo=UTC)
 
 
 def window(**kwargs: object):  # type: ignore[no-untyped-def]
-    params: dict[str, object] = {"interval": "1h", "start": None, "end": None, "limit": None,
-                                 "now": NOW, "default_limit": 1000, "max_candles": 20000}
+    params: dict[str, object] = {
+        "interval": "1h",
+        "start": None,
+        "end": None,
+        "limit": None,
+        "now": NOW,
+        "default_limit": 1000,
+        "max_candles": 20000,
+    }
     params.update(kwargs)
     return resolve_price_window(**params)  # type: ignore[arg-type]
 
@@ -38,17 +45,21 @@ def test_with_start_and_no_limit_reads_whole_range() -> None:
 
 
 def test_naive_times_are_utc_and_offsets_are_converted() -> None:
-    w = window(start=datetime(2024, 1, 1), end=datetime(2024, 1, 1, 5, tzinfo=timezone(
-        timedelta(hours=2))))
+    w = window(
+        start=datetime(2024, 1, 1), end=datetime(2024, 1, 1, 5, tzinfo=timezone(timedelta(hours=2)))
+    )
     assert w.start == datetime(2024, 1, 1, tzinfo=UTC)
     assert w.end == datetime(2024, 1, 1, 3, tzinfo=UTC)
     assert w.limit == 3
 
 
-@pytest.mark.parametrize("start,end", [
-    (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
-    (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    "start,end",
+    [
+        (datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
+        (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)),
+    ],
+)
 def test_reversed_or_empty_range_is_rejected(start: datetime, end: datetime) -> None:
     with pytest.raises(InvalidQuery, match="must be before end"):
         window(start=start, end=end)
@@ -68,21 +79,31 @@ def test_limit_out_of_bounds(limit: int) -> None:
 
 
 def test_daily_interval_counts_days() -> None:
-    w = window(interval="1d", start=datetime(2024, 1, 1, tzinfo=UTC),
-               end=datetime(2024, 1, 31, 1, tzinfo=UTC))
+    w = window(
+        interval="1d",
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 31, 1, tzinfo=UTC),
+    )
     assert w.limit == 31
 
 
 def test_prices_query_normalises_symbol_and_restores_plus() -> None:
-    q = PricesQuery.model_validate({"symbol": " btcusdt ", "interval": "4h",
-                                    "start": "2024-01-01T00:00:00 02:00"})
+    q = PricesQuery.model_validate(
+        {"symbol": " btcusdt ", "interval": "4h", "start": "2024-01-01T00:00:00 02:00"}
+    )
     assert q.symbol == "BTCUSDT"
     assert q.start == datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2)))
 
 
-@pytest.mark.parametrize("field,value", [
-    ("symbol", "BTC-USDT"), ("symbol", "X"), ("interval", "2h"), ("start", "yesterday"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("symbol", "BTC-USDT"),
+        ("symbol", "X"),
+        ("interval", "2h"),
+        ("start", "yesterday"),
+    ],
+)
 def test_prices_query_rejects(field: str, value: str) -> None:
     with pytest.raises(ValidationError):
         PricesQuery.model_validate({"symbol": "BTCUSDT", field: value})
@@ -90,11 +111,20 @@ def test_prices_query_rejects(field: str, value: str) -> None:
 
 def test_backfill_request_forbids_unknown_fields_and_checks_range() -> None:
     with pytest.raises(ValidationError):
-        BackfillRequest.model_validate({"symbol": "BTCUSDT", "interval": "1h",
-                                        "start": "2024-01-01", "end": "2024-02-01", "x": 1})
-    start, end = check_backfill_range(interval="1d", start=datetime(2024, 1, 1),
-                                      end=datetime(2024, 2, 1), max_candles=1000)
+        BackfillRequest.model_validate(
+            {
+                "symbol": "BTCUSDT",
+                "interval": "1h",
+                "start": "2024-01-01",
+                "end": "2024-02-01",
+                "x": 1,
+            }
+        )
+    start, end = check_backfill_range(
+        interval="1d", start=datetime(2024, 1, 1), end=datetime(2024, 2, 1), max_candles=1000
+    )
     assert (start.tzinfo, end - start) == (UTC, timedelta(days=31))
     with pytest.raises(InvalidQuery, match="range too large: 744 1h candles"):
-        check_backfill_range(interval="1h", start=datetime(2024, 1, 1),
-                             end=datetime(2024, 2, 1), max_candles=100)
+        check_backfill_range(
+            interval="1h", start=datetime(2024, 1, 1), end=datetime(2024, 2, 1), max_candles=100
+        )

@@ -9,8 +9,13 @@ from ticktide_ingest_crypto.app import SERVICE_NAME, create_app
 
 def main() -> None:
     settings = get_settings()
-    run_service(create_app(settings), service=SERVICE_NAME, host=settings.service_host,
-                port=settings.ingest_crypto_port, log_level=settings.log_level)
+    run_service(
+        create_app(settings),
+        service=SERVICE_NAME,
+        host=settings.service_host,
+        port=settings.ingest_crypto_port,
+        log_level=settings.log_level,
+    )
 
 
 if __name__ == "__main__":

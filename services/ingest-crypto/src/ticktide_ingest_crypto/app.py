@@ -52,8 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await _start(settings)
         holder["state"] = state
         app.state.ingest = state
-        log.info("service.started", binance=settings.binance_base_url,
-                 scheduler=settings.crypto_scheduler_enabled)
+        log.info(
+            "service.started",
+            binance=settings.binance_base_url,
+            scheduler=settings.crypto_scheduler_enabled,
+        )
         try:
             yield
         finally:
@@ -65,38 +68,66 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return {}
         return {"postgres": postgres_check(state.pool), "rabbitmq": bus_check(state.bus)}
 
-    app = FastAPI(title="Ticktide ingest-crypto", version=settings.ticktide_version,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Ticktide ingest-crypto", version=settings.ticktide_version, lifespan=lifespan
+    )
     app.include_router(health_router(SERVICE_NAME, settings.ticktide_version, checks))
     return app
 
 
 async def _start(settings: Settings) -> IngestState:
-    pool = await create_pool(settings.database_url, min_size=1, max_size=10,
-                             application_name=SERVICE_NAME)
-    topology = Topology(prefix=settings.ticktide_bus_prefix,
-                        default_delivery_limit=settings.bus_delivery_limit)
-    bus = await Bus.connect(settings.amqp_url, topology, service=SERVICE_NAME,
-                            publish_timeout=settings.bus_publish_timeout_seconds)
-    http = httpx.AsyncClient(base_url=settings.binance_base_url,
-                             timeout=settings.binance_timeout_seconds)
+    pool = await create_pool(
+        settings.database_url, min_size=1, max_size=10, application_name=SERVICE_NAME
+    )
+    topology = Topology(
+        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+    )
+    bus = await Bus.connect(
+        settings.amqp_url,
+        topology,
+        service=SERVICE_NAME,
+        publish_timeout=settings.bus_publish_timeout_seconds,
+    )
+    http = httpx.AsyncClient(
+        base_url=settings.binance_base_url, timeout=settings.binance_timeout_seconds
+    )
     client = BinanceClient.from_settings(settings, http)
     finalizer = JobFinalizer(pool=pool, bus=bus, settings=settings)
-    runner = BackfillRunner(pool=pool, bus=bus, client=client, finalizer=finalizer,
-                            settings=settings)
+    runner = BackfillRunner(
+        pool=pool, bus=bus, client=client, finalizer=finalizer, settings=settings
+    )
     scheduler = Scheduler(pool=pool, bus=bus, finalizer=finalizer, settings=settings)
-    await bus.consume(INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1, runner.handle,
-                      prefetch=settings.bus_prefetch)
-    await bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored,
-                      prefetch=settings.bus_prefetch)
-    tasks = [asyncio.create_task(
-        run_periodically(finalizer.maintain, settings.crypto_finalize_sweep_seconds,
-                         "maintenance"))]
+    await bus.consume(
+        INGEST_CRYPTO_BACKFILLS,
+        CryptoBackfillRequestedV1,
+        runner.handle,
+        prefetch=settings.bus_prefetch,
+    )
+    await bus.consume(
+        INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored, prefetch=settings.bus_prefetch
+    )
+    tasks = [
+        asyncio.create_task(
+            run_periodically(
+                finalizer.maintain, settings.crypto_finalize_sweep_seconds, "maintenance"
+            )
+        )
+    ]
     if settings.crypto_scheduler_enabled:
-        tasks.append(asyncio.create_task(
-            run_periodically(scheduler.tick, settings.crypto_schedule_seconds, "scheduler")))
-    return IngestState(pool=pool, bus=bus, http=http, runner=runner, finalizer=finalizer,
-                       scheduler=scheduler, tasks=tasks)
+        tasks.append(
+            asyncio.create_task(
+                run_periodically(scheduler.tick, settings.crypto_schedule_seconds, "scheduler")
+            )
+        )
+    return IngestState(
+        pool=pool,
+        bus=bus,
+        http=http,
+        runner=runner,
+        finalizer=finalizer,
+        scheduler=scheduler,
+        tasks=tasks,
+    )
 
 
 async def _stop(state: IngestState) -> None:

@@ -49,8 +49,10 @@ def verify_checksum(zip_bytes: bytes, checksum_text: str, zip_name: str) -> None
         raise ArchiveError(f"{zip_name}: checksum file is for {named!r}, not this archive")
     actual = sha256_hex(zip_bytes)
     if actual != expected:
-        raise ArchiveError(f"{zip_name}: checksum mismatch: file has SHA-256 {actual}, "
-                           f"the .CHECKSUM file says {expected}")
+        raise ArchiveError(
+            f"{zip_name}: checksum mismatch: file has SHA-256 {actual}, "
+            f"the .CHECKSUM file says {expected}"
+        )
 
 
 def read_archive(path: str | Path) -> ArchiveContents:
@@ -67,9 +69,14 @@ def read_archive(path: str | Path) -> ArchiveContents:
         verified = True
     csv_bytes = _csv_member(path, zip_bytes, f"{name.stem}.csv")
     candles = parse_archive_csv(csv_bytes, name)
-    return ArchiveContents(symbol=name.symbol, interval=name.interval, candles=candles,
-                           period_start=name.period_start, period_end=name.period_end,
-                           checksum_verified=verified)
+    return ArchiveContents(
+        symbol=name.symbol,
+        interval=name.interval,
+        candles=candles,
+        period_start=name.period_start,
+        period_end=name.period_end,
+        checksum_verified=verified,
+    )
 
 
 def _csv_member(path: Path, zip_bytes: bytes, expected: str) -> bytes:
@@ -80,8 +87,10 @@ def _csv_member(path: Path, zip_bytes: bytes, expected: str) -> bytes:
             if chosen is None:
                 csvs = [info for info in members if info.filename.lower().endswith(".csv")]
                 if len(csvs) != 1:
-                    raise ArchiveError(f"{path.name}: expected one CSV named {expected}, found "
-                                       f"{[info.filename for info in members]}")
+                    raise ArchiveError(
+                        f"{path.name}: expected one CSV named {expected}, found "
+                        f"{[info.filename for info in members]}"
+                    )
                 chosen = csvs[0]
             if chosen.file_size > _MAX_CSV_BYTES:
                 raise ArchiveError(f"{path.name}: {chosen.filename} is too large to import")

@@ -31,8 +31,14 @@ from ticktide_ingest_crypto.gaps import align_up, datetime_to_ms, interval_ms
 from ticktide_ingest_crypto.klines import KlineFormatError, parse_klines
 from ticktide_ingest_crypto.ratelimit import WeightBudget, parse_retry_after
 
-__all__ = ["BinanceClient", "BinanceRejectedError", "BinanceServerError",
-           "BinanceUnavailableError", "KLINES_PATH", "MAX_LIMIT"]
+__all__ = [
+    "BinanceClient",
+    "BinanceRejectedError",
+    "BinanceServerError",
+    "BinanceUnavailableError",
+    "KLINES_PATH",
+    "MAX_LIMIT",
+]
 
 KLINES_PATH = "/api/v3/klines"
 MAX_LIMIT = 1000
@@ -69,10 +75,18 @@ class _RetryableStatus(Exception):
 class BinanceClient:
     """Klines from Binance's REST API over one shared `httpx.AsyncClient`."""
 
-    def __init__(self, http: httpx.AsyncClient, *, weight_limit: int = 6000,
-                 headroom: float = 0.8, max_attempts: int = 5, backoff_seconds: float = 0.5,
-                 max_rate_limit_waits: int = 10, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        weight_limit: int = 6000,
+        headroom: float = 0.8,
+        max_attempts: int = 5,
+        backoff_seconds: float = 0.5,
+        max_rate_limit_waits: int = 10,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.http = http
         self.budget = WeightBudget(limit=weight_limit, headroom=headroom)
         self.max_attempts = max_attempts
@@ -85,10 +99,12 @@ class BinanceClient:
         self._blocked_until = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None,
-                      **overrides: Any) -> BinanceClient:
-        http = http or httpx.AsyncClient(base_url=settings.binance_base_url,
-                                         timeout=settings.binance_timeout_seconds)
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient | None = None, **overrides: Any
+    ) -> BinanceClient:
+        http = http or httpx.AsyncClient(
+            base_url=settings.binance_base_url, timeout=settings.binance_timeout_seconds
+        )
         options: dict[str, Any] = {
             "weight_limit": settings.binance_weight_limit_1m,
             "headroom": settings.binance_weight_headroom,
@@ -98,17 +114,24 @@ class BinanceClient:
         }
         return cls(http, **{**options, **overrides})
 
-    async def klines_page(self, symbol: str, interval: str, start_ms: int, end_ms: int,
-                          limit: int = MAX_LIMIT) -> list[CandleV1]:
+    async def klines_page(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int = MAX_LIMIT
+    ) -> list[CandleV1]:
         """One request: bars with open time in `[start_ms, end_ms]` (Binance's
         `endTime` is inclusive), at most `limit`, oldest first."""
-        params = {"symbol": symbol, "interval": interval, "startTime": start_ms,
-                  "endTime": end_ms, "limit": min(limit, MAX_LIMIT)}
+        params = {
+            "symbol": symbol,
+            "interval": interval,
+            "startTime": start_ms,
+            "endTime": end_ms,
+            "limit": min(limit, MAX_LIMIT),
+        }
         payload = await self._get_json(KLINES_PATH, params)
         return parse_klines(payload)
 
-    async def iter_klines(self, symbol: str, interval: str, start_ms: int, end_ms: int,
-                          limit: int = MAX_LIMIT) -> AsyncIterator[list[CandleV1]]:
+    async def iter_klines(
+        self, symbol: str, interval: str, start_ms: int, end_ms: int, limit: int = MAX_LIMIT
+    ) -> AsyncIterator[list[CandleV1]]:
         """Pages of bars with open time in `[start_ms, end_ms)`, oldest first; the
         next page starts one interval after the last bar received."""
         size = interval_ms(interval)
@@ -134,10 +157,10 @@ class BinanceClient:
                 if rate_limit_waits > self.max_rate_limit_waits:
                     raise BinanceServerError(
                         f"Binance kept rate-limiting ({response.status_code}) after "
-                        f"{self.max_rate_limit_waits} waits")
+                        f"{self.max_rate_limit_waits} waits"
+                    )
                 delay = parse_retry_after(response.headers.get("Retry-After"))
-                log.warning("binance.rate_limited", status=response.status_code,
-                            retry_after=delay)
+                log.warning("binance.rate_limited", status=response.status_code, retry_after=delay)
                 self._blocked_until = max(self._blocked_until, self.clock() + delay)
                 continue
             if response.status_code >= 400:
@@ -145,8 +168,9 @@ class BinanceClient:
             try:
                 return response.json()
             except ValueError as exc:
-                raise KlineFormatError(f"Binance answered non-JSON: {response.text!r:.200}") \
-                    from exc
+                raise KlineFormatError(
+                    f"Binance answered non-JSON: {response.text!r:.200}"
+                ) from exc
 
     async def _respect_weight(self) -> None:
         blocked = self._blocked_until - self.clock()
@@ -154,8 +178,12 @@ class BinanceClient:
             await self.sleep(blocked)
         pause = self.budget.pause_before_request(self.clock(), KLINES_WEIGHT)
         if pause > 0:
-            log.info("binance.weight_pause", used=self.budget.used,
-                     threshold=self.budget.threshold, seconds=round(pause, 3))
+            log.info(
+                "binance.weight_pause",
+                used=self.budget.used,
+                threshold=self.budget.threshold,
+                seconds=round(pause, 3),
+            )
             await self.sleep(pause)
 
     async def _send_with_retries(self, path: str, params: dict[str, Any]) -> httpx.Response:
@@ -178,11 +206,13 @@ class BinanceClient:
         except _RetryableStatus as exc:
             raise BinanceServerError(
                 f"Binance answered {exc.response.status_code} {self.max_attempts} times: "
-                f"{exc.response.text!r:.200}") from None
+                f"{exc.response.text!r:.200}"
+            ) from None
         except httpx.TransportError as exc:
             raise BinanceUnavailableError(
                 f"Binance unreachable at {self.http.base_url} after {self.max_attempts} "
-                f"attempts: {exc!r}") from exc
+                f"attempts: {exc!r}"
+            ) from exc
         raise AssertionError("unreachable")  # pragma: no cover - tenacity returns or raises
 
 

@@ -101,8 +101,11 @@ class Gap:
         return self.start < other.end and other.start < self.end
 
     def as_json(self) -> dict[str, object]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
-                "candles": self.candles}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "candles": self.candles,
+        }
 
 
 def find_gaps(open_times_ms: Iterable[int], interval: str) -> list[Gap]:
@@ -119,8 +122,9 @@ def find_gaps(open_times_ms: Iterable[int], interval: str) -> list[Gap]:
     return gaps
 
 
-def incremental_range(last_open_ms: int | None, now_ms: int, interval: str,
-                      history_days: int) -> tuple[int, int]:
+def incremental_range(
+    last_open_ms: int | None, now_ms: int, interval: str, history_days: int
+) -> tuple[int, int]:
     """The range a scheduled refresh fetches: from the newest stored bar (inclusive,
     so the still-open bar is fetched again as it closes) or, for an empty series,
     from `history_days` ago, up to and including the bar open at `now_ms`."""

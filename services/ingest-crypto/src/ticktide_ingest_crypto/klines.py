@@ -38,8 +38,20 @@ __all__ = [
     "sha256_hex",
 ]
 
-ARCHIVE_HEADER = ("open_time", "open", "high", "low", "close", "volume", "close_time",
-                  "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore")
+ARCHIVE_HEADER = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+)
 # Milliseconds stay below 10**14 until the year 5138; microseconds of any date
 # after 1973 are above it. Binance switched spot archives to µs in 2025.
 _MICROSECONDS_ABOVE = 10**14
@@ -123,8 +135,13 @@ def parse_archive_name(name: str) -> ArchiveName:
             end = ms_to_datetime(int(start.timestamp()) * 1000 + 86_400_000)
     except ValueError as exc:
         raise ArchiveError(f"{name}: invalid date in file name ({exc})") from None
-    return ArchiveName(symbol=match["symbol"], interval=interval, period_start=start,
-                       period_end=end, stem=name.rsplit(".", 1)[0])
+    return ArchiveName(
+        symbol=match["symbol"],
+        interval=interval,
+        period_start=start,
+        period_end=end,
+        stem=name.rsplit(".", 1)[0],
+    )
 
 
 def parse_archive_csv(data: bytes, archive: ArchiveName) -> list[CandleV1]:
@@ -153,11 +170,15 @@ def parse_archive_csv(data: bytes, archive: ArchiveName) -> list[CandleV1]:
         except ValueError:
             raise ArchiveError(f"{where}: open time {row[0]!r:.40} is not an integer") from None
         if not first_ms <= open_ms < end_ms:
-            raise ArchiveError(f"{where}: open time {ms_to_datetime(open_ms).isoformat()} lies "
-                               f"outside the file's period {archive.period_start.date()}")
+            raise ArchiveError(
+                f"{where}: open time {ms_to_datetime(open_ms).isoformat()} lies "
+                f"outside the file's period {archive.period_start.date()}"
+            )
         if open_ms % step:
-            raise ArchiveError(f"{where}: open time {ms_to_datetime(open_ms).isoformat()} is "
-                               f"not on the {archive.interval} grid")
+            raise ArchiveError(
+                f"{where}: open time {ms_to_datetime(open_ms).isoformat()} is "
+                f"not on the {archive.interval} grid"
+            )
         try:
             candles.append(_candle(open_ms, [cell.strip() for cell in row[1:6]]))
         except ValueError as exc:

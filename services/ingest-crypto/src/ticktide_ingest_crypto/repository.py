@@ -17,12 +17,31 @@ from asyncpg.pool import PoolConnectionProxy
 
 from ticktide_ingest_crypto.gaps import Gap, interval_ms
 
-__all__ = ["JobRow", "OpenGap", "SeriesGaps", "advisory_unlock", "claim_gap_attempt",
-           "claim_job_for_finalize", "crypto_id_for_symbol", "detect_gaps", "ensure_job",
-           "get_job", "last_open_time", "mark_job_done", "mark_job_failed", "mark_job_fetched",
-           "mark_job_running", "open_gaps_due", "record_fetch_attempt",
-           "lock_series", "recent_scheduled_job_exists", "release_finalize_claim",
-           "try_advisory_lock", "unfinished_fetched_jobs", "upsert_gaps"]
+__all__ = [
+    "JobRow",
+    "OpenGap",
+    "SeriesGaps",
+    "advisory_unlock",
+    "claim_gap_attempt",
+    "claim_job_for_finalize",
+    "crypto_id_for_symbol",
+    "detect_gaps",
+    "ensure_job",
+    "get_job",
+    "last_open_time",
+    "mark_job_done",
+    "mark_job_failed",
+    "mark_job_fetched",
+    "mark_job_running",
+    "open_gaps_due",
+    "record_fetch_attempt",
+    "lock_series",
+    "recent_scheduled_job_exists",
+    "release_finalize_claim",
+    "try_advisory_lock",
+    "unfinished_fetched_jobs",
+    "upsert_gaps",
+]
 
 # A connection checked out of the pool, or a plain one.
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -61,34 +80,60 @@ class SeriesGaps:
 
 
 def _job(row: asyncpg.Record) -> JobRow:
-    return JobRow(id=row["id"], kind=row["kind"], symbol=row["symbol"],
-                  interval=row["interval_type"], start=row["range_start"],
-                  end=row["range_end"], status=row["status"],
-                  batches_expected=row["batches_expected"])
+    return JobRow(
+        id=row["id"],
+        kind=row["kind"],
+        symbol=row["symbol"],
+        interval=row["interval_type"],
+        start=row["range_start"],
+        end=row["range_end"],
+        status=row["status"],
+        batches_expected=row["batches_expected"],
+    )
 
 
 async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobRow | None:
     row = await pool.fetchrow(
         """SELECT id, kind, symbol, interval_type, range_start, range_end, status,
                   batches_expected
-           FROM ingest_jobs WHERE id = $1""", job_id)
+           FROM ingest_jobs WHERE id = $1""",
+        job_id,
+    )
     return _job(row) if row else None
 
 
-async def ensure_job(pool: asyncpg.Pool, job_id: uuid.UUID, *, kind: str, symbol: str,
-                     interval: str, start: datetime, end: datetime, requested_by: str) -> None:
+async def ensure_job(
+    pool: asyncpg.Pool,
+    job_id: uuid.UUID,
+    *,
+    kind: str,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    requested_by: str,
+) -> None:
     """Create the job row of a command that arrived without one (idempotent)."""
     await pool.execute(
         """INSERT INTO ingest_jobs (id, kind, symbol, interval_type, range_start, range_end,
                                     requested_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
-        job_id, kind, symbol, interval, start, end, requested_by)
+        job_id,
+        kind,
+        symbol,
+        interval,
+        start,
+        end,
+        requested_by,
+    )
 
 
 async def mark_job_running(pool: asyncpg.Pool, job_id: uuid.UUID) -> bool:
     status = await pool.fetchval(
         """UPDATE ingest_jobs SET status = 'running', updated_at = now()
-           WHERE id = $1 AND status IN ('queued', 'running') RETURNING status""", job_id)
+           WHERE id = $1 AND status IN ('queued', 'running') RETURNING status""",
+        job_id,
+    )
     return status is not None
 
 
@@ -96,17 +141,24 @@ async def record_fetch_attempt(pool: asyncpg.Pool, job_id: uuid.UUID) -> int:
     """Count one failed fetch of a job; returns the count so far."""
     value = await pool.fetchval(
         """UPDATE ingest_jobs SET fetch_attempts = fetch_attempts + 1, updated_at = now()
-           WHERE id = $1 RETURNING fetch_attempts""", job_id)
+           WHERE id = $1 RETURNING fetch_attempts""",
+        job_id,
+    )
     return int(value or 0)
 
 
-async def mark_job_fetched(pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int,
-                           candles: int, source: str) -> bool:
+async def mark_job_fetched(
+    pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int, source: str
+) -> bool:
     status = await pool.fetchval(
         """UPDATE ingest_jobs SET status = 'fetched', batches_expected = $2,
                   candles_expected = $3, source = $4, error = NULL, updated_at = now()
            WHERE id = $1 AND status IN ('queued', 'running') RETURNING status""",
-        job_id, batches, candles, source)
+        job_id,
+        batches,
+        candles,
+        source,
+    )
     return status is not None
 
 
@@ -114,11 +166,15 @@ async def mark_job_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> 
     await pool.execute(
         """UPDATE ingest_jobs SET status = 'failed', error = $2, updated_at = now(),
                   finished_at = now()
-           WHERE id = $1 AND status NOT IN ('done', 'failed')""", job_id, error[:2000])
+           WHERE id = $1 AND status NOT IN ('done', 'failed')""",
+        job_id,
+        error[:2000],
+    )
 
 
-async def claim_job_for_finalize(pool: asyncpg.Pool, job_id: uuid.UUID,
-                                 stale_seconds: float) -> JobRow | None:
+async def claim_job_for_finalize(
+    pool: asyncpg.Pool, job_id: uuid.UUID, stale_seconds: float
+) -> JobRow | None:
     """Atomically move a job whose every expected batch is stored to 'finalizing'
     (or retake a claim older than `stale_seconds`); None if not ready or taken."""
     row = await pool.fetchrow(
@@ -130,35 +186,46 @@ async def claim_job_for_finalize(pool: asyncpg.Pool, job_id: uuid.UUID,
               AND (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
                   >= coalesce(j.batches_expected, 0)
             RETURNING j.id, kind, symbol, interval_type, range_start, range_end, status,
-                      batches_expected""", job_id, stale_seconds)
+                      batches_expected""",
+        job_id,
+        stale_seconds,
+    )
     return _job(row) if row else None
 
 
 async def release_finalize_claim(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
-    await pool.execute("""UPDATE ingest_jobs SET status = 'fetched', updated_at = now()
-                          WHERE id = $1 AND status = 'finalizing'""", job_id)
+    await pool.execute(
+        """UPDATE ingest_jobs SET status = 'fetched', updated_at = now()
+                          WHERE id = $1 AND status = 'finalizing'""",
+        job_id,
+    )
 
 
 async def mark_job_done(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
     await pool.execute(
         """UPDATE ingest_jobs SET status = 'done', updated_at = now(), finished_at = now()
-           WHERE id = $1 AND status = 'finalizing'""", job_id)
+           WHERE id = $1 AND status = 'finalizing'""",
+        job_id,
+    )
 
 
-async def unfinished_fetched_jobs(pool: asyncpg.Pool, stale_seconds: float,
-                                  limit: int = 100) -> list[uuid.UUID]:
+async def unfinished_fetched_jobs(
+    pool: asyncpg.Pool, stale_seconds: float, limit: int = 100
+) -> list[uuid.UUID]:
     """Jobs that may be ready to finalize (for the sweep that closes every race)."""
     rows = await pool.fetch(
         """SELECT id FROM ingest_jobs
            WHERE status = 'fetched'
               OR (status = 'finalizing' AND updated_at < now() - make_interval(secs => $1))
-           ORDER BY updated_at LIMIT $2""", stale_seconds, limit)
+           ORDER BY updated_at LIMIT $2""",
+        stale_seconds,
+        limit,
+    )
     return [row["id"] for row in rows]
 
 
 async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
-    value = await pool.fetchval(
-        "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1", symbol)
+    value = await pool.fetchval("SELECT id FROM cryptocurrencies WHERE binance_symbol = $1", symbol)
     return int(value) if value is not None else None
 
 
@@ -168,18 +235,22 @@ async def last_open_time(pool: asyncpg.Pool, symbol: str, interval: str) -> date
         """SELECT p.datetime FROM crypto_prices p
            JOIN cryptocurrencies c ON c.id = p.crypto_id
            WHERE c.binance_symbol = $1 AND p.interval_type = $2
-           ORDER BY p.datetime DESC LIMIT 1""", symbol, interval)
+           ORDER BY p.datetime DESC LIMIT 1""",
+        symbol,
+        interval,
+    )
     return value
 
 
 async def lock_series(conn: Connection, crypto_id: int, interval: str) -> None:
     """Serialise gap bookkeeping of one series until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('crypto_gaps'), hashtext($1))",
-                       f"{crypto_id}:{interval}")
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('crypto_gaps'), hashtext($1))",
+        f"{crypto_id}:{interval}",
+    )
 
 
-async def detect_gaps(conn: asyncpg.Pool | Connection, crypto_id: int,
-                      interval: str) -> list[Gap]:
+async def detect_gaps(conn: asyncpg.Pool | Connection, crypto_id: int, interval: str) -> list[Gap]:
     """Holes between consecutive stored candles of one series, oldest first."""
     step_ms = interval_ms(interval)
     rows = await conn.fetch(
@@ -190,13 +261,19 @@ async def detect_gaps(conn: asyncpg.Pool | Connection, crypto_id: int,
                  FROM crypto_prices
                  WHERE crypto_id = $1 AND interval_type = $2) series
            WHERE gap_end > gap_start
-           ORDER BY gap_start""", crypto_id, interval, step_ms)
-    return [Gap(start=row["gap_start"], end=row["gap_end"], candles=int(row["candles"]))
-            for row in rows]
+           ORDER BY gap_start""",
+        crypto_id,
+        interval,
+        step_ms,
+    )
+    return [
+        Gap(start=row["gap_start"], end=row["gap_end"], candles=int(row["candles"])) for row in rows
+    ]
 
 
-async def upsert_gaps(conn: Connection, crypto_id: int, interval: str,
-                      holes: list[Gap]) -> SeriesGaps:
+async def upsert_gaps(
+    conn: Connection, crypto_id: int, interval: str, holes: list[Gap]
+) -> SeriesGaps:
     """Record the current holes of a series: open gaps no hole overlaps any more
     become 'refilled' (with their candle count); holes not yet covered by an open
     gap are inserted as new open gaps. Run inside the caller's transaction."""
@@ -209,7 +286,12 @@ async def upsert_gaps(conn: Connection, crypto_id: int, interval: str,
            WHERE g.crypto_id = $1 AND g.interval_type = $2 AND g.status = 'open'
              AND NOT EXISTS (SELECT 1 FROM unnest($3::timestamptz[], $4::timestamptz[]) h(s, e)
                              WHERE h.s < g.gap_end AND h.e > g.gap_start)
-           RETURNING gap_start, gap_end, candles""", crypto_id, interval, starts, ends)
+           RETURNING gap_start, gap_end, candles""",
+        crypto_id,
+        interval,
+        starts,
+        ends,
+    )
     inserted = await conn.fetch(
         """INSERT INTO crypto_gaps (crypto_id, interval_type, gap_start, gap_end, candles)
            SELECT $1, $2, h.s, h.e, h.n
@@ -222,11 +304,20 @@ async def upsert_gaps(conn: Connection, crypto_id: int, interval: str,
                SET gap_end = excluded.gap_end, candles = excluded.candles, status = 'open',
                    refilled_candles = 0, refilled_at = NULL, refill_attempts = 0,
                    last_attempt_at = NULL, detected_at = now()
-           RETURNING gap_start, gap_end, candles""", crypto_id, interval, starts, ends, counts)
+           RETURNING gap_start, gap_end, candles""",
+        crypto_id,
+        interval,
+        starts,
+        ends,
+        counts,
+    )
     still_open = await conn.fetch(
         """SELECT gap_start, gap_end, candles FROM crypto_gaps
            WHERE crypto_id = $1 AND interval_type = $2 AND status = 'open'
-           ORDER BY gap_start""", crypto_id, interval)
+           ORDER BY gap_start""",
+        crypto_id,
+        interval,
+    )
 
     def gaps(rows: list[asyncpg.Record]) -> list[Gap]:
         return [Gap(start=r["gap_start"], end=r["gap_end"], candles=r["candles"]) for r in rows]
@@ -234,9 +325,15 @@ async def upsert_gaps(conn: Connection, crypto_id: int, interval: str,
     return SeriesGaps(new=gaps(inserted), refilled=gaps(refilled), still_open=gaps(still_open))
 
 
-async def open_gaps_due(pool: asyncpg.Pool, *, retry_seconds: float, max_attempts: int,
-                        symbol: str | None = None, interval: str | None = None,
-                        limit: int = 200) -> list[OpenGap]:
+async def open_gaps_due(
+    pool: asyncpg.Pool,
+    *,
+    retry_seconds: float,
+    max_attempts: int,
+    symbol: str | None = None,
+    interval: str | None = None,
+    limit: int = 200,
+) -> list[OpenGap]:
     """Open gaps never tried, or last tried more than `retry_seconds` ago."""
     rows = await pool.fetch(
         """SELECT g.id, c.binance_symbol, g.interval_type, g.gap_start, g.gap_end, g.candles,
@@ -248,10 +345,24 @@ async def open_gaps_due(pool: asyncpg.Pool, *, retry_seconds: float, max_attempt
              AND ($3::text IS NULL OR c.binance_symbol = $3)
              AND ($4::text IS NULL OR g.interval_type = $4)
            ORDER BY g.gap_start LIMIT $5""",
-        retry_seconds, max_attempts, symbol, interval, limit)
-    return [OpenGap(id=r["id"], symbol=r["binance_symbol"], interval=r["interval_type"],
-                    start=r["gap_start"], end=r["gap_end"], candles=r["candles"],
-                    refill_attempts=r["refill_attempts"]) for r in rows]
+        retry_seconds,
+        max_attempts,
+        symbol,
+        interval,
+        limit,
+    )
+    return [
+        OpenGap(
+            id=r["id"],
+            symbol=r["binance_symbol"],
+            interval=r["interval_type"],
+            start=r["gap_start"],
+            end=r["gap_end"],
+            candles=r["candles"],
+            refill_attempts=r["refill_attempts"],
+        )
+        for r in rows
+    ]
 
 
 async def claim_gap_attempt(pool: asyncpg.Pool, gap_id: int, retry_seconds: float) -> bool:
@@ -261,12 +372,16 @@ async def claim_gap_attempt(pool: asyncpg.Pool, gap_id: int, retry_seconds: floa
            WHERE id = $1 AND status = 'open'
              AND (last_attempt_at IS NULL
                   OR last_attempt_at < now() - make_interval(secs => $2))
-           RETURNING id""", gap_id, retry_seconds)
+           RETURNING id""",
+        gap_id,
+        retry_seconds,
+    )
     return value is not None
 
 
-async def recent_scheduled_job_exists(pool: asyncpg.Pool, symbol: str, interval: str,
-                                      within_seconds: float) -> bool:
+async def recent_scheduled_job_exists(
+    pool: asyncpg.Pool, symbol: str, interval: str, within_seconds: float
+) -> bool:
     """A scheduled job of this series that is unfinished or younger than
     `within_seconds` (so replicas and slow runs do not pile up jobs)."""
     value = await pool.fetchval(
@@ -276,7 +391,10 @@ async def recent_scheduled_job_exists(pool: asyncpg.Pool, symbol: str, interval:
                  AND (created_at > now() - make_interval(secs => $3)
                       OR (status NOT IN ('done', 'failed')
                           AND created_at > now() - interval '1 hour')))""",
-        symbol, interval, within_seconds)
+        symbol,
+        interval,
+        within_seconds,
+    )
     return bool(value)
 
 

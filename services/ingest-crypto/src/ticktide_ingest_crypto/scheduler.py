@@ -35,8 +35,15 @@ SCHEDULER_LOCK_KEY = int.from_bytes(b"ttsched1", "big") & 0x7FFFFFFFFFFFFFFF
 class Scheduler:
     """One tick = scheduled refreshes of every series + due gap refills."""
 
-    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, finalizer: JobFinalizer,
-                 settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        finalizer: JobFinalizer,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pool = pool
         self.bus = bus
         self.finalizer = finalizer
@@ -62,24 +69,40 @@ class Scheduler:
         for symbol in self.settings.crypto_symbols:
             for interval in self.settings.crypto_intervals:
                 if await repo.recent_scheduled_job_exists(
-                        self.pool, symbol, interval, self.settings.crypto_schedule_seconds / 2):
+                    self.pool, symbol, interval, self.settings.crypto_schedule_seconds / 2
+                ):
                     continue
                 last = await repo.last_open_time(self.pool, symbol, interval)
                 start_ms, end_ms = incremental_range(
-                    datetime_to_ms(last) if last else None, now_ms, interval,
-                    self.settings.crypto_history_days)
+                    datetime_to_ms(last) if last else None,
+                    now_ms,
+                    interval,
+                    self.settings.crypto_history_days,
+                )
                 job_id = await request_crypto_backfill(
-                    self.pool, self.bus, symbol=symbol, interval=interval,  # type: ignore[arg-type]
-                    start=ms_to_datetime(start_ms), end=ms_to_datetime(end_ms),
-                    requested_by="scheduler", kind="scheduled")
-                log.info("scheduler.job_requested", job_id=str(job_id), symbol=symbol,
-                         interval=interval, start=ms_to_datetime(start_ms).isoformat())
+                    self.pool,
+                    self.bus,
+                    symbol=symbol,
+                    interval=interval,  # type: ignore[arg-type]
+                    start=ms_to_datetime(start_ms),
+                    end=ms_to_datetime(end_ms),
+                    requested_by="scheduler",
+                    kind="scheduled",
+                )
+                log.info(
+                    "scheduler.job_requested",
+                    job_id=str(job_id),
+                    symbol=symbol,
+                    interval=interval,
+                    start=ms_to_datetime(start_ms).isoformat(),
+                )
                 jobs.append(job_id)
         return jobs
 
 
-async def run_periodically(action: Callable[[], Awaitable[object]], seconds: float,
-                           name: str) -> None:
+async def run_periodically(
+    action: Callable[[], Awaitable[object]], seconds: float, name: str
+) -> None:
     """Call `action` every `seconds` until cancelled; a failing call is logged."""
     while True:
         try:

@@ -46,8 +46,9 @@ __all__ = ["BackfillRunner", "FetchResult", "JobFinalizer", "batch_id_for"]
 log = get_logger(__name__)
 
 
-def batch_id_for(job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int,
-                 source: str = "binance") -> uuid.UUID:
+def batch_id_for(
+    job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int, source: str = "binance"
+) -> uuid.UUID:
     """The deterministic id of one page of one job. Simulated pages get their own
     ids, so that real candles fetched on a later redelivery are not mistaken for
     already-stored duplicates of simulated ones."""
@@ -79,7 +80,8 @@ class JobFinalizer:
     async def try_finalize(self, job_id: uuid.UUID) -> bool:
         """Finalize `job_id` if it is fetched and fully stored; False otherwise."""
         job = await repo.claim_job_for_finalize(
-            self.pool, job_id, self.settings.crypto_finalize_stale_seconds)
+            self.pool, job_id, self.settings.crypto_finalize_stale_seconds
+        )
         if job is None:
             return False
         try:
@@ -90,10 +92,15 @@ class JobFinalizer:
         except Exception:
             await repo.release_finalize_claim(self.pool, job_id)
             raise
-        log.info("ingest.job_done", job_id=str(job_id), kind=job.kind, symbol=job.symbol,
-                 interval=job.interval,
-                 open_gaps=len(gaps.still_open) if gaps else 0,
-                 refilled_gaps=len(gaps.refilled) if gaps else 0)
+        log.info(
+            "ingest.job_done",
+            job_id=str(job_id),
+            kind=job.kind,
+            symbol=job.symbol,
+            interval=job.interval,
+            open_gaps=len(gaps.still_open) if gaps else 0,
+            refilled_gaps=len(gaps.refilled) if gaps else 0,
+        )
         return True
 
     async def record_gaps(self, symbol: str, interval: str) -> repo.SeriesGaps | None:
@@ -106,24 +113,41 @@ class JobFinalizer:
             holes = await repo.detect_gaps(conn, crypto_id, interval)
             return await repo.upsert_gaps(conn, crypto_id, interval, holes)
 
-    async def request_refills(self, *, symbol: str | None = None,
-                              interval: str | None = None) -> list[uuid.UUID]:
+    async def request_refills(
+        self, *, symbol: str | None = None, interval: str | None = None
+    ) -> list[uuid.UUID]:
         """Gap-refill jobs for open gaps that are due (each claimed atomically)."""
         retry = self.settings.crypto_gap_retry_seconds
         due = await repo.open_gaps_due(
-            self.pool, retry_seconds=retry,
+            self.pool,
+            retry_seconds=retry,
             max_attempts=self.settings.crypto_gap_max_refill_attempts,
-            symbol=symbol, interval=interval)
+            symbol=symbol,
+            interval=interval,
+        )
         jobs: list[uuid.UUID] = []
         for gap in due:
             if not await repo.claim_gap_attempt(self.pool, gap.id, retry):
                 continue
             job_id = await request_crypto_backfill(
-                self.pool, self.bus, symbol=gap.symbol, interval=gap.interval,  # type: ignore[arg-type]
-                start=gap.start, end=gap.end, requested_by="gap-refill", kind="gap-refill")
-            log.info("ingest.gap_refill_requested", job_id=str(job_id), symbol=gap.symbol,
-                     interval=gap.interval, start=gap.start.isoformat(),
-                     end=gap.end.isoformat(), attempt=gap.refill_attempts + 1)
+                self.pool,
+                self.bus,
+                symbol=gap.symbol,
+                interval=gap.interval,  # type: ignore[arg-type]
+                start=gap.start,
+                end=gap.end,
+                requested_by="gap-refill",
+                kind="gap-refill",
+            )
+            log.info(
+                "ingest.gap_refill_requested",
+                job_id=str(job_id),
+                symbol=gap.symbol,
+                interval=gap.interval,
+                start=gap.start.isoformat(),
+                end=gap.end.isoformat(),
+                attempt=gap.refill_attempts + 1,
+            )
             jobs.append(job_id)
         return jobs
 
@@ -137,7 +161,8 @@ class JobFinalizer:
         """Try every fetched (or stale finalizing) job; returns how many finished."""
         finished = 0
         for job_id in await repo.unfinished_fetched_jobs(
-                self.pool, self.settings.crypto_finalize_stale_seconds):
+            self.pool, self.settings.crypto_finalize_stale_seconds
+        ):
             finished += await self.try_finalize(job_id)
         return finished
 
@@ -145,9 +170,16 @@ class JobFinalizer:
 class BackfillRunner:
     """Handles backfill commands: fetch, publish batches, mark fetched, finalize."""
 
-    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, client: BinanceClient,
-                 finalizer: JobFinalizer, settings: Settings,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        client: BinanceClient,
+        finalizer: JobFinalizer,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pool = pool
         self.bus = bus
         self.client = client
@@ -158,10 +190,16 @@ class BackfillRunner:
     async def handle(self, command: CryptoBackfillRequestedV1) -> None:
         job = await repo.get_job(self.pool, command.job_id)
         if job is None:
-            await repo.ensure_job(self.pool, command.job_id, kind="backfill",
-                                  symbol=command.symbol, interval=command.interval,
-                                  start=command.start, end=command.end,
-                                  requested_by=command.requested_by)
+            await repo.ensure_job(
+                self.pool,
+                command.job_id,
+                kind="backfill",
+                symbol=command.symbol,
+                interval=command.interval,
+                start=command.start,
+                end=command.end,
+                requested_by=command.requested_by,
+            )
         elif job.status in ("done", "failed"):
             log.info("ingest.job_skipped", job_id=str(job.id), status=job.status)
             return
@@ -184,10 +222,20 @@ class BackfillRunner:
                 log.error("ingest.job_failed", job_id=str(command.job_id), error=reason)
                 return
             raise
-        await repo.mark_job_fetched(self.pool, command.job_id, batches=result.batches,
-                                    candles=result.candles, source=result.source)
-        log.info("ingest.job_fetched", job_id=str(command.job_id), batches=result.batches,
-                 candles=result.candles, source=result.source)
+        await repo.mark_job_fetched(
+            self.pool,
+            command.job_id,
+            batches=result.batches,
+            candles=result.candles,
+            source=result.source,
+        )
+        log.info(
+            "ingest.job_fetched",
+            job_id=str(command.job_id),
+            batches=result.batches,
+            candles=result.candles,
+            source=result.source,
+        )
         await self.finalizer.try_finalize(command.job_id)
 
     async def fetch_and_publish(self, command: CryptoBackfillRequestedV1) -> FetchResult:
@@ -197,34 +245,47 @@ class BackfillRunner:
         batches = candles = 0
         cursor = start_ms
         try:
-            async for page in self.client.iter_klines(command.symbol, command.interval,
-                                                      start_ms, end_ms):
+            async for page in self.client.iter_klines(
+                command.symbol, command.interval, start_ms, end_ms
+            ):
                 await self._publish(command, page, "binance")
                 batches, candles = batches + 1, candles + len(page)
                 cursor = datetime_to_ms(page[-1].t) + interval_ms(command.interval)
         except BinanceUnavailableError as exc:
             if not self.settings.ticktide_simulated_fallback:
                 raise
-            log.warning("ingest.simulated_fallback", job_id=str(command.job_id),
-                        symbol=command.symbol, interval=command.interval, error=str(exc))
-            now_slot_end = (align_down(int(self.clock() * 1000), command.interval)
-                            + interval_ms(command.interval))
-            simulated = simulated_candles(command.symbol, command.interval, cursor,
-                                          min(end_ms, now_slot_end))
+            log.warning(
+                "ingest.simulated_fallback",
+                job_id=str(command.job_id),
+                symbol=command.symbol,
+                interval=command.interval,
+                error=str(exc),
+            )
+            now_slot_end = align_down(int(self.clock() * 1000), command.interval) + interval_ms(
+                command.interval
+            )
+            simulated = simulated_candles(
+                command.symbol, command.interval, cursor, min(end_ms, now_slot_end)
+            )
             for offset in range(0, len(simulated), MAX_LIMIT):
-                page = simulated[offset:offset + MAX_LIMIT]
+                page = simulated[offset : offset + MAX_LIMIT]
                 await self._publish(command, page, SIMULATED_SOURCE)
                 batches, candles = batches + 1, candles + len(page)
             return FetchResult(batches, candles, SIMULATED_SOURCE)
         return FetchResult(batches, candles, "binance")
 
-    async def _publish(self, command: CryptoBackfillRequestedV1, page: list[CandleV1],
-                       source: str) -> None:
+    async def _publish(
+        self, command: CryptoBackfillRequestedV1, page: list[CandleV1], source: str
+    ) -> None:
         first_ms = datetime_to_ms(page[0].t)
         batch = CandleBatchV1(
-            batch_id=batch_id_for(command.job_id, command.symbol, command.interval, first_ms,
-                                  source),
-            job_id=command.job_id, symbol=command.symbol, interval=command.interval,
+            batch_id=batch_id_for(
+                command.job_id, command.symbol, command.interval, first_ms, source
+            ),
+            job_id=command.job_id,
+            symbol=command.symbol,
+            interval=command.interval,
             source=source,  # type: ignore[arg-type]
-            candles=page)
+            candles=page,
+        )
         await self.bus.publish(batch, correlation_id=str(command.job_id))

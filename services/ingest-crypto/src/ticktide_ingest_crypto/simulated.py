@@ -21,8 +21,7 @@ __all__ = ["SIMULATED_SOURCE", "base_price", "simulated_candle", "simulated_cand
 
 SIMULATED_SOURCE = "simulated"
 
-_KNOWN_BASES = {"BTC": 60000.0, "ETH": 3000.0, "BNB": 550.0, "SOL": 150.0, "XRP": 0.6,
-                "ADA": 0.45}
+_KNOWN_BASES = {"BTC": 60000.0, "ETH": 3000.0, "BNB": 550.0, "SOL": 150.0, "XRP": 0.6, "ADA": 0.45}
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
 # (period in days, amplitude as a fraction of the base price)
 _WAVES = ((173.0, 0.22), (41.0, 0.09), (9.3, 0.04), (1.7, 0.015), (0.29, 0.006))
@@ -88,11 +87,14 @@ def simulated_candle(symbol: str, interval: str, open_ms: int) -> CandleV1:
     low_text = min(_decimal(low, places), o, c, key=Decimal)
     if Decimal(low_text) <= 0:
         low_text = str(Decimal(1).scaleb(-places))
-    return CandleV1(t=ms_to_datetime(open_ms), o=o, h=h, l=low_text, c=c,
-                    v=_decimal(max(volume, 0.001), 3))
+    return CandleV1(
+        t=ms_to_datetime(open_ms), o=o, h=h, l=low_text, c=c, v=_decimal(max(volume, 0.001), 3)
+    )
 
 
 def simulated_candles(symbol: str, interval: str, start_ms: int, end_ms: int) -> list[CandleV1]:
     """Every simulated bar with an open time in `[start_ms, end_ms)`."""
-    return [simulated_candle(symbol, interval, moment)
-            for moment in slot_times(start_ms, end_ms, interval)]
+    return [
+        simulated_candle(symbol, interval, moment)
+        for moment in slot_times(start_ms, end_ms, interval)
+    ]

@@ -63,14 +63,19 @@ class IsolatedBus:
 
 
 @pytest.fixture
-async def isolated_bus(settings: Settings, fake_binance: FakeBinance
-                       ) -> AsyncIterator[IsolatedBus]:
+async def isolated_bus(settings: Settings, fake_binance: FakeBinance) -> AsyncIterator[IsolatedBus]:
     """A bus on a prefix of its own, so consumers of other tests never compete."""
     prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
-    test_settings = settings.model_copy(update={
-        "ticktide_bus_prefix": prefix, "binance_base_url": fake_binance.url,
-        "binance_backoff_seconds": 0.01, "binance_max_attempts": 2,
-        "ticktide_simulated_fallback": False, "crypto_finalize_sweep_seconds": 0.5})
+    test_settings = settings.model_copy(
+        update={
+            "ticktide_bus_prefix": prefix,
+            "binance_base_url": fake_binance.url,
+            "binance_backoff_seconds": 0.01,
+            "binance_max_attempts": 2,
+            "ticktide_simulated_fallback": False,
+            "crypto_finalize_sweep_seconds": 0.5,
+        }
+    )
     topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
     bus = await Bus.connect(settings.amqp_url, topology, service="ingest-crypto-tests")
     yield IsolatedBus(bus, test_settings, topology)
@@ -84,16 +89,34 @@ async def store_batch(pool: asyncpg.Pool, batch: CandleBatchV1) -> int:
         fresh = await conn.fetchval(
             """INSERT INTO ingest_batches (batch_id, job_id, candles) VALUES ($1, $2, $3)
                ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id""",
-            batch.batch_id, batch.job_id, len(batch.candles))
+            batch.batch_id,
+            batch.job_id,
+            len(batch.candles),
+        )
         if fresh is None:
             return 0
         crypto_id = await conn.fetchval(
             """INSERT INTO cryptocurrencies (symbol, name, binance_symbol) VALUES ($1, $1, $1)
                ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id""",
-            batch.symbol)
-        await conn.executemany(_UPSERT, [
-            (crypto_id, c.t, batch.interval, Decimal(c.o), Decimal(c.h), Decimal(c.l),
-             Decimal(c.c), Decimal(c.v), batch.source) for c in batch.candles])
+            batch.symbol,
+        )
+        await conn.executemany(
+            _UPSERT,
+            [
+                (
+                    crypto_id,
+                    c.t,
+                    batch.interval,
+                    Decimal(c.o),
+                    Decimal(c.h),
+                    Decimal(c.l),
+                    Decimal(c.c),
+                    Decimal(c.v),
+                    batch.source,
+                )
+                for c in batch.candles
+            ],
+        )
         return len(batch.candles)
 
 
@@ -106,10 +129,19 @@ async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> l
         rows = await store_batch(db_pool, batch)
         seen.append(batch)
         times = [c.t for c in batch.candles]
-        await isolated_bus.bus.publish(CandlesStoredV1(
-            batch_id=batch.batch_id, job_id=batch.job_id, symbol=batch.symbol,
-            interval=batch.interval, source=batch.source, first_t=min(times, default=None),
-            last_t=max(times, default=None), candles=len(batch.candles), rows_changed=rows))
+        await isolated_bus.bus.publish(
+            CandlesStoredV1(
+                batch_id=batch.batch_id,
+                job_id=batch.job_id,
+                symbol=batch.symbol,
+                interval=batch.interval,
+                source=batch.source,
+                first_t=min(times, default=None),
+                last_t=max(times, default=None),
+                candles=len(batch.candles),
+                rows_changed=rows,
+            )
+        )
 
     await isolated_bus.bus.consume(WRITER_CANDLES, CandleBatchV1, handle)
     return seen
@@ -124,11 +156,18 @@ class Pipeline:
     bus: Bus
     batches: list[CandleBatchV1]
 
-    async def backfill(self, symbol: str, start: datetime, end: datetime,
-                       interval: str = "1h") -> uuid.UUID:
-        return await request_crypto_backfill(self.pool, self.bus, symbol=symbol,
-                                             interval=interval, start=start, end=end,
-                                             requested_by="tests")
+    async def backfill(
+        self, symbol: str, start: datetime, end: datetime, interval: str = "1h"
+    ) -> uuid.UUID:
+        return await request_crypto_backfill(
+            self.pool,
+            self.bus,
+            symbol=symbol,
+            interval=interval,
+            start=start,
+            end=end,
+            requested_by="tests",
+        )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
         async def done() -> bool:
@@ -141,24 +180,30 @@ class Pipeline:
         return progress.status
 
 
-async def _build(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool,
-                 writer_stand_in: list[CandleBatchV1], **overrides: object) -> Pipeline:
+async def _build(
+    isolated_bus: IsolatedBus,
+    db_pool: asyncpg.Pool,
+    writer_stand_in: list[CandleBatchV1],
+    **overrides: object,
+) -> Pipeline:
     settings = isolated_bus.settings.model_copy(update=overrides)
     http = httpx.AsyncClient(base_url=settings.binance_base_url, timeout=5)
     client = BinanceClient.from_settings(settings, http)
     finalizer = JobFinalizer(pool=db_pool, bus=isolated_bus.bus, settings=settings)
-    runner = BackfillRunner(pool=db_pool, bus=isolated_bus.bus, client=client,
-                            finalizer=finalizer, settings=settings)
-    await isolated_bus.bus.consume(INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1,
-                                   runner.handle)
+    runner = BackfillRunner(
+        pool=db_pool, bus=isolated_bus.bus, client=client, finalizer=finalizer, settings=settings
+    )
+    await isolated_bus.bus.consume(
+        INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1, runner.handle
+    )
     await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored)
     return Pipeline(db_pool, settings, runner, finalizer, isolated_bus.bus, writer_stand_in)
 
 
 @pytest.fixture
-async def make_pipeline(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool,
-                        writer_stand_in: list[CandleBatchV1]
-                        ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
+async def make_pipeline(
+    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer_stand_in: list[CandleBatchV1]
+) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     """Build runner + finalizer consuming on the isolated bus, with setting overrides."""
     built: list[Pipeline] = []
 

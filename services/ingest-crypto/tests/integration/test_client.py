@@ -28,8 +28,9 @@ HOUR = 3_600_000
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeBinance]:
     with FakeBinance() as server:
-        server.add_series("PAGEUSDT", "1h", START_MS, START_MS + 2500 * HOUR,
-                          holes=[START_MS + 10 * HOUR])
+        server.add_series(
+            "PAGEUSDT", "1h", START_MS, START_MS + 2500 * HOUR, holes=[START_MS + 10 * HOUR]
+        )
         yield server
 
 
@@ -54,15 +55,15 @@ async def test_pages_of_1000_by_start_time(fake: FakeBinance, client: BinanceCli
     starts = [int(r.params["startTime"]) for r in fake.kline_requests()]
     # The hole shifts the second page by one bar: it starts after the last bar received.
     assert starts == [START_MS, START_MS + 1001 * HOUR, START_MS + 2001 * HOUR]
-    assert {r.params["endTime"] for r in fake.kline_requests()} == {
-        str(START_MS + 2500 * HOUR - 1)}
+    assert {r.params["endTime"] for r in fake.kline_requests()} == {str(START_MS + 2500 * HOUR - 1)}
     assert {r.params["limit"] for r in fake.kline_requests()} == {"1000"}
 
 
 async def test_end_is_exclusive(fake: FakeBinance, client: BinanceClient) -> None:
     pages = await _collect(client, "PAGEUSDT", START_MS + 5 * HOUR, START_MS + 12 * HOUR)
     assert [datetime_to_ms(c.t) for c in pages[0]] == [
-        START_MS + h * HOUR for h in (5, 6, 7, 8, 9, 11)]
+        START_MS + h * HOUR for h in (5, 6, 7, 8, 9, 11)
+    ]
     assert len(fake.kline_requests()) == 1
 
 
@@ -90,7 +91,8 @@ async def test_418_is_honoured_too(fake: FakeBinance, client: BinanceClient) -> 
 
 
 async def test_retry_after_holds_back_every_request_of_the_client(
-        fake: FakeBinance, client: BinanceClient) -> None:
+    fake: FakeBinance, client: BinanceClient
+) -> None:
     """A 429 is about the IP: a request started after it waits as well."""
     fake.rate_limit_next(retry_after=1)
     first = asyncio.create_task(client.klines_page("PAGEUSDT", "1h", START_MS, START_MS))
@@ -137,8 +139,9 @@ async def test_unreachable_host() -> None:
         await http.aclose()
 
 
-async def test_weight_header_pauses_until_next_minute(fake: FakeBinance,
-                                                      client: BinanceClient) -> None:
+async def test_weight_header_pauses_until_next_minute(
+    fake: FakeBinance, client: BinanceClient
+) -> None:
     now = [1_700_000_040.0 + 20]  # 20 s into a UTC minute
     slept: list[float] = []
 

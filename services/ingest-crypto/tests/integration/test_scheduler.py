@@ -23,17 +23,26 @@ async def _all_finished(pool, job_ids) -> bool:
     return True
 
 
-async def test_scheduled_refresh_from_last_stored_bar(make_pipeline, db_pool, fake_binance,
-                                                      symbol) -> None:
+async def test_scheduled_refresh_from_last_stored_bar(
+    make_pipeline, db_pool, fake_binance, symbol
+) -> None:
     now = time.time()
     today = ms_to_datetime(align_down(int(now * 1000), "1d"))
-    fake_binance.add_series(symbol, "1d", today - 30 * DAY, today + DAY,
-                            holes=[today - 5 * DAY])
-    built = await make_pipeline(crypto_symbols=[symbol],
-                            crypto_intervals=["1d"], crypto_history_days=10,
-                            crypto_schedule_seconds=600.0, crypto_gap_retry_seconds=0.0)
-    scheduler = Scheduler(pool=db_pool, bus=built.bus, finalizer=built.finalizer,
-                          settings=built.settings, clock=lambda: now)
+    fake_binance.add_series(symbol, "1d", today - 30 * DAY, today + DAY, holes=[today - 5 * DAY])
+    built = await make_pipeline(
+        crypto_symbols=[symbol],
+        crypto_intervals=["1d"],
+        crypto_history_days=10,
+        crypto_schedule_seconds=600.0,
+        crypto_gap_retry_seconds=0.0,
+    )
+    scheduler = Scheduler(
+        pool=db_pool,
+        bus=built.bus,
+        finalizer=built.finalizer,
+        settings=built.settings,
+        clock=lambda: now,
+    )
 
     # Another replica holds the lock: this tick does nothing.
     async with db_pool.acquire() as other:
@@ -49,7 +58,9 @@ async def test_scheduled_refresh_from_last_stored_bar(make_pipeline, db_pool, fa
     assert job.start == today - 10 * DAY and job.end == today + DAY
     stored = await db_pool.fetchval(
         """SELECT count(*) FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-           WHERE c.binance_symbol = $1""", symbol)
+           WHERE c.binance_symbol = $1""",
+        symbol,
+    )
     assert stored == 10  # 11 bars, one of them a hole at the source
 
     # A second tick soon after adds no scheduled job for the same series, but retries
@@ -64,10 +75,14 @@ async def test_scheduled_refresh_from_last_stored_bar(make_pipeline, db_pool, fa
     scheduler.clock = lambda: later
     await db_pool.execute(
         "UPDATE ingest_jobs SET created_at = created_at - interval '2 hours' WHERE symbol = $1",
-        symbol)
+        symbol,
+    )
     fake_binance.heal(symbol, "1d")
-    third = [j for j in await scheduler.tick()
-             if (await get_job_progress(db_pool, j)).kind == "scheduled"]  # type: ignore[union-attr]
+    third = [
+        j
+        for j in await scheduler.tick()
+        if (await get_job_progress(db_pool, j)).kind == "scheduled"
+    ]  # type: ignore[union-attr]
     assert len(third) == 1
     job = await get_job_progress(db_pool, third[0])
     assert job is not None

@@ -13,18 +13,29 @@ from ticktide_common.jobs import get_job_progress, request_crypto_backfill
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 
 
-async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binance, db_pool,
-                                       service_env: dict[str, str], log_dir: Path,
-                                       symbol: str) -> None:
+async def test_service_runs_a_backfill(
+    isolated_bus,
+    writer_stand_in,
+    fake_binance,
+    db_pool,
+    service_env: dict[str, str],
+    log_dir: Path,
+    symbol: str,
+) -> None:
     start = datetime(2024, 6, 1, tzinfo=UTC)
     end = start + timedelta(days=50)
     hole = start + timedelta(hours=40)
     fake_binance.add_series(symbol, "4h", start, end, holes=[hole])
     port = free_port()
-    env = {**service_env, "TICKTIDE_BUS_PREFIX": isolated_bus.settings.ticktide_bus_prefix,
-           "BINANCE_BASE_URL": fake_binance.url, "INGEST_CRYPTO_PORT": str(port),
-           "CRYPTO_FINALIZE_SWEEP_SECONDS": "0.5", "CRYPTO_GAP_RETRY_SECONDS": "1",
-           "CRYPTO_GAP_MAX_REFILL_ATTEMPTS": "100"}
+    env = {
+        **service_env,
+        "TICKTIDE_BUS_PREFIX": isolated_bus.settings.ticktide_bus_prefix,
+        "BINANCE_BASE_URL": fake_binance.url,
+        "INGEST_CRYPTO_PORT": str(port),
+        "CRYPTO_FINALIZE_SWEEP_SECONDS": "0.5",
+        "CRYPTO_GAP_RETRY_SECONDS": "1",
+        "CRYPTO_GAP_MAX_REFILL_ATTEMPTS": "100",
+    }
     service = await ServiceProcess("ticktide_ingest_crypto", env, port, log_dir).start()
     try:
         async with httpx.AsyncClient(base_url=service.url) as http:
@@ -35,9 +46,15 @@ async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binan
             assert set(ready.json()["checks"]) == {"postgres", "rabbitmq"}
             assert "python_info" in (await http.get("/metrics")).text
 
-        job_id = await request_crypto_backfill(db_pool, isolated_bus.bus, symbol=symbol,
-                                               interval="4h", start=start, end=end,
-                                               requested_by="tests")
+        job_id = await request_crypto_backfill(
+            db_pool,
+            isolated_bus.bus,
+            symbol=symbol,
+            interval="4h",
+            start=start,
+            end=end,
+            requested_by="tests",
+        )
 
         async def finished() -> bool:
             progress = await get_job_progress(db_pool, job_id)
@@ -49,7 +66,9 @@ async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binan
         assert progress.candles_stored == 299
         gaps = await db_pool.fetchval(
             """SELECT count(*) FROM crypto_gaps g JOIN cryptocurrencies c ON c.id = g.crypto_id
-               WHERE c.binance_symbol = $1 AND g.status = 'open'""", symbol)
+               WHERE c.binance_symbol = $1 AND g.status = 'open'""",
+            symbol,
+        )
         assert gaps == 1
 
         # The source gets the bar; the periodic gap retry fetches it → refilled.
@@ -59,13 +78,18 @@ async def test_service_runs_a_backfill(isolated_bus, writer_stand_in, fake_binan
             row = await db_pool.fetchrow(
                 """SELECT g.status, g.refilled_candles FROM crypto_gaps g
                    JOIN cryptocurrencies c ON c.id = g.crypto_id
-                   WHERE c.binance_symbol = $1 AND g.gap_start = $2""", symbol, hole)
+                   WHERE c.binance_symbol = $1 AND g.gap_start = $2""",
+                symbol,
+                hole,
+            )
             return row is not None and tuple(row) == ("refilled", 1)
 
         await wait_until(refilled, timeout=30, what="the healed gap to be refilled")
         count = await db_pool.fetchval(
             """SELECT count(*) FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
-               WHERE c.binance_symbol = $1""", symbol)
+               WHERE c.binance_symbol = $1""",
+            symbol,
+        )
         assert count == 300
     finally:
         service.stop()

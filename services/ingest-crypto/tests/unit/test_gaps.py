@@ -54,7 +54,9 @@ def test_find_gaps() -> None:
 
 def test_incremental_range() -> None:
     now = JAN1 + 10 * DAY + 5 * H + 123
-    assert incremental_range(JAN1 + 2 * DAY, now, "1h", 90) == (JAN1 + 2 * DAY,
-                                                                JAN1 + 10 * DAY + 6 * H)
+    assert incremental_range(JAN1 + 2 * DAY, now, "1h", 90) == (
+        JAN1 + 2 * DAY,
+        JAN1 + 10 * DAY + 6 * H,
+    )
     start, end = incremental_range(None, now, "1d", 5)
     assert (start, end) == (JAN1 + 5 * DAY, JAN1 + 11 * DAY)

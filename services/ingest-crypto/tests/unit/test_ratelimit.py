@@ -45,7 +45,9 @@ def test_odd_headers_are_ignored() -> None:
     assert budget.used == 0 and budget.observed_at is None
 
 
-@pytest.mark.parametrize("header, seconds", [("3", 3.0), (" 0.5 ", 0.5), (None, 1.0),
-                                             ("soon", 1.0), ("-4", 1.0), ("nan", 1.0)])
+@pytest.mark.parametrize(
+    "header, seconds",
+    [("3", 3.0), (" 0.5 ", 0.5), (None, 1.0), ("soon", 1.0), ("-4", 1.0), ("nan", 1.0)],
+)
 def test_retry_after(header: str | None, seconds: float) -> None:
     assert parse_retry_after(header) == seconds

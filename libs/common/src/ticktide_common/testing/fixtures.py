@@ -18,7 +18,9 @@ from ticktide_common.migrate import apply_migrations
 from ticktide_common.settings import Settings
 from ticktide_common.topology import Topology
 
-ADMIN_DSN = os.environ.get("TICKTIDE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_DSN = os.environ.get(
+    "TICKTIDE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _replace_database(dsn: str, database: str) -> str:
@@ -84,8 +86,9 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def topology(settings: Settings) -> Topology:
-    return Topology(prefix=settings.ticktide_bus_prefix,
-                    default_delivery_limit=settings.bus_delivery_limit)
+    return Topology(
+        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+    )
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float = 30.0,
-                     interval: float = 0.2, what: str = "condition") -> None:
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> None:
     """Poll an async predicate until it is true; fail the test with `what` otherwise."""
     deadline = time.monotonic() + timeout
     while True:
@@ -38,8 +43,9 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float
 class ServiceProcess:
     """`python -m MODULE` with an environment, its output in a log file."""
 
-    def __init__(self, module: str, env: Mapping[str, str], port: int, log_dir: Path,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, module: str, env: Mapping[str, str], port: int, log_dir: Path, name: str | None = None
+    ) -> None:
         self.module = module
         self.env = {**os.environ, **env}
         self.port = port
@@ -54,16 +60,19 @@ class ServiceProcess:
     async def start(self, timeout: float = 40.0) -> ServiceProcess:
         log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=self.env,
-            stdout=log_file, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         log_file.close()
 
         async def healthy() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n"
-                                     f"{self.log_tail()}")
+                raise AssertionError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 async with httpx.AsyncClient(timeout=1.0) as client:
                     return (await client.get(f"{self.url}/health")).status_code == 200

@@ -16,15 +16,24 @@ from ticktide_gateway.deps import CacheDep, PoolDep, SettingsDep, SymbolsDep
 from ticktide_gateway.serialization import prices_body, symbols_body
 from ticktide_gateway.validation import PricesQuery, as_utc, resolve_price_window
 
-router = APIRouter(prefix="/api/crypto", tags=["crypto"],
-                   dependencies=[Depends(current_principal)])
+router = APIRouter(prefix="/api/crypto", tags=["crypto"], dependencies=[Depends(current_principal)])
 
 JSON = "application/json"
 
 PRICES_EXAMPLE = {
-    "symbol": "BTCUSDT", "interval": "1h", "source": "binance",
-    "candles": [{"t": "2024-01-01T00:00:00Z", "o": 42283.58, "h": 42554.57, "l": 42261.02,
-                 "c": 42475.23, "v": 1271.68108}],
+    "symbol": "BTCUSDT",
+    "interval": "1h",
+    "source": "binance",
+    "candles": [
+        {
+            "t": "2024-01-01T00:00:00Z",
+            "o": 42283.58,
+            "h": 42554.57,
+            "l": 42261.02,
+            "c": 42475.23,
+            "v": 1271.68108,
+        }
+    ],
 }
 
 
@@ -41,39 +50,62 @@ async def symbols(pool: PoolDep, cache: CacheDep) -> Response:
 @router.get(
     "/prices",
     summary="OHLCV candles of one series, ordered by open time",
-    responses={200: {"content": {JSON: {"example": PRICES_EXAMPLE}}},
-               404: {"description": "unknown symbol"},
-               422: {"description": "bad interval, date, range or limit"}},
+    responses={
+        200: {"content": {JSON: {"example": PRICES_EXAMPLE}}},
+        404: {"description": "unknown symbol"},
+        422: {"description": "bad interval, date, range or limit"},
+    },
 )
-async def prices(query: Annotated[PricesQuery, Query()], settings: SettingsDep,
-                 pool: PoolDep, cache: CacheDep, directory: SymbolsDep) -> Response:
+async def prices(
+    query: Annotated[PricesQuery, Query()],
+    settings: SettingsDep,
+    pool: PoolDep,
+    cache: CacheDep,
+    directory: SymbolsDep,
+) -> Response:
     """`t` is the bar's open time (UTC); `o h l c v` are JSON numbers equal to the
     provider's decimal strings. `start` inclusive, `end` exclusive (default now).
     Without `start`: the latest `limit` (default 1000) candles before `end`.
     `source` names where the rows came from; "simulated" marks generated data."""
     window = resolve_price_window(
-        interval=query.interval, start=query.start, end=query.end, limit=query.limit,
-        now=datetime.now(UTC), default_limit=settings.default_candles_per_request,
+        interval=query.interval,
+        start=query.start,
+        end=query.end,
+        limit=query.limit,
+        now=datetime.now(UTC),
+        default_limit=settings.default_candles_per_request,
         max_candles=settings.max_candles_per_request,
     )
     crypto_id = await directory.crypto_id(query.symbol)
     version = await cache.series_version(query.symbol, query.interval)
     key = None
     if version is not None:
-        key = prices_key(cache.prefix, query.symbol, query.interval, version, window.start,
-                         as_utc(query.end) if query.end else None, query.limit)
+        key = prices_key(
+            cache.prefix,
+            query.symbol,
+            query.interval,
+            version,
+            window.start,
+            as_utc(query.end) if query.end else None,
+            query.limit,
+        )
         cached = await cache.get_prices(key)
         if cached is not None:
             return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
     if window.mode == "range":
-        assert window.start is not None
-        rows = await repository.candles_in_range(pool, crypto_id, query.interval,
-                                                 window.start, window.end, window.limit)
+        assert window.start is not None and window.slots is not None
+        candles = await repository.candles_in_range(
+            pool, crypto_id, query.interval, window.start, window.end, window.limit, window.slots
+        )
     else:
-        rows = await repository.latest_candles(pool, crypto_id, query.interval,
-                                               window.end, window.limit)
-    body = prices_body(query.symbol, query.interval, rows)
+        candles = await repository.latest_candles(
+            pool, crypto_id, query.interval, window.end, window.limit
+        )
+    body = prices_body(query.symbol, query.interval, candles.objects, candles.sources)
     # Stored after the response is sent: the caller does not wait for Redis.
-    store = (BackgroundTask(cache.put_prices, query.symbol, query.interval, key, body)
-             if key is not None else None)
+    store = (
+        BackgroundTask(cache.put_prices, query.symbol, query.interval, key, body)
+        if key is not None
+        else None
+    )
     return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)

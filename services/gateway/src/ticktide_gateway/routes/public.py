@@ -29,10 +29,15 @@ async def api_health(settings: SettingsDep, http: HttpDep, checks: ChecksDep) ->
         SERVICE_NAME: {
             "status": "ok" if deps_ok else "degraded",
             "version": settings.ticktide_version,
-            "health": {"status": "ok", "service": SERVICE_NAME,
-                       "version": settings.ticktide_version},
-            "ready": {"status": "ok" if deps_ok else "unavailable",
-                      "checks": {name: d["detail"] for name, d in dependencies.items()}},
+            "health": {
+                "status": "ok",
+                "service": SERVICE_NAME,
+                "version": settings.ticktide_version,
+            },
+            "ready": {
+                "status": "ok" if deps_ok else "unavailable",
+                "checks": {name: d["detail"] for name, d in dependencies.items()},
+            },
         },
         "ingest-crypto": ingest,
         "writer": writer,

@@ -46,8 +46,24 @@ from ticktide_ingest_crypto.klines import parse_kline
 
 __all__ = ["BINANCE_INTERVALS", "FakeBinance", "RecordedRequest", "generated_kline"]
 
-BINANCE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h",
-                     "1d", "3d", "1w", "1M")
+BINANCE_INTERVALS = (
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+    "1M",
+)
 Moment = datetime | int
 
 
@@ -77,10 +93,20 @@ def generated_kline(symbol: str, interval: str, open_ms: int) -> list[Any]:
     volume = 10 + 5000 * _unit("v", symbol, interval, open_ms)
     taker = volume * _unit("tb", symbol, interval, open_ms)
     mid = (open_price + close_price) / 2
-    return [open_ms, f"{open_price:.2f}000000", f"{high:.2f}000000", f"{low:.2f}000000",
-            f"{close_price:.2f}000000", f"{volume:.5f}000", open_ms + size - 1,
-            f"{volume * mid:.8f}", 1 + int(9000 * _unit("n", symbol, interval, open_ms)),
-            f"{taker:.5f}000", f"{taker * mid:.8f}", "0"]
+    return [
+        open_ms,
+        f"{open_price:.2f}000000",
+        f"{high:.2f}000000",
+        f"{low:.2f}000000",
+        f"{close_price:.2f}000000",
+        f"{volume:.5f}000",
+        open_ms + size - 1,
+        f"{volume * mid:.8f}",
+        1 + int(9000 * _unit("n", symbol, interval, open_ms)),
+        f"{taker:.5f}000",
+        f"{taker * mid:.8f}",
+        "0",
+    ]
 
 
 @dataclass(frozen=True)
@@ -117,8 +143,9 @@ class _State:
 class FakeBinance:
     """The fake server and the knobs a test turns; thread-safe."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None,
-                 request_weight: int = 2) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int | None = None, request_weight: int = 2
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         self.request_weight = request_weight
@@ -134,11 +161,16 @@ class FakeBinance:
 
     def start(self, timeout: float = 10.0) -> FakeBinance:
         app = Starlette(routes=[Route("/api/v3/klines", self._klines)])
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-binance",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.run, name="fake-binance", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -165,12 +197,20 @@ class FakeBinance:
         with self._lock:
             self._state.symbols.add(symbol)
 
-    def add_series(self, symbol: str, interval: str, start: Moment, end: Moment, *,
-                   holes: Iterable[Moment] = ()) -> int:
+    def add_series(
+        self,
+        symbol: str,
+        interval: str,
+        start: Moment,
+        end: Moment,
+        *,
+        holes: Iterable[Moment] = (),
+    ) -> int:
         """Generated bars for `[start, end)`; `holes` are withheld until `heal`.
         Returns how many bars are served."""
-        rows = [generated_kline(symbol, interval, t)
-                for t in slot_times(_ms(start), _ms(end), interval)]
+        rows = [
+            generated_kline(symbol, interval, t) for t in slot_times(_ms(start), _ms(end), interval)
+        ]
         self.put_klines(symbol, interval, rows)
         self.add_holes(symbol, interval, holes)
         return len(self.served_klines(symbol, interval))
@@ -202,35 +242,53 @@ class FakeBinance:
                 if open_ms in withheld:
                     series[open_ms] = withheld.pop(open_ms)
 
-    def served_klines(self, symbol: str, interval: str, start: Moment | None = None,
-                      end: Moment | None = None) -> list[list[Any]]:
+    def served_klines(
+        self, symbol: str, interval: str, start: Moment | None = None, end: Moment | None = None
+    ) -> list[list[Any]]:
         """The rows served now with open time in `[start, end)`, oldest first."""
         low = _ms(start) if start is not None else None
         high = _ms(end) if end is not None else None
         with self._lock:
             series = self._state.series.get((symbol, interval), {})
-            return [list(series[t]) for t in sorted(series)
-                    if (low is None or t >= low) and (high is None or t < high)]
+            return [
+                list(series[t])
+                for t in sorted(series)
+                if (low is None or t >= low) and (high is None or t < high)
+            ]
 
-    def served_candles(self, symbol: str, interval: str, start: Moment | None = None,
-                       end: Moment | None = None) -> list[CandleV1]:
+    def served_candles(
+        self, symbol: str, interval: str, start: Moment | None = None, end: Moment | None = None
+    ) -> list[CandleV1]:
         return [parse_kline(row) for row in self.served_klines(symbol, interval, start, end)]
 
     # ---- faults ----------------------------------------------------------
-    def fail_next(self, status: int = 500, *, times: int = 1, retry_after: float | None = None,
-                  body: dict[str, Any] | None = None) -> None:
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         """The next `times` klines requests answer `status` (one-shot each)."""
         with self._lock:
             for _ in range(times):
-                self._state.failures.append(_Failure(
-                    status, retry_after, body or {"code": -1000, "msg": f"fake {status}"}))
+                self._state.failures.append(
+                    _Failure(status, retry_after, body or {"code": -1000, "msg": f"fake {status}"})
+                )
 
     def rate_limit_next(self, retry_after: float = 1.0, *, status: int = 429) -> None:
         """One 429 (or 418) answer with `Retry-After: retry_after`."""
-        self.fail_next(status, retry_after=retry_after, body={
-            "code": -1003, "msg": "Too much request weight used; current limit is 6000 request "
-                                  "weight per 1 MINUTE. Please use WebSocket Streams for live "
-                                  "updates to avoid polling the API."})
+        self.fail_next(
+            status,
+            retry_after=retry_after,
+            body={
+                "code": -1003,
+                "msg": "Too much request weight used; current limit is 6000 request "
+                "weight per 1 MINUTE. Please use WebSocket Streams for live "
+                "updates to avoid polling the API.",
+            },
+        )
 
     def clear_failures(self) -> None:
         """Drop injected failures not yet served."""
@@ -254,8 +312,11 @@ class FakeBinance:
             return list(self._state.requests)
 
     def kline_requests(self, symbol: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path == "/api/v3/klines"
-                and (symbol is None or r.params.get("symbol") == symbol)]
+        return [
+            r
+            for r in self.requests
+            if r.path == "/api/v3/klines" and (symbol is None or r.params.get("symbol") == symbol)
+        ]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -269,9 +330,15 @@ class FakeBinance:
         with self._lock:
             status, body, headers = self._answer(params)
             headers["X-MBX-USED-WEIGHT-1M"] = str(self._count_weight())
-            self._state.requests.append(RecordedRequest(
-                at=time.monotonic(), wall=time.time(), path=request.url.path, params=params,
-                status=status))
+            self._state.requests.append(
+                RecordedRequest(
+                    at=time.monotonic(),
+                    wall=time.time(),
+                    path=request.url.path,
+                    params=params,
+                    status=status,
+                )
+            )
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _count_weight(self) -> int:
@@ -286,13 +353,15 @@ class FakeBinance:
     def _answer(self, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         if self._state.failures:
             failure = self._state.failures.pop(0)
-            headers = {} if failure.retry_after is None else {
-                "Retry-After": f"{failure.retry_after:g}"}
+            headers = (
+                {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
+            )
             return failure.status, failure.body, headers
         symbol, interval = params.get("symbol", ""), params.get("interval", "")
         if not symbol:
-            return _error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, "
-                                 "or malformed.")
+            return _error(
+                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
+            )
         if symbol not in self._state.symbols:
             return _error(-1121, "Invalid symbol.")
         if interval not in BINANCE_INTERVALS:
@@ -308,8 +377,9 @@ class FakeBinance:
         if start is not None and end is not None and start > end:
             return _error(-1023, "Start time is greater than end time.")
         series = self._state.series.get((symbol, interval), {})
-        times = [t for t in sorted(series)
-                 if (start is None or t >= start) and (end is None or t <= end)]
+        times = [
+            t for t in sorted(series) if (start is None or t >= start) and (end is None or t <= end)
+        ]
         chosen = times[:limit] if start is not None else times[-limit:]
         return 200, [series[t] for t in chosen], {}
 
