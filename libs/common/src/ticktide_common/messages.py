@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "PLAIN_DECIMAL",
     "BusMessage",
     "CandleV1",
     "CandleBatchV1",
@@ -29,26 +29,22 @@ CryptoInterval = Literal["1h", "4h", "1d"]
 CandleSource = Literal["binance", "binance-archive", "simulated"]
 
 
-def _decimal_string(value: str) -> str:
-    try:
-        number = Decimal(value)
-    except InvalidOperation as exc:
-        raise ValueError(f"not a decimal number: {value!r}") from exc
-    if not number.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return value
-
-
-DecimalString = Annotated[str, Field(max_length=64), AfterValidator(_decimal_string)]
+# A plain decimal number as providers send it ("42000.10000000", "-1.5", "1e-8"),
+# checked by pattern inside pydantic-core: a Python validator per price cost the
+# writer more CPU than all the rest of its work. Both Decimal and PostgreSQL's
+# numeric accept every string this admits; NaN, infinities, whitespace and `_`
+# separators are refused.
+PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+DecimalString = Annotated[str, Field(max_length=64, pattern=PLAIN_DECIMAL)]
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps must carry a UTC offset")
+    # One shared tzinfo (datetime.UTC) makes comparing, hashing and formatting
+    # times several times cheaper than pydantic's per-value fixed-offset tzinfo.
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class BusMessage(BaseModel):

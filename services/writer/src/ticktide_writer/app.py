@@ -13,13 +13,12 @@ from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandlesStoredV1
+from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import WRITER_CANDLES, Topology
 from ticktide_writer.candle_writer import CandleWriter
 from ticktide_writer.faults import CommitFault
 from ticktide_writer.repository import WriterRepository
-from ticktide_writer.wire import WireCandleBatchV1
 
 __all__ = ["create_app", "WriterState", "SERVICE"]
 
@@ -65,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         writer.start()
         await bus.consume(
-            WRITER_CANDLES, WireCandleBatchV1, writer.handle, prefetch=settings.writer_prefetch
+            WRITER_CANDLES, CandleBatchV1, writer.handle, prefetch=settings.writer_prefetch
         )
         state["current"] = app.state.writer = WriterState(pool, bus, writer)
         log.info(

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.settings import Settings
@@ -179,7 +180,19 @@ def test_copy_text_keeps_one_row_per_open_time() -> None:
 
 @pytest.mark.parametrize("value", ["1.5\t", "\n1.5", " 1.5\r"])
 def test_copy_text_refuses_values_with_copy_control_characters(value: str) -> None:
-    assert copy_text(7, batch(candle(0, close=value))) is None
+    """The message model refuses them; copy_text stays safe for unvalidated data too."""
+    with pytest.raises(ValidationError):
+        candle(0, close=value)
+    unvalidated = CandleV1.model_construct(**{**candle(0).model_dump(), "c": value})
+    assert (
+        copy_text(
+            7,
+            CandleBatchV1.model_construct(
+                **{**batch(candle(0)).model_dump(), "candles": [unvalidated]}
+            ),
+        )
+        is None
+    )
 
 
 def test_copy_status_counts_rows() -> None:
