@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "UserActivityV1",
     "PLAIN_DECIMAL",
     "BusMessage",
     "CandleV1",
@@ -114,3 +115,18 @@ class CryptoBackfillRequestedV1(BusMessage):
     start: UtcDatetime
     end: UtcDatetime
     requested_by: str = "system"
+
+
+class UserActivityV1(BusMessage):
+    """One user action (a login, a logout, an authenticated state-changing request),
+    persisted by the writer into `user_activity_log`; `message_id` is its key."""
+
+    routing_key: ClassVar[str] = "auth.activity-recorded.v1"
+
+    user_id: int | None
+    username: str | None = None
+    action: Annotated[str, Field(max_length=200)]
+    ip_address: str | None = None
+    user_agent: Annotated[str | None, Field(max_length=512)] = None
+    details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    at: UtcDatetime

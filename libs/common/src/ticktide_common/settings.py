@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     gateway_port: int = 8100
     ingest_crypto_port: int = 8101
     writer_port: int = 8102
+    auth_port: int = 8103
+    auth_url: str = "http://127.0.0.1:8103"
     service_host: str = "127.0.0.1"
     ingest_crypto_url: str = "http://127.0.0.1:8101"
     writer_url: str = "http://127.0.0.1:8102"
@@ -74,6 +76,16 @@ class Settings(BaseSettings):
     crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
     crypto_finalize_sweep_seconds: float = 5.0
     crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
+
+    # Auth: sessions, passwords, login throttling.
+    session_idle_minutes: float = 30.0
+    session_absolute_hours: float = 12.0
+    login_max_failures: int = 20
+    login_window_minutes: float = 15.0
+    password_min_length: int = 8
+    password_max_length: int = 128
+    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
+    session_cookie_name: str = "__Host-ticktide_session"
 
     # Gateway.
     cache_ttl_seconds: int = 3600

@@ -13,6 +13,7 @@ from ticktide_common.messages import (
     CandleBatchV1,
     CandlesStoredV1,
     CryptoBackfillRequestedV1,
+    UserActivityV1,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "INGEST_CRYPTO_BACKFILLS",
     "GATEWAY_CACHE_INVALIDATION",
     "INGEST_CRYPTO_STORED",
+    "WRITER_ACTIVITY",
     "ALL_QUEUES",
 ]
 
@@ -54,7 +56,13 @@ INGEST_CRYPTO_STORED = QueueSpec(
     (CandlesStoredV1.routing_key,),
     description="stored events that complete ingest jobs (then gap detection runs)",
 )
+WRITER_ACTIVITY = QueueSpec(
+    "writer.activity",
+    (UserActivityV1.routing_key,),
+    description="user activity events to persist into user_activity_log",
+)
 ALL_QUEUES: tuple[QueueSpec, ...] = (
+    WRITER_ACTIVITY,
     WRITER_CANDLES,
     INGEST_CRYPTO_BACKFILLS,
     INGEST_CRYPTO_STORED,

@@ -1,0 +1,165 @@
+"""Server-side sessions in Redis, shared by the auth service (which creates and
+ends them) and the gateway (which checks one on every request).
+
+- The token is 256 random bits, given to the browser once in a cookie; Redis
+  keeps only its SHA-256 (`<prefix>session:<hash>`), so a leaked Redis dump
+  does not hand out sessions.
+- Idle (sliding) and absolute timeouts are checked against a clock the caller
+  passes in (tests inject one); checking and sliding the idle window is one
+  atomic Lua call, so the gateway's check costs one round trip.
+- Each user's session hashes are kept in a set, so logout-everywhere, a
+  password change, a role change and disabling a user end every session at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from ticktide_common.principal import Principal, Role
+
+__all__ = ["SessionStore", "NewSession", "hash_secret", "new_secret", "constant_time_equal"]
+
+Clock = Callable[[], float]
+
+# KEYS[1] session hash key. ARGV: now, idle seconds, absolute seconds.
+# Returns the session's fields, or nil when missing or expired (then deleted).
+_RESOLVE = """
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields == 0 then return nil end
+local f = {}
+for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+local now = tonumber(ARGV[1])
+local idle = tonumber(ARGV[2])
+local absolute = tonumber(ARGV[3])
+local created = tonumber(f['created_at'])
+if now - tonumber(f['last_seen']) > idle or now - created > absolute then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[1])
+local remaining = math.min(idle, absolute - (now - created))
+redis.call('PEXPIRE', KEYS[1], math.max(1000, math.floor(remaining * 1000)))
+return fields
+"""
+
+
+def new_secret() -> str:
+    """256 bits from the OS's CSPRNG, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # for the cookie; not stored anywhere
+    csrf_token: str
+    principal: Principal
+
+
+class SessionStore:
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        idle_seconds: float,
+        absolute_seconds: float,
+        clock: Clock = time.time,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.idle_seconds = idle_seconds
+        self.absolute_seconds = absolute_seconds
+        self.clock = clock
+        self._resolve = redis.register_script(_RESOLVE)
+
+    def _key(self, token_hash: str) -> str:
+        return f"{self.prefix}session:{token_hash}"
+
+    def _user_key(self, user_id: int) -> str:
+        return f"{self.prefix}user-sessions:{user_id}"
+
+    async def create(self, *, user_id: int, username: str, role: Role) -> NewSession:
+        """A fresh session (a new token at every login: no fixation)."""
+        token, csrf = new_secret(), new_secret()
+        token_hash = hash_secret(token)
+        now = self.clock()
+        ttl_ms = int(min(self.idle_seconds, self.absolute_seconds) * 1000)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._key(token_hash),
+                mapping={
+                    "user_id": user_id,
+                    "username": username,
+                    "role": role,
+                    "csrf": csrf,
+                    "created_at": repr(now),
+                    "last_seen": repr(now),
+                },
+            )
+            pipe.pexpire(self._key(token_hash), ttl_ms)
+            pipe.sadd(self._user_key(user_id), token_hash)
+            pipe.pexpire(self._user_key(user_id), int(self.absolute_seconds * 1000) + 60_000)
+            await pipe.execute()
+        principal = Principal(
+            user_id=user_id,
+            username=username,
+            role=role,
+            method="session",
+            credential_hash=token_hash,
+            csrf_token=csrf,
+        )
+        return NewSession(token=token, csrf_token=csrf, principal=principal)
+
+    async def resolve(self, token: str) -> Principal | None:
+        """The session's principal, sliding its idle window; None if unknown or expired.
+        Raises redis errors: the caller fails closed."""
+        token_hash = hash_secret(token)
+        fields = await self._resolve(
+            keys=[self._key(token_hash)],
+            args=[repr(self.clock()), self.idle_seconds, self.absolute_seconds],
+        )
+        if not fields:
+            return None
+        values = {fields[i].decode(): fields[i + 1].decode() for i in range(0, len(fields), 2)}
+        role = values["role"]
+        return Principal(
+            user_id=int(values["user_id"]),
+            username=values["username"],
+            role="admin" if role == "admin" else "user",
+            method="session",
+            credential_hash=token_hash,
+            csrf_token=values["csrf"],
+        )
+
+    async def end(self, token_hash: str, user_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(token_hash))
+            pipe.srem(self._user_key(user_id), token_hash)
+            await pipe.execute()
+
+    async def end_all(self, user_id: int, *, keep: str | None = None) -> int:
+        """End every session of a user (but `keep`, a token hash); returns how many."""
+        hashes = [h.decode() for h in await self.redis.smembers(self._user_key(user_id))]
+        doomed = [h for h in hashes if h != keep]
+        if not doomed:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(self._key(h) for h in doomed))
+            pipe.srem(self._user_key(user_id), *doomed)
+            results = await pipe.execute()
+        return int(results[0])
