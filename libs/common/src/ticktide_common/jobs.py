@@ -55,8 +55,9 @@ WHERE j.id = $1
 _MARK_FETCHED = """
 UPDATE ingest_jobs
 SET status = 'fetched', batches_expected = $2, candles_expected = $3, source = $4,
-    updated_at = now()
+    error = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING status
 """
 
 _MARK_FAILED = """
@@ -128,9 +129,11 @@ async def create_job(
 
 async def mark_job_fetched(
     pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int, source: str
-) -> None:
-    """Every batch of the job was confirmed by the broker; their number is now known."""
-    await pool.execute(_MARK_FETCHED, job_id, batches, candles, source)
+) -> bool:
+    """Every batch of the job was confirmed by the broker; their number is now known.
+    False when the job had moved on already (a re-run after redelivery)."""
+    status = await pool.fetchval(_MARK_FETCHED, job_id, batches, candles, source)
+    return status is not None
 
 
 async def mark_job_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> None:

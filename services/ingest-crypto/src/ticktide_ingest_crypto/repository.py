@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common.jobs import mark_job_failed, mark_job_fetched
 from ticktide_ingest_crypto.gaps import Gap, interval_ms
 
 __all__ = [
@@ -145,31 +146,6 @@ async def record_fetch_attempt(pool: asyncpg.Pool, job_id: uuid.UUID) -> int:
         job_id,
     )
     return int(value or 0)
-
-
-async def mark_job_fetched(
-    pool: asyncpg.Pool, job_id: uuid.UUID, *, batches: int, candles: int, source: str
-) -> bool:
-    status = await pool.fetchval(
-        """UPDATE ingest_jobs SET status = 'fetched', batches_expected = $2,
-                  candles_expected = $3, source = $4, error = NULL, updated_at = now()
-           WHERE id = $1 AND status IN ('queued', 'running') RETURNING status""",
-        job_id,
-        batches,
-        candles,
-        source,
-    )
-    return status is not None
-
-
-async def mark_job_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> None:
-    await pool.execute(
-        """UPDATE ingest_jobs SET status = 'failed', error = $2, updated_at = now(),
-                  finished_at = now()
-           WHERE id = $1 AND status NOT IN ('done', 'failed')""",
-        job_id,
-        error[:2000],
-    )
 
 
 async def claim_job_for_finalize(
