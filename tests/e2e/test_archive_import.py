@@ -19,24 +19,12 @@ import asyncpg
 import pytest
 
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_ingest_crypto.klines import ARCHIVE_HEADER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SYMBOL = "ADAUSDT"
-HEADER = [
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-]
+HEADER = list(ARCHIVE_HEADER)
 
 
 def _rows(month_start: datetime, hours: int, unit: int) -> list[list[str]]:
