@@ -1,10 +1,13 @@
-"""Wiring of the gateway: settings, pool, Redis, bus, HTTP client, routers,
-middleware, and the consumer that drops cached prices when candles are stored."""
+"""Wiring of the gateway: settings, pool, Redis, bus, HTTP client, session store,
+activity recorder, routers (its own, the auth proxy, the merged OpenAPI
+document), middleware, and the consumer that drops cached prices when candles
+are stored."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
@@ -12,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import (
@@ -23,9 +27,11 @@ from ticktide_common.health import (
 )
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandlesStoredV1
+from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import GATEWAY_CACHE_INVALIDATION, Topology
-from ticktide_gateway import repository
+from ticktide_gateway import auth_proxy, openapi_doc, repository
+from ticktide_gateway.activity_log import ActivityMiddleware
 from ticktide_gateway.cache import ResponseCache
 from ticktide_gateway.deps import GatewayState, SymbolDirectory
 from ticktide_gateway.error_handlers import install_error_handlers
@@ -39,7 +45,11 @@ SERVICE = "gateway"
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], float] | None = None
+) -> FastAPI:
+    """The gateway app; `clock` (seconds since the epoch) is what sessions'
+    idle and absolute timeouts are measured by (tests inject one)."""
     settings = settings or get_settings()
     checks: dict[str, ReadinessCheck] = {}
     metrics_buffer = MetricsBuffer(
@@ -68,6 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(bus.close)
             http = httpx.AsyncClient()
             stack.push_async_callback(http.aclose)
+            sessions = SessionStore(
+                redis,
+                settings.ticktide_redis_prefix,
+                idle_seconds=settings.session_idle_minutes * 60,
+                absolute_seconds=settings.session_absolute_hours * 3600,
+                clock=clock or time.time,
+            )
+            activity = ActivityRecorder(bus)
+            activity.start()
+            stack.push_async_callback(activity.close)  # runs before bus.close
             checks.update(
                 postgresql=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
             )
@@ -103,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cache=cache,
                 symbols=SymbolDirectory(pool),
                 checks=checks,
+                sessions=sessions,
+                activity=activity,
             )
             log.info("gateway.stopping")
 
@@ -110,14 +132,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Ticktide API",
         version=settings.ticktide_version,
         lifespan=lifespan,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # Served by openapi_doc: the gateway's document merged with auth's.
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
+    app.include_router(openapi_doc.router)
     app.include_router(public.router)
+    app.include_router(auth_proxy.router)
     app.include_router(crypto.router)
     app.include_router(admin.router)
+    app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     return app

@@ -10,8 +10,10 @@ import httpx
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
+from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
+from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings
 from ticktide_gateway import repository
 from ticktide_gateway.cache import ResponseCache
@@ -66,6 +68,8 @@ class GatewayState(TypedDict):
     cache: ResponseCache
     symbols: SymbolDirectory
     checks: dict[str, ReadinessCheck]
+    sessions: SessionStore
+    activity: ActivityRecorder
 
 
 def get_settings(request: Request) -> Settings:

@@ -1,6 +1,7 @@
 """Fixtures of the gateway's integration tests: small real HTTP servers standing in
-for ingest-crypto and writer, the real gateway as a subprocess, and a helper
-that stores candles with SQL (the writer's path is tested by the writer)."""
+for auth, ingest-crypto and writer, the real gateway as a subprocess, users with
+API tokens made in the database, and a helper that stores candles with SQL (the
+writer's path is tested by the writer)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 
 
 class StubService:
@@ -66,7 +68,7 @@ class StubService:
 
 @pytest.fixture(scope="session")
 def stub_services() -> Iterator[dict[str, StubService]]:
-    stubs = {name: StubService(name) for name in ("ingest-crypto", "writer")}
+    stubs = {name: StubService(name) for name in ("auth", "ingest-crypto", "writer")}
     for stub in stubs.values():
         stub.start()
     yield stubs
@@ -84,6 +86,7 @@ async def gateway(
         "GATEWAY_PORT": str(port),
         "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
         "WRITER_URL": stub_services["writer"].url,
+        "AUTH_URL": stub_services["auth"].url,
         "METRICS_FLUSH_SECONDS": "0.5",
         "METRICS_FLUSH_ROWS": "1000",
         "SERVICE_PROBE_TIMEOUT_SECONDS": "1.5",
@@ -95,8 +98,35 @@ async def gateway(
     process.stop()
 
 
+@pytest.fixture(scope="session")
+async def admin_user(db_pool: asyncpg.Pool) -> tuple[int, str, str]:
+    """(user id, username, API token) of an admin."""
+    user_id, username = await create_test_user(db_pool, role="admin")
+    return user_id, username, await create_test_token(db_pool, user_id)
+
+
+@pytest.fixture(scope="session")
+def admin_token(admin_user: tuple[int, str, str]) -> str:
+    return admin_user[2]
+
+
+@pytest.fixture(scope="session")
+async def user_token(db_pool: asyncpg.Pool) -> str:
+    user_id, _ = await create_test_user(db_pool, role="user")
+    return await create_test_token(db_pool, user_id)
+
+
 @pytest.fixture
-async def api(gateway: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway: ServiceProcess, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway signed in as an admin (API token)."""
+    async with httpx.AsyncClient(
+        base_url=gateway.url, timeout=10.0, headers=bearer(admin_token)
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous_api(gateway: ServiceProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=gateway.url, timeout=10.0) as client:
         yield client
 

@@ -41,7 +41,7 @@ async def _take_command(bus: Bus, job_id: str, timeout: float = 10.0) -> CryptoB
 
 
 async def test_backfill_creates_job_and_publishes_command(
-    api: httpx.AsyncClient, bus: Bus, db_pool: asyncpg.Pool
+    api: httpx.AsyncClient, bus: Bus, db_pool: asyncpg.Pool, admin_user: tuple[int, str, str]
 ) -> None:
     response = await api.post(
         "/api/admin/ingest/crypto/backfill",
@@ -66,7 +66,7 @@ async def test_backfill_creates_job_and_publishes_command(
         "queued",
     )
     assert row["range_start"] == datetime(2023, 12, 31, 22, tzinfo=UTC)
-    assert row["requested_by"] == "anonymous"
+    assert row["requested_by"] == admin_user[1]
 
     command = await _take_command(bus, job_id)
     assert (command.symbol, command.interval) == ("SOLUSDT", "4h")

@@ -12,7 +12,7 @@ from ticktide_common.errors import PublishError
 from ticktide_common.jobs import get_job_progress, request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_gateway import repository
-from ticktide_gateway.auth import AdminPrincipal, require_admin
+from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.deps import BusDep, PoolDep, SettingsDep, SymbolsDep
 from ticktide_gateway.quality import quality_report
 from ticktide_gateway.serialization import json_bytes
@@ -23,7 +23,7 @@ from ticktide_gateway.validation import (
     check_backfill_range,
 )
 
-router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], route_class=GuardedRoute)
 
 log = get_logger(__name__)
 
@@ -76,7 +76,7 @@ async def crypto_backfill(
             interval=request.interval,
             start=start,
             end=end,
-            requested_by=principal.name,
+            requested_by=principal.username,
         )
     except PublishError as exc:
         log.error("backfill.publish_failed", symbol=request.symbol, error=str(exc))

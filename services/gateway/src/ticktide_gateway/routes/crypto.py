@@ -10,13 +10,18 @@ from fastapi import APIRouter, Depends, Query, Response
 from starlette.background import BackgroundTask
 
 from ticktide_gateway import repository
-from ticktide_gateway.auth import current_principal
+from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.cache import prices_key
 from ticktide_gateway.deps import CacheDep, PoolDep, SettingsDep, SymbolsDep
 from ticktide_gateway.serialization import prices_body, symbols_body
 from ticktide_gateway.validation import PricesQuery, as_utc, resolve_price_window
 
-router = APIRouter(prefix="/api/crypto", tags=["crypto"], dependencies=[Depends(current_principal)])
+router = APIRouter(
+    prefix="/api/crypto",
+    tags=["crypto"],
+    dependencies=[Depends(current_principal)],
+    route_class=GuardedRoute,
+)
 
 JSON = "application/json"
 

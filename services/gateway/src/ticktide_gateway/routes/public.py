@@ -19,7 +19,8 @@ SERVICE_NAME = "gateway"
 async def api_health(settings: SettingsDep, http: HttpDep, checks: ChecksDep) -> JSONResponse:
     """200 with status "ok" when every service and dependency is; 503 otherwise."""
     timeout = settings.service_probe_timeout_seconds
-    ingest, writer, dependencies = await asyncio.gather(
+    auth, ingest, writer, dependencies = await asyncio.gather(
+        probe_service(http, settings.auth_url, timeout),
         probe_service(http, settings.ingest_crypto_url, timeout),
         probe_service(http, settings.writer_url, timeout),
         dependency_report(checks, timeout),
@@ -39,6 +40,7 @@ async def api_health(settings: SettingsDep, http: HttpDep, checks: ChecksDep) ->
                 "checks": {name: d["detail"] for name, d in dependencies.items()},
             },
         },
+        "auth": auth,
         "ingest-crypto": ingest,
         "writer": writer,
     }

@@ -1,0 +1,112 @@
+"""`/api/openapi.json`: one document for every `/api` route. The gateway's own
+document (with its security schemes: the session cookie and bearer tokens) is
+merged with the auth service's (`GET {AUTH_URL}/openapi.json`), whose paths the
+gateway proxies. When auth cannot be reached the gateway's own document is
+served with a note saying so. `/api/docs` shows the merged document.
+
+The merge is pure (`merge_documents`): paths under `/api/` and components are
+added; a component auth names like one of the gateway's but defines
+differently is renamed `auth_<name>`, and auth's references follow it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from ticktide_common.logging import get_logger
+from ticktide_gateway.deps import HttpDep, SettingsDep
+
+__all__ = ["router", "merge_documents", "OPENAPI_URL", "DOCS_URL", "AUTH_MISSING_NOTE"]
+
+log = get_logger(__name__)
+
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
+FETCH_TIMEOUT_SECONDS = 2.0
+AUTH_MISSING_NOTE = (
+    "The auth service could not be reached: its routes (/api/auth/*, /api/admin/users*, "
+    "/api/admin/security-events, /api/admin/activity) are missing from this document."
+)
+
+router = APIRouter()
+
+Document = dict[str, Any]
+
+
+def _rewrite_refs(node: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value in renamed:
+                out[key] = renamed[value]
+            else:
+                out[key] = _rewrite_refs(value, renamed)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(item, renamed) for item in node]
+    return node
+
+
+def merge_documents(own: Document, auth: Document) -> Document:
+    """The gateway's document with auth's `/api/` paths and components added."""
+    merged = copy.deepcopy(own)
+    own_components: dict[str, dict[str, Any]] = merged.setdefault("components", {})
+    auth_components: dict[str, dict[str, Any]] = auth.get("components") or {}
+    renamed: dict[str, str] = {}
+    for section, entries in auth_components.items():
+        existing = own_components.get(section, {})
+        for name, definition in entries.items():
+            if name in existing and existing[name] != definition:
+                renamed[f"#/components/{section}/{name}"] = f"#/components/{section}/auth_{name}"
+    auth_paths = _rewrite_refs(auth.get("paths") or {}, renamed)
+    auth_components = _rewrite_refs(auth_components, renamed)
+    for section, entries in auth_components.items():
+        target = own_components.setdefault(section, {})
+        for name, definition in entries.items():
+            key = f"#/components/{section}/{name}"
+            new_name = renamed[key].rsplit("/", 1)[1] if key in renamed else name
+            target.setdefault(new_name, definition)
+    paths: dict[str, Any] = merged.setdefault("paths", {})
+    for path, operations in auth_paths.items():
+        if path.startswith("/api/"):
+            paths.setdefault(path, operations)
+    merged["paths"] = dict(sorted(paths.items()))
+    return merged
+
+
+async def _auth_document(http: httpx.AsyncClient, auth_url: str) -> Document | None:
+    try:
+        response = await http.get(
+            auth_url.rstrip("/") + "/openapi.json", timeout=FETCH_TIMEOUT_SECONDS
+        )
+        response.raise_for_status()
+        document = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("openapi.auth_unavailable", error=repr(exc))
+        return None
+    return document if isinstance(document, dict) else None
+
+
+@router.get(OPENAPI_URL, include_in_schema=False)
+async def openapi_document(request: Request, settings: SettingsDep, http: HttpDep) -> JSONResponse:
+    app: FastAPI = request.app
+    own = app.openapi()
+    auth = await _auth_document(http, settings.auth_url)
+    if auth is None:
+        document = copy.deepcopy(own)
+        info = document.setdefault("info", {})
+        info["description"] = (info.get("description") or "") + AUTH_MISSING_NOTE
+        info["x-ticktide-incomplete"] = True
+        return JSONResponse(document)
+    return JSONResponse(merge_documents(own, auth))
+
+
+@router.get(DOCS_URL, include_in_schema=False)
+async def docs(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{request.app.title} - docs")
