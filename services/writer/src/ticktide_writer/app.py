@@ -1,4 +1,5 @@
-"""Wiring only: settings, pool, bus, the candle writer and the health routes."""
+"""Wiring only: settings, pool, bus, the candle writer, the activity writer and
+the health routes."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
+from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, UserActivityV1
 from ticktide_common.settings import Settings, get_settings
-from ticktide_common.topology import WRITER_CANDLES, Topology
+from ticktide_common.topology import WRITER_ACTIVITY, WRITER_CANDLES, Topology
+from ticktide_writer.activity_writer import ActivityWriter
 from ticktide_writer.candle_writer import CandleWriter
 from ticktide_writer.faults import CommitFault
 from ticktide_writer.repository import WriterRepository
@@ -31,6 +33,7 @@ class WriterState:
     pool: asyncpg.Pool
     bus: Bus
     writer: CandleWriter
+    activity: ActivityWriter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,7 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await bus.consume(
             WRITER_CANDLES, CandleBatchV1, writer.handle, prefetch=settings.writer_prefetch
         )
-        state["current"] = app.state.writer = WriterState(pool, bus, writer)
+        activity = ActivityWriter(WriterRepository(pool))
+        activity.start()
+        await bus.consume(
+            WRITER_ACTIVITY, UserActivityV1, activity.handle, prefetch=settings.writer_prefetch
+        )
+        state["current"] = app.state.writer = WriterState(pool, bus, writer, activity)
         log.info(
             "writer.started",
             queue=topology.queue_name(WRITER_CANDLES),
@@ -76,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await writer.stop()
+            await activity.stop()
             await bus.close()
             await pool.close()
             state.pop("current", None)

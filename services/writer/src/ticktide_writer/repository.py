@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_writer.activity_rows import ActivityRow
 from ticktide_writer.service import BatchSpan, StagingRow, rows_changed_from_status
 
 __all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE", "PRICE_COLUMNS"]
@@ -112,6 +113,19 @@ SELECT binance_symbol, id FROM cryptocurrencies WHERE binance_symbol = ANY($1::t
 """
 
 
+# A user deleted meanwhile leaves user_id NULL (the FK would refuse the row);
+# a redelivered event (same event_id) is skipped.
+_INSERT_ACTIVITY = """
+INSERT INTO user_activity_log (event_id, user_id, action, ip_address, user_agent, details,
+                               timestamp)
+SELECT e.event_id, u.id, e.action, e.ip_address::inet, e.user_agent, e.details::jsonb, e.at
+FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[]) AS e(event_id, user_id, action, ip_address, user_agent, details, at)
+LEFT JOIN users u ON u.id = e.user_id
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
 class WriteTransaction:
     """The statements of one open write transaction on one connection."""
 
@@ -182,6 +196,15 @@ class WriterRepository:
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(_CREATE_STAGING)
             yield WriteTransaction(connection)
+
+    async def insert_activity(self, rows: Sequence[ActivityRow]) -> int:
+        """Insert activity rows in one statement (one transaction); returns how many
+        were new."""
+        if not rows:
+            return 0
+        columns = zip(*rows, strict=True)
+        status = await self._pool.execute(_INSERT_ACTIVITY, *(list(c) for c in columns))
+        return rows_changed_from_status(status)
 
     async def ensure_cryptocurrencies(self, pairs: dict[str, str]) -> dict[str, int]:
         """Ids of the trading pairs (pair → base asset), creating unknown ones."""
