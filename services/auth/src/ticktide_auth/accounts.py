@@ -1,0 +1,60 @@
+"""Making a user: the one path for registration, the admin API and
+`ticktide user create`, so every user passes the same policy and is logged the
+same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ticktide_auth.passwords import PasswordHasher
+from ticktide_auth.policy import check_password, check_username, normalise_email
+from ticktide_auth.repository import AuthRepository, UserRow
+from ticktide_common.principal import Role
+
+__all__ = ["DuplicateUser", "PasswordLimits", "create_user", "CreatedVia"]
+
+CreatedVia = Literal["register", "admin", "cli"]
+
+
+class DuplicateUser(Exception):
+    """The username or the email address is already registered (in any case)."""
+
+
+@dataclass(frozen=True)
+class PasswordLimits:
+    min_length: int
+    max_length: int
+
+
+async def create_user(
+    repo: AuthRepository,
+    hasher: PasswordHasher,
+    limits: PasswordLimits,
+    *,
+    username: str,
+    email: str | None,
+    password: str,
+    role: Role,
+    via: CreatedVia,
+    actor_id: int | None = None,
+    ip_address: str | None = None,
+) -> UserRow:
+    """Check, hash, insert, log. `email=None` (CLI only) stores `<username>@localhost`.
+    Raises PolicyError for bad input and DuplicateUser; nothing is stored then."""
+    check_username(username)
+    address = normalise_email(email) if email is not None else f"{username.lower()}@localhost"
+    check_password(password, min_length=limits.min_length, max_length=limits.max_length)
+    password_hash = await hasher.hash(password)
+    user = await repo.insert_user(
+        username=username, email=address, password_hash=password_hash, role=role
+    )
+    if user is None:
+        raise DuplicateUser(username)
+    await repo.insert_security_event(
+        "register" if via == "register" else "user_created",
+        user_id=user.id,
+        ip_address=ip_address,
+        details={"username": user.username, "role": role, "via": via, "actor_id": actor_id},
+    )
+    return user

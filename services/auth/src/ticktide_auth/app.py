@@ -1,0 +1,128 @@
+"""Wiring only: settings, pool, Redis, bus, the session store, the login
+throttle, the activity recorder, routes and error handlers.
+
+`clock` (default `time.time`) drives session timeouts and the throttle's
+window, so tests can move time instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from ticktide_auth.admin_service import AdminService
+from ticktide_auth.body_limit import BodyLimitMiddleware
+from ticktide_auth.deps import AuthState
+from ticktide_auth.errors import install_error_handlers
+from ticktide_auth.passwords import PasswordHasher
+from ticktide_auth.repository import AuthRepository
+from ticktide_auth.routes import admin, auth
+from ticktide_auth.service import AuthService
+from ticktide_auth.throttle import LoginThrottle
+from ticktide_common.activity import ActivityRecorder
+from ticktide_common.bus import Bus
+from ticktide_common.db import create_pool
+from ticktide_common.health import (
+    ReadinessCheck,
+    bus_check,
+    health_router,
+    postgres_check,
+    redis_check,
+)
+from ticktide_common.logging import get_logger
+from ticktide_common.sessions import SessionStore
+from ticktide_common.settings import Settings, get_settings
+from ticktide_common.topology import Topology
+
+__all__ = ["create_app", "SERVICE", "MAX_BODY_BYTES"]
+
+SERVICE = "auth"
+MAX_BODY_BYTES = 16 * 1024
+
+log = get_logger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Callable[[], float] | None = None,
+    hasher: PasswordHasher | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    now = clock or time.time
+    checks: dict[str, ReadinessCheck] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[AuthState]:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.database_url, min_size=1, max_size=8, application_name="ticktide-auth"
+            )
+            stack.push_async_callback(pool.close)
+            # Short timeouts: with Redis gone, answer 503 quickly rather than hang.
+            redis = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=2.0
+            )
+            stack.push_async_callback(redis.aclose)
+            bus = await Bus.connect(
+                settings.amqp_url,
+                Topology(settings.ticktide_bus_prefix, settings.bus_delivery_limit),
+                service=SERVICE,
+                publish_timeout=settings.bus_publish_timeout_seconds,
+            )
+            stack.push_async_callback(bus.close)
+            activity = ActivityRecorder(bus)
+            activity.start()
+            stack.push_async_callback(activity.close)  # runs before bus.close
+            checks.update(
+                postgresql=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
+            )
+            sessions = SessionStore(
+                redis,
+                settings.ticktide_redis_prefix,
+                idle_seconds=settings.session_idle_minutes * 60,
+                absolute_seconds=settings.session_absolute_hours * 3600,
+                clock=now,
+            )
+            auth_service = AuthService(
+                repo=AuthRepository(pool),
+                sessions=sessions,
+                throttle=LoginThrottle(
+                    redis,
+                    settings.ticktide_redis_prefix,
+                    max_failures=settings.login_max_failures,
+                    window_seconds=settings.login_window_minutes * 60,
+                    clock=now,
+                ),
+                hasher=hasher or PasswordHasher(),
+                activity=activity,
+                password_min_length=settings.password_min_length,
+                password_max_length=settings.password_max_length,
+            )
+            log.info("auth.started", port=settings.auth_port)
+            yield AuthState(
+                settings=settings,
+                pool=pool,
+                sessions=sessions,
+                auth=auth_service,
+                admin=AdminService(auth_service),
+            )
+            log.info("auth.stopping")
+
+    app = FastAPI(
+        title="Ticktide auth",
+        version=settings.ticktide_version,
+        lifespan=lifespan,
+        openapi_url="/api/auth/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
+    app.include_router(auth.router)
+    app.include_router(admin.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    return app

@@ -1,0 +1,286 @@
+"""Every SQL statement of the auth service; all parameterised.
+
+Changes that could remove an administrator run in one transaction under an
+advisory lock, so two admins demoting each other at once cannot leave none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+__all__ = ["UserRow", "TokenRow", "AuthRepository", "LastAdminError"]
+
+# Any constant works; it only has to be the same for every admin-changing transaction.
+_ADMINS_LOCK = 0x7454_6164_6D69  # "tTadmi"
+
+
+class LastAdminError(Exception):
+    """The change would leave no active administrator."""
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    username: str
+    email: str
+    password_hash: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    last_login: datetime | None
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> UserRow:
+        return cls(
+            id=int(row["id"]),
+            username=row["username"],
+            email=row["email"],
+            password_hash=row["password_hash"],
+            role=row["user_level"],
+            is_active=bool(row["is_active"]),
+            created_at=row["created_at"],
+            last_login=row["last_login"],
+        )
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+_USER_BY_NAME = """
+SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
+FROM users WHERE lower(username) = lower($1)
+"""
+_USER_BY_ID = """
+SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
+FROM users WHERE id = $1
+"""
+_LIST_USERS = """
+SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
+FROM users ORDER BY id LIMIT $1 OFFSET $2
+"""
+_INSERT_USER = """
+INSERT INTO users (username, email, password_hash, user_level) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+RETURNING id, username, email, password_hash, user_level, is_active, created_at, last_login
+"""
+_LOCK_USER = """
+SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
+FROM users WHERE id = $1 FOR UPDATE
+"""
+_UPDATE_USER = """
+UPDATE users SET
+    email = coalesce($2, email),
+    user_level = coalesce($3, user_level),
+    is_active = coalesce($4, is_active),
+    password_hash = coalesce($5, password_hash),
+    password_changed_at = CASE WHEN $5::text IS NULL THEN password_changed_at ELSE now() END
+WHERE id = $1
+RETURNING id, username, email, password_hash, user_level, is_active, created_at, last_login
+"""
+_DELETE_USER = """
+DELETE FROM users WHERE id = $1
+RETURNING id, username, email, password_hash, user_level, is_active, created_at, last_login
+"""
+
+# "Does this change take away an active admin?" is a pure function of the row
+# before and after (None: deleted); the repository asks it while holding the lock.
+AdminGuard = Callable[[UserRow, UserRow | None], bool]
+
+
+class AuthRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    # users ---------------------------------------------------------------
+
+    async def user_by_username(self, username: str) -> UserRow | None:
+        row = await self.pool.fetchrow(
+            _USER_BY_NAME,
+            username,
+        )
+        return UserRow.from_record(row) if row else None
+
+    async def user_by_id(self, user_id: int) -> UserRow | None:
+        row = await self.pool.fetchrow(
+            _USER_BY_ID,
+            user_id,
+        )
+        return UserRow.from_record(row) if row else None
+
+    async def list_users(self, *, limit: int, offset: int) -> list[UserRow]:
+        rows = await self.pool.fetch(
+            _LIST_USERS,
+            limit,
+            offset,
+        )
+        return [UserRow.from_record(r) for r in rows]
+
+    async def insert_user(
+        self, *, username: str, email: str, password_hash: str, role: str
+    ) -> UserRow | None:
+        """The new user, or None if the username or email is taken (any case)."""
+        row = await self.pool.fetchrow(
+            _INSERT_USER,
+            username,
+            email,
+            password_hash,
+            role,
+        )
+        return UserRow.from_record(row) if row else None
+
+    async def record_login(self, user_id: int, updated_hash: str | None) -> None:
+        await self.pool.execute(
+            "UPDATE users SET last_login = now(), "
+            "password_hash = coalesce($2, password_hash) WHERE id = $1",
+            user_id,
+            updated_hash,
+        )
+
+    async def set_password(self, user_id: int, password_hash: str) -> None:
+        await self.pool.execute(
+            "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+            user_id,
+            password_hash,
+        )
+
+    async def update_user(
+        self,
+        user_id: int,
+        *,
+        email: str | None = None,
+        role: str | None = None,
+        is_active: bool | None = None,
+        password_hash: str | None = None,
+        removes_admin: AdminGuard,
+    ) -> tuple[UserRow, UserRow] | None:
+        """(before, after), None if there is no such user; raises LastAdminError
+        (changing nothing) when the change `removes_admin` and no other active
+        admin exists. Raises asyncpg.UniqueViolationError for a taken email."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADMINS_LOCK)
+            before = await conn.fetchrow(
+                _LOCK_USER,
+                user_id,
+            )
+            if before is None:
+                return None
+            row = await conn.fetchrow(
+                _UPDATE_USER,
+                user_id,
+                email,
+                role,
+                is_active,
+                password_hash,
+            )
+            assert row is not None  # the row is locked: it is still there
+            previous, after = UserRow.from_record(before), UserRow.from_record(row)
+            if removes_admin(previous, after) and not await self._other_admin(conn, user_id):
+                raise LastAdminError(user_id)  # rolls the update back
+            return previous, after
+
+    async def delete_user(self, user_id: int, *, removes_admin: AdminGuard) -> UserRow | None:
+        """The deleted user, None if absent; LastAdminError when it is the last admin."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADMINS_LOCK)
+            row = await conn.fetchrow(
+                _DELETE_USER,
+                user_id,
+            )
+            if row is None:
+                return None
+            deleted = UserRow.from_record(row)
+            if removes_admin(deleted, None) and not await self._other_admin(conn, user_id):
+                raise LastAdminError(user_id)
+            return deleted
+
+    @staticmethod
+    async def _other_admin(conn: Any, user_id: int) -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE user_level = 'admin' "
+                "AND is_active AND id <> $1)",
+                user_id,
+            )
+        )
+
+    # API tokens ------------------------------------------------------------
+
+    async def insert_token(self, user_id: int, name: str, token_hash: str) -> TokenRow:
+        row = await self.pool.fetchrow(
+            "INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3) "
+            "RETURNING id, name, created_at, last_used_at, revoked_at",
+            user_id,
+            name,
+            token_hash,
+        )
+        assert row is not None
+        return TokenRow(**dict(row))
+
+    async def list_tokens(self, user_id: int) -> list[TokenRow]:
+        rows = await self.pool.fetch(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens "
+            "WHERE user_id = $1 ORDER BY id",
+            user_id,
+        )
+        return [TokenRow(**dict(r)) for r in rows]
+
+    async def revoke_token(self, user_id: int, token_id: int) -> bool:
+        """True if a live token of this user was revoked."""
+        revoked = await self.pool.fetchval(
+            "UPDATE api_tokens SET revoked_at = now() "
+            "WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id",
+            token_id,
+            user_id,
+        )
+        return revoked is not None
+
+    # logs ------------------------------------------------------------------
+
+    async def insert_security_event(
+        self,
+        event_type: str,
+        *,
+        user_id: int | None,
+        ip_address: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO security_events (event_type, user_id, ip_address, details) "
+            "VALUES ($1, (SELECT id FROM users WHERE id = $2), $3::inet, $4::jsonb)",
+            event_type,
+            user_id,
+            ip_address,
+            json.dumps(details),
+        )
+
+    async def security_events(self, *, limit: int, event_type: str | None) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT id, event_type, user_id, host(ip_address) AS ip_address, "
+            "details::text AS details, timestamp FROM security_events "
+            "WHERE $2::text IS NULL OR event_type = $2 ORDER BY timestamp DESC, id DESC LIMIT $1",
+            limit,
+            event_type,
+        )
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+    async def activity(self, *, limit: int, user_id: int | None) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT id, event_id, user_id, action, host(ip_address) AS ip_address, user_agent, "
+            "details::text AS details, timestamp FROM user_activity_log "
+            "WHERE $2::bigint IS NULL OR user_id = $2 ORDER BY timestamp DESC, id DESC LIMIT $1",
+            limit,
+            user_id,
+        )
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]

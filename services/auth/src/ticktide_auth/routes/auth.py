@@ -1,0 +1,145 @@
+"""`/api/auth/*`: register, login, logout, me, password change, API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
+from ticktide_auth.cookies import expired_cookie, session_cookie
+from ticktide_auth.deps import (
+    AuthServiceDep,
+    CurrentPrincipal,
+    MetaDep,
+    SettingsDep,
+)
+from ticktide_auth.errors import Conflict
+from ticktide_auth.schemas import (
+    LoginRequest,
+    PasswordChangeRequest,
+    RegisterRequest,
+    SessionInfo,
+    TokenCreated,
+    TokenCreateRequest,
+    TokenOut,
+    UserOut,
+)
+
+__all__ = ["router", "MAX_ID"]
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+MAX_ID = 2**63 - 1  # bigint
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+async def register(body: RegisterRequest, auth: AuthServiceDep, meta: MetaDep) -> UserOut:
+    """Anyone may register; the new account has the `user` role."""
+    try:
+        user = await create_user(
+            auth.repo,
+            auth.hasher,
+            PasswordLimits(auth.password_min_length, auth.password_max_length),
+            username=body.username,
+            email=body.email,
+            password=body.password,
+            role="user",
+            via="register",
+            ip_address=meta.ip_address,
+        )
+    except DuplicateUser:
+        raise Conflict("that username or email address is already registered") from None
+    auth.record(user, "register", meta)
+    return UserOut.of(user)
+
+
+@router.post("/login", response_model=SessionInfo)
+async def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    auth: AuthServiceDep,
+    meta: MetaDep,
+    settings: SettingsDep,
+) -> SessionInfo:
+    """A new session (cookie) and its CSRF token; 401 for any bad credential,
+    429 with Retry-After when throttled."""
+    previous = request.cookies.get(settings.session_cookie_name)
+    if previous is not None and len(previous) > 256:
+        previous = None
+    user, session = await auth.login(body.username, body.password, meta, previous)
+    max_age = int(settings.session_absolute_hours * 3600)
+    response.headers.append(
+        "set-cookie", session_cookie(settings.session_cookie_name, session.token, max_age)
+    )
+    _no_store(response)
+    return SessionInfo(
+        id=user.id,
+        username=user.username,
+        role=session.principal.role,
+        csrf_token=session.csrf_token,
+    )
+
+
+@router.post("/logout")
+async def logout(
+    principal: CurrentPrincipal,
+    response: Response,
+    auth: AuthServiceDep,
+    meta: MetaDep,
+    settings: SettingsDep,
+) -> dict[str, str]:
+    await auth.logout(principal, meta)
+    response.headers.append("set-cookie", expired_cookie(settings.session_cookie_name))
+    return {"detail": "logged out" if principal.method == "session" else "no session to end"}
+
+
+@router.get("/me", response_model=SessionInfo)
+async def me(principal: CurrentPrincipal, response: Response) -> SessionInfo:
+    _no_store(response)
+    return SessionInfo(
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        csrf_token=principal.csrf_token,
+    )
+
+
+@router.post("/password")
+async def change_password(
+    body: PasswordChangeRequest, principal: CurrentPrincipal, auth: AuthServiceDep, meta: MetaDep
+) -> dict[str, str | int]:
+    """Needs the current password; every other session of the user ends."""
+    ended = await auth.change_password(principal, body.current_password, body.new_password, meta)
+    return {"detail": "password changed", "other_sessions_ended": ended}
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
+async def create_token(
+    body: TokenCreateRequest,
+    principal: CurrentPrincipal,
+    auth: AuthServiceDep,
+    meta: MetaDep,
+    response: Response,
+) -> TokenCreated:
+    row, token = await auth.create_token(principal, body.name, meta)
+    _no_store(response)
+    return TokenCreated(id=row.id, name=row.name, token=token, created_at=row.created_at)
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+async def list_tokens(principal: CurrentPrincipal, auth: AuthServiceDep) -> list[TokenOut]:
+    return [TokenOut.of(t) for t in await auth.repo.list_tokens(principal.user_id)]
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_token(
+    token_id: TokenId, principal: CurrentPrincipal, auth: AuthServiceDep, meta: MetaDep
+) -> None:
+    await auth.revoke_token(principal, token_id, meta)

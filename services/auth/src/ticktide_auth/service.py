@@ -1,0 +1,194 @@
+"""The signed-in user's side of auth: login (throttled, constant-cost), logout,
+password change, and personal API tokens. Each state change is logged as a
+security event (in PostgreSQL, synchronously) and as activity (on the bus)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
+
+from ticktide_auth.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
+from ticktide_auth.passwords import PasswordHasher
+from ticktide_auth.policy import check_password, is_possible_username, printable
+from ticktide_auth.repository import AuthRepository, TokenRow, UserRow
+from ticktide_auth.throttle import LoginThrottle, Throttled
+from ticktide_common.activity import ActivityRecorder
+from ticktide_common.api_tokens import TOKEN_PREFIX
+from ticktide_common.principal import Principal
+from ticktide_common.sessions import NewSession, SessionStore, hash_secret, new_secret
+
+__all__ = ["RequestMeta", "AuthService", "INVALID_LOGIN"]
+
+# The same words for an unknown user, a wrong password and a disabled account.
+INVALID_LOGIN = "invalid username or password"
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    ip_address: str | None
+    user_agent: str | None
+
+
+class AuthService:
+    def __init__(
+        self,
+        *,
+        repo: AuthRepository,
+        sessions: SessionStore,
+        throttle: LoginThrottle,
+        hasher: PasswordHasher,
+        activity: ActivityRecorder,
+        password_min_length: int,
+        password_max_length: int,
+    ) -> None:
+        self.repo = repo
+        self.sessions = sessions
+        self.throttle = throttle
+        self.hasher = hasher
+        self.activity = activity
+        self.password_min_length = password_min_length
+        self.password_max_length = password_max_length
+
+    def record(
+        self, who: Principal | UserRow, action: str, meta: RequestMeta, **details: object
+    ) -> None:
+        user_id = who.user_id if isinstance(who, Principal) else who.id
+        self.activity.record(
+            user_id=user_id,
+            username=who.username,
+            action=action,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent,
+            details={k: v for k, v in details.items() if isinstance(v, str | int | float | bool)},
+        )
+
+    async def _throttled(self, outcome: Throttled, username: str, meta: RequestMeta) -> NoReturn:
+        if outcome.first_of_lock:  # one row per lock, not one per refused attempt
+            user = await self._find(username)
+            await self.repo.insert_security_event(
+                "login_throttled",
+                user_id=user.id if user else None,
+                ip_address=meta.ip_address,
+                details={
+                    "reason": f"{self.throttle.max_failures} failed logins within "
+                    f"{self.throttle.window_seconds / 60:g} minutes",
+                    "scope": outcome.scope,
+                    "username_tried": printable(username),
+                    "retry_after": outcome.retry_after_seconds,
+                },
+            )
+        raise TooManyAttempts(
+            f"too many failed logins; try again in {outcome.retry_after_seconds} seconds",
+            outcome.retry_after_seconds,
+        )
+
+    async def _find(self, username: str) -> UserRow | None:
+        return (
+            await self.repo.user_by_username(username) if is_possible_username(username) else None
+        )
+
+    async def login(
+        self, username: str, password: str, meta: RequestMeta, previous_token: str | None
+    ) -> tuple[UserRow, NewSession]:
+        """A new session for the right password of an active user; 401 otherwise,
+        429 when throttled (checked before any password work)."""
+        outcome = await self.throttle.attempt(username, meta.ip_address or "unknown")
+        if isinstance(outcome, Throttled):
+            await self._throttled(outcome, username, meta)
+        user = await self._find(username)
+        # Always one Argon2 verification: the dummy hash when the user is unknown.
+        verification = await self.hasher.verify(password, user.password_hash if user else None)
+        if user is None or not verification.ok or not user.is_active:
+            reason = (
+                "unknown_user"
+                if user is None
+                else "wrong_password"
+                if not verification.ok
+                else "inactive_user"
+            )
+            await self.repo.insert_security_event(
+                "login_failed",
+                user_id=user.id if user else None,
+                ip_address=meta.ip_address,
+                details={"reason": reason, "username_tried": printable(username)},
+            )
+            raise NotAuthenticated(INVALID_LOGIN)
+        await self.throttle.succeeded(outcome)
+        if previous_token:  # a login replaces the session the browser still holds
+            previous = await self.sessions.resolve(previous_token)
+            if previous is not None:
+                await self.sessions.end(previous.credential_hash, previous.user_id)
+        session = await self.sessions.create(
+            user_id=user.id,
+            username=user.username,
+            role="admin" if user.role == "admin" else "user",
+        )
+        await self.repo.record_login(user.id, verification.updated_hash)
+        self.record(user, "login", meta)
+        return user, session
+
+    async def logout(self, principal: Principal, meta: RequestMeta) -> None:
+        if principal.method == "session":
+            await self.sessions.end(principal.credential_hash, principal.user_id)
+        self.record(principal, "logout", meta, method=principal.method)
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, meta: RequestMeta
+    ) -> int:
+        """Needs the current password (throttled like a login). Ends every other
+        session of the user; returns how many."""
+        check_password(
+            new, min_length=self.password_min_length, max_length=self.password_max_length
+        )
+        outcome = await self.throttle.attempt(principal.username, meta.ip_address or "unknown")
+        if isinstance(outcome, Throttled):
+            await self._throttled(outcome, principal.username, meta)
+        user = await self.repo.user_by_id(principal.user_id)
+        if user is None:
+            raise NotAuthenticated("this account no longer exists")
+        verification = await self.hasher.verify(current, user.password_hash)
+        if not verification.ok:
+            await self.repo.insert_security_event(
+                "password_change_failed",
+                user_id=user.id,
+                ip_address=meta.ip_address,
+                details={"reason": "wrong_current_password"},
+            )
+            raise Forbidden("current password is wrong")
+        await self.throttle.succeeded(outcome)
+        await self.repo.set_password(user.id, await self.hasher.hash(new))
+        keep = principal.credential_hash if principal.method == "session" else None
+        ended = await self.sessions.end_all(user.id, keep=keep)
+        await self.repo.insert_security_event(
+            "password_changed",
+            user_id=user.id,
+            ip_address=meta.ip_address,
+            details={"by": "self", "sessions_ended": ended},
+        )
+        self.record(principal, "password_change", meta, sessions_ended=ended)
+        return ended
+
+    async def create_token(
+        self, principal: Principal, name: str, meta: RequestMeta
+    ) -> tuple[TokenRow, str]:
+        token = TOKEN_PREFIX + new_secret()
+        row = await self.repo.insert_token(principal.user_id, name, hash_secret(token))
+        await self.repo.insert_security_event(
+            "token_created",
+            user_id=principal.user_id,
+            ip_address=meta.ip_address,
+            details={"token_id": row.id, "name": printable(name, 100)},
+        )
+        self.record(principal, "token_create", meta, token_id=row.id)
+        return row, token
+
+    async def revoke_token(self, principal: Principal, token_id: int, meta: RequestMeta) -> None:
+        if not await self.repo.revoke_token(principal.user_id, token_id):
+            raise NotFound(f"no live API token {token_id} of yours")
+        await self.repo.insert_security_event(
+            "token_revoked",
+            user_id=principal.user_id,
+            ip_address=meta.ip_address,
+            details={"token_id": token_id},
+        )
+        self.record(principal, "token_revoke", meta, token_id=token_id)
