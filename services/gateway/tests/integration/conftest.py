@@ -20,9 +20,46 @@ import pytest
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 
+# What the fake auth service publishes as its OpenAPI document: one path, one
+# component named like one of the gateway's but different (the merge renames it).
+FAKE_AUTH_OPENAPI: dict[str, object] = {
+    "openapi": "3.1.0",
+    "info": {"title": "fake auth", "version": "stub"},
+    "paths": {
+        "/api/auth/login": {
+            "post": {
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Login"}}
+                    }
+                },
+                "responses": {
+                    "422": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/HTTPValidationError"}
+                            }
+                        }
+                    }
+                },
+            }
+        },
+        "/health": {"get": {"responses": {"200": {"description": "not under /api"}}}},
+    },
+    "components": {
+        "schemas": {
+            "Login": {"type": "object", "properties": {"username": {"type": "string"}}},
+            "HTTPValidationError": {"type": "object", "title": "auth's own"},
+        }
+    },
+}
+
 
 class StubService:
-    """A real HTTP server answering `/health` and `/ready` like a Ticktide service."""
+    """A real HTTP server answering `/health` and `/ready` like a Ticktide service.
+    As "auth" it also serves `/openapi.json` and answers every `/api/...` request
+    with a JSON echo of what it received (method, path, query, headers, body),
+    setting two cookies, so that the gateway's proxy can be checked."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -37,21 +74,59 @@ class StubService:
         name = self.name
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                body: dict[str, object]
-                if self.path == "/health":
-                    body = {"status": "ok", "service": name, "version": "stub"}
-                elif self.path == "/ready":
-                    body = {"status": "ok", "service": name, "checks": {}}
-                else:
-                    self.send_error(404)
-                    return
+            def _send_json(
+                self, status: int, body: object, extra: Sequence[tuple[str, str]] = ()
+            ) -> None:
                 payload = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for header, value in extra:
+                    self.send_header(header, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            def _echo(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received = self.rfile.read(length).decode(errors="replace")
+                path, _, query = self.path.partition("?")
+                status = 418 if path.endswith("/teapot") else 200
+                self._send_json(
+                    status,
+                    {
+                        "method": self.command,
+                        "path": path,
+                        "query": query,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": received,
+                    },
+                    [
+                        ("Set-Cookie", "first=1; Path=/; HttpOnly"),
+                        ("Set-Cookie", "second=2; Path=/; Secure"),
+                        ("X-Auth-Echo", "yes"),
+                    ],
+                )
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's names
+                if self.path == "/health":
+                    self._send_json(200, {"status": "ok", "service": name, "version": "stub"})
+                elif self.path == "/ready":
+                    self._send_json(200, {"status": "ok", "service": name, "checks": {}})
+                elif name == "auth" and self.path == "/openapi.json":
+                    self._send_json(200, FAKE_AUTH_OPENAPI)
+                elif name == "auth" and self.path.startswith("/api/"):
+                    self._echo()
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:  # noqa: N802
+                if name == "auth":
+                    self._echo()
+                else:
+                    self.send_error(404)
+
+            do_PUT = do_PATCH = do_DELETE = do_POST  # noqa: N815
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
