@@ -62,8 +62,13 @@ if account_wait or ip_wait then
   if account_wait and (not ip_wait or account_wait >= ip_wait) then
     scope, wait, marker = 'account', account_wait, KEYS[4]
   end
-  local first = redis.call('SET', marker, '1', 'NX', 'PX', wait)
-  return {1, scope, wait, first and 1 or 0}
+  -- one log row per lock: the marker holds (in clock time) when this lock ends
+  local first = 0
+  if tonumber(redis.call('GET', marker) or '0') <= now then
+    redis.call('SET', marker, tostring(now + wait / 1000), 'PX', wait)
+    first = 1
+  end
+  return {1, scope, wait, first}
 end
 local ttl = math.ceil(window * 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[4])
