@@ -1,6 +1,6 @@
 """`/api/openapi.json`: one document for every `/api` route. The gateway's own
 document (with its security schemes: the session cookie and bearer tokens) is
-merged with the auth service's (`GET {AUTH_URL}/openapi.json`), whose paths the
+merged with the auth service's (`GET {AUTH_URL}/api/auth/openapi.json`), whose paths the
 gateway proxies. When auth cannot be reached the gateway's own document is
 served with a note saying so. `/api/docs` shows the merged document.
 
@@ -28,6 +28,7 @@ log = get_logger(__name__)
 
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
+AUTH_OPENAPI_PATH = "/api/auth/openapi.json"  # where the auth app serves its document
 FETCH_TIMEOUT_SECONDS = 2.0
 AUTH_MISSING_NOTE = (
     "The auth service could not be reached: its routes (/api/auth/*, /api/admin/users*, "
@@ -83,7 +84,7 @@ def merge_documents(own: Document, auth: Document) -> Document:
 async def _auth_document(http: httpx.AsyncClient, auth_url: str) -> Document | None:
     try:
         response = await http.get(
-            auth_url.rstrip("/") + "/openapi.json", timeout=FETCH_TIMEOUT_SECONDS
+            auth_url.rstrip("/") + AUTH_OPENAPI_PATH, timeout=FETCH_TIMEOUT_SECONDS
         )
         response.raise_for_status()
         document = response.json()

@@ -57,7 +57,7 @@ FAKE_AUTH_OPENAPI: dict[str, object] = {
 
 class StubService:
     """A real HTTP server answering `/health` and `/ready` like a Ticktide service.
-    As "auth" it also serves `/openapi.json` and answers every `/api/...` request
+    As "auth" it also serves `/api/auth/openapi.json` and answers every `/api/...` request
     with a JSON echo of what it received (method, path, query, headers, body),
     setting two cookies, so that the gateway's proxy can be checked."""
 
@@ -113,7 +113,7 @@ class StubService:
                     self._send_json(200, {"status": "ok", "service": name, "version": "stub"})
                 elif self.path == "/ready":
                     self._send_json(200, {"status": "ok", "service": name, "checks": {}})
-                elif name == "auth" and self.path == "/openapi.json":
+                elif name == "auth" and self.path == "/api/auth/openapi.json":
                     self._send_json(200, FAKE_AUTH_OPENAPI)
                 elif name == "auth" and self.path.startswith("/api/"):
                     self._echo()
