@@ -1,5 +1,9 @@
 """Refuse request bodies over a size limit (413) before anything parses them:
-auth bodies are a few hundred bytes, and a megabyte "password" is an attack."""
+auth bodies are a few hundred bytes, and a megabyte "password" is an attack.
+
+The rest of a too-large body is read and dropped (up to `DRAIN_BYTES`) before
+answering, so the client, still sending, reads a clean 413 rather than a reset
+connection; beyond that the connection is simply closed."""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware"]
+__all__ = ["BodyLimitMiddleware", "DRAIN_BYTES"]
+
+DRAIN_BYTES = 8 * 1024 * 1024
 
 
 class BodyLimitMiddleware:
@@ -23,11 +29,10 @@ class BodyLimitMiddleware:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
-                try:
-                    if int(value) > self.max_bytes:
-                        await self._too_large(send)
-                        return
-                except ValueError:
+                declared = int(value) if value.isdigit() else DRAIN_BYTES + 1
+                if declared > self.max_bytes:
+                    if declared <= DRAIN_BYTES:
+                        await self._drain(receive)
                     await self._too_large(send)
                     return
         chunks: list[bytes] = []
@@ -39,6 +44,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
+                if message.get("more_body", False):
+                    await self._drain(receive, size)
                 await self._too_large(send)
                 return
             chunks.append(chunk)
@@ -56,6 +63,17 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
+    @staticmethod
+    async def _drain(receive: Receive, already: int = 0) -> None:
+        size = already
+        while size <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
     async def _too_large(self, send: Send) -> None:
         payload = json.dumps(
             {"detail": f"request body too large (limit {self.max_bytes} bytes)"}
@@ -67,7 +85,6 @@ class BodyLimitMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
                 ],
             }
         )

@@ -95,7 +95,10 @@ async def test_password_change_ends_other_sessions_and_keeps_the_current_one(
     assert short.status_code == 422 and "at least 8" in short.json()["detail"]
     new_password = "a brand new passphrase"
     changed = await client.request(
-        "POST", path, current, json={"current_password": user.password, "new_password": new_password}
+        "POST",
+        path,
+        current,
+        json={"current_password": user.password, "new_password": new_password},
     )
     assert changed.status_code == 200 and changed.json()["other_sessions_ended"] == 1
     assert (await client.request("GET", ME, current)).status_code == 200
