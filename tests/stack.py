@@ -1,14 +1,20 @@
 """The crypto pipeline as real processes for end-to-end and fault tests: a fake
-Binance, the writer, ingest-crypto and the gateway, on a run's database and bus."""
+Binance, the writer, ingest-crypto, auth and the gateway, on a run's database
+and bus. Callers of protected routes sign in with `admin_headers` (an admin
+with an API token, made in the database)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_common.topology import Topology
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
@@ -17,6 +23,7 @@ from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 class CryptoStack:
     binance: FakeBinance
     gateway: ServiceProcess
+    auth: ServiceProcess
     ingest: ServiceProcess
     writer: ServiceProcess
     env: dict[str, str]
@@ -27,7 +34,7 @@ class CryptoStack:
 
     async def close(self) -> None:
         """Stop the processes, then delete the stack's queues and exchanges."""
-        for process in (self.gateway, self.ingest, self.writer):
+        for process in (self.gateway, self.auth, self.ingest, self.writer):
             process.stop()
         await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
 
@@ -35,7 +42,7 @@ class CryptoStack:
 def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:
     """The run's environment with ports and a bus prefix of this stack's own, so
     that no other test's consumer can take its messages."""
-    gateway_port, ingest_port, writer_port = free_port(), free_port(), free_port()
+    gateway_port, ingest_port, writer_port, auth_port = (free_port() for _ in range(4))
     stack_id = uuid.uuid4().hex[:6]
     return {
         **base,
@@ -45,6 +52,8 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
         "GATEWAY_PORT": str(gateway_port),
         "INGEST_CRYPTO_PORT": str(ingest_port),
         "WRITER_PORT": str(writer_port),
+        "AUTH_PORT": str(auth_port),
+        "AUTH_URL": f"http://127.0.0.1:{auth_port}",
         "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ingest_port}",
         "WRITER_URL": f"http://127.0.0.1:{writer_port}",
         "BINANCE_BACKOFF_SECONDS": "0.05",
@@ -54,13 +63,27 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
 
 
 async def start_stack(binance: FakeBinance, env: dict[str, str], log_dir: Path) -> CryptoStack:
-    writer = await ServiceProcess(
-        "ticktide_writer", env, int(env["WRITER_PORT"]), log_dir, "writer"
-    ).start()
-    ingest = await ServiceProcess(
-        "ticktide_ingest_crypto", env, int(env["INGEST_CRYPTO_PORT"]), log_dir, "ingest-crypto"
-    ).start()
-    gateway = await ServiceProcess(
-        "ticktide_gateway", env, int(env["GATEWAY_PORT"]), log_dir, "gateway"
-    ).start()
-    return CryptoStack(binance, gateway, ingest, writer, env)
+    """Start the four services together; if one fails to start, stop the others."""
+    processes = [
+        ServiceProcess(module, env, int(env[port]), log_dir, name)
+        for module, port, name in (
+            ("ticktide_gateway", "GATEWAY_PORT", "gateway"),
+            ("ticktide_auth", "AUTH_PORT", "auth"),
+            ("ticktide_ingest_crypto", "INGEST_CRYPTO_PORT", "ingest-crypto"),
+            ("ticktide_writer", "WRITER_PORT", "writer"),
+        )
+    ]
+    outcomes = await asyncio.gather(*(p.start() for p in processes), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        for process in processes:
+            process.stop()
+        raise failures[0]
+    gateway, auth, ingest, writer = processes
+    return CryptoStack(binance, gateway, auth, ingest, writer, env)
+
+
+async def admin_headers(pool: asyncpg.Pool) -> dict[str, str]:
+    """`Authorization` headers of a new admin with an API token."""
+    user_id, _ = await create_test_user(pool, role="admin")
+    return bearer(await create_test_token(pool, user_id))

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import CryptoStack
+from tests.stack import CryptoStack, admin_headers
 from ticktide_common.testing.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -55,14 +55,16 @@ def _iso(moment: datetime) -> str:
 
 
 async def test_backfill_holes_refill_and_rate_limit(
-    crypto_stack: CryptoStack, database_url: str
+    crypto_stack: CryptoStack, database_url: str, db_pool: asyncpg.Pool
 ) -> None:
     binance = crypto_stack.binance
     served_total = {s: binance.add_series(s, "1h", START, END, holes=HOLES[s]) for s in HOLES}
     assert served_total == {"BTCUSDT": 2184 - 3, "ETHUSDT": 2184 - 1}
     binance.rate_limit_next(retry_after=1.0)
 
-    async with httpx.AsyncClient(base_url=crypto_stack.api, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=crypto_stack.api, timeout=30, headers=await admin_headers(db_pool)
+    ) as client:
         for symbol in HOLES:  # one after the other, so the 429 is the only thing in flight
             await _backfill(client, symbol)
 

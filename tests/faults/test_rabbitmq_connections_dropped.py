@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import stack_env, start_stack
+from tests.stack import admin_headers, stack_env, start_stack
 from ticktide_common.testing.broker import (
     close_all_connections,
     rabbitmqctl_available,
@@ -32,7 +32,11 @@ END = datetime(2024, 1, 1, tzinfo=UTC)  # 17,520 hourly candles, 18 pages
 
 
 async def test_backfill_survives_closed_connections(
-    service_env: dict[str, str], run_id: str, database_url: str, log_dir: Path
+    service_env: dict[str, str],
+    run_id: str,
+    database_url: str,
+    db_pool: asyncpg.Pool,
+    log_dir: Path,
 ) -> None:
     vhost = f"{run_id}-faults"
     with FakeBinance() as binance, temporary_vhost(vhost, service_env["AMQP_URL"]) as amqp_url:
@@ -42,7 +46,9 @@ async def test_backfill_survives_closed_connections(
             binance, stack_env(service_env, binance.url, AMQP_URL=amqp_url), log_dir
         )
         try:
-            async with httpx.AsyncClient(base_url=stack.api, timeout=30) as client:
+            async with httpx.AsyncClient(
+                base_url=stack.api, timeout=30, headers=await admin_headers(db_pool)
+            ) as client:
                 response = await client.post(
                     "/api/admin/ingest/crypto/backfill",
                     json={
