@@ -16,6 +16,7 @@ from ticktide_cli.crypto import run_archive_import, run_backfill
 from ticktide_cli.repository import open_gaps
 from ticktide_cli.status import show_status
 from ticktide_cli.timeparse import parse_utc
+from ticktide_cli.users import check_identity, create_user_from_cli, read_new_password
 from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import apply_migrations, ensure_database
 from ticktide_common.settings import CRYPTO_INTERVALS, Settings
@@ -29,6 +30,8 @@ backfill_app = typer.Typer(help="Fetch history from a source and store it.", no_
 import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
 app.add_typer(backfill_app, name="backfill")
 app.add_typer(import_app, name="import")
+user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -138,6 +141,36 @@ def import_binance_archive(
         console.print(f"imported {total} candles from {len(files)} file(s)")
 
     _run(command)
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="3-32 letters, digits, '_', '.', '-'")],
+    admin: Annotated[bool, typer.Option("--admin", help="give the user the admin role")] = False,
+    email: Annotated[
+        str | None, typer.Option(help="the user's address; default <username>@localhost")
+    ] = None,
+) -> None:
+    """Create a user in the database; the password is read from a prompt, or from
+    the first line of standard input when it is not a terminal."""
+    settings = Settings()
+    configure_logging("cli", "WARNING")
+    try:
+        check_identity(username, email)
+        password = read_new_password(settings)
+        user = asyncio.run(
+            create_user_from_cli(
+                settings,
+                username=username,
+                email=email,
+                password=password,
+                role="admin" if admin else "user",
+            )
+        )
+    except CliError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"created {user.role} '{user.username}' (id {user.id}, {user.email})")
 
 
 if __name__ == "__main__":
