@@ -19,7 +19,7 @@ from ticktide_common.testing.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SERVICES = ("gateway", "ingest-crypto", "writer")
+SERVICES = ("gateway", "auth", "ingest-crypto", "writer")
 
 
 async def run_make(target: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -76,6 +76,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             "GATEWAY_PORT",
             "INGEST_CRYPTO_PORT",
             "WRITER_PORT",
+            "AUTH_PORT",
         )
     }
     run_dir = tmp_path / "run"
@@ -87,6 +88,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         **{name: str(port) for name, port in ports.items()},
         "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ports['INGEST_CRYPTO_PORT']}",
         "WRITER_URL": f"http://127.0.0.1:{ports['WRITER_PORT']}",
+        "AUTH_URL": f"http://127.0.0.1:{ports['AUTH_PORT']}",
         "TICKTIDE_RUN_DIR": str(run_dir),
         "TICKTIDE_ENV_FILE": str(env_file),
     }
@@ -100,10 +102,10 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         honcho_pid = int(pid_file.read_text())
         log = (run_dir / "logs" / "honcho.log").read_text()
         child_pids = [int(p) for p in re.findall(r"started \(pid=(\d+)\)", log)]
-        assert len(child_pids) == 4, log  # three services and nginx
+        assert len(child_pids) == 5, log  # four services and nginx
 
         async with httpx.AsyncClient(verify=False, timeout=10.0) as client:
-            for name in ("GATEWAY_PORT", "INGEST_CRYPTO_PORT", "WRITER_PORT"):
+            for name in ("GATEWAY_PORT", "INGEST_CRYPTO_PORT", "WRITER_PORT", "AUTH_PORT"):
                 direct = await client.get(f"http://127.0.0.1:{ports[name]}/health")
                 assert direct.status_code == 200 and direct.json()["status"] == "ok"
 
