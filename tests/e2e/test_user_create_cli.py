@@ -70,6 +70,7 @@ async def test_create_admin_from_stdin_then_log_in(
     stored = await db_pool.fetchrow(
         "SELECT user_level, password_hash, email FROM users WHERE username = $1", name
     )
+    assert stored is not None
     assert stored["user_level"] == "admin" and stored["password_hash"].startswith("$argon2id$")
     event = await db_pool.fetchval(
         "SELECT details->>'via' FROM security_events WHERE event_type = 'user_created' "
@@ -96,6 +97,7 @@ async def test_default_email_and_a_plain_user(
     code, output = await ticktide(service_env, "a fine password\r\n", "user", "create", name)
     assert code == 0, output
     row = await db_pool.fetchrow("SELECT user_level, email FROM users WHERE username = $1", name)
+    assert row is not None
     assert (row["user_level"], row["email"]) == ("user", f"{name.lower()}@localhost")
 
 

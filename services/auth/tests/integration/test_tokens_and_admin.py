@@ -183,6 +183,7 @@ async def test_the_last_active_admin_cannot_be_removed(
         assert response.status_code == 409, (method, path, response.text)
         assert "no active administrator" in response.json()["detail"]
     row = await db_pool.fetchrow("SELECT user_level, is_active FROM users WHERE id = $1", admin.id)
+    assert row is not None
     assert (row["user_level"], row["is_active"]) == ("admin", True)
     assert (await client.request("GET", "/api/auth/me", session)).status_code == 200
 
