@@ -63,7 +63,10 @@ def create_app(
                 settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
             )
             stack.push_async_callback(pool.close)
-            redis = Redis.from_url(settings.redis_url)
+            # Bounded waits: a hung Redis makes session checks answer 503, not hang.
+            redis = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+            )
             stack.push_async_callback(redis.aclose)
             topology = Topology(
                 prefix=settings.ticktide_bus_prefix,

@@ -64,12 +64,13 @@ def _unauthenticated(headers: dict[str, str]) -> HTTPException:
 
 
 def _bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer` header; "" for any other scheme."""
+    """The token of an `Authorization: Bearer` header ("" when empty); None without
+    one. Other schemes (Basic from a proxy in front, say) are not ours: ignored."""
     header = request.headers.get("authorization")
     if header is None:
         return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 async def _resolve(request: Request) -> Principal:

@@ -149,6 +149,18 @@ async def test_revoked_token_and_disabled_user_are_401(
     assert "invalid_token" in response.headers["www-authenticate"]
 
 
+async def test_other_authorization_schemes_do_not_hide_the_session(
+    anonymous_api: httpx.AsyncClient, db_pool: asyncpg.Pool, sessions: SessionStore
+) -> None:
+    """Basic credentials of a proxy in front are not ours: the cookie still counts."""
+    session = await session_of(db_pool, sessions, "user")
+    headers = {"Cookie": f"{COOKIE}={session.token}", "Authorization": "Basic dXNlcjpwYXNz"}
+    assert (await anonymous_api.get("/api/crypto/symbols", headers=headers)).status_code == 200
+    # A bearer token, though, is what the request is judged by.
+    headers["Authorization"] = "Bearer ttk_wrong"
+    assert (await anonymous_api.get("/api/crypto/symbols", headers=headers)).status_code == 401
+
+
 async def test_session_cookie_is_accepted_and_ended_session_is_not(
     anonymous_api: httpx.AsyncClient, db_pool: asyncpg.Pool, sessions: SessionStore
 ) -> None:
