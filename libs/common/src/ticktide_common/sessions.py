@@ -154,7 +154,8 @@ class SessionStore:
 
     async def end_all(self, user_id: int, *, keep: str | None = None) -> int:
         """End every session of a user (but `keep`, a token hash); returns how many."""
-        hashes = [h.decode() for h in await self.redis.smembers(self._user_key(user_id))]
+        members = await self.redis.smembers(self._user_key(user_id))
+        hashes = [h.decode() if isinstance(h, bytes) else h for h in members]
         doomed = [h for h in hashes if h != keep]
         if not doomed:
             return 0
