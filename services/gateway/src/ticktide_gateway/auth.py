@@ -81,7 +81,7 @@ async def _resolve(request: Request) -> Principal:
         pool: asyncpg.Pool = request.state.pool
         try:
             principal = await principal_for_token(pool, bearer)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             log.error("auth.token_check_failed", error=repr(exc))
             raise HTTPException(503, "token store unavailable; try again shortly") from exc
         if principal is None:
