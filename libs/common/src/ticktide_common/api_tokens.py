@@ -14,12 +14,19 @@ __all__ = ["TOKEN_PREFIX", "principal_for_token"]
 # Recognisable in logs and secret scanners; the rest is 256 random bits.
 TOKEN_PREFIX = "ttk_"
 
+# One round trip; `last_used_at` is written at most once a minute per token, so a
+# busy script does not turn every read into a row update.
 _PRINCIPAL_FOR_TOKEN = """
-UPDATE api_tokens t
-SET last_used_at = now()
-FROM users u
-WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.id = t.user_id AND u.is_active
-RETURNING u.id, u.username, u.user_level
+WITH hit AS (
+    SELECT t.id AS token_id, u.id, u.username, u.user_level
+    FROM api_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.is_active
+), touched AS (
+    UPDATE api_tokens SET last_used_at = now()
+    WHERE id = (SELECT token_id FROM hit)
+      AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+)
+SELECT id, username, user_level FROM hit
 """
 
 
