@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -65,6 +66,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
     service_env: dict[str, str],
     tmp_path: Path,
     bus: Bus,
+    db_pool: asyncpg.Pool,
 ) -> None:
     # `bus` is requested so that this run's queues, which the services declare, are
     # deleted at the end of the session.
@@ -128,6 +130,20 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             missing = await client.get(f"https://localhost:{https}/api/no-such-endpoint")
             assert missing.status_code == 404
             assert missing.headers["x-frame-options"] == "DENY"
+
+            # A failed login through nginx is counted against the address nginx saw,
+            # not one the client wrote into X-Forwarded-For (the throttle is per IP).
+            failed = await client.post(
+                f"https://localhost:{https}/api/auth/login",
+                json={"username": "nobody-here", "password": "wrong password"},
+                headers={"X-Forwarded-For": "203.0.113.9"},
+            )
+            assert failed.status_code == 401, failed.text
+            logged_ip = await db_pool.fetchval(
+                "SELECT host(ip_address) FROM security_events WHERE event_type = 'login_failed'"
+                " AND details->>'username_tried' = 'nobody-here' ORDER BY id DESC LIMIT 1"
+            )
+            assert logged_ip in ("127.0.0.1", "::1"), logged_ip
 
             redirect = await client.get(
                 f"http://localhost:{ports['TICKTIDE_HTTP_PORT']}/crypto?x=1", follow_redirects=False
