@@ -1,0 +1,1 @@
+"""Ticktide backtest worker: the engine (pure) and the queue consumer that runs it."""

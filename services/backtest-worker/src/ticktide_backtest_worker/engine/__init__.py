@@ -1,0 +1,27 @@
+"""The backtest engine: pure (numpy + numba, no I/O). Public surface re-exported here.
+
+Semantics are CONTRACT.md's "Backtest semantics"; strategy rules are documented in
+strategies.py, metric definitions in metrics.py.
+"""
+
+from .bars import Bars, bars_per_year, interval_seconds
+from .grid import GridError, expand_grid, parse_range
+from .metrics import Metric
+from .runner import BacktestResult, run_grid
+from .strategies import STRATEGIES, StrategyParams, StrategySpec, strategy_schemas
+
+__all__ = [
+    "STRATEGIES",
+    "BacktestResult",
+    "Bars",
+    "GridError",
+    "Metric",
+    "StrategyParams",
+    "StrategySpec",
+    "bars_per_year",
+    "expand_grid",
+    "interval_seconds",
+    "parse_range",
+    "run_grid",
+    "strategy_schemas",
+]

@@ -1,0 +1,128 @@
+"""Indicators on float64 arrays, compiled; NaN where a value is not yet defined.
+
+Definitions (the test reference implements the same ones independently):
+
+- sma(x, w)[t] = mean of x[t-w+1 .. t], defined from t = w-1.
+- ema(x, w): alpha = 2/(w+1), seeded at the first index where w valid values
+  exist with their mean, then ema[t] = ema[t-1] + alpha*(x[t] - ema[t-1]).
+  Leading NaNs in x are skipped (used for the MACD signal line).
+- rsi(close, p) (Wilder): deltas d[t] = close[t]-close[t-1]; average gain/loss
+  seeded at t = p with the mean of d[1..p], then avg = (avg*(p-1) + value)/p;
+  rsi = 100 - 100/(1 + gain/loss); loss 0 → 100 (gain > 0) or 50 (flat).
+- rolling_std(x, w): population standard deviation of x[t-w+1 .. t].
+- highest_before(x, w)[t] = max of x[t-w .. t-1] (the w bars before t);
+  lowest_before likewise with min. Defined from t = w.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def sma(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    total = 0.0
+    for t in range(n):
+        total += x[t]
+        if t >= window:
+            total -= x[t - window]
+        if t >= window - 1:
+            out[t] = total / window
+    return out
+
+
+@njit(cache=True)
+def ema(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    alpha = 2.0 / (window + 1.0)
+    start = 0
+    while start < n and np.isnan(x[start]):
+        start += 1
+    seed_at = start + window - 1
+    if seed_at >= n:
+        return out
+    total = 0.0
+    for t in range(start, seed_at + 1):
+        total += x[t]
+    value = total / window
+    out[seed_at] = value
+    for t in range(seed_at + 1, n):
+        value = value + alpha * (x[t] - value)
+        out[t] = value
+    return out
+
+
+@njit(cache=True)
+def rsi(close: np.ndarray, period: int) -> np.ndarray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    gain = 0.0
+    loss = 0.0
+    for t in range(1, period + 1):
+        delta = close[t] - close[t - 1]
+        if delta > 0.0:
+            gain += delta
+        else:
+            loss -= delta
+    gain /= period
+    loss /= period
+    for t in range(period, n):
+        if t > period:
+            delta = close[t] - close[t - 1]
+            up = delta if delta > 0.0 else 0.0
+            down = -delta if delta < 0.0 else 0.0
+            gain = (gain * (period - 1) + up) / period
+            loss = (loss * (period - 1) + down) / period
+        if loss == 0.0:
+            out[t] = 100.0 if gain > 0.0 else 50.0
+        else:
+            out[t] = 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+@njit(cache=True)
+def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window - 1, n):
+        total = 0.0
+        for i in range(t - window + 1, t + 1):
+            total += x[i]
+        mean = total / window
+        squares = 0.0
+        for i in range(t - window + 1, t + 1):
+            squares += (x[i] - mean) * (x[i] - mean)
+        out[t] = np.sqrt(squares / window)
+    return out
+
+
+@njit(cache=True)
+def highest_before(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window, n):
+        best = x[t - window]
+        for i in range(t - window + 1, t):
+            if x[i] > best:
+                best = x[i]
+        out[t] = best
+    return out
+
+
+@njit(cache=True)
+def lowest_before(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window, n):
+        best = x[t - window]
+        for i in range(t - window + 1, t):
+            if x[i] < best:
+                best = x[i]
+        out[t] = best
+    return out

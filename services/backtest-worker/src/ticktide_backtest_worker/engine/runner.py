@@ -1,0 +1,96 @@
+"""Run a strategy over a list of parameter sets on one series, sharing indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import simulate as sim
+from .bars import Bars, bars_per_year, interval_seconds
+from .metrics import Metric, compute_metrics, thin_equity
+from .strategies import STRATEGIES, IndicatorCache
+
+
+@dataclass
+class BacktestResult:
+    """One backtest: its parameters, metrics, trade list and (thinned) equity curve.
+
+    `trades` and `equity` are empty when the grid ran with details=False.
+    """
+
+    params: dict[str, Any]
+    metrics: dict[str, Metric]
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    equity: list[tuple[int, float]] = field(default_factory=list)
+
+
+def _trade_rows(bars: Bars, table: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    for row in table:
+        entry_cash = float(row[sim.TRADE_ENTRY_CASH])
+        exit_cash = float(row[sim.TRADE_EXIT_CASH])
+        rows.append(
+            {
+                "entry_time": int(bars.times[int(row[sim.TRADE_ENTRY_BAR])]),
+                "exit_time": int(bars.times[int(row[sim.TRADE_EXIT_BAR])]),
+                "entry_price": float(row[sim.TRADE_ENTRY_PRICE]),
+                "exit_price": float(row[sim.TRADE_EXIT_PRICE]),
+                "units": float(row[sim.TRADE_UNITS]),
+                "pnl": exit_cash - entry_cash,
+                "return": exit_cash / entry_cash - 1.0 if entry_cash else 0.0,
+            }
+        )
+    return rows
+
+
+def run_grid(
+    bars: Bars,
+    strategy: str,
+    param_sets: Sequence[dict[str, Any]],
+    *,
+    fee: float,
+    slippage_bps: float,
+    initial_cash: float,
+    interval: str,
+    details: bool = True,
+    max_equity_points: int = 2000,
+) -> list[BacktestResult]:
+    """One BacktestResult per parameter set, in order. Parameters are validated by the
+    strategy's model (missing ones take defaults); indicators are computed once per
+    window for the whole list. `details=False` skips trade lists and equity curves."""
+    spec = STRATEGIES.get(strategy)
+    if spec is None:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    n = len(bars)
+    if n == 0:
+        raise ValueError("no bars to backtest")
+    if not (0.0 <= fee < 1.0) or not (0.0 <= slippage_bps < 1e4) or not initial_cash > 0.0:
+        raise ValueError("need 0 <= fee < 1, 0 <= slippage_bps < 10000, initial_cash > 0")
+    per_year = bars_per_year(interval)
+    span_years = (int(bars.times[-1] - bars.times[0]) + interval_seconds(interval)) / (365 * 86400)
+    cache = IndicatorCache(bars)
+    stats = np.zeros(sim.STAT_COUNT)
+    equity = np.zeros(n if details else 1)
+    trades = np.zeros((n // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
+    results = []
+    for raw in param_sets:
+        params = spec.params_model.model_validate(raw)
+        rule, x, lo, hi = spec.rule(cache, params)
+        sim.simulate(
+            rule, x, lo, hi, bars.open, bars.close, float(fee), float(slippage_bps),
+            float(initial_cash), details, equity, trades, stats,
+        )  # fmt: skip
+        metrics = compute_metrics(
+            stats, initial_cash=initial_cash, bars=n, span_years=span_years,
+            bars_per_year=per_year,
+        )  # fmt: skip
+        result = BacktestResult(params=params.model_dump(), metrics=metrics)
+        if details:
+            count = int(stats[sim.STAT_TRADES])
+            result.trades = _trade_rows(bars, trades[:count])
+            result.equity = thin_equity(bars.times, equity, max_equity_points)
+        results.append(result)
+    return results
