@@ -1,0 +1,84 @@
+"""expand_grid: lists and ranges, defaults, dropped combinations, validation messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from ticktide_backtest_worker.engine import (
+    STRATEGIES,
+    GridError,
+    expand_grid,
+    parse_range,
+    strategy_schemas,
+)
+
+
+def test_the_contract_sma_grid_has_174_combinations_all_fast_below_slow() -> None:
+    combos = expand_grid("sma_cross", {"fast": "5:50:5", "slow": "20:200:10"}, 1000)
+    assert len(combos) == 174
+    assert all(c["fast"] < c["slow"] for c in combos)
+    assert combos[0] == {"fast": 5, "slow": 20}
+    assert all(isinstance(c["fast"], int) for c in combos)
+
+
+def test_ranges_include_their_stop_and_handle_floats() -> None:
+    assert parse_range("k", "1:3:1", 100) == [1, 2, 3]
+    assert parse_range("k", "0.5:2.5:0.5", 100) == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert parse_range("k", "1:4:2", 100) == [1, 3]
+
+
+def test_missing_parameters_take_defaults_and_lists_are_deduplicated() -> None:
+    combos = expand_grid("rsi_reversion", {"period": [7, 7, 14]}, 10)
+    assert combos == [
+        {"period": 7, "lower": 30.0, "upper": 70.0},
+        {"period": 14, "lower": 30.0, "upper": 70.0},
+    ]
+    assert expand_grid("buy_and_hold", {}, 1) == [{}]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "grid", "words"),
+    [
+        ("nope", {}, ["unknown strategy 'nope'", "sma_cross"]),
+        ("sma_cross", {"fats": [5]}, ["no parameter 'fats'", "fast, slow"]),
+        ("sma_cross", {"fast": []}, ["'fast'", "no values"]),
+        ("sma_cross", {"fast": "5:50"}, ["'fast'", "start:stop:step"]),
+        ("sma_cross", {"fast": "5:50:0"}, ["'fast'", "positive step"]),
+        ("sma_cross", {"fast": "50:5:5"}, ["'fast'", "stop below start"]),
+        ("sma_cross", {"fast": "a:5:1"}, ["'fast'", "not a number"]),
+        ("sma_cross", {"fast": [0]}, ["'fast'", "greater than or equal to 1", "got 0"]),
+        ("sma_cross", {"fast": [5.5]}, ["'fast'", "integer"]),
+        ("sma_cross", {"fast": ["5"]}, ["'fast'", "not a number"]),
+        ("sma_cross", {"fast": 5}, ["'fast'", "list"]),
+        ("bollinger_reversion", {"k": [0]}, ["'k'", "greater than 0"]),
+        ("rsi_reversion", {"upper": [101]}, ["'upper'", "less than or equal to 100"]),
+        ("sma_cross", {"fast": [50], "slow": [20]}, ["no valid combination", "fast < slow"]),
+        ("sma_cross", {"fast": "5:50:5", "slow": "20:200:10"}, ["more than 100", "limit 100"]),
+        ("sma_cross", {"fast": "1:100000:1"}, ["'fast'", "values"]),
+    ],
+)
+def test_bad_grids_say_what_is_wrong(strategy: str, grid: dict, words: list[str]) -> None:
+    with pytest.raises(GridError) as caught:
+        expand_grid(strategy, grid, 100)
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_schemas_name_the_contract_parameters_and_forbid_others() -> None:
+    schemas = strategy_schemas()
+    expected = {
+        "buy_and_hold": set(),
+        "sma_cross": {"fast", "slow"},
+        "ema_cross": {"fast", "slow"},
+        "rsi_reversion": {"period", "lower", "upper"},
+        "macd": {"fast", "slow", "signal"},
+        "bollinger_reversion": {"period", "k"},
+        "donchian_breakout": {"entry", "exit"},
+    }
+    assert set(schemas) == set(expected) == set(STRATEGIES)
+    for name, params in expected.items():
+        schema = schemas[name]["parameters"]
+        assert set(schema.get("properties", {})) == params
+        assert schema["additionalProperties"] is False
+        assert schemas[name]["description"]
+    assert schemas["sma_cross"]["parameters"]["properties"]["fast"]["minimum"] == 1
