@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "BacktestJobV1",
     "UserActivityV1",
     "PLAIN_DECIMAL",
     "BusMessage",
@@ -130,3 +131,32 @@ class UserActivityV1(BusMessage):
     user_agent: Annotated[str | None, Field(max_length=512)] = None
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     at: UtcDatetime
+
+
+ParamValue = int | float | str | bool
+
+
+class BacktestJobV1(BusMessage):
+    """A command to a backtest worker: run `param_sets` of one strategy on one series.
+
+    A batch is split into jobs of a few dozen parameter sets each; `job_id` is the
+    job's number within the batch (0-based), so results are keyed by
+    (batch_id, job_id, params) and a redelivered job stores nothing twice.
+    """
+
+    routing_key: ClassVar[str] = "backtest.job-requested.v1"
+
+    batch_id: uuid.UUID
+    job_id: Annotated[int, Field(ge=0)]
+    total_jobs: Annotated[int, Field(ge=1)]
+    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    interval: CryptoInterval
+    start: UtcDatetime
+    end: UtcDatetime
+    strategy: Annotated[str, Field(max_length=64)]
+    param_sets: Annotated[list[dict[str, ParamValue]], Field(min_length=1, max_length=500)]
+    fee: float
+    slippage_bps: float
+    initial_cash: float
+    details: bool = False
+    requested_by: int | None = None

@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_writer.faults).
     ticktide_fault_exit_after_commit: int | None = None
 
+    # Backtests: gateway (validation, splitting, events) and workers.
+    backtest_worker_port: int = 8104
+    backtest_max_combinations: int = 20000
+    backtest_job_combinations: int = 50  # parameter sets per job
+    backtest_prefetch: int = 2
+    backtest_candle_cache_series: int = 16  # series kept in each worker's memory
+    backtest_events_maxlen: int = 200_000  # entries kept per batch's event stream
+    backtest_events_ttl_seconds: int = 7 * 24 * 3600
+    backtest_stream_lifetime_seconds: float = 600.0  # an SSE response is closed after this
+    backtest_run_timeout_seconds: float = 120.0  # POST /backtest/run waits this long
+
     # Bus.
     bus_publish_timeout_seconds: float = 15.0
     bus_delivery_limit: int = 5

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ticktide_common.messages import (
+    BacktestJobV1,
     CandleBatchV1,
     CandlesStoredV1,
     CryptoBackfillRequestedV1,
@@ -24,6 +25,7 @@ __all__ = [
     "GATEWAY_CACHE_INVALIDATION",
     "INGEST_CRYPTO_STORED",
     "WRITER_ACTIVITY",
+    "BACKTEST_WORKER_JOBS",
     "ALL_QUEUES",
 ]
 
@@ -61,7 +63,13 @@ WRITER_ACTIVITY = QueueSpec(
     (UserActivityV1.routing_key,),
     description="user activity events to persist into user_activity_log",
 )
+BACKTEST_WORKER_JOBS = QueueSpec(
+    "backtest-worker.jobs",
+    (BacktestJobV1.routing_key,),
+    description="backtest jobs (a few dozen parameter sets of one series each)",
+)
 ALL_QUEUES: tuple[QueueSpec, ...] = (
+    BACKTEST_WORKER_JOBS,
     WRITER_ACTIVITY,
     WRITER_CANDLES,
     INGEST_CRYPTO_BACKFILLS,

@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
@@ -36,7 +37,7 @@ from ticktide_gateway.cache import ResponseCache
 from ticktide_gateway.deps import GatewayState, SymbolDirectory
 from ticktide_gateway.error_handlers import install_error_handlers
 from ticktide_gateway.request_metrics import MetricsBuffer, RequestMetricsMiddleware
-from ticktide_gateway.routes import admin, crypto, public
+from ticktide_gateway.routes import admin, backtest, crypto, public
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -128,6 +129,12 @@ def create_app(
                 checks=checks,
                 sessions=sessions,
                 activity=activity,
+                backtest_events=BatchEventLog(
+                    redis,
+                    settings.ticktide_redis_prefix,
+                    maxlen=settings.backtest_events_maxlen,
+                    ttl_seconds=settings.backtest_events_ttl_seconds,
+                ),
             )
             log.info("gateway.stopping")
 
@@ -146,6 +153,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(auth_proxy.router)
     app.include_router(crypto.router)
+    app.include_router(backtest.router)
     app.include_router(admin.router)
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)

@@ -10,6 +10,7 @@ import httpx
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
+from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
@@ -70,6 +71,7 @@ class GatewayState(TypedDict):
     checks: dict[str, ReadinessCheck]
     sessions: SessionStore
     activity: ActivityRecorder
+    backtest_events: BatchEventLog
 
 
 def get_settings(request: Request) -> Settings:

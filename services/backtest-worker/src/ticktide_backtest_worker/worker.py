@@ -1,0 +1,186 @@
+"""Running one backtest job: the handler of `backtest-worker.jobs` and of its
+dead-letter queue.
+
+Order of effects for a job: skip it if the batch is cancelled; load the series
+(cached); run the grid off the event loop; store results and the job's
+completion in one transaction; append its events (once per job, by a Redis
+script); announce the summary when every job is over; return, so the bus acks.
+A crash anywhere before the ack redelivers the job, which then finds its rows
+and only completes what is missing. A job that dead-letters (it kept crashing
+until the delivery limit) is recorded as failed and announced as an `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+
+from ticktide_backtest_worker import repository
+from ticktide_backtest_worker.candles import CandleCache
+from ticktide_backtest_worker.engine import BacktestResult, run_grid
+from ticktide_backtest_worker.events import BatchEventLog, finite
+from ticktide_backtest_worker.repository import BatchFacts, ResultRow
+from ticktide_common.errors import PermanentError
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import BacktestJobV1
+
+__all__ = ["BacktestJobRunner"]
+
+log = get_logger(__name__)
+
+
+def _result_row(result: BacktestResult, details: bool) -> ResultRow:
+    return ResultRow(
+        params=finite(dict(result.params)),
+        metrics=finite(dict(result.metrics)),
+        trades=finite(list(result.trades)) if details else None,
+        equity=finite(list(result.equity)) if details else None,
+    )
+
+
+class BacktestJobRunner:
+    """Handles `BacktestJobV1` messages and their dead letters."""
+
+    def __init__(self, pool: asyncpg.Pool, candles: CandleCache, events: BatchEventLog) -> None:
+        self.pool = pool
+        self.candles = candles
+        self.events = events
+        self.jobs_run = 0
+
+    async def _facts(self, job: BacktestJobV1) -> BatchFacts:
+        facts = await repository.batch_facts(self.pool, job.batch_id)
+        if facts is None:
+            raise PermanentError(f"batch {job.batch_id} does not exist")
+        return facts
+
+    async def handle(self, job: BacktestJobV1) -> None:
+        facts = await self._facts(job)
+        outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
+        if outcome is None and facts.cancelled:
+            await repository.record_job(self.pool, job.batch_id, job.job_id, "skipped")
+            outcome = "skipped"
+        if outcome is None:
+            results = await self._run(job)
+            stored = await repository.store_job_results(
+                self.pool, job.batch_id, job.job_id, job.symbol, job.interval, results
+            )
+            self.jobs_run += 1
+            log.info(
+                "backtest.job_done",
+                batch_id=str(job.batch_id),
+                job_id=job.job_id,
+                backtests=len(results),
+                stored=stored,
+            )
+        await self._announce(job, facts)
+
+    async def _run(self, job: BacktestJobV1) -> list[ResultRow]:
+        bars = await self.candles.bars(job.symbol, job.interval, job.start, job.end)
+        if len(bars.times) == 0:
+            raise PermanentError(f"no {job.symbol} {job.interval} candles in the job's range")
+        results = await asyncio.to_thread(
+            run_grid,
+            bars,
+            job.strategy,
+            [dict(p) for p in job.param_sets],
+            fee=job.fee,
+            slippage_bps=job.slippage_bps,
+            initial_cash=job.initial_cash,
+            interval=job.interval,
+            details=job.details,
+        )
+        return [_result_row(r, job.details) for r in results]
+
+    async def _announce(self, job: BacktestJobV1, facts: BatchFacts) -> None:
+        """Append the job's events (once) from what is stored, then the summary if due."""
+        outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
+        if outcome is None:
+            raise RuntimeError(f"job {job.job_id} of {job.batch_id} has no recorded outcome")
+        events: list[tuple[str, dict[str, Any]]] = []
+        if outcome == "done":
+            for params, metrics in await repository.job_results(
+                self.pool, job.batch_id, job.job_id
+            ):
+                events.append(
+                    (
+                        "result",
+                        {
+                            "batch_id": str(job.batch_id),
+                            "job_id": job.job_id,
+                            "symbol": job.symbol,
+                            "interval": job.interval,
+                            "params": params,
+                            "metrics": metrics,
+                        },
+                    )
+                )
+        await self._append(str(job.batch_id), job, outcome, facts, events)
+
+    async def _append(
+        self,
+        batch_id: str,
+        job: BacktestJobV1,
+        outcome: str,
+        facts: BatchFacts,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        finished, _ = await self.events.append_job(
+            batch_id=batch_id,
+            job_id=job.job_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            total_jobs=facts.total_jobs,
+            created_at=facts.created_at,
+            now=time.time(),
+            events=events,
+        )
+        if finished >= facts.total_jobs:
+            await self._summarise(job, facts)
+
+    async def _summarise(self, job: BacktestJobV1, facts: BatchFacts) -> None:
+        summary = await repository.batch_summary(self.pool, job.batch_id, facts.rank_by)
+        await repository.finish_batch(self.pool, job.batch_id)
+        current = await repository.batch_facts(self.pool, job.batch_id)
+        summary.update(
+            batch_id=str(job.batch_id),
+            total_jobs=facts.total_jobs,
+            rank_by=facts.rank_by,
+            status="cancelled" if current is not None and current.cancelled else "done",
+            seconds=round(time.time() - facts.created_at, 3),
+        )
+        if await self.events.append_summary(str(job.batch_id), summary):
+            log.info("backtest.batch_done", batch_id=str(job.batch_id), **_counts(summary))
+
+    async def handle_dead_letter(self, job: BacktestJobV1, reason: str) -> None:
+        """A job that could not be run: record it failed, announce an `error`."""
+        facts = await repository.batch_facts(self.pool, job.batch_id)
+        if facts is None:
+            log.warning("backtest.dead_letter_without_batch", batch_id=str(job.batch_id))
+            return
+        await repository.record_job(self.pool, job.batch_id, job.job_id, "failed", reason)
+        outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
+        events: list[tuple[str, dict[str, Any]]] = []
+        if outcome == "failed":
+            events.append(
+                (
+                    "error",
+                    {
+                        "batch_id": str(job.batch_id),
+                        "job_id": job.job_id,
+                        "symbol": job.symbol,
+                        "interval": job.interval,
+                        "backtests": len(job.param_sets),
+                        "error": reason,
+                    },
+                )
+            )
+            log.error("backtest.job_failed", batch_id=str(job.batch_id), job_id=job.job_id)
+            await self._append(str(job.batch_id), job, "failed", facts, events)
+        else:
+            await self._announce(job, facts)
+
+
+def _counts(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in ("jobs_done", "jobs_failed", "jobs_skipped", "results")}

@@ -1,0 +1,163 @@
+"""The backtest API's rules: validation up front (4xx naming what is wrong, no
+batch stored), owner isolation, cancellation, one awaited backtest, strategies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+
+from .conftest import SERIES_START, SYMBOL, BacktestStack, batch_body, read_events
+
+pytestmark = pytest.mark.integration
+
+BATCH = "/api/crypto/backtest/batch"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "says"),
+    [
+        ({"strategy": "moon_shot"}, 422, "unknown strategy 'moon_shot'"),
+        ({"grid": {"fastest": [1]}}, 422, "no parameter 'fastest'"),
+        ({"grid": {"fast": "1:2000:1", "slow": "2:2000:1"}}, 422, "more than"),
+        ({"grid": {"fast": [50], "slow": [10]}}, 422, "no valid combination"),
+        ({"grid": {"fast": []}}, 422, "fast"),
+        ({"symbols": ["NOPEUSDT"]}, 404, "unknown symbol 'NOPEUSDT'"),
+        ({"symbols": []}, 422, "symbols"),
+        ({"intervals": ["4h"]}, 422, f"no candles stored in [{SERIES_START.isoformat()}"),
+        ({"intervals": ["7m"]}, 422, "intervals"),
+        ({"end": SERIES_START.isoformat()}, 422, "end must be after start"),
+        ({"rank_by": "luck"}, 422, "rank_by 'luck'"),
+        ({"walk_forward": {"train": 3}}, 422, "walk_forward"),
+        ({"fee": -1}, 422, "fee"),
+        ({"initial_cash": 0}, 422, "initial_cash"),
+    ],
+)
+async def test_invalid_batches_are_4xx_with_a_reason_and_store_nothing(
+    backtest_stack: BacktestStack,
+    db_pool: asyncpg.Pool,
+    overrides: dict[str, object],
+    status: int,
+    says: str,
+) -> None:
+    before = await db_pool.fetchval("SELECT count(*) FROM backtests")
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        answer = await client.post(
+            BATCH, json=batch_body(**overrides), headers=backtest_stack.owner_headers
+        )
+    assert answer.status_code == status, answer.text
+    assert says in answer.json()["detail"], answer.text
+    assert await db_pool.fetchval("SELECT count(*) FROM backtests") == before
+
+
+async def test_anonymous_callers_get_401(backtest_stack: BacktestStack) -> None:
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        for method, path in [
+            ("GET", "/api/crypto/backtest/strategies"),
+            ("POST", BATCH),
+            ("GET", f"{BATCH}/{uuid.uuid4()}/events"),
+        ]:
+            assert (await client.request(method, path, json={})).status_code == 401
+
+
+async def test_other_users_get_404_and_cannot_cancel(backtest_stack: BacktestStack) -> None:
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        answer = await client.post(BATCH, json=batch_body(), headers=backtest_stack.owner_headers)
+        assert answer.status_code == 202, answer.text
+        batch_id = answer.json()["batch_id"]
+        other = backtest_stack.other_headers
+        for method, path in [
+            ("GET", f"{BATCH}/{batch_id}"),
+            ("GET", f"{BATCH}/{batch_id}/events"),
+            ("DELETE", f"{BATCH}/{batch_id}"),
+        ]:
+            denied = await client.request(method, path, headers=other)
+            assert denied.status_code == 404, (method, path, denied.text)
+        events = await asyncio.wait_for(
+            read_events(client, f"{BATCH}/{batch_id}/events", backtest_stack.owner_headers), 60
+        )
+        assert events[-1][1] == "summary"
+        mine = await client.get(f"{BATCH}/{batch_id}", headers=backtest_stack.owner_headers)
+    assert mine.status_code == 200
+    body = mine.json()
+    assert body["status"] == "done" and body["jobs"]["done"] == 4
+    assert len(body["results"]) == 4
+    assert {tuple(sorted(r["params"].items())) for r in body["results"]} == {
+        (("fast", f), ("slow", s)) for f in (3, 5) for s in (20, 30)
+    }
+
+
+async def test_cancel_skips_the_remaining_jobs(
+    backtest_stack: BacktestStack, db_pool: asyncpg.Pool
+) -> None:
+    grid = {"fast": "2:41:1", "slow": "50:74:1"}  # 40 × 25 = 1000 jobs
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=60) as client:
+        answer = await client.post(
+            BATCH, json=batch_body(grid=grid), headers=backtest_stack.owner_headers
+        )
+        assert answer.status_code == 202, answer.text
+        batch_id = answer.json()["batch_id"]
+        cancelled = await client.delete(f"{BATCH}/{batch_id}", headers=backtest_stack.owner_headers)
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        events = await asyncio.wait_for(
+            read_events(client, f"{BATCH}/{batch_id}/events", backtest_stack.owner_headers), 90
+        )
+        status = await client.get(f"{BATCH}/{batch_id}", headers=backtest_stack.owner_headers)
+    summary = events[-1][2]
+    assert events[-1][1] == "summary" and summary["status"] == "cancelled"
+    assert summary["jobs_skipped"] > 0
+    assert summary["jobs_done"] + summary["jobs_skipped"] == 1000
+    results = await db_pool.fetchval(
+        "SELECT count(*) FROM backtest_results WHERE batch_id = $1", uuid.UUID(batch_id)
+    )
+    assert results == summary["jobs_done"] < 1000
+    assert status.json()["status"] == "cancelled"
+    assert status.json()["jobs"]["skipped"] == summary["jobs_skipped"]
+
+
+async def test_run_answers_one_backtest_with_trades_and_equity(
+    backtest_stack: BacktestStack,
+) -> None:
+    body = {
+        "symbol": SYMBOL,
+        "interval": "1h",
+        "start": SERIES_START.isoformat(),
+        "end": (SERIES_START + timedelta(days=30)).isoformat(),
+        "strategy": "sma_cross",
+        "params": {"fast": 5, "slow": 20},
+        "fee": 0.001,
+        "slippage_bps": 1,
+        "initial_cash": 5000,
+    }
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=120) as client:
+        answer = await client.post(
+            "/api/crypto/backtest/run", json=body, headers=backtest_stack.owner_headers
+        )
+        bad = await client.post(
+            "/api/crypto/backtest/run",
+            json={**body, "params": {"fast": 30, "slow": 20}},
+            headers=backtest_stack.owner_headers,
+        )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert set(result) == {"metrics", "trades", "equity"}
+    assert result["metrics"]["trades"] == len(result["trades"]) > 0
+    assert len(result["equity"]) > 0
+    assert result["metrics"]["final_equity"] == pytest.approx(result["equity"][-1][1])
+    assert bad.status_code == 422 and "no valid combination" in bad.json()["detail"]
+
+
+async def test_strategies_list_parameters_as_json_schema(backtest_stack: BacktestStack) -> None:
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        answer = await client.get(
+            "/api/crypto/backtest/strategies", headers=backtest_stack.owner_headers
+        )
+    assert answer.status_code == 200
+    strategies = answer.json()
+    assert {"buy_and_hold", "sma_cross", "macd", "donchian_breakout"} <= set(strategies)
+    assert set(strategies["sma_cross"]["parameters"]["properties"]) == {"fast", "slow"}

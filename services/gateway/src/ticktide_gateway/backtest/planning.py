@@ -1,0 +1,131 @@
+"""Backtest requests and how a batch is split into jobs. Pure: no I/O.
+
+A batch is every parameter set of the grid on every (symbol, interval); a job
+is up to `per_job` parameter sets of one series, so a worker loads a series
+once and a job is a few seconds of work at most.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ticktide_common.messages import CryptoInterval
+from ticktide_gateway.validation import Symbol, as_utc
+
+__all__ = [
+    "RANKABLE_METRICS",
+    "BacktestBatchRequest",
+    "BacktestRunRequest",
+    "PlannedJob",
+    "plan_jobs",
+]
+
+# Metrics a batch's summary can rank by (every result carries them).
+RANKABLE_METRICS = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "trades",
+    "exposure",
+    "final_equity",
+)
+
+ParamValue = int | float | str | bool
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+Money = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Costs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: UtcTime
+    end: UtcTime
+    strategy: Annotated[str, Field(min_length=1, max_length=64, examples=["sma_cross"])]
+    fee: Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)] = 0.001
+    slippage_bps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
+    initial_cash: Money = 10_000.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Costs:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (start inclusive, end exclusive)")
+        return self
+
+
+class BacktestBatchRequest(_Costs):
+    """A grid of backtests: every parameter set on every symbol and interval."""
+
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=20)]
+    intervals: Annotated[list[CryptoInterval], Field(min_length=1, max_length=3)]
+    grid: Annotated[
+        dict[str, list[ParamValue] | ParamValue],
+        Field(
+            description='each parameter: a list of values, or a range "start:stop:step" '
+            "(stop inclusive); parameters left out take their defaults",
+            examples=[{"fast": "5:50:5", "slow": [50, 100, 200]}],
+        ),
+    ] = Field(default_factory=dict)
+    rank_by: str = "sharpe"
+    walk_forward: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> BacktestBatchRequest:
+        if self.rank_by not in RANKABLE_METRICS:
+            raise ValueError(f"rank_by '{self.rank_by}' is not one of {list(RANKABLE_METRICS)}")
+        if self.walk_forward is not None:
+            raise ValueError("walk_forward is not supported by this server yet; send null")
+        self.symbols = list(dict.fromkeys(self.symbols))
+        self.intervals = list(dict.fromkeys(self.intervals))
+        return self
+
+    def engine_grid(self) -> dict[str, list[ParamValue] | str]:
+        """The grid as the engine takes it: lists, or range strings."""
+        grid: dict[str, list[ParamValue] | str] = {}
+        for name, value in self.grid.items():
+            if isinstance(value, list) or (isinstance(value, str) and ":" in value):
+                grid[name] = value
+            else:
+                grid[name] = [value]
+        return grid
+
+
+class BacktestRunRequest(_Costs):
+    """One backtest: one series, one parameter set; answered with its trades and equity."""
+
+    symbol: Symbol
+    interval: CryptoInterval
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job_id: int
+    symbol: str
+    interval: str
+    param_sets: list[dict[str, Any]]
+
+
+def plan_jobs(
+    symbols: list[str], intervals: list[str], param_sets: list[dict[str, Any]], per_job: int
+) -> list[PlannedJob]:
+    """Split (symbols × intervals × param_sets) into jobs of at most `per_job` sets."""
+    per_job = max(1, per_job)
+    chunks = math.ceil(len(param_sets) / per_job)
+    jobs: list[PlannedJob] = []
+    for symbol in symbols:
+        for interval in intervals:
+            for chunk in range(chunks):
+                sets = param_sets[chunk * per_job : (chunk + 1) * per_job]
+                jobs.append(PlannedJob(len(jobs), symbol, interval, sets))
+    return jobs
