@@ -53,28 +53,6 @@ TRADE_EXIT_CASH = 6
 TRADE_COLUMNS = 7
 
 
-@njit(cache=True, inline="always")
-def _wants_entry(rule: int, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, t: int) -> bool:
-    if rule == RULE_CROSS:
-        return t > 0 and x[t - 1] < lo[t - 1] and x[t] > lo[t]
-    if rule == RULE_REVERSION:
-        return x[t] < lo[t]
-    if rule == RULE_BREAKOUT:
-        return x[t] > hi[t]
-    return True
-
-
-@njit(cache=True, inline="always")
-def _wants_exit(rule: int, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, t: int) -> bool:
-    if rule == RULE_CROSS:
-        return t > 0 and x[t - 1] > lo[t - 1] and x[t] < lo[t]
-    if rule == RULE_REVERSION:
-        return x[t] > hi[t]
-    if rule == RULE_BREAKOUT:
-        return x[t] < lo[t]
-    return False
-
-
 @njit(cache=True)
 def simulate(
     rule: int,
@@ -178,8 +156,8 @@ def simulate(
             step = equity / previous - 1.0 if previous != 0.0 else 0.0
             sum_return += step
             sum_return_sq += step * step
-            if step < 0.0:
-                sum_downside_sq += step * step
+            down = min(step, 0.0)  # branch-free: the sign of a return is a coin flip
+            sum_downside_sq += down * down
         previous = equity
         if equity >= peak:
             peak = equity
@@ -192,9 +170,25 @@ def simulate(
                 max_drawdown_bars = t - peak_bar
         if t < n - 1:
             if in_position:
-                if _wants_exit(rule, x, lo, hi, t):
-                    pending = -1
-            elif _wants_entry(rule, x, lo, hi, t):
+                if rule == RULE_CROSS:
+                    if t > 0 and x[t - 1] > lo[t - 1] and x[t] < lo[t]:
+                        pending = -1
+                elif rule == RULE_REVERSION:
+                    if x[t] > hi[t]:
+                        pending = -1
+                elif rule == RULE_BREAKOUT:
+                    if x[t] < lo[t]:
+                        pending = -1
+            elif rule == RULE_CROSS:
+                if t > 0 and x[t - 1] < lo[t - 1] and x[t] > lo[t]:
+                    pending = 1
+            elif rule == RULE_REVERSION:
+                if x[t] < lo[t]:
+                    pending = 1
+            elif rule == RULE_BREAKOUT:
+                if x[t] > hi[t]:
+                    pending = 1
+            else:
                 pending = 1
     stats_out[STAT_TRADES] = trades
     stats_out[STAT_FINAL_EQUITY] = equity
