@@ -26,6 +26,13 @@ HEALTH_URLS=(
     "http://127.0.0.1:$AUTH_PORT/health"
     "https://localhost:$TICKTIDE_HTTPS_PORT/api/health"
 )
+[[ "$WORKERS" =~ ^[0-9]+$ ]] && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] \
+    || die "WORKERS=$WORKERS: give a number of backtest workers from 1 to 64"
+WORKER_PORTS=()
+for ((i = 0; i < WORKERS; i++)); do
+    WORKER_PORTS+=("$((BACKTEST_WORKER_PORT + i))")
+    HEALTH_URLS+=("http://127.0.0.1:$((BACKTEST_WORKER_PORT + i))/health")
+done
 
 wait_healthy() {
     "$VENV_PYTHON" scripts/wait-healthy.py --timeout "$TICKTIDE_UP_TIMEOUT" \
@@ -100,11 +107,16 @@ for var in GATEWAY_PORT INGEST_CRYPTO_PORT WRITER_PORT AUTH_PORT TICKTIDE_HTTPS_
         die "port ${!var} ($var) is taken: by leftovers of an earlier make up (run make down) or by another program (stop it, or set $var in .env)"
     fi
 done
+for port in "${WORKER_PORTS[@]}"; do
+    if port_open 127.0.0.1 "$port"; then
+        die "port $port (a backtest worker's: BACKTEST_WORKER_PORT + i) is taken: run make down, or set BACKTEST_WORKER_PORT in .env"
+    fi
+done
 
-say "starting the services under honcho"
+say "starting the services under honcho ($WORKERS backtest workers)"
 : > "$HONCHO_LOG"
 # Own session: `make down` stops the whole tree, and closing this terminal does not.
-PYTHONUNBUFFERED=1 setsid nohup .venv/bin/honcho start -f Procfile -e /dev/null \
+PYTHONUNBUFFERED=1 setsid nohup .venv/bin/honcho start -f Procfile -e /dev/null -c "backtest-worker=$WORKERS" \
     >> "$HONCHO_LOG" 2>&1 < /dev/null &
 pid=$!
 echo "$pid" > "$PID_FILE"

@@ -79,6 +79,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             "INGEST_CRYPTO_PORT",
             "WRITER_PORT",
             "AUTH_PORT",
+            "BACKTEST_WORKER_PORT",  # worker i listens on this + i
         )
     }
     run_dir = tmp_path / "run"
@@ -93,6 +94,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         "AUTH_URL": f"http://127.0.0.1:{ports['AUTH_PORT']}",
         "TICKTIDE_RUN_DIR": str(run_dir),
         "TICKTIDE_ENV_FILE": str(env_file),
+        "WORKERS": "2",
     }
     https = ports["TICKTIDE_HTTPS_PORT"]
     try:
@@ -104,12 +106,16 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         honcho_pid = int(pid_file.read_text())
         log = (run_dir / "logs" / "honcho.log").read_text()
         child_pids = [int(p) for p in re.findall(r"started \(pid=(\d+)\)", log)]
-        assert len(child_pids) == 5, log  # four services and nginx
+        assert len(child_pids) == 7, log  # four services, two backtest workers and nginx
 
         async with httpx.AsyncClient(verify=False, timeout=10.0) as client:
             for name in ("GATEWAY_PORT", "INGEST_CRYPTO_PORT", "WRITER_PORT", "AUTH_PORT"):
                 direct = await client.get(f"http://127.0.0.1:{ports[name]}/health")
                 assert direct.status_code == 200 and direct.json()["status"] == "ok"
+            for worker in range(2):
+                port = ports["BACKTEST_WORKER_PORT"] + worker
+                direct = await client.get(f"http://127.0.0.1:{port}/health")
+                assert direct.json()["service"] == "backtest-worker", direct.text
 
             response = await client.get(f"https://localhost:{https}/api/health")
             assert response.status_code == 200, response.text

@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     ticktide_fault_exit_after_commit: int | None = None
 
     # Backtests: gateway (validation, splitting, events) and workers.
-    backtest_worker_port: int = 8104
+    backtest_worker_port: int = 8110  # `make up` gives worker i this + i
     backtest_max_combinations: int = 20000
     backtest_job_combinations: int = 50  # parameter sets per job
     backtest_prefetch: int = 2
