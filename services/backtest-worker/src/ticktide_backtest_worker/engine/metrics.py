@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from . import simulate as sim
 
@@ -88,22 +89,43 @@ def compute_metrics(
     }
 
 
+@njit(cache=True)
+def _bucket_extremes(equity: np.ndarray, buckets: int) -> np.ndarray:
+    """Indices of the first and last point and of each bucket's lowest and highest."""
+    n = equity.shape[0]
+    chosen = np.empty(2 * buckets + 2, dtype=np.int64)
+    chosen[0] = 0
+    count = 1
+    inner = n - 2
+    for b in range(buckets):
+        start = 1 + (inner * b) // buckets
+        stop = 1 + (inner * (b + 1)) // buckets
+        if stop <= start:
+            continue
+        low = high = start
+        for i in range(start + 1, stop):
+            if equity[i] < equity[low]:
+                low = i
+            elif equity[i] > equity[high]:
+                high = i
+        first, second = (low, high) if low <= high else (high, low)
+        chosen[count] = first
+        count += 1
+        if second != first:
+            chosen[count] = second
+            count += 1
+    chosen[count] = n - 1
+    return chosen[: count + 1]
+
+
 def thin_equity(times: np.ndarray, equity: np.ndarray, max_points: int) -> list[tuple[int, float]]:
-    """At most `max_points` (time, equity) points: first, last, and each bucket's
-    lowest and highest, so drawdowns and peaks survive the thinning."""
+    """At most `max_points` (time, equity) points in time order: the first, the last, and
+    each bucket's lowest and highest, so drawdowns and peaks survive the thinning."""
     n = len(equity)
     if n <= max_points:
         keep = np.arange(n)
     elif max_points < 4:
-        keep = np.unique(np.array([0, n - 1])[: max(max_points, 1)])
+        keep = np.array([0, n - 1])[: max(max_points, 1)]
     else:
-        buckets = (max_points - 2) // 2
-        edges = np.linspace(1, n - 1, buckets + 1).astype(np.int64)
-        chosen = [0, n - 1]
-        for start, stop in zip(edges[:-1], edges[1:], strict=True):
-            if stop > start:
-                segment = equity[start:stop]
-                chosen.append(start + int(np.argmin(segment)))
-                chosen.append(start + int(np.argmax(segment)))
-        keep = np.unique(np.array(chosen, dtype=np.int64))
-    return [(int(times[i]), float(equity[i])) for i in keep]
+        keep = _bucket_extremes(equity, (max_points - 2) // 2)
+    return list(zip(times[keep].tolist(), equity[keep].tolist(), strict=True))

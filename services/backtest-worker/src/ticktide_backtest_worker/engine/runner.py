@@ -28,22 +28,23 @@ class BacktestResult:
 
 
 def _trade_rows(bars: Bars, table: np.ndarray) -> list[dict[str, Any]]:
-    rows = []
-    for row in table:
-        entry_cash = float(row[sim.TRADE_ENTRY_CASH])
-        exit_cash = float(row[sim.TRADE_EXIT_CASH])
-        rows.append(
-            {
-                "entry_time": int(bars.times[int(row[sim.TRADE_ENTRY_BAR])]),
-                "exit_time": int(bars.times[int(row[sim.TRADE_EXIT_BAR])]),
-                "entry_price": float(row[sim.TRADE_ENTRY_PRICE]),
-                "exit_price": float(row[sim.TRADE_EXIT_PRICE]),
-                "units": float(row[sim.TRADE_UNITS]),
-                "pnl": exit_cash - entry_cash,
-                "return": exit_cash / entry_cash - 1.0 if entry_cash else 0.0,
-            }
-        )
-    return rows
+    entry_cash = table[:, sim.TRADE_ENTRY_CASH]
+    exit_cash = table[:, sim.TRADE_EXIT_CASH]
+    columns = zip(
+        bars.times[table[:, sim.TRADE_ENTRY_BAR].astype(np.int64)].tolist(),
+        bars.times[table[:, sim.TRADE_EXIT_BAR].astype(np.int64)].tolist(),
+        table[:, sim.TRADE_ENTRY_PRICE].tolist(),
+        table[:, sim.TRADE_EXIT_PRICE].tolist(),
+        table[:, sim.TRADE_UNITS].tolist(),
+        (exit_cash - entry_cash).tolist(),
+        (
+            np.divide(exit_cash, entry_cash, out=np.ones_like(exit_cash), where=entry_cash > 0)
+            - 1.0
+        ).tolist(),
+        strict=True,
+    )
+    keys = ("entry_time", "exit_time", "entry_price", "exit_price", "units", "pnl", "return")
+    return [dict(zip(keys, row, strict=True)) for row in columns]
 
 
 def run_grid(
