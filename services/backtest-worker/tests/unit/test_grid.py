@@ -82,3 +82,23 @@ def test_schemas_name_the_contract_parameters_and_forbid_others() -> None:
         assert schema["additionalProperties"] is False
         assert schemas[name]["description"]
     assert schemas["sma_cross"]["parameters"]["properties"]["fast"]["minimum"] == 1
+
+
+def test_run_grid_refuses_bad_parameters_by_name() -> None:
+    import numpy as np
+
+    from ticktide_backtest_worker.engine import Bars, run_grid
+
+    price = np.linspace(1.0, 2.0, 10)
+    bars = Bars(np.arange(10) * 3600, price, price, price, price, price)
+    costs = {"fee": 0.0, "slippage_bps": 0.0, "initial_cash": 1.0, "interval": "1h"}
+    with pytest.raises(GridError, match="'slow'"):
+        run_grid(bars, "sma_cross", [{"fast": 5, "slow": "x"}], **costs)
+    with pytest.raises(GridError, match="'bogus'"):
+        run_grid(bars, "sma_cross", [{"bogus": 1}], **costs)
+    with pytest.raises(GridError, match="unknown strategy"):
+        run_grid(bars, "martingale", [{}], **costs)
+    with pytest.raises(ValueError, match="fee"):
+        run_grid(bars, "buy_and_hold", [{}], **{**costs, "fee": 1.5})
+    with pytest.raises(ValueError, match="no bars"):
+        run_grid(bars.window(0, 0), "buy_and_hold", [{}], **costs)

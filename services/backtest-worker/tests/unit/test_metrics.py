@@ -133,3 +133,13 @@ def test_every_result_is_json_safe(n: int) -> None:
             ):
                 payload = {"m": result.metrics, "t": result.trades, "e": result.equity}
                 json.dumps(payload, allow_nan=False)
+
+
+def test_bar_windows_and_time_lookup() -> None:
+    bars = bars_from([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+    part = bars.window(1, 3)
+    assert part.close.tolist() == [2.0, 3.0] and part.times.tolist() == [HOUR, 2 * HOUR]
+    assert bars.index_at(2 * HOUR) == 2 and bars.index_at(2 * HOUR + 1) == 3
+    assert bars.index_at(10 * HOUR) == 5
+    with pytest.raises(ValueError, match="length"):
+        Bars([0, 1], [1.0], [1.0], [1.0], [1.0], [1.0])

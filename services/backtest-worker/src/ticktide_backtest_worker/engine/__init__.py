@@ -7,7 +7,7 @@ strategies.py, metric definitions in metrics.py.
 from .bars import Bars, bars_per_year, interval_seconds
 from .grid import GridError, expand_grid, parse_range
 from .metrics import Metric
-from .runner import BacktestResult, run_grid
+from .runner import BacktestResult, run_grid, warm_up
 from .strategies import STRATEGIES, StrategyParams, StrategySpec, strategy_schemas
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "parse_range",
     "run_grid",
     "strategy_schemas",
+    "warm_up",
 ]

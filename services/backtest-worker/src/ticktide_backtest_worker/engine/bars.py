@@ -41,6 +41,17 @@ class Bars:
     def __len__(self) -> int:
         return len(self.times)
 
+    def window(self, start: int, stop: int) -> Bars:
+        """Bars [start, stop) by index, e.g. one walk-forward train or test window."""
+        return Bars(
+            self.times[start:stop], self.open[start:stop], self.high[start:stop],
+            self.low[start:stop], self.close[start:stop], self.volume[start:stop],
+        )  # fmt: skip
+
+    def index_at(self, epoch_seconds: int) -> int:
+        """Index of the first bar whose open time is at or after `epoch_seconds`."""
+        return int(np.searchsorted(self.times, epoch_seconds, side="left"))
+
 
 def interval_seconds(interval: str) -> int:
     """Seconds in an interval such as "1h", "4h", "1d" (units m, h, d, w)."""

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from . import simulate as sim
 from .bars import Bars, bars_per_year, interval_seconds
+from .grid import GridError
 from .metrics import Metric, compute_metrics, thin_equity
 from .strategies import STRATEGIES, IndicatorCache
 
@@ -64,7 +66,7 @@ def run_grid(
     window for the whole list. `details=False` skips trade lists and equity curves."""
     spec = STRATEGIES.get(strategy)
     if spec is None:
-        raise ValueError(f"unknown strategy {strategy!r}")
+        raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
     n = len(bars)
     if n == 0:
         raise ValueError("no bars to backtest")
@@ -78,7 +80,12 @@ def run_grid(
     trades = np.zeros((n // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
     results = []
     for raw in param_sets:
-        params = spec.params_model.model_validate(raw)
+        try:
+            params = spec.params_model.model_validate(raw)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or strategy
+            raise GridError(f"strategy {strategy!r} parameter {where!r}: {error['msg']}") from None
         rule, x, lo, hi = spec.rule(cache, params)
         sim.simulate(
             rule, x, lo, hi, bars.open, bars.close, float(fee), float(slippage_bps),
@@ -95,3 +102,15 @@ def run_grid(
             result.equity = thin_equity(bars.times, equity, max_equity_points)
         results.append(result)
     return results
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel, so a worker's first job
+    does not pay for it. Takes a few seconds cold, well under one when cached."""
+    n = 64
+    prices = np.linspace(100.0, 120.0, n) + np.sin(np.arange(n))
+    bars = Bars(np.arange(n, dtype=np.int64) * 3600, prices, prices + 1, prices - 1, prices,
+                np.ones(n))  # fmt: skip
+    for name in STRATEGIES:
+        run_grid(bars, name, [{}], fee=0.001, slippage_bps=1.0, initial_cash=1.0, interval="1h",
+                 max_equity_points=8)  # fmt: skip
