@@ -10,10 +10,10 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import simulate as sim
-from .bars import Bars, bars_per_year, interval_seconds
+from .bars import SECONDS_PER_YEAR, Bars, bars_per_year, interval_seconds
 from .grid import GridError
 from .metrics import Metric, compute_metrics, thin_equity
-from .strategies import STRATEGIES, IndicatorCache
+from .strategies import STRATEGIES, IndicatorCache, StrategyParams, StrategySpec
 
 
 @dataclass
@@ -29,7 +29,7 @@ class BacktestResult:
     equity: list[tuple[int, float]] = field(default_factory=list)
 
 
-def _trade_rows(bars: Bars, table: np.ndarray) -> list[dict[str, Any]]:
+def trade_rows(bars: Bars, table: np.ndarray) -> list[dict[str, Any]]:
     entry_cash = table[:, sim.TRADE_ENTRY_CASH]
     exit_cash = table[:, sim.TRADE_EXIT_CASH]
     columns = zip(
@@ -49,6 +49,76 @@ def _trade_rows(bars: Bars, table: np.ndarray) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in columns]
 
 
+@dataclass(frozen=True)
+class Costs:
+    """What every fill pays, and the cash a backtest starts with."""
+
+    fee: float
+    slippage_bps: float
+    initial_cash: float
+
+    def check(self) -> None:
+        if not (0.0 <= self.fee < 1.0) or not (0.0 <= self.slippage_bps < 1e4):
+            raise ValueError("need 0 <= fee < 1 and 0 <= slippage_bps < 10000")
+        if not self.initial_cash > 0.0:
+            raise ValueError("need initial_cash > 0")
+
+
+def validate_params(spec: StrategySpec, raw: dict[str, Any]) -> StrategyParams:
+    """The strategy's typed parameters (defaults filled), or GridError naming the bad one."""
+    try:
+        return spec.params_model.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or spec.name
+        raise GridError(f"strategy {spec.name!r} parameter {where!r}: {error['msg']}") from None
+
+
+def strategy_spec(strategy: str) -> StrategySpec:
+    spec = STRATEGIES.get(strategy)
+    if spec is None:
+        raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
+    return spec
+
+
+@dataclass
+class Simulation:
+    """The raw output of one simulate() call: STAT_* array, equity per bar, trade rows."""
+
+    stats: np.ndarray
+    equity: np.ndarray
+    trades: np.ndarray
+
+
+def simulate_params(
+    cache: IndicatorCache,
+    spec: StrategySpec,
+    params: StrategyParams,
+    costs: Costs,
+    *,
+    first_bar: int = 0,
+    details: bool = True,
+) -> Simulation:
+    """Simulate one parameter set on the cache's bars (trading from `first_bar`)."""
+    bars = cache.bars
+    n = len(bars)
+    stats = np.zeros(sim.STAT_COUNT)
+    equity = np.zeros(n if details else 1)
+    trades = np.zeros(((n - first_bar) // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
+    rule, x, lo, hi = spec.rule(cache, params)
+    sim.simulate(
+        rule, x, lo, hi, bars.open, bars.close, float(costs.fee), float(costs.slippage_bps),
+        float(costs.initial_cash), first_bar, details, equity, trades, stats,
+    )  # fmt: skip
+    return Simulation(stats, equity, trades[: int(stats[sim.STAT_TRADES])] if details else trades)
+
+
+def span_years(bars: Bars, interval: str, first_bar: int = 0) -> float:
+    """Years from the first traded bar's open to the last bar's close (365-day years)."""
+    seconds = int(bars.times[-1] - bars.times[first_bar]) + interval_seconds(interval)
+    return seconds / SECONDS_PER_YEAR
+
+
 def run_grid(
     bars: Bars,
     strategy: str,
@@ -64,42 +134,27 @@ def run_grid(
     """One BacktestResult per parameter set, in order. Parameters are validated by the
     strategy's model (missing ones take defaults); indicators are computed once per
     window for the whole list. `details=False` skips trade lists and equity curves."""
-    spec = STRATEGIES.get(strategy)
-    if spec is None:
-        raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
+    spec = strategy_spec(strategy)
+    costs = Costs(fee, slippage_bps, initial_cash)
+    costs.check()
     n = len(bars)
     if n == 0:
         raise ValueError("no bars to backtest")
-    if not (0.0 <= fee < 1.0) or not (0.0 <= slippage_bps < 1e4) or not initial_cash > 0.0:
-        raise ValueError("need 0 <= fee < 1, 0 <= slippage_bps < 10000, initial_cash > 0")
     per_year = bars_per_year(interval)
-    span_years = (int(bars.times[-1] - bars.times[0]) + interval_seconds(interval)) / (365 * 86400)
+    years = span_years(bars, interval)
     cache = IndicatorCache(bars)
-    stats = np.zeros(sim.STAT_COUNT)
-    equity = np.zeros(n if details else 1)
-    trades = np.zeros((n // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
     results = []
     for raw in param_sets:
-        try:
-            params = spec.params_model.model_validate(raw)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or strategy
-            raise GridError(f"strategy {strategy!r} parameter {where!r}: {error['msg']}") from None
-        rule, x, lo, hi = spec.rule(cache, params)
-        sim.simulate(
-            rule, x, lo, hi, bars.open, bars.close, float(fee), float(slippage_bps),
-            float(initial_cash), details, equity, trades, stats,
-        )  # fmt: skip
+        params = validate_params(spec, raw)
+        run = simulate_params(cache, spec, params, costs, details=details)
         metrics = compute_metrics(
-            stats, initial_cash=initial_cash, bars=n, span_years=span_years,
+            run.stats, initial_cash=initial_cash, bars=n, span_years=years,
             bars_per_year=per_year,
         )  # fmt: skip
         result = BacktestResult(params=params.model_dump(), metrics=metrics)
         if details:
-            count = int(stats[sim.STAT_TRADES])
-            result.trades = _trade_rows(bars, trades[:count])
-            result.equity = thin_equity(bars.times, equity, max_equity_points)
+            result.trades = trade_rows(bars, run.trades)
+            result.equity = thin_equity(bars.times, run.equity, max_equity_points)
         results.append(result)
     return results
 

@@ -64,13 +64,17 @@ def simulate(
     fee: float,
     slippage_bps: float,
     initial_cash: float,
+    first_bar: int,
     record: bool,
     equity_out: np.ndarray,
     trades_out: np.ndarray,
     stats_out: np.ndarray,
 ) -> None:
-    """Run one backtest. Fills `stats_out`; when `record`, also `equity_out` (one
-    value per bar) and `trades_out` (one row per trade, TRADE_* columns)."""
+    """Run one backtest over bars [first_bar, n). Fills `stats_out`; when `record`, also
+    `equity_out` (one value per bar from first_bar) and `trades_out` (TRADE_* rows).
+
+    Bars before `first_bar` only warm indicators up (walk-forward test windows): no
+    signal is taken on them; the first signal is taken at first_bar's close."""
     n = close.shape[0]
     buy_factor = 1.0 + slippage_bps / 1e4
     sell_factor = 1.0 - slippage_bps / 1e4
@@ -87,7 +91,7 @@ def simulate(
     gross_loss = 0.0
     previous = initial_cash
     peak = initial_cash
-    peak_bar = 0
+    peak_bar = first_bar
     max_drawdown = 0.0
     max_drawdown_bars = 0
     sum_return = 0.0
@@ -95,7 +99,7 @@ def simulate(
     sum_downside_sq = 0.0
     bars_in_position = 0
     equity = initial_cash
-    for t in range(n):
+    for t in range(first_bar, n):
         if pending == 1:
             entry_price = open_[t] * buy_factor
             entry_cash = cash
@@ -152,7 +156,7 @@ def simulate(
             equity = cash
         if record:
             equity_out[t] = equity
-        if t > 0:
+        if t > first_bar:
             step = equity / previous - 1.0 if previous != 0.0 else 0.0
             sum_return += step
             sum_return_sq += step * step
@@ -195,10 +199,50 @@ def simulate(
     stats_out[STAT_SUM_RETURN] = sum_return
     stats_out[STAT_SUM_RETURN_SQ] = sum_return_sq
     stats_out[STAT_SUM_DOWNSIDE_SQ] = sum_downside_sq
-    stats_out[STAT_RETURNS] = max(n - 1, 0)
+    stats_out[STAT_RETURNS] = max(n - 1 - first_bar, 0)
     stats_out[STAT_MAX_DRAWDOWN] = max_drawdown
     stats_out[STAT_MAX_DRAWDOWN_BARS] = max_drawdown_bars
     stats_out[STAT_BARS_IN_POSITION] = bars_in_position
     stats_out[STAT_WINS] = wins
     stats_out[STAT_GROSS_PROFIT] = gross_profit
     stats_out[STAT_GROSS_LOSS] = gross_loss
+
+
+@njit(cache=True)
+def equity_stats(equity: np.ndarray, stats_out: np.ndarray) -> None:
+    """The return and drawdown STAT_* entries of a given equity curve, computed as
+    simulate() computes them (used for stitched walk-forward curves)."""
+    n = equity.shape[0]
+    previous = equity[0] if n else 0.0
+    peak = previous
+    peak_bar = 0
+    sum_return = 0.0
+    sum_return_sq = 0.0
+    sum_downside_sq = 0.0
+    max_drawdown = 0.0
+    max_drawdown_bars = 0
+    for t in range(n):
+        value = equity[t]
+        if t > 0:
+            step = value / previous - 1.0 if previous != 0.0 else 0.0
+            sum_return += step
+            sum_return_sq += step * step
+            down = min(step, 0.0)
+            sum_downside_sq += down * down
+        previous = value
+        if value >= peak:
+            peak = value
+            peak_bar = t
+        else:
+            drawdown = 1.0 - value / peak if peak > 0.0 else 0.0
+            if drawdown > max_drawdown:
+                max_drawdown = drawdown
+            if t - peak_bar > max_drawdown_bars:
+                max_drawdown_bars = t - peak_bar
+    stats_out[STAT_FINAL_EQUITY] = previous
+    stats_out[STAT_SUM_RETURN] = sum_return
+    stats_out[STAT_SUM_RETURN_SQ] = sum_return_sq
+    stats_out[STAT_SUM_DOWNSIDE_SQ] = sum_downside_sq
+    stats_out[STAT_RETURNS] = max(n - 1, 0)
+    stats_out[STAT_MAX_DRAWDOWN] = max_drawdown
+    stats_out[STAT_MAX_DRAWDOWN_BARS] = max_drawdown_bars
