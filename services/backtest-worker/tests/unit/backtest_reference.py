@@ -111,8 +111,10 @@ def signals(strategy, params, o, h, l, c):
     raise ValueError(strategy)
 
 
-def backtest(strategy, params, times, o, h, l, c, *, fee, slippage_bps, cash):
-    """(trades, equity) where trades are dicts like the engine's and equity per bar."""
+def backtest(strategy, params, times, o, h, l, c, *, fee, slippage_bps, cash, start=0):
+    """(trades, equity) where trades are dicts like the engine's and equity per bar.
+
+    Bars before `start` only feed the indicators: trading begins at bar `start`."""
     enter, leave = signals(strategy, params, o, h, l, c)
     n = len(c)
     up, down = 1 + slippage_bps / 10000, 1 - slippage_bps / 10000
@@ -137,7 +139,7 @@ def backtest(strategy, params, times, o, h, l, c, *, fee, slippage_bps, cash):
         )
         holding = None
 
-    for t in range(n):
+    for t in range(start, n):
         if order == "buy":
             fill = o[t] * up
             holding = (t, fill, cash / (fill * (1 + fee)), cash)

@@ -9,6 +9,13 @@ from .grid import GridError, expand_grid, parse_range
 from .metrics import Metric
 from .runner import BacktestResult, run_grid, warm_up
 from .strategies import STRATEGIES, StrategyParams, StrategySpec, strategy_schemas
+from .walkforward import (
+    WalkForwardResult,
+    WalkForwardWindow,
+    best_result,
+    rank_key,
+    walk_forward,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -25,4 +32,9 @@ __all__ = [
     "run_grid",
     "strategy_schemas",
     "warm_up",
+    "WalkForwardResult",
+    "WalkForwardWindow",
+    "best_result",
+    "rank_key",
+    "walk_forward",
 ]
