@@ -161,3 +161,9 @@ async def test_strategies_list_parameters_as_json_schema(backtest_stack: Backtes
     strategies = answer.json()
     assert {"buy_and_hold", "sma_cross", "macd", "donchian_breakout"} <= set(strategies)
     assert set(strategies["sma_cross"]["parameters"]["properties"]) == {"fast", "slow"}
+
+
+async def test_api_health_counts_the_backtest_workers(backtest_stack: BacktestStack) -> None:
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        report = (await client.get("/api/health")).json()
+    assert report["backtest_workers"]["consumers"] == len(backtest_stack.workers) == 2

@@ -47,6 +47,7 @@ async def test_200_jobs_over_two_workers_survive_a_kill_9(
         await wait_until(some_done, timeout=60, interval=0.01, what="10 jobs done")
         victim = backtest_stack.workers[0]
         victim.kill()  # SIGKILL: its unacked jobs go back to the queue
+        assert "backtest.job_done" in victim.log_tail(400), "the killed worker had run no job"
         done_at_kill = await db_pool.fetchval(
             "SELECT count(*) FROM backtest_jobs WHERE batch_id = $1", batch_id
         )
