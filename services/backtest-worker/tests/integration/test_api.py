@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from .conftest import SERIES_START, SYMBOL, BacktestStack, batch_body, read_events
+from .conftest import SERIES_START, SYMBOL, BacktestStack, batch_body, collect, read_events
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +167,27 @@ async def test_api_health_counts_the_backtest_workers(backtest_stack: BacktestSt
     async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
         report = (await client.get("/api/health")).json()
     assert report["backtest_workers"]["consumers"] == len(backtest_stack.workers) == 2
+
+
+async def test_stream_answers_the_new_batch_events_until_its_summary(
+    backtest_stack: BacktestStack,
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=backtest_stack.api, timeout=60) as client,
+        client.stream(
+            "POST",
+            "/api/crypto/backtest/stream",
+            json=batch_body(grid={"fast": [3, 4, 5], "slow": "20:30:10"}),
+            headers=backtest_stack.owner_headers,
+        ) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = await asyncio.wait_for(collect(response, None), 60)
+    kinds = [kind for _, kind, _ in events]
+    assert kinds[0] == "queued" and kinds[-1] == "summary"
+    assert kinds.count("result") == 6 and kinds.count("progress") == 6
+    queued, summary = events[0][2], events[-1][2]
+    assert queued["jobs"] == 6 and summary["results"] == 6
+    progress = [data for _, kind, data in events if kind == "progress"]
+    assert all(set(p) >= {"batch_id", "job_id", "done", "total", "eta_seconds"} for p in progress)
