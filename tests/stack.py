@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -27,6 +27,7 @@ class CryptoStack:
     ingest: ServiceProcess
     writer: ServiceProcess
     env: dict[str, str]
+    backtest_workers: list[ServiceProcess] = field(default_factory=list)
 
     @property
     def api(self) -> str:
@@ -34,7 +35,7 @@ class CryptoStack:
 
     async def close(self) -> None:
         """Stop the processes, then delete the stack's queues and exchanges."""
-        for process in (self.gateway, self.auth, self.ingest, self.writer):
+        for process in (self.gateway, self.auth, self.ingest, self.writer, *self.backtest_workers):
             process.stop()
         await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
 
@@ -62,8 +63,11 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
     }
 
 
-async def start_stack(binance: FakeBinance, env: dict[str, str], log_dir: Path) -> CryptoStack:
-    """Start the four services together; if one fails to start, stop the others."""
+async def start_stack(
+    binance: FakeBinance, env: dict[str, str], log_dir: Path, backtest_workers: int = 0
+) -> CryptoStack:
+    """Start the four services (and `backtest_workers` backtest workers) together; if
+    one fails to start, stop the others."""
     processes = [
         ServiceProcess(module, env, int(env[port]), log_dir, name)
         for module, port, name in (
@@ -73,14 +77,25 @@ async def start_stack(binance: FakeBinance, env: dict[str, str], log_dir: Path) 
             ("ticktide_writer", "WRITER_PORT", "writer"),
         )
     ]
+    for _ in range(backtest_workers):
+        port = free_port()
+        processes.append(
+            ServiceProcess(
+                "ticktide_backtest_worker",
+                {**env, "BACKTEST_WORKER_PORT": str(port)},
+                port,
+                log_dir,
+                "backtest-worker",
+            )
+        )
     outcomes = await asyncio.gather(*(p.start() for p in processes), return_exceptions=True)
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     if failures:
         for process in processes:
             process.stop()
         raise failures[0]
-    gateway, auth, ingest, writer = processes
-    return CryptoStack(binance, gateway, auth, ingest, writer, env)
+    gateway, auth, ingest, writer, *workers = processes
+    return CryptoStack(binance, gateway, auth, ingest, writer, env, workers)
 
 
 async def admin_headers(pool: asyncpg.Pool) -> dict[str, str]:

@@ -32,3 +32,17 @@ async def crypto_stack(
         yield stack
     finally:
         await stack.close()
+
+
+@pytest.fixture
+async def crypto_stack_with_workers(
+    fake_binance: FakeBinance, service_env: dict[str, str], log_dir: Path
+) -> AsyncIterator[CryptoStack]:
+    """The crypto stack and two backtest workers."""
+    stack = await start_stack(
+        fake_binance, stack_env(service_env, fake_binance.url), log_dir, backtest_workers=2
+    )
+    try:
+        yield stack
+    finally:
+        await stack.close()
