@@ -143,6 +143,17 @@ async def submit_batch(
         async with gate:
             await bus.publish(message, correlation_id=str(batch_id))
 
-    await asyncio.gather(*(publish(m) for m in messages))
+    try:
+        await asyncio.gather(*(publish(m) for m in messages))
+    except Exception:
+        # Some jobs may never reach a worker: the batch could not end by itself, so it
+        # is cancelled (the published ones skip) and the caller gets the error.
+        await repository.cancel_batch(pool, batch_id, user_id)
+        await events.append(
+            str(batch_id),
+            "error",
+            {"batch_id": str(batch_id), "error": "the jobs could not all be queued; cancelled"},
+        )
+        raise
     log.info("backtest.batch_submitted", batch_id=str(batch_id), jobs=len(jobs), user_id=user_id)
     return SubmittedBatch(batch_id, len(jobs), backtests)
