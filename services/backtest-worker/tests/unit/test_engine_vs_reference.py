@@ -24,7 +24,11 @@ PARAMS: dict[str, list[dict]] = {
     ],
     "macd": [{"fast": 3, "slow": 10, "signal": 4}, {"fast": 12, "slow": 26, "signal": 9}],
     "bollinger_reversion": [{"period": 10, "k": 1.0}, {"period": 20, "k": 2.0}],
-    "donchian_breakout": [{"entry": 5, "exit": 3}, {"entry": 20, "exit": 10}],
+    "donchian_breakout": [
+        {"entry": 5, "exit": 3},
+        {"entry": 20, "exit": 10},
+        {"entry": 1, "exit": 2},
+    ],
 }
 COSTS = {"fee": 0.001, "slippage_bps": 5.0}
 CASH = 10_000.0

@@ -103,26 +103,31 @@ def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def highest_before(x: np.ndarray, window: int) -> np.ndarray:
+def _extreme_before(x: np.ndarray, window: int, sign: float) -> np.ndarray:
+    """max (sign=1) or min (sign=-1) of the `window` values before each t, in O(n)
+    with a monotonic queue of candidate indices."""
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window, n):
-        best = x[t - window]
-        for i in range(t - window + 1, t):
-            if x[i] > best:
-                best = x[i]
-        out[t] = best
+    queue = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    for t in range(n):
+        if t >= window:
+            while queue[head] < t - window:
+                head += 1
+            out[t] = x[queue[head]]
+        while tail > head and sign * x[queue[tail - 1]] <= sign * x[t]:
+            tail -= 1
+        queue[tail] = t
+        tail += 1
     return out
 
 
 @njit(cache=True)
+def highest_before(x: np.ndarray, window: int) -> np.ndarray:
+    return _extreme_before(x, window, 1.0)
+
+
+@njit(cache=True)
 def lowest_before(x: np.ndarray, window: int) -> np.ndarray:
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    for t in range(window, n):
-        best = x[t - window]
-        for i in range(t - window + 1, t):
-            if x[i] < best:
-                best = x[i]
-        out[t] = best
-    return out
+    return _extreme_before(x, window, -1.0)
