@@ -162,6 +162,28 @@ def bench_size(n: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+OTHER_GRIDS = {
+    "ema_cross": {"fast": "5:50:5", "slow": "20:200:10"},
+    "rsi_reversion": {"period": "7:28:7", "lower": "20:40:5", "upper": "60:80:5"},
+    "macd": {"fast": "6:18:6", "slow": "20:40:10", "signal": "5:15:5"},
+    "bollinger_reversion": {"period": "10:50:10", "k": "1:3:0.5"},
+    "donchian_breakout": {"entry": "10:100:10", "exit": "5:50:5"},
+}
+
+
+def bench_other_strategies(n: int, repeat: int) -> list[dict[str, Any]]:
+    """Grid throughput of the other strategies (indicators included), for reference."""
+    bars = synthetic_bars(n)
+    rows = []
+    for strategy, grid in OTHER_GRIDS.items():
+        combos = expand_grid(strategy, grid, 10_000)
+        seconds, _ = best_of(repeat, lambda s=strategy, c=combos: run_grid(
+            bars, s, c, details=False, fee=FEE, slippage_bps=SLIPPAGE_BPS, initial_cash=CASH,
+            interval="1h"))  # fmt: skip
+        rows.append(row(f"engine: {strategy} grid", n, len(combos), seconds))
+    return rows
+
+
 def main(sizes: tuple[int, ...] = (100_000, 1_000_000), repeat: int = 3) -> list[dict[str, Any]]:
     started = time.perf_counter()
     warm = synthetic_bars(500)  # compile (or load cached machine code) outside the timings
@@ -172,6 +194,7 @@ def main(sizes: tuple[int, ...] = (100_000, 1_000_000), repeat: int = 3) -> list
     rows: list[dict[str, Any]] = []
     for n in sizes:
         rows.extend(bench_size(n, repeat))
+    rows.extend(bench_other_strategies(min(sizes), repeat))
     return rows
 
 

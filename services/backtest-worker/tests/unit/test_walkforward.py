@@ -3,6 +3,7 @@ the stitched curve compounds window by window; ranking helpers; equity_stats."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -71,6 +72,8 @@ def test_each_window_picks_its_train_best_and_trades_like_the_reference() -> Non
     for mine, theirs in zip(result.out_of_sample.trades, all_trades, strict=True):
         assert mine["entry_time"] == theirs["entry_time"]
         assert mine["pnl"] == pytest.approx(theirs["pnl"], rel=1e-9, abs=1e-9)
+    json.dumps([result.out_of_sample.__dict__, result.in_sample.__dict__,
+                [w.__dict__ for w in result.windows]], allow_nan=False)  # fmt: skip
     points = result.out_of_sample.equity
     assert points[0][0] == bars.times[200] and points[-1][0] == bars.times[-1]
 
