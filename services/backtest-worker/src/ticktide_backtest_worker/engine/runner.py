@@ -88,6 +88,7 @@ class Simulation:
     stats: np.ndarray
     equity: np.ndarray
     trades: np.ndarray
+    buffer: np.ndarray  # the whole trade table `trades` is the used part of
 
 
 def simulate_params(
@@ -98,19 +99,28 @@ def simulate_params(
     *,
     first_bar: int = 0,
     details: bool = True,
+    reuse: Simulation | None = None,
 ) -> Simulation:
-    """Simulate one parameter set on the cache's bars (trading from `first_bar`)."""
+    """Simulate one parameter set on the cache's bars (trading from `first_bar`).
+
+    `reuse` hands in the arrays of an earlier call on the same bars (a grid reuses one
+    set rather than allocating per combination); the result then views them, so it is
+    only valid until the next call that reuses them."""
     bars = cache.bars
     n = len(bars)
-    stats = np.zeros(sim.STAT_COUNT)
-    equity = np.zeros(n if details else 1)
-    trades = np.zeros(((n - first_bar) // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
+    if reuse is not None:
+        stats, equity, trades = reuse.stats, reuse.equity, reuse.buffer
+    else:
+        stats = np.zeros(sim.STAT_COUNT)
+        equity = np.zeros(n if details else 1)
+        trades = np.zeros(((n - first_bar) // 2 + 1 if details else 1, sim.TRADE_COLUMNS))
     rule, x, lo, hi = spec.rule(cache, params)
     sim.simulate(
         rule, x, lo, hi, bars.open, bars.close, float(costs.fee), float(costs.slippage_bps),
         float(costs.initial_cash), first_bar, details, equity, trades, stats,
     )  # fmt: skip
-    return Simulation(stats, equity, trades[: int(stats[sim.STAT_TRADES])] if details else trades)
+    used = trades[: int(stats[sim.STAT_TRADES])] if details else trades
+    return Simulation(stats, equity, used, trades)
 
 
 def span_years(bars: Bars, interval: str, first_bar: int = 0) -> float:
@@ -144,9 +154,10 @@ def run_grid(
     years = span_years(bars, interval)
     cache = IndicatorCache(bars)
     results = []
+    run: Simulation | None = None
     for raw in param_sets:
         params = validate_params(spec, raw)
-        run = simulate_params(cache, spec, params, costs, details=details)
+        run = simulate_params(cache, spec, params, costs, details=details, reuse=run)
         metrics = compute_metrics(
             run.stats, initial_cash=initial_cash, bars=n, span_years=years,
             bars_per_year=per_year,
