@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
+
+from ticktide_common.testing.processes import wait_until
 
 from .conftest import SERIES_START, SYMBOL, BacktestStack, batch_body, collect, read_events
 
@@ -191,3 +195,55 @@ async def test_stream_answers_the_new_batch_events_until_its_summary(
     assert queued["jobs"] == 6 and summary["results"] == 6
     progress = [data for _, kind, data in events if kind == "progress"]
     assert all(set(p) >= {"batch_id", "job_id", "done", "total", "eta_seconds"} for p in progress)
+
+
+async def test_disconnected_sse_clients_leave_nothing_blocked_in_redis(
+    backtest_stack: BacktestStack, redis_client: Redis
+) -> None:
+    """Twenty clients that go away while the gateway waits in XREAD BLOCK for a
+    batch with no new events: no Redis client stays blocked afterwards."""
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
+        answer = await client.post(BATCH, json=batch_body(), headers=backtest_stack.owner_headers)
+        events_url = answer.json()["events_url"]
+        await asyncio.wait_for(
+            read_events(client, events_url, backtest_stack.owner_headers), 60
+        )  # the batch is over; reconnecting after its summary waits for nothing new
+        summary_id = (await read_events(client, events_url, backtest_stack.owner_headers))[-1][0]
+
+        gateway_name = f"ticktide-gateway@{backtest_stack.env['TICKTIDE_REDIS_PREFIX']}"
+
+        async def blocked() -> int:
+            clients = await redis_client.client_list()
+            return sum(
+                1
+                for c in clients
+                if c.get("name") == gateway_name and "b" in str(c.get("flags", ""))
+            )
+
+        all_waiting = asyncio.Event()
+
+        async def hold_and_drop() -> None:
+            headers = {**backtest_stack.owner_headers, "Last-Event-ID": summary_id}
+            async with client.stream("GET", events_url, headers=headers) as response:
+                assert response.status_code == 200
+                lines = response.aiter_lines()  # kept: dropping it would close the stream
+                assert (await lines.__anext__()).startswith(": batch")
+                await all_waiting.wait()
+
+        holders = [asyncio.create_task(hold_and_drop()) for _ in range(20)]
+        await wait_until(
+            lambda: _at_least(blocked(), 20), timeout=10, what="20 gateway XREADs blocked"
+        )
+        all_waiting.set()
+        await asyncio.gather(*holders)
+        await wait_until(
+            lambda: _is_zero(blocked()), timeout=10, what="no blocked XREAD after disconnects"
+        )
+
+
+async def _is_zero(count: Awaitable[int]) -> bool:
+    return await count == 0
+
+
+async def _at_least(count: Awaitable[int], wanted: int) -> bool:
+    return await count >= wanted

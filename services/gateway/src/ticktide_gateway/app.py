@@ -65,8 +65,12 @@ def create_app(
             )
             stack.push_async_callback(pool.close)
             # Bounded waits: a hung Redis makes session checks answer 503, not hang.
+            # Named by installation, so `CLIENT LIST` tells this gateway's connections apart.
             redis = Redis.from_url(
-                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0
+                settings.redis_url,
+                socket_connect_timeout=2.0,
+                socket_timeout=5.0,
+                client_name=f"ticktide-gateway@{settings.ticktide_redis_prefix}".replace(" ", "_"),
             )
             stack.push_async_callback(redis.aclose)
             topology = Topology(
