@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.dead_letters import consume_dead_jobs
 from ticktide_backtest_worker.events import BatchEventLog
+from ticktide_backtest_worker.faults import CommitFault
 from ticktide_backtest_worker.worker import BacktestJobRunner
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
@@ -71,7 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ttl_seconds=settings.backtest_events_ttl_seconds,
         )
         runner = BacktestJobRunner(
-            pool, CandleCache(pool, settings.backtest_candle_cache_series), events
+            pool,
+            CandleCache(pool, settings.backtest_candle_cache_series),
+            events,
+            CommitFault.from_settings(settings),
         )
         await bus.consume(
             BACKTEST_WORKER_JOBS, BacktestJobV1, runner.handle, prefetch=settings.backtest_prefetch

@@ -22,6 +22,7 @@ from ticktide_backtest_worker import repository
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, run_grid
 from ticktide_backtest_worker.events import BatchEventLog, finite
+from ticktide_backtest_worker.faults import CommitFault
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
 from ticktide_common.errors import PermanentError
 from ticktide_common.logging import get_logger
@@ -44,10 +45,17 @@ def _result_row(result: BacktestResult, details: bool) -> ResultRow:
 class BacktestJobRunner:
     """Handles `BacktestJobV1` messages and their dead letters."""
 
-    def __init__(self, pool: asyncpg.Pool, candles: CandleCache, events: BatchEventLog) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        candles: CandleCache,
+        events: BatchEventLog,
+        fault: CommitFault | None = None,
+    ) -> None:
         self.pool = pool
         self.candles = candles
         self.events = events
+        self.fault = fault or CommitFault()
         self.jobs_run = 0
 
     async def _facts(self, job: BacktestJobV1) -> BatchFacts:
@@ -68,6 +76,8 @@ class BacktestJobRunner:
                 self.pool, job.batch_id, job.job_id, job.symbol, job.interval, results
             )
             self.jobs_run += 1
+            if stored:
+                self.fault.committed()
             log.info(
                 "backtest.job_done",
                 batch_id=str(job.batch_id),

@@ -14,7 +14,7 @@ import pytest
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import BacktestJobV1
-from ticktide_common.testing.processes import wait_until
+from ticktide_common.testing.processes import ServiceProcess, wait_until
 from ticktide_common.topology import Topology
 
 from .conftest import SERIES_START, SYMBOL, BacktestStack, batch_body, read_events
@@ -169,3 +169,46 @@ async def test_poison_job_is_reported_as_error_and_the_batch_still_ends(
     assert (summary["jobs_done"], summary["jobs_failed"]) == (1, 1)
     assert status.status_code == 200
     assert status.json()["errors"][0]["job_id"] == 0
+
+
+async def test_a_worker_dying_between_commit_and_events_announces_each_job_once(
+    backtest_stack: BacktestStack, db_pool: asyncpg.Pool, log_dir: Path
+) -> None:
+    """A third worker ends itself (os._exit) right after committing its first job,
+    before appending that job's events and before the ack: the redelivered job is
+    recognised as stored and announced by another worker, once."""
+    env = {**backtest_stack.worker_env(), "TICKTIDE_FAULT_EXIT_AFTER_COMMIT": "1"}
+    crashing = ServiceProcess(
+        "ticktide_backtest_worker",
+        env,
+        int(env["BACKTEST_WORKER_PORT"]),
+        log_dir,
+        name="backtest-worker-crashing",
+    )
+    await crashing.start(timeout=60)
+    try:
+        async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=60) as client:
+            answer = await client.post(
+                "/api/crypto/backtest/batch",
+                json=batch_body(grid={"fast": "2:31:1", "slow": [40]}),  # 30 jobs
+                headers=backtest_stack.owner_headers,
+            )
+            assert answer.status_code == 202, answer.text
+            events = await asyncio.wait_for(
+                read_events(client, answer.json()["events_url"], backtest_stack.owner_headers),
+                90,
+            )
+        assert crashing.process is not None
+        assert crashing.process.wait(10) == 137, "the crashing worker never took a job"
+    finally:
+        crashing.stop()
+    results = [data["job_id"] for _, kind, data in events if kind == "result"]
+    assert sorted(results) == list(range(30))
+    progress = [data["done"] for _, kind, data in events if kind == "progress"]
+    assert sorted(progress) == list(range(1, 31))
+    assert events[-1][2]["results"] == 30
+    stored = await db_pool.fetchval(
+        "SELECT count(*) FROM backtest_results WHERE batch_id = $1",
+        uuid.UUID(events[0][2]["batch_id"]),
+    )
+    assert stored == 30

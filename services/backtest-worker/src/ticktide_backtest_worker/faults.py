@@ -1,0 +1,38 @@
+"""Fault injection for the crash tests; inert outside `TICKTIDE_ENV=test`.
+
+`TICKTIDE_FAULT_EXIT_AFTER_COMMIT=N` ends the worker with `os._exit(137)` (as if
+SIGKILLed) right after its N-th job committed — before the job's events are
+appended and before the message is acked — so a test can prove that the
+redelivered job stores nothing twice and is still announced exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ticktide_common.logging import get_logger
+from ticktide_common.settings import Settings
+
+__all__ = ["CommitFault"]
+
+log = get_logger(__name__)
+
+
+class CommitFault:
+    """Counts committed jobs and kills the process after the configured one."""
+
+    def __init__(self, exit_after_commit: int | None = None) -> None:
+        self.exit_after_commit = exit_after_commit
+        self.commits = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CommitFault:
+        if settings.ticktide_env != "test":
+            return cls(None)
+        return cls(settings.ticktide_fault_exit_after_commit)
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.exit_after_commit is not None and self.commits >= self.exit_after_commit:
+            log.warning("fault.exit_after_commit", commits=self.commits)
+            os._exit(137)
