@@ -86,10 +86,17 @@ async def submit_batch(
     settings: Settings,
     details: bool = False,
 ) -> SubmittedBatch:
-    combos_allowed = settings.backtest_max_combinations // (
-        len(request.symbols) * len(request.intervals)
-    )
-    param_sets = expand_checked(request.strategy, request.engine_grid(), max(combos_allowed, 1))
+    series = len(request.symbols) * len(request.intervals)
+    combos_allowed = max(settings.backtest_max_combinations // series, 1)
+    try:
+        param_sets = expand_checked(request.strategy, request.engine_grid(), combos_allowed)
+    except InvalidQuery as exc:
+        if series > 1 and "combinations" in str(exc):
+            raise InvalidQuery(
+                f"{exc}: a batch runs at most {settings.backtest_max_combinations} backtests, "
+                f"here {combos_allowed} per series for {series} symbol × interval series"
+            ) from None
+        raise
     await _check_series(pool, request)
     jobs = plan_jobs(
         request.symbols, list(request.intervals), param_sets, settings.backtest_job_combinations
