@@ -143,18 +143,27 @@ async def test_backfill_holes_refill_and_rate_limit(
             ]
 
         await wait_until(refilled, timeout=60, what="the healed holes to be refilled")
-        response = await client.get(
-            "/api/crypto/prices",
-            params={
-                "symbol": "BTCUSDT",
-                "interval": "1h",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-                "limit": 5000,
-            },
-        )
-        candles = response.json()["candles"]
-        assert len(candles) == 2184
+
+        # The gateway drops its cached body when the writer's stored event reaches it,
+        # an instant after the rows are visible: wait for the refilled body.
+        candles: list[dict] = []
+
+        async def full_series() -> bool:
+            nonlocal candles
+            response = await client.get(
+                "/api/crypto/prices",
+                params={
+                    "symbol": "BTCUSDT",
+                    "interval": "1h",
+                    "start": START.isoformat(),
+                    "end": END.isoformat(),
+                    "limit": 5000,
+                },
+            )
+            candles = response.json()["candles"]
+            return len(candles) == 2184
+
+        await wait_until(full_series, timeout=15, what="the cache to serve the refilled series")
         healed = {c["t"]: c for c in candles}[_iso(HOLES["BTCUSDT"][1])]
         kline = binance.served_klines(
             "BTCUSDT", "1h", HOLES["BTCUSDT"][1], HOLES["BTCUSDT"][1] + timedelta(hours=1)
