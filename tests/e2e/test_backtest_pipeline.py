@@ -21,6 +21,9 @@ from ticktide_common.testing.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# A pair of its own: the e2e tests share one database, and others count BTCUSDT rows.
+SYMBOL = "BKTUSDT"
+
 START = datetime(2024, 1, 1, tzinfo=UTC)
 END = datetime(2024, 3, 1, tzinfo=UTC)  # 1440 hourly bars
 COSTS = {"fee": 0.001, "slippage_bps": 5.0, "initial_cash": 10_000.0}
@@ -48,14 +51,14 @@ async def test_grid_through_two_workers_matches_the_engine_on_the_served_candles
     crypto_stack_with_workers: CryptoStack, db_pool: asyncpg.Pool
 ) -> None:
     stack = crypto_stack_with_workers
-    stack.binance.add_series("BTCUSDT", "1h", START, END)
+    stack.binance.add_series(SYMBOL, "1h", START, END)
     async with httpx.AsyncClient(
         base_url=stack.api, timeout=60, headers=await admin_headers(db_pool)
     ) as client:
         backfill = await client.post(
             "/api/admin/ingest/crypto/backfill",
             json={
-                "symbol": "BTCUSDT",
+                "symbol": SYMBOL,
                 "interval": "1h",
                 "start": START.isoformat(),
                 "end": END.isoformat(),
@@ -72,7 +75,7 @@ async def test_grid_through_two_workers_matches_the_engine_on_the_served_candles
         batch = await client.post(
             "/api/crypto/backtest/batch",
             json={
-                "symbols": ["BTCUSDT"],
+                "symbols": [SYMBOL],
                 "intervals": ["1h"],
                 "start": START.isoformat(),
                 "end": END.isoformat(),
@@ -97,7 +100,7 @@ async def test_grid_through_two_workers_matches_the_engine_on_the_served_candles
             await client.get(
                 "/api/crypto/prices",
                 params={
-                    "symbol": "BTCUSDT",
+                    "symbol": SYMBOL,
                     "interval": "1h",
                     "start": START.isoformat(),
                     "end": END.isoformat(),
@@ -108,7 +111,7 @@ async def test_grid_through_two_workers_matches_the_engine_on_the_served_candles
         run = await client.post(
             "/api/crypto/backtest/run",
             json={
-                "symbol": "BTCUSDT",
+                "symbol": SYMBOL,
                 "interval": "1h",
                 "start": START.isoformat(),
                 "end": END.isoformat(),
