@@ -71,6 +71,7 @@ class BacktestJobRunner:
             await repository.record_job(self.pool, job.batch_id, job.job_id, "skipped")
             outcome = "skipped"
         if outcome is None:
+            started = time.perf_counter()
             results = await self._run(job)
             stored = await repository.store_job_results(
                 self.pool, job.batch_id, job.job_id, job.symbol, job.interval, results
@@ -84,6 +85,7 @@ class BacktestJobRunner:
                 job_id=job.job_id,
                 backtests=len(results),
                 stored=stored,
+                seconds=round(time.perf_counter() - started, 4),  # load, run, store
             )
         await self._announce(job, facts)
 
