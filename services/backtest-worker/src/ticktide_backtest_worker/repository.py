@@ -157,7 +157,12 @@ async def job_results(
 
 
 async def batch_summary(
-    pool: asyncpg.Pool, batch_id: uuid.UUID, rank_by: str, best: int = 10
+    pool: asyncpg.Pool,
+    batch_id: uuid.UUID,
+    rank_by: str,
+    best: int = 10,
+    *,
+    lower_is_better: bool = False,
 ) -> dict[str, Any]:
     """Counts of the batch's jobs and results, and its best results by `rank_by`."""
     counts = await pool.fetchrow(
@@ -169,15 +174,18 @@ async def batch_summary(
         batch_id,
     )
     assert counts is not None  # an aggregate always answers one row
+    # Best first: larger values, or smaller ones for a lower-is-better metric ($4).
     rows = await pool.fetch(
         """SELECT job_id, symbol, interval, params::text, metrics::text
            FROM backtest_results
            WHERE batch_id = $1 AND metrics IS NOT NULL
-           ORDER BY (metrics ->> $2)::float8 DESC NULLS LAST, id
+           ORDER BY CASE WHEN $4 THEN -(metrics ->> $2)::float8
+                         ELSE (metrics ->> $2)::float8 END DESC NULLS LAST, id
            LIMIT $3""",
         batch_id,
         rank_by,
         best,
+        lower_is_better,
     )
     return {
         "jobs_done": counts["done"],

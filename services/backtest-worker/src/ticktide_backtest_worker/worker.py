@@ -21,6 +21,7 @@ import asyncpg
 from ticktide_backtest_worker import repository
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, run_grid
+from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog, finite
 from ticktide_backtest_worker.faults import CommitFault
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
@@ -152,7 +153,12 @@ class BacktestJobRunner:
             await self._summarise(job, facts)
 
     async def _summarise(self, job: BacktestJobV1, facts: BatchFacts) -> None:
-        summary = await repository.batch_summary(self.pool, job.batch_id, facts.rank_by)
+        summary = await repository.batch_summary(
+            self.pool,
+            job.batch_id,
+            facts.rank_by,
+            lower_is_better=facts.rank_by in LOWER_IS_BETTER,
+        )
         await repository.finish_batch(self.pool, job.batch_id)
         current = await repository.batch_facts(self.pool, job.batch_id)
         summary.update(

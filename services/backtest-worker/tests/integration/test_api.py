@@ -247,3 +247,24 @@ async def _is_zero(count: Awaitable[int]) -> bool:
 
 async def _at_least(count: Awaitable[int], wanted: int) -> bool:
     return await count >= wanted
+
+
+async def test_drawdown_ranks_smallest_first(backtest_stack: BacktestStack) -> None:
+    grid = {"fast": [2, 3, 5, 8], "slow": [20, 40]}
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=60) as client:
+        answer = await client.post(
+            BATCH,
+            json=batch_body(grid=grid, rank_by="max_drawdown"),
+            headers=backtest_stack.owner_headers,
+        )
+        assert answer.status_code == 202, answer.text
+        events = await asyncio.wait_for(
+            read_events(client, answer.json()["events_url"], backtest_stack.owner_headers), 60
+        )
+        status = await client.get(
+            f"{BATCH}/{answer.json()['batch_id']}", headers=backtest_stack.owner_headers
+        )
+    best = [b["metrics"]["max_drawdown"] for b in events[-1][2]["best"]]
+    listed = [r["metrics"]["max_drawdown"] for r in status.json()["results"]]
+    assert len(best) == len(listed) == 8 and len(set(listed)) > 1
+    assert best == sorted(best) and listed == sorted(listed)

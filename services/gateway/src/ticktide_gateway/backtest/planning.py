@@ -25,13 +25,15 @@ __all__ = [
     "plan_jobs",
 ]
 
-# Metrics a batch's summary can rank by (every result carries them).
+# Metrics a batch's summary can rank by (every result carries them); the drawdowns
+# rank smallest first, the others largest first.
 RANKABLE_METRICS = (
     "total_return",
     "cagr",
     "sharpe",
     "sortino",
     "max_drawdown",
+    "max_drawdown_duration",
     "calmar",
     "win_rate",
     "profit_factor",

@@ -83,16 +83,19 @@ async def owned_batch(
 
 
 async def batch_results(
-    pool: asyncpg.Pool, batch_id: uuid.UUID, rank_by: str, limit: int
+    pool: asyncpg.Pool, batch_id: uuid.UUID, rank_by: str, limit: int, *, lower_is_better: bool
 ) -> list[dict[str, Any]]:
+    """The batch's results, best first by `rank_by` (smallest first if lower is better)."""
     rows = await pool.fetch(
         """SELECT job_id, symbol, interval, params::text, metrics::text
            FROM backtest_results WHERE batch_id = $1
-           ORDER BY (metrics ->> $2)::float8 DESC NULLS LAST, id
+           ORDER BY CASE WHEN $4 THEN -(metrics ->> $2)::float8
+                         ELSE (metrics ->> $2)::float8 END DESC NULLS LAST, id
            LIMIT $3""",
         batch_id,
         rank_by,
         limit,
+        lower_is_better,
     )
     return [
         {

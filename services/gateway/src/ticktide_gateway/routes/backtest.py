@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from ticktide_backtest_worker.engine import strategy_schemas
+from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.errors import PublishError
 from ticktide_common.logging import get_logger
@@ -133,7 +134,13 @@ async def batch_status(
         "created_at": batch["created_at"].isoformat(),
         "finished_at": batch["finished_at"].isoformat() if batch["finished_at"] else None,
         "cancelled_at": batch["cancelled_at"].isoformat() if batch["cancelled_at"] else None,
-        "results": await repository.batch_results(pool, batch_id, batch["rank_by"], limit),
+        "results": await repository.batch_results(
+            pool,
+            batch_id,
+            batch["rank_by"],
+            limit,
+            lower_is_better=batch["rank_by"] in LOWER_IS_BETTER,
+        ),
         "errors": await repository.job_errors(pool, batch_id),
     }
 
