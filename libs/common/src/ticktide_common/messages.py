@@ -16,6 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BacktestJobV1",
+    "WalkForwardV1",
     "UserActivityV1",
     "PLAIN_DECIMAL",
     "BusMessage",
@@ -136,6 +137,15 @@ class UserActivityV1(BusMessage):
 ParamValue = int | float | str | bool
 
 
+class WalkForwardV1(BaseModel):
+    """Rolling windows by bar count: train on `train_bars`, trade the next `test_bars`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train_bars: Annotated[int, Field(ge=2, le=1_000_000)]
+    test_bars: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
 class BacktestJobV1(BusMessage):
     """A command to a backtest worker: run `param_sets` of one strategy on one series.
 
@@ -154,9 +164,12 @@ class BacktestJobV1(BusMessage):
     start: UtcDatetime
     end: UtcDatetime
     strategy: Annotated[str, Field(max_length=64)]
-    param_sets: Annotated[list[dict[str, ParamValue]], Field(min_length=1, max_length=500)]
+    # A walk-forward job carries its series' whole grid (every window ranks all of it).
+    param_sets: Annotated[list[dict[str, ParamValue]], Field(min_length=1, max_length=20000)]
     fee: float
     slippage_bps: float
     initial_cash: float
     details: bool = False
     requested_by: int | None = None
+    rank_by: str = "sharpe"
+    walk_forward: WalkForwardV1 | None = None

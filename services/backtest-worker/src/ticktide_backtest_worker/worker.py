@@ -20,7 +20,7 @@ import asyncpg
 
 from ticktide_backtest_worker import repository
 from ticktide_backtest_worker.candles import CandleCache
-from ticktide_backtest_worker.engine import BacktestResult, run_grid
+from ticktide_backtest_worker.engine import BacktestResult, Bars, run_grid, walk_forward
 from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog, finite
 from ticktide_backtest_worker.faults import CommitFault
@@ -94,6 +94,8 @@ class BacktestJobRunner:
         bars = await self.candles.bars(job.symbol, job.interval, job.start, job.end)
         if len(bars.times) == 0:
             raise PermanentError(f"no {job.symbol} {job.interval} candles in the job's range")
+        if job.walk_forward is not None:
+            return await self._walk_forward(job, bars)
         results = await asyncio.to_thread(
             run_grid,
             bars,
@@ -106,6 +108,51 @@ class BacktestJobRunner:
             details=job.details,
         )
         return [_result_row(r, job.details) for r in results]
+
+    async def _walk_forward(self, job: BacktestJobV1, bars: Bars) -> list[ResultRow]:
+        """Two results per series: the stitched out-of-sample run (its params list each
+        window's choice) and the in-sample best, both with trades and equity."""
+        assert job.walk_forward is not None
+        found = await asyncio.to_thread(
+            walk_forward,
+            bars,
+            job.strategy,
+            [dict(p) for p in job.param_sets],
+            train_bars=job.walk_forward.train_bars,
+            test_bars=job.walk_forward.test_bars,
+            rank_by=job.rank_by,
+            fee=job.fee,
+            slippage_bps=job.slippage_bps,
+            initial_cash=job.initial_cash,
+            interval=job.interval,
+        )
+        windows = [
+            {
+                "train_start": w.train_start,
+                "test_start": w.test_start,
+                "test_end": w.test_end,
+                "params": w.params,
+                "train_metrics": w.train_metrics,
+                "test_metrics": w.test_metrics,
+            }
+            for w in found.windows
+        ]
+        out_of_sample = _result_row(found.out_of_sample, True)
+        in_sample = _result_row(found.in_sample, True)
+        return [
+            ResultRow(
+                {"walk_forward": "out_of_sample", "windows": finite(windows)},
+                out_of_sample.metrics,
+                out_of_sample.trades,
+                out_of_sample.equity,
+            ),
+            ResultRow(
+                {"walk_forward": "in_sample", **in_sample.params},
+                in_sample.metrics,
+                in_sample.trades,
+                in_sample.equity,
+            ),
+        ]
 
     async def _announce(self, job: BacktestJobV1, facts: BatchFacts) -> None:
         """Append the job's events (once) from what is stored, then the summary if due."""

@@ -37,6 +37,7 @@ BATCH = "/api/crypto/backtest/batch"
         ({"end": SERIES_START.isoformat()}, 422, "end must be after start"),
         ({"rank_by": "luck"}, 422, "rank_by 'luck'"),
         ({"walk_forward": {"train": 3}}, 422, "walk_forward"),
+        ({"walk_forward": {"train_bars": 400, "test_bars": 10}}, 422, "leaves no test window"),
         ({"fee": -1}, 422, "fee"),
         ({"initial_cash": 0}, 422, "initial_cash"),
     ],
@@ -268,3 +269,32 @@ async def test_drawdown_ranks_smallest_first(backtest_stack: BacktestStack) -> N
     listed = [r["metrics"]["max_drawdown"] for r in status.json()["results"]]
     assert len(best) == len(listed) == 8 and len(set(listed)) > 1
     assert best == sorted(best) and listed == sorted(listed)
+
+
+async def test_walk_forward_reports_out_of_sample_beside_in_sample(
+    backtest_stack: BacktestStack,
+) -> None:
+    grid = {"fast": [3, 5, 8], "slow": [20, 30]}
+    async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=60) as client:
+        answer = await client.post(
+            BATCH,
+            json=batch_body(grid=grid, walk_forward={"train_bars": 100, "test_bars": 60}),
+            headers=backtest_stack.owner_headers,
+        )
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["jobs"] == 1  # one job per series: every window ranks the grid
+        events = await asyncio.wait_for(
+            read_events(client, answer.json()["events_url"], backtest_stack.owner_headers), 60
+        )
+    results = {data["params"]["walk_forward"]: data for _, kind, data in events if kind == "result"}
+    assert set(results) == {"out_of_sample", "in_sample"}
+    windows = results["out_of_sample"]["params"]["windows"]
+    assert len(windows) == 5  # (400 - 100) / 60 test windows
+    assert all(
+        w["params"] in [{"fast": f, "slow": s} for f in (3, 5, 8) for s in (20, 30)]
+        for w in windows
+    )
+    assert [w["test_start"] for w in windows] == sorted(w["test_start"] for w in windows)
+    in_sample = results["in_sample"]["params"]
+    assert {in_sample["fast"], in_sample["slow"]} <= {3, 5, 8, 20, 30}
+    assert results["out_of_sample"]["metrics"]["final_equity"] > 0

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from ticktide_common.messages import CryptoInterval
+from ticktide_common.messages import CryptoInterval, WalkForwardV1
 from ticktide_gateway.validation import Symbol, as_utc
 
 __all__ = [
@@ -79,14 +79,21 @@ class BacktestBatchRequest(_Costs):
         ),
     ] = Field(default_factory=dict)
     rank_by: str = "sharpe"
-    walk_forward: dict[str, Any] | None = None
+    walk_forward: Annotated[
+        WalkForwardV1 | None,
+        Field(
+            description="rolling train/test windows in bars: each series runs as one job "
+            "that picks the best parameters by rank_by on every train window, trades the "
+            "next test window with them and reports the stitched out-of-sample result "
+            "beside the in-sample best",
+            examples=[{"train_bars": 720, "test_bars": 168}],
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _checked(self) -> BacktestBatchRequest:
         if self.rank_by not in RANKABLE_METRICS:
             raise ValueError(f"rank_by '{self.rank_by}' is not one of {list(RANKABLE_METRICS)}")
-        if self.walk_forward is not None:
-            raise ValueError("walk_forward is not supported by this server yet; send null")
         self.symbols = list(dict.fromkeys(self.symbols))
         self.intervals = list(dict.fromkeys(self.intervals))
         return self
@@ -119,10 +126,16 @@ class PlannedJob:
 
 
 def plan_jobs(
-    symbols: list[str], intervals: list[str], param_sets: list[dict[str, Any]], per_job: int
+    symbols: list[str],
+    intervals: list[str],
+    param_sets: list[dict[str, Any]],
+    per_job: int,
+    *,
+    whole_grid: bool = False,
 ) -> list[PlannedJob]:
-    """Split (symbols × intervals × param_sets) into jobs of at most `per_job` sets."""
-    per_job = max(1, per_job)
+    """Split (symbols × intervals × param_sets) into jobs of at most `per_job` sets
+    (`whole_grid`: one job per series, as walk-forward needs)."""
+    per_job = len(param_sets) if whole_grid else max(1, per_job)
     chunks = math.ceil(len(param_sets) / per_job)
     jobs: list[PlannedJob] = []
     for symbol in symbols:

@@ -61,6 +61,8 @@ def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict
 
 
 async def _check_series(pool: asyncpg.Pool, request: BacktestBatchRequest) -> None:
+    """Every symbol known, every series with candles in the range (and, for a
+    walk-forward, more than one train window of them)."""
     counts = await repository.series_candle_counts(
         pool, request.symbols, list(request.intervals), request.start, request.end
     )
@@ -74,6 +76,14 @@ async def _check_series(pool: asyncpg.Pool, request: BacktestBatchRequest) -> No
             f"no candles stored in [{request.start.isoformat()}, {request.end.isoformat()}) "
             f"for {', '.join(empty)}; backfill them first or pick another range"
         )
+    if request.walk_forward is not None:
+        train = request.walk_forward.train_bars
+        short = [f"{s} {i} ({counts[(s, i)]})" for s, i in counts if counts[(s, i)] <= train]
+        if short:
+            raise InvalidQuery(
+                f"walk_forward.train_bars={train} leaves no test window: these series have "
+                f"only that many candles in the range: {', '.join(sorted(short))}"
+            )
 
 
 async def submit_batch(
@@ -99,7 +109,11 @@ async def submit_batch(
         raise
     await _check_series(pool, request)
     jobs = plan_jobs(
-        request.symbols, list(request.intervals), param_sets, settings.backtest_job_combinations
+        request.symbols,
+        list(request.intervals),
+        param_sets,
+        settings.backtest_job_combinations,
+        whole_grid=request.walk_forward is not None,
     )
     batch_id = uuid.uuid4()
     backtests = len(param_sets) * len(request.symbols) * len(request.intervals)
@@ -141,6 +155,8 @@ async def submit_batch(
             initial_cash=request.initial_cash,
             details=details,
             requested_by=user_id,
+            rank_by=request.rank_by,
+            walk_forward=request.walk_forward,
         )
         for job in jobs
     ]
