@@ -30,6 +30,8 @@ backfill_app = typer.Typer(help="Fetch history from a source and store it.", no_
 import_app = typer.Typer(help="Import data files.", no_args_is_help=True)
 app.add_typer(backfill_app, name="backfill")
 app.add_typer(import_app, name="import")
+backtest_app = typer.Typer(help="Run and inspect backtests.", no_args_is_help=True)
+app.add_typer(backtest_app, name="backtest")
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
@@ -171,6 +173,77 @@ def user_create(
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"created {user.role} '{user.username}' (id {user.id}, {user.email})")
+
+
+@backtest_app.command("submit")
+def backtest_submit(
+    symbol: Annotated[list[str], typer.Option(help="Binance pair; repeat for several")],
+    strategy: Annotated[
+        str, typer.Option(help="e.g. sma_cross; see GET /api/crypto/backtest/strategies")
+    ],
+    interval: Annotated[list[str], typer.Option(help="1h, 4h or 1d; repeat for several")] = ["1h"],  # noqa: B006
+    grid: Annotated[list[str], typer.Option(help="NAME=START:STOP:STEP or NAME=V1,V2")] = [],  # noqa: B006
+    start: Annotated[str, typer.Option(help="ISO-8601; default one year before --end")] = "",
+    end: Annotated[str, typer.Option(help="exclusive, ISO-8601; default now")] = "",
+    fee: Annotated[float, typer.Option(help="per side, fraction of notional")] = 0.001,
+    slippage_bps: Annotated[float, typer.Option(help="basis points per fill")] = 0.0,
+    initial_cash: Annotated[float, typer.Option()] = 10_000.0,
+    rank_by: Annotated[str, typer.Option(help="metric that ranks the results")] = "sharpe",
+    user: Annotated[
+        str | None, typer.Option(help="owner of the batch; default the first admin")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help="show progress and the ranking")
+    ] = False,
+    top: Annotated[int, typer.Option(help="rows of the ranking")] = 10,
+) -> None:
+    """Queue a grid of backtests to the workers; --follow shows progress and the ranking."""
+    from redis.asyncio import Redis
+
+    from ticktide_cli.backtests import parse_grid, submit_and_follow
+
+    end_at = _date("--end", end) if end else datetime.now(UTC)
+    start_at = _date("--start", start) if start else end_at - timedelta(days=365)
+
+    async def command(ctx: CliContext) -> None:
+        redis = Redis.from_url(ctx.settings.redis_url)
+        try:
+            body = {
+                "symbols": [s.upper() for s in symbol],
+                "intervals": interval,
+                "start": start_at.isoformat(),
+                "end": end_at.isoformat(),
+                "strategy": strategy,
+                "grid": parse_grid(grid),
+                "fee": fee,
+                "slippage_bps": slippage_bps,
+                "initial_cash": initial_cash,
+                "rank_by": rank_by,
+            }
+            await submit_and_follow(
+                ctx, redis, body, owner=user, follow=follow, top=top, console=console
+            )
+        finally:
+            await redis.aclose()
+
+    _run(command)
+
+
+@backtest_app.command("show")
+def backtest_show(
+    batch: Annotated[str, typer.Argument(help="batch id")],
+    top: Annotated[int, typer.Option(help="rows of the ranking")] = 20,
+) -> None:
+    """A batch's status and its best results."""
+    import uuid
+
+    from ticktide_cli.backtests import show_batch
+
+    try:
+        batch_id = uuid.UUID(batch)
+    except ValueError:
+        raise typer.BadParameter("a batch id (uuid)", param_hint="BATCH") from None
+    _run(lambda ctx: show_batch(ctx, batch_id, top=top, console=console))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-__all__ = ["series_summary", "recent_jobs", "open_gaps"]
+__all__ = ["series_summary", "recent_jobs", "open_gaps", "batch_owner", "backtest_batch"]
 
 _SERIES_SUMMARY = """
 SELECT c.binance_symbol AS symbol, p.interval_type AS interval, count(*) AS candles,
@@ -41,3 +41,27 @@ async def open_gaps(pool: asyncpg.Pool, symbol: str, interval: str) -> tuple[int
     row = await pool.fetchrow(_OPEN_GAPS, symbol, interval)
     assert row is not None
     return int(row["gaps"]), int(row["candles"])
+
+
+_BATCH_OWNER = """
+SELECT id FROM users
+WHERE is_active AND CASE WHEN $1::text IS NULL THEN user_level = 'admin'
+                         ELSE lower(username) = lower($1) END
+ORDER BY id LIMIT 1
+"""
+
+_BACKTEST_BATCH = """
+SELECT b.strategy, b.rank_by, b.status, b.total_jobs, b.created_at,
+       (SELECT count(*) FROM backtest_jobs j WHERE j.batch_id = b.id) AS done
+FROM backtests b WHERE b.id = $1
+"""
+
+
+async def batch_owner(pool: asyncpg.Pool, username: str | None) -> int | None:
+    """The named active user, or without a name the first active admin."""
+    value = await pool.fetchval(_BATCH_OWNER, username)
+    return int(value) if value is not None else None
+
+
+async def backtest_batch(pool: asyncpg.Pool, batch_id: object) -> asyncpg.Record | None:
+    return await pool.fetchrow(_BACKTEST_BATCH, batch_id)
