@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from ticktide_common.testing.fixtures import delete_bus_names
-from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_common.topology import Topology
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
@@ -102,3 +104,34 @@ async def admin_headers(pool: asyncpg.Pool) -> dict[str, str]:
     """`Authorization` headers of a new admin with an API token."""
     user_id, _ = await create_test_user(pool, role="admin")
     return bearer(await create_test_token(pool, user_id))
+
+
+async def request_backfill(
+    client: httpx.AsyncClient, symbol: str, start: datetime, end: datetime, interval: str = "1h"
+) -> str:
+    """POST an admin backfill through the gateway; returns the job's status URL."""
+    response = await client.post(
+        "/api/admin/ingest/crypto/backfill",
+        json={
+            "symbol": symbol,
+            "interval": interval,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        },
+    )
+    assert response.status_code == 202, response.text
+    return f"/api/admin/ingest/jobs/{response.json()['job_id']}"
+
+
+async def backfill_and_wait(
+    client: httpx.AsyncClient, symbol: str, start: datetime, end: datetime, interval: str = "1h"
+) -> None:
+    """A backfill through the gateway, awaited until its job is done."""
+    job_url = await request_backfill(client, symbol, start, end, interval)
+
+    async def done() -> bool:
+        job = (await client.get(job_url)).json()
+        assert job["status"] != "failed", job
+        return bool(job["status"] == "done")
+
+    await wait_until(done, timeout=90, what=f"the backfill of {symbol} {interval}")

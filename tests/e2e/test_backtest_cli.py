@@ -15,8 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import CryptoStack, admin_headers
-from ticktide_common.testing.processes import wait_until
+from tests.stack import CryptoStack, admin_headers, backfill_and_wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,22 +44,7 @@ async def test_submit_follow_and_show(
     async with httpx.AsyncClient(
         base_url=stack.api, timeout=60, headers=await admin_headers(db_pool)
     ) as client:
-        backfill = await client.post(
-            "/api/admin/ingest/crypto/backfill",
-            json={
-                "symbol": SYMBOL,
-                "interval": "1h",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-            },
-        )
-        assert backfill.status_code == 202, backfill.text
-        job_url = f"/api/admin/ingest/jobs/{backfill.json()['job_id']}"
-
-        async def stored() -> bool:
-            return bool((await client.get(job_url)).json()["status"] == "done")
-
-        await wait_until(stored, timeout=90, what="the backfill")
+        await backfill_and_wait(client, SYMBOL, START, END)
 
     window = ["--start", START.isoformat(), "--end", END.isoformat()]
     code, output = await _ticktide(

@@ -15,9 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.stack import CryptoStack, admin_headers
+from tests.stack import CryptoStack, admin_headers, backfill_and_wait
 from ticktide_backtest_worker.engine import Bars, run_grid
-from ticktide_common.testing.processes import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,22 +54,7 @@ async def test_grid_through_two_workers_matches_the_engine_on_the_served_candles
     async with httpx.AsyncClient(
         base_url=stack.api, timeout=60, headers=await admin_headers(db_pool)
     ) as client:
-        backfill = await client.post(
-            "/api/admin/ingest/crypto/backfill",
-            json={
-                "symbol": SYMBOL,
-                "interval": "1h",
-                "start": START.isoformat(),
-                "end": END.isoformat(),
-            },
-        )
-        assert backfill.status_code == 202, backfill.text
-        job_url = f"/api/admin/ingest/jobs/{backfill.json()['job_id']}"
-
-        async def stored() -> bool:
-            return bool((await client.get(job_url)).json()["status"] == "done")
-
-        await wait_until(stored, timeout=90, what="the backfill")
+        await backfill_and_wait(client, SYMBOL, START, END)
 
         batch = await client.post(
             "/api/crypto/backtest/batch",

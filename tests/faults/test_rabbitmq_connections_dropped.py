@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import admin_headers, stack_env, start_stack
+from tests.stack import admin_headers, request_backfill, stack_env, start_stack
 from ticktide_common.testing.broker import (
     close_all_connections,
     rabbitmqctl_available,
@@ -49,17 +49,7 @@ async def test_backfill_survives_closed_connections(
             async with httpx.AsyncClient(
                 base_url=stack.api, timeout=30, headers=await admin_headers(db_pool)
             ) as client:
-                response = await client.post(
-                    "/api/admin/ingest/crypto/backfill",
-                    json={
-                        "symbol": SYMBOL,
-                        "interval": "1h",
-                        "start": START.isoformat(),
-                        "end": END.isoformat(),
-                    },
-                )
-                assert response.status_code == 202, response.text
-                job_url = f"/api/admin/ingest/jobs/{response.json()['job_id']}"
+                job_url = await request_backfill(client, SYMBOL, START, END)
 
                 async def job() -> dict:
                     return dict((await client.get(job_url)).json())

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     writer_prefetch: int = 64
     writer_group_max_candles: int = 20000
     writer_group_max_wait_ms: float = 5.0
-    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_writer.faults).
+    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_common.faults).
     ticktide_fault_exit_after_commit: int | None = None
 
     # Backtests: gateway (validation, splitting, events) and workers.

@@ -23,9 +23,9 @@ from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, Bars, run_grid, walk_forward
 from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog, finite
-from ticktide_backtest_worker.faults import CommitFault
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
 from ticktide_common.errors import PermanentError
+from ticktide_common.faults import CommitFault
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
+from ticktide_common.faults import CommitFault
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, UserActivityV1
@@ -19,7 +20,6 @@ from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import WRITER_ACTIVITY, WRITER_CANDLES, Topology
 from ticktide_writer.activity_writer import ActivityWriter
 from ticktide_writer.candle_writer import CandleWriter
-from ticktide_writer.faults import CommitFault
 from ticktide_writer.repository import WriterRepository
 
 __all__ = ["create_app", "WriterState", "SERVICE"]

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from ticktide_common.errors import PermanentError, TransientError
+from ticktide_common.faults import CommitFault
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
 from ticktide_writer import metrics
-from ticktide_writer.faults import CommitFault
 from ticktide_writer.repository import WriterRepository, WriteTransaction
 from ticktide_writer.service import (
     base_asset,

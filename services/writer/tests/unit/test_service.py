@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from ticktide_common.faults import CommitFault
 from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.settings import Settings
-from ticktide_writer.faults import CommitFault
 from ticktide_writer.service import (
     BatchSpan,
     base_asset,

@@ -1,9 +1,10 @@
 """Fault injection for the crash tests; inert outside `TICKTIDE_ENV=test`.
 
-`TICKTIDE_FAULT_EXIT_AFTER_COMMIT=N` ends the worker with `os._exit(137)` (as if
-SIGKILLed) right after its N-th job committed — before the job's events are
-appended and before the message is acked — so a test can prove that the
-redelivered job stores nothing twice and is still announced exactly once.
+`TICKTIDE_FAULT_EXIT_AFTER_COMMIT=N` ends a consumer (the writer, a backtest
+worker) with `os._exit(137)`, as if SIGKILLed, right after its N-th transaction
+committed — before the events it announces are published and before the
+message is acked — so a test can prove that the redelivered message stores
+nothing twice and is still announced exactly once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ log = get_logger(__name__)
 
 
 class CommitFault:
-    """Counts committed jobs and kills the process after the configured one."""
+    """Counts commits and kills the process after the configured one."""
 
     def __init__(self, exit_after_commit: int | None = None) -> None:
         self.exit_after_commit = exit_after_commit
