@@ -24,6 +24,7 @@ from ticktide_common.logging import get_logger
 from ticktide_common.messages import UserActivityV1
 from ticktide_writer.activity_rows import ActivityRow, activity_row
 from ticktide_writer.repository import WriterRepository
+from ticktide_writer.settling import settle
 
 __all__ = ["ActivityWriter"]
 
@@ -44,12 +45,7 @@ class _Pending:
     )
 
     def settle(self, error: BaseException | None = None) -> None:
-        if self.done.done():  # the handler was cancelled (its channel closed)
-            return
-        if error is None:
-            self.done.set_result(None)
-        else:
-            self.done.set_exception(error)
+        settle(self.done, error)
 
 
 class ActivityWriter:

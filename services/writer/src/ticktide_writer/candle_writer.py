@@ -42,6 +42,7 @@ from ticktide_writer.service import (
     staging_rows,
     stored_event,
 )
+from ticktide_writer.settling import settle
 
 __all__ = ["CandleWriter", "StoredPublisher"]
 
@@ -69,12 +70,7 @@ class _Pending:
     )
 
     def settle(self, error: BaseException | None = None) -> None:
-        if self.done.done():  # the handler was cancelled (its channel closed)
-            return
-        if error is None:
-            self.done.set_result(None)
-        else:
-            self.done.set_exception(error)
+        settle(self.done, error)
 
 
 class CandleWriter:
