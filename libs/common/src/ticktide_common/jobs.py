@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Literal
 
 import asyncpg
 
 from ticktide_common.bus import Bus
-from ticktide_common.messages import CryptoBackfillRequestedV1, CryptoInterval
+from ticktide_common.messages import (
+    CryptoBackfillRequestedV1,
+    CryptoInterval,
+    StockExchange,
+    StocksBackfillRequestedV1,
+    WeatherBackfillRequestedV1,
+)
 
 __all__ = [
     "JobKind",
@@ -29,14 +35,23 @@ __all__ = [
     "mark_job_fetched",
     "mark_job_failed",
     "request_crypto_backfill",
+    "request_stocks_backfill",
+    "request_weather_backfill",
+    "STOCKS_INTERVAL",
+    "WEATHER_HISTORY_INTERVAL",
     "batch_id_for",
 ]
 
 JobKind = Literal["backfill", "archive-import", "scheduled", "gap-refill"]
+JobDomain = Literal["crypto", "stocks", "weather"]
+# What `ingest_jobs.interval_type` says for the series of the other domains.
+STOCKS_INTERVAL = "1d"
+WEATHER_HISTORY_INTERVAL = "1h"
 
 _INSERT_JOB = """
-INSERT INTO ingest_jobs (id, kind, symbol, interval_type, range_start, range_end, requested_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO ingest_jobs (id, kind, symbol, interval_type, range_start, range_end, requested_by,
+                         domain)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
 _JOB_PROGRESS = """
@@ -121,9 +136,12 @@ async def create_job(
     end: datetime | None,
     requested_by: str = "system",
     job_id: uuid.UUID | None = None,
+    domain: JobDomain = "crypto",
 ) -> uuid.UUID:
     job_id = job_id or uuid.uuid4()
-    await pool.execute(_INSERT_JOB, job_id, kind, symbol, interval, start, end, requested_by)
+    await pool.execute(
+        _INSERT_JOB, job_id, kind, symbol, interval, start, end, requested_by, domain
+    )
     return job_id
 
 
@@ -192,6 +210,78 @@ async def request_crypto_backfill(
             start=start,
             end=end,
             requested_by=requested_by,
+        ),
+        correlation_id=correlation_id,
+    )
+    return job_id
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+async def request_stocks_backfill(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    *,
+    symbol: str,
+    exchange: StockExchange,
+    start: date,
+    end: date,
+    requested_by: str,
+    kind: JobKind = "backfill",
+    correlation_id: str | None = None,
+) -> uuid.UUID:
+    """Record a stocks job (trading days in `[start, end)`), then publish its command."""
+    job_id = await create_job(
+        pool,
+        kind=kind,
+        symbol=symbol,
+        interval=STOCKS_INTERVAL,
+        start=_midnight(start),
+        end=_midnight(end),
+        requested_by=requested_by,
+        domain="stocks",
+    )
+    await bus.publish(
+        StocksBackfillRequestedV1(
+            job_id=job_id,
+            symbol=symbol,
+            exchange=exchange,
+            start=start,
+            end=end,
+            requested_by=requested_by,
+        ),
+        correlation_id=correlation_id,
+    )
+    return job_id
+
+
+async def request_weather_backfill(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    *,
+    location: str,
+    start: datetime,
+    end: datetime,
+    requested_by: str,
+    kind: JobKind = "backfill",
+    correlation_id: str | None = None,
+) -> uuid.UUID:
+    """Record a weather history job (hours in `[start, end)`), then publish its command."""
+    job_id = await create_job(
+        pool,
+        kind=kind,
+        symbol=location,
+        interval=WEATHER_HISTORY_INTERVAL,
+        start=start,
+        end=end,
+        requested_by=requested_by,
+        domain="weather",
+    )
+    await bus.publish(
+        WeatherBackfillRequestedV1(
+            job_id=job_id, location=location, start=start, end=end, requested_by=requested_by
         ),
         correlation_id=correlation_id,
     )

@@ -9,8 +9,8 @@ decimal strings so that no precision is lost between Binance and PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -26,6 +26,20 @@ __all__ = [
     "CryptoBackfillRequestedV1",
     "CandleSource",
     "CryptoInterval",
+    "StockExchange",
+    "StockSource",
+    "StockBarV1",
+    "StockPricesV1",
+    "StockPricesStoredV1",
+    "StocksBackfillRequestedV1",
+    "WeatherSource",
+    "WeatherKind",
+    "WeatherObservationV1",
+    "WeatherObservationsV1",
+    "WeatherStoredV1",
+    "WeatherBackfillRequestedV1",
+    "STOCK_SYMBOL_PATTERN",
+    "LOCATION_PATTERN",
 ]
 
 CryptoInterval = Literal["1h", "4h", "1d"]
@@ -173,3 +187,138 @@ class BacktestJobV1(BusMessage):
     requested_by: int | None = None
     rank_by: str = "sharpe"
     walk_forward: WalkForwardV1 | None = None
+
+
+# --- Stocks -------------------------------------------------------------------
+
+StockExchange = Literal["NASDAQ", "OMXH"]
+StockSource = Literal["nasdaq", "nasdaq-nordic", "simulated"]
+# Ours, not the provider's: 'NDA-FI' for Nasdaq Nordic's 'NDA FI'.
+STOCK_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]{0,19}$"
+StockSymbol = Annotated[str, Field(min_length=1, max_length=20, pattern=STOCK_SYMBOL_PATTERN)]
+
+
+class StockBarV1(BaseModel):
+    """One trading day. Decimal strings with the provider's `$` and thousands
+    separators already removed. `o` is None where the exchange publishes no
+    opening price (Nasdaq Nordic): it is never invented."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    date: date
+    o: DecimalString | None
+    h: DecimalString
+    l: DecimalString  # noqa: E741 - the contract's field name
+    c: DecimalString
+    v: DecimalString
+    average: DecimalString | None = None
+    turnover: DecimalString | None = None
+
+
+class StockPricesV1(BusMessage):
+    """Daily bars of one stock fetched together; `batch_id` deterministic per page."""
+
+    routing_key: ClassVar[str] = "stocks.prices.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    symbol: StockSymbol
+    exchange: StockExchange
+    source: StockSource
+    bars: Annotated[list[StockBarV1], Field(max_length=5000)]
+
+
+class StockPricesStoredV1(BusMessage):
+    """The writer committed one stock batch; caches of that symbol are dropped."""
+
+    routing_key: ClassVar[str] = "stocks.prices-stored.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    symbol: str
+    exchange: StockExchange
+    source: StockSource
+    first_date: date | None
+    last_date: date | None
+    bars: int
+    rows_changed: int
+
+
+class StocksBackfillRequestedV1(BusMessage):
+    """A command to ingest-stocks: fetch trading days in `[start, end)` of one symbol."""
+
+    routing_key: ClassVar[str] = "stocks.backfill-requested.v1"
+
+    job_id: uuid.UUID
+    symbol: StockSymbol
+    exchange: StockExchange
+    start: date
+    end: date
+    requested_by: str = "system"
+
+
+# --- Weather ------------------------------------------------------------------
+
+WeatherSource = Literal["open-meteo", "openweather", "simulated"]
+WeatherKind = Literal["current", "historic"]
+LOCATION_PATTERN = r"^[A-Za-z][A-Za-z .'\-]{0,63}$"
+LocationName = Annotated[str, Field(min_length=1, max_length=64, pattern=LOCATION_PATTERN)]
+Measure = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class WeatherObservationV1(BaseModel):
+    """One observation in normalised units: °C, % humidity, hPa, m/s.
+    `raw` is the provider's payload for this row (one hour's values of a
+    column-oriented answer, or the whole current-weather object)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t: UtcDatetime
+    temperature: Measure | None
+    humidity: Measure | None
+    pressure: Measure | None
+    wind_speed: Measure | None
+    description: Annotated[str | None, Field(max_length=200)] = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class WeatherObservationsV1(BusMessage):
+    """Observations of one location: `current` rows go to `weather_current`,
+    `historic` (hourly) rows to `weather_historic`."""
+
+    routing_key: ClassVar[str] = "weather.observations.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    location: LocationName
+    kind: WeatherKind
+    source: WeatherSource
+    observations: Annotated[list[WeatherObservationV1], Field(max_length=5000)]
+
+
+class WeatherStoredV1(BusMessage):
+    """The writer committed one weather batch; caches of that location are dropped."""
+
+    routing_key: ClassVar[str] = "weather.observations-stored.v1"
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+    location: str
+    kind: WeatherKind
+    source: WeatherSource
+    first_t: UtcDatetime | None
+    last_t: UtcDatetime | None
+    observations: int
+    rows_changed: int
+
+
+class WeatherBackfillRequestedV1(BusMessage):
+    """A command to ingest-weather: fetch hourly history in `[start, end)` of one location."""
+
+    routing_key: ClassVar[str] = "weather.backfill-requested.v1"
+
+    job_id: uuid.UUID
+    location: LocationName
+    start: UtcDatetime
+    end: UtcDatetime
+    requested_by: str = "system"

@@ -7,6 +7,7 @@ through `TICKTIDE_BUS_PREFIX` and `TICKTIDE_REDIS_PREFIX` and their own
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -14,6 +15,44 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CRYPTO_INTERVALS: tuple[str, ...] = ("1h", "4h", "1d")
+DEFAULT_WEATHER_LOCATIONS = (
+    "Helsinki:60.1699:24.9384;New York:40.7128:-74.0060;"
+    "London:51.5074:-0.1278;Tokyo:35.6762:139.6503"
+)
+
+
+@dataclass(frozen=True)
+class WeatherLocation:
+    """A configured place: its name (as the API and CLI know it) and coordinates."""
+
+    name: str
+    latitude: float
+    longitude: float
+
+
+def parse_weather_locations(text: str) -> list[WeatherLocation]:
+    """`Name:lat:lon;Name:lat:lon` (the format of `WEATHER_LOCATIONS`)."""
+    locations: list[WeatherLocation] = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        name, sep1, rest = part.partition(":")
+        lat_text, sep2, lon_text = rest.partition(":")
+        if not (sep1 and sep2 and name.strip()):
+            raise ValueError(f"weather location {part!r}: expected Name:latitude:longitude")
+        try:
+            latitude, longitude = float(lat_text), float(lon_text)
+        except ValueError:
+            raise ValueError(
+                f"weather location {part!r}: latitude and longitude must be numbers"
+            ) from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValueError(f"weather location {part!r}: coordinates out of range")
+        locations.append(WeatherLocation(name.strip(), latitude, longitude))
+    names = [loc.name.lower() for loc in locations]
+    if len(set(names)) != len(names):
+        raise ValueError("weather locations: a name appears twice")
+    return locations
 
 
 class Settings(BaseSettings):
@@ -50,10 +89,14 @@ class Settings(BaseSettings):
     ingest_crypto_port: int = 8101
     writer_port: int = 8102
     auth_port: int = 8103
+    ingest_stocks_port: int = 8104
+    ingest_weather_port: int = 8105
     auth_url: str = "http://127.0.0.1:8103"
     service_host: str = "127.0.0.1"
     ingest_crypto_url: str = "http://127.0.0.1:8101"
     writer_url: str = "http://127.0.0.1:8102"
+    ingest_stocks_url: str = "http://127.0.0.1:8104"
+    ingest_weather_url: str = "http://127.0.0.1:8105"
 
     # Crypto ingestion.
     crypto_symbols: Annotated[list[str], NoDecode] = Field(
@@ -76,6 +119,36 @@ class Settings(BaseSettings):
     crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
     crypto_finalize_sweep_seconds: float = 5.0
     crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
+
+    # Every ingester: the finalize sweep, and how often a failing fetch is retried.
+    ingest_finalize_sweep_seconds: float = 5.0
+    ingest_finalize_stale_seconds: float = 300.0
+    ingest_fetch_max_attempts: int = 3
+    http_max_attempts: int = 4  # per upstream request, for 5xx, empty pages, timeouts
+    http_backoff_seconds: float = 0.5  # first wait of the exponential backoff
+    http_timeout_seconds: float = 15.0
+
+    # Stocks: NASDAQ and Nasdaq Helsinki (OMXH) symbols, ours (NDA-FI for 'NDA FI').
+    stock_symbols_nasdaq: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["AAPL", "MSFT", "NVDA", "GOOGL", "AMZN"]
+    )
+    stock_symbols_omxh: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["NOKIA", "NDA-FI", "KNEBV", "SAMPO", "UPM"]
+    )
+    stocks_history_days: int = 365  # what the first scheduled run loads
+    stocks_scheduler_enabled: bool = True
+    stocks_schedule_seconds: float = 900.0  # how often the scheduler looks for a closed session
+    max_backfill_days: int = 366 * 30
+
+    # Weather: `Name:lat:lon;...`; Open-Meteo unless OPENWEATHER_API_KEY is set.
+    weather_locations: Annotated[list[WeatherLocation], NoDecode] = Field(
+        default_factory=lambda: parse_weather_locations(DEFAULT_WEATHER_LOCATIONS)
+    )
+    weather_current_seconds: float = 900.0
+    weather_history_seconds: float = 3600.0
+    weather_history_days: int = 30  # what the first scheduled history run loads
+    weather_scheduler_enabled: bool = True
+    max_weather_backfill_days: int = 3660
 
     # Auth: sessions, passwords, login throttling.
     session_idle_minutes: float = 30.0
@@ -120,6 +193,20 @@ class Settings(BaseSettings):
     bus_publish_timeout_seconds: float = 15.0
     bus_delivery_limit: int = 5
     bus_prefetch: int = 8
+
+    @field_validator("weather_locations", mode="before")
+    @classmethod
+    def _parse_locations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_weather_locations(value)
+        return value
+
+    @field_validator("stock_symbols_nasdaq", "stock_symbols_omxh", mode="before")
+    @classmethod
+    def _split_stock_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("crypto_symbols", "crypto_intervals", mode="before")
     @classmethod

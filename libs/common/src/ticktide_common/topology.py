@@ -14,7 +14,13 @@ from ticktide_common.messages import (
     CandleBatchV1,
     CandlesStoredV1,
     CryptoBackfillRequestedV1,
+    StockPricesStoredV1,
+    StockPricesV1,
+    StocksBackfillRequestedV1,
     UserActivityV1,
+    WeatherBackfillRequestedV1,
+    WeatherObservationsV1,
+    WeatherStoredV1,
 )
 
 __all__ = [
@@ -26,6 +32,14 @@ __all__ = [
     "INGEST_CRYPTO_STORED",
     "WRITER_ACTIVITY",
     "BACKTEST_WORKER_JOBS",
+    "WRITER_STOCKS",
+    "WRITER_WEATHER",
+    "INGEST_STOCKS_BACKFILLS",
+    "INGEST_STOCKS_STORED",
+    "INGEST_WEATHER_BACKFILLS",
+    "INGEST_WEATHER_STORED",
+    "GATEWAY_STOCKS_CACHE_INVALIDATION",
+    "GATEWAY_WEATHER_CACHE_INVALIDATION",
     "ALL_QUEUES",
 ]
 
@@ -68,7 +82,53 @@ BACKTEST_WORKER_JOBS = QueueSpec(
     (BacktestJobV1.routing_key,),
     description="backtest jobs (a few dozen parameter sets of one series each)",
 )
+WRITER_STOCKS = QueueSpec(
+    "writer.stocks", (StockPricesV1.routing_key,), description="daily stock bars to persist"
+)
+WRITER_WEATHER = QueueSpec(
+    "writer.weather",
+    (WeatherObservationsV1.routing_key,),
+    description="current and hourly weather observations to persist",
+)
+INGEST_STOCKS_BACKFILLS = QueueSpec(
+    "ingest-stocks.backfills",
+    (StocksBackfillRequestedV1.routing_key,),
+    description="backfill commands for the NASDAQ / Nasdaq Nordic ingester",
+)
+INGEST_STOCKS_STORED = QueueSpec(
+    "ingest-stocks.stored",
+    (StockPricesStoredV1.routing_key,),
+    description="stored events that complete stock ingest jobs",
+)
+INGEST_WEATHER_BACKFILLS = QueueSpec(
+    "ingest-weather.backfills",
+    (WeatherBackfillRequestedV1.routing_key,),
+    description="history backfill commands for the weather ingester",
+)
+INGEST_WEATHER_STORED = QueueSpec(
+    "ingest-weather.stored",
+    (WeatherStoredV1.routing_key,),
+    description="stored events that complete weather ingest jobs",
+)
+GATEWAY_STOCKS_CACHE_INVALIDATION = QueueSpec(
+    "gateway.stocks-cache-invalidation",
+    (StockPricesStoredV1.routing_key,),
+    description="stored events that drop the gateway's cache of a stock",
+)
+GATEWAY_WEATHER_CACHE_INVALIDATION = QueueSpec(
+    "gateway.weather-cache-invalidation",
+    (WeatherStoredV1.routing_key,),
+    description="stored events that drop the gateway's cache of a location",
+)
 ALL_QUEUES: tuple[QueueSpec, ...] = (
+    WRITER_STOCKS,
+    WRITER_WEATHER,
+    INGEST_STOCKS_BACKFILLS,
+    INGEST_STOCKS_STORED,
+    INGEST_WEATHER_BACKFILLS,
+    INGEST_WEATHER_STORED,
+    GATEWAY_STOCKS_CACHE_INVALIDATION,
+    GATEWAY_WEATHER_CACHE_INVALIDATION,
     BACKTEST_WORKER_JOBS,
     WRITER_ACTIVITY,
     WRITER_CANDLES,

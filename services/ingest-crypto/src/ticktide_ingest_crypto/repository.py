@@ -1,6 +1,8 @@
 """Every SQL statement of ingest-crypto (parameterised, asyncpg).
 
-Job status transitions of `ingest_jobs`, the last stored candle of a series,
+Crypto's view of `ingest_jobs` (the transitions live in
+`ticktide_common.ingest_lifecycle`; the sweep is limited to crypto jobs), the
+last stored candle of a series,
 gap detection with `lead()` over `crypto_prices`, the `crypto_gaps` upsert
 (new holes open; open gaps whose range is complete again become 'refilled'),
 open gaps due for a refill attempt, and the atomic finalize claim.
@@ -15,6 +17,16 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common import ingest_lifecycle as lifecycle
+from ticktide_common.ingest_lifecycle import (
+    JobRow,
+    claim_job_for_finalize,
+    get_job,
+    mark_job_done,
+    mark_job_running,
+    record_fetch_attempt,
+    release_finalize_claim,
+)
 from ticktide_common.jobs import mark_job_failed, mark_job_fetched
 from ticktide_ingest_crypto.gaps import Gap, interval_ms
 
@@ -49,18 +61,6 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True)
-class JobRow:
-    id: uuid.UUID
-    kind: str
-    symbol: str
-    interval: str
-    start: datetime | None
-    end: datetime | None
-    status: str
-    batches_expected: int | None
-
-
-@dataclass(frozen=True)
 class OpenGap:
     id: int
     symbol: str
@@ -80,27 +80,11 @@ class SeriesGaps:
     still_open: list[Gap]
 
 
-def _job(row: asyncpg.Record) -> JobRow:
-    return JobRow(
-        id=row["id"],
-        kind=row["kind"],
-        symbol=row["symbol"],
-        interval=row["interval_type"],
-        start=row["range_start"],
-        end=row["range_end"],
-        status=row["status"],
-        batches_expected=row["batches_expected"],
-    )
-
-
-async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobRow | None:
-    row = await pool.fetchrow(
-        """SELECT id, kind, symbol, interval_type, range_start, range_end, status,
-                  batches_expected
-           FROM ingest_jobs WHERE id = $1""",
-        job_id,
-    )
-    return _job(row) if row else None
+async def unfinished_fetched_jobs(
+    pool: asyncpg.Pool, stale_seconds: float, limit: int = 100
+) -> list[uuid.UUID]:
+    """Crypto jobs that may be ready to finalize (the other domains' are not ours)."""
+    return await lifecycle.unfinished_fetched_jobs(pool, "crypto", stale_seconds, limit)
 
 
 async def ensure_job(
@@ -115,89 +99,17 @@ async def ensure_job(
     requested_by: str,
 ) -> None:
     """Create the job row of a command that arrived without one (idempotent)."""
-    await pool.execute(
-        """INSERT INTO ingest_jobs (id, kind, symbol, interval_type, range_start, range_end,
-                                    requested_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING""",
+    await lifecycle.ensure_job(
+        pool,
         job_id,
-        kind,
-        symbol,
-        interval,
-        start,
-        end,
-        requested_by,
+        domain="crypto",
+        kind=kind,
+        symbol=symbol,
+        interval=interval,
+        start=start,
+        end=end,
+        requested_by=requested_by,
     )
-
-
-async def mark_job_running(pool: asyncpg.Pool, job_id: uuid.UUID) -> bool:
-    status = await pool.fetchval(
-        """UPDATE ingest_jobs SET status = 'running', updated_at = now()
-           WHERE id = $1 AND status IN ('queued', 'running') RETURNING status""",
-        job_id,
-    )
-    return status is not None
-
-
-async def record_fetch_attempt(pool: asyncpg.Pool, job_id: uuid.UUID) -> int:
-    """Count one failed fetch of a job; returns the count so far."""
-    value = await pool.fetchval(
-        """UPDATE ingest_jobs SET fetch_attempts = fetch_attempts + 1, updated_at = now()
-           WHERE id = $1 RETURNING fetch_attempts""",
-        job_id,
-    )
-    return int(value or 0)
-
-
-async def claim_job_for_finalize(
-    pool: asyncpg.Pool, job_id: uuid.UUID, stale_seconds: float
-) -> JobRow | None:
-    """Atomically move a job whose every expected batch is stored to 'finalizing'
-    (or retake a claim older than `stale_seconds`); None if not ready or taken."""
-    row = await pool.fetchrow(
-        """UPDATE ingest_jobs j SET status = 'finalizing', updated_at = now()
-            WHERE j.id = $1
-              AND (j.status = 'fetched'
-                   OR (j.status = 'finalizing'
-                       AND j.updated_at < now() - make_interval(secs => $2)))
-              AND (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
-                  >= coalesce(j.batches_expected, 0)
-            RETURNING j.id, kind, symbol, interval_type, range_start, range_end, status,
-                      batches_expected""",
-        job_id,
-        stale_seconds,
-    )
-    return _job(row) if row else None
-
-
-async def release_finalize_claim(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
-    await pool.execute(
-        """UPDATE ingest_jobs SET status = 'fetched', updated_at = now()
-                          WHERE id = $1 AND status = 'finalizing'""",
-        job_id,
-    )
-
-
-async def mark_job_done(pool: asyncpg.Pool, job_id: uuid.UUID) -> None:
-    await pool.execute(
-        """UPDATE ingest_jobs SET status = 'done', updated_at = now(), finished_at = now()
-           WHERE id = $1 AND status = 'finalizing'""",
-        job_id,
-    )
-
-
-async def unfinished_fetched_jobs(
-    pool: asyncpg.Pool, stale_seconds: float, limit: int = 100
-) -> list[uuid.UUID]:
-    """Jobs that may be ready to finalize (for the sweep that closes every race)."""
-    rows = await pool.fetch(
-        """SELECT id FROM ingest_jobs
-           WHERE status = 'fetched'
-              OR (status = 'finalizing' AND updated_at < now() - make_interval(secs => $1))
-           ORDER BY updated_at LIMIT $2""",
-        stale_seconds,
-        limit,
-    )
-    return [row["id"] for row in rows]
 
 
 async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
