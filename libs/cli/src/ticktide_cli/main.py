@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,8 +13,9 @@ from rich.console import Console
 
 from ticktide_cli.context import CliContext, CliError, open_context
 from ticktide_cli.crypto import run_archive_import, run_backfill
-from ticktide_cli.repository import open_gaps
+from ticktide_cli.repository import open_gaps, open_stock_gaps
 from ticktide_cli.status import show_status
+from ticktide_cli.stocks_weather import run_stocks_backfill, run_weather_backfill
 from ticktide_cli.timeparse import parse_utc
 from ticktide_cli.users import check_identity, create_user_from_cli, read_new_password
 from ticktide_common.logging import configure_logging
@@ -119,6 +120,65 @@ def backfill_crypto(
             f"stored {job.candles_stored} candles of {job.symbol} {job.interval}; "
             f"open gaps in the series: {gaps} ({missing} candles)"
         )
+
+    _run(command)
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date such as 2024-01-31", option) from None
+
+
+@backfill_app.command("stocks")
+def backfill_stocks(
+    symbols: Annotated[list[str], typer.Argument(help="e.g. AAPL NOKIA NDA-FI")],
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD; default a year ago")] = "",
+    end: Annotated[str, typer.Option(help="exclusive last day, YYYY-MM-DD; default tomorrow")] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait per symbol")] = 1800.0,
+) -> None:
+    """Backfill daily prices of NASDAQ / Helsinki stocks; returns when they are stored."""
+    end_day = _day("--end", end) if end else datetime.now(UTC).date() + timedelta(days=1)
+    start_day = _day("--start", start) if start else end_day - timedelta(days=365)
+
+    async def command(ctx: CliContext) -> None:
+        jobs = await run_stocks_backfill(
+            ctx,
+            [s.strip().upper() for s in symbols],
+            start=start_day,
+            end=end_day,
+            timeout=timeout,
+            console=console,
+        )
+        for job in jobs:
+            gaps, sessions = await open_stock_gaps(ctx.pool, job.symbol)
+            console.print(
+                f"stored {job.candles_stored} bars of {job.symbol}; "
+                f"open gaps: {gaps} ({sessions} sessions)"
+            )
+
+    _run(command)
+
+
+@backfill_app.command("weather")
+def backfill_weather(
+    location: Annotated[str, typer.Argument(help="a configured location, e.g. Helsinki")],
+    start: Annotated[
+        str, typer.Option(help="ISO-8601 (UTC if no offset); default 30 days ago")
+    ] = "",
+    end: Annotated[str, typer.Option(help="exclusive end, ISO-8601; default now")] = "",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the job")] = 1800.0,
+) -> None:
+    """Backfill hourly weather history of one location; returns when it is stored."""
+    end_at = _date("--end", end) if end else datetime.now(UTC)
+    start_at = _date("--start", start) if start else end_at - timedelta(days=30)
+
+    async def command(ctx: CliContext) -> None:
+        job = await run_weather_backfill(
+            ctx, location, start=start_at, end=end_at, timeout=timeout, console=console
+        )
+        console.print(f"stored {job.candles_stored} hours of {job.symbol}")
 
     _run(command)
 

@@ -31,6 +31,7 @@ async def follow_job(
     timeout: float,
     console: Console,
     until_stored: bool = False,
+    unit: str = "candles",
 ) -> JobProgress:
     """Poll the job until it is done (or, with `until_stored`, all its candles are
     committed), drawing candles stored against candles expected."""
@@ -39,7 +40,7 @@ async def follow_job(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("candles"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
@@ -69,6 +70,6 @@ async def follow_job(
             if time.monotonic() > deadline:
                 raise CliError(
                     f"job {job_id} still {job.status} after {timeout:.0f}s "
-                    f"({job.candles_stored} candles stored); see `ticktide status`"
+                    f"({job.candles_stored} {unit} stored); see `ticktide status`"
                 )
             await asyncio.sleep(0.3)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import asyncpg
 
-__all__ = ["series_summary", "recent_jobs", "open_gaps", "batch_owner", "backtest_batch"]
+__all__ = [
+    "series_summary",
+    "recent_jobs",
+    "open_gaps",
+    "batch_owner",
+    "backtest_batch",
+    "stock_exchanges",
+    "weather_location_names",
+    "open_stock_gaps",
+    "stock_series_summary",
+    "weather_series_summary",
+]
 
 _SERIES_SUMMARY = """
 SELECT c.binance_symbol AS symbol, p.interval_type AS interval, count(*) AS candles,
@@ -16,7 +27,7 @@ ORDER BY c.binance_symbol, p.interval_type
 """
 
 _RECENT_JOBS = """
-SELECT j.id, j.kind, j.symbol, j.interval_type, j.status, j.candles_expected, j.error,
+SELECT j.id, j.kind, j.domain, j.symbol, j.interval_type, j.status, j.candles_expected, j.error,
        j.created_at, coalesce((SELECT sum(candles) FROM ingest_batches b WHERE b.job_id = j.id), 0)
            AS candles_stored
 FROM ingest_jobs j ORDER BY j.created_at DESC LIMIT $1
@@ -65,3 +76,47 @@ async def batch_owner(pool: asyncpg.Pool, username: str | None) -> int | None:
 
 async def backtest_batch(pool: asyncpg.Pool, batch_id: object) -> asyncpg.Record | None:
     return await pool.fetchrow(_BACKTEST_BATCH, batch_id)
+
+
+async def stock_exchanges(pool: asyncpg.Pool) -> dict[str, str]:
+    """Every known stock symbol (ours, e.g. NDA-FI) → its exchange."""
+    rows = await pool.fetch("SELECT symbol, exchange FROM stocks ORDER BY symbol")
+    return {row["symbol"]: row["exchange"] for row in rows}
+
+
+async def weather_location_names(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT name FROM weather_locations ORDER BY name")
+    return [row["name"] for row in rows]
+
+
+async def open_stock_gaps(pool: asyncpg.Pool, symbol: str) -> tuple[int, int]:
+    row = await pool.fetchrow(
+        """SELECT count(*) AS gaps, coalesce(sum(g.sessions), 0) AS sessions
+           FROM stock_gaps g JOIN stocks s ON s.id = g.stock_id
+           WHERE s.symbol = $1 AND g.status = 'open'""",
+        symbol,
+    )
+    assert row is not None
+    return int(row["gaps"]), int(row["sessions"])
+
+
+async def stock_series_summary(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            """SELECT s.symbol, s.exchange, count(*) AS bars, min(p.datetime) AS first,
+                      max(p.datetime) AS last,
+                      string_agg(DISTINCT p.source, '+' ORDER BY p.source) AS sources
+               FROM stock_prices p JOIN stocks s ON s.id = p.stock_id
+               GROUP BY s.symbol, s.exchange ORDER BY s.exchange, s.symbol"""
+        )
+    )
+
+
+async def weather_series_summary(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return list(
+        await pool.fetch(
+            """SELECT location, count(*) AS hours, min(datetime) AS first, max(datetime) AS last,
+                      string_agg(DISTINCT source, '+' ORDER BY source) AS sources
+               FROM weather_historic GROUP BY location ORDER BY location"""
+        )
+    )

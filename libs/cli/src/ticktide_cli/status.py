@@ -7,7 +7,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ticktide_cli.context import CliContext
-from ticktide_cli.repository import recent_jobs, series_summary
+from ticktide_cli.repository import (
+    recent_jobs,
+    series_summary,
+    stock_series_summary,
+    weather_series_summary,
+)
 from ticktide_common.topology import Topology
 
 __all__ = ["show_status"]
@@ -17,7 +22,10 @@ async def _service_rows(ctx: CliContext) -> list[tuple[str, str, str]]:
     s = ctx.settings
     targets = {
         "gateway": f"http://{s.service_host}:{s.gateway_port}",
+        "auth": s.auth_url,
         "ingest-crypto": s.ingest_crypto_url,
+        "ingest-stocks": s.ingest_stocks_url,
+        "ingest-weather": s.ingest_weather_url,
         "writer": s.writer_url,
     }
     rows = []
@@ -67,6 +75,33 @@ async def show_status(ctx: CliContext, console: Console) -> bool:
         )
     console.print(series)
 
+    stocks = Table(title="stocks (daily)")
+    for column in ("symbol", "exchange", "bars", "first", "last", "source"):
+        stocks.add_column(column)
+    for r in await stock_series_summary(ctx.pool):
+        stocks.add_row(
+            r["symbol"],
+            r["exchange"],
+            str(r["bars"]),
+            r["first"].date().isoformat(),
+            r["last"].date().isoformat(),
+            r["sources"],
+        )
+    console.print(stocks)
+
+    weather = Table(title="weather history (hourly)")
+    for column in ("location", "hours", "first", "last", "source"):
+        weather.add_column(column)
+    for r in await weather_series_summary(ctx.pool):
+        weather.add_row(
+            r["location"],
+            str(r["hours"]),
+            r["first"].isoformat(),
+            r["last"].isoformat(),
+            r["sources"],
+        )
+    console.print(weather)
+
     jobs = Table(title="recent ingest jobs")
     for column in ("job", "kind", "series", "status", "stored/expected", "created"):
         jobs.add_column(column)
@@ -75,7 +110,7 @@ async def show_status(ctx: CliContext, console: Console) -> bool:
         jobs.add_row(
             str(r["id"])[:8],
             r["kind"],
-            f"{r['symbol']} {r['interval_type']}",
+            f"{r['domain']} {r['symbol']} {r['interval_type']}",
             r["status"] + (f": {r['error'][:60]}" if r["error"] else ""),
             f"{r['candles_stored']}/{expected}",
             r["created_at"].isoformat(),

@@ -59,6 +59,8 @@ def settings(database_url: str, run_id: str) -> Settings:
         ticktide_bus_prefix=run_id,
         ticktide_redis_prefix=f"{run_id}:",
         crypto_scheduler_enabled=False,
+        stocks_scheduler_enabled=False,
+        weather_scheduler_enabled=False,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -74,6 +76,8 @@ def service_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         "TICKTIDE_BUS_PREFIX": settings.ticktide_bus_prefix,
         "TICKTIDE_REDIS_PREFIX": settings.ticktide_redis_prefix,
         "CRYPTO_SCHEDULER_ENABLED": "0",
+        "STOCKS_SCHEDULER_ENABLED": "0",
+        "WEATHER_SCHEDULER_ENABLED": "0",
         "TICKTIDE_SIMULATED_FALLBACK": "0",
         "LOG_LEVEL": "INFO",
     }
