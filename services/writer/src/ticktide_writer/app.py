@@ -1,5 +1,5 @@
-"""Wiring only: settings, pool, bus, the candle writer, the activity writer and
-the health routes."""
+"""Wiring only: settings, pool, bus, the candle writer, the activity writer,
+the stock and weather writers and the health routes."""
 
 from __future__ import annotations
 
@@ -15,16 +15,35 @@ from ticktide_common.db import create_pool
 from ticktide_common.faults import CommitFault
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, UserActivityV1
+from ticktide_common.messages import (
+    CandleBatchV1,
+    CandlesStoredV1,
+    StockPricesV1,
+    UserActivityV1,
+    WeatherObservationsV1,
+)
 from ticktide_common.settings import Settings, get_settings
-from ticktide_common.topology import WRITER_ACTIVITY, WRITER_CANDLES, Topology
+from ticktide_common.topology import (
+    WRITER_ACTIVITY,
+    WRITER_CANDLES,
+    WRITER_STOCKS,
+    WRITER_WEATHER,
+    Topology,
+)
 from ticktide_writer.activity_writer import ActivityWriter
 from ticktide_writer.candle_writer import CandleWriter
 from ticktide_writer.repository import WriterRepository
+from ticktide_writer.stock_writer import StockWriter
+from ticktide_writer.stocks_repository import StocksRepository
+from ticktide_writer.weather_repository import WeatherRepository
+from ticktide_writer.weather_writer import WeatherWriter
 
 __all__ = ["create_app", "WriterState", "SERVICE"]
 
 SERVICE = "writer"
+# Stock and weather messages are few and each takes a pool connection while it
+# is written: a small prefetch leaves the pool to the candle group commit.
+SERIES_PREFETCH = 4
 log = get_logger(__name__)
 
 
@@ -34,6 +53,8 @@ class WriterState:
     bus: Bus
     writer: CandleWriter
     activity: ActivityWriter
+    stocks: StockWriter
+    weather: WeatherWriter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,12 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def publish_stored(event: CandlesStoredV1) -> None:
             await bus.publish(event)
 
+        fault = CommitFault.from_settings(settings)
         writer = CandleWriter(
             WriterRepository(pool),
             publish_stored,
             max_group_candles=settings.writer_group_max_candles,
             max_group_wait=settings.writer_group_max_wait_ms / 1000,
-            fault=CommitFault.from_settings(settings),
+            fault=fault,
         )
         writer.start()
         await bus.consume(
@@ -74,7 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await bus.consume(
             WRITER_ACTIVITY, UserActivityV1, activity.handle, prefetch=settings.writer_prefetch
         )
-        state["current"] = app.state.writer = WriterState(pool, bus, writer, activity)
+        stocks = StockWriter(StocksRepository(pool), bus.publish, fault=fault)
+        await bus.consume(WRITER_STOCKS, StockPricesV1, stocks.handle, prefetch=SERIES_PREFETCH)
+        weather = WeatherWriter(WeatherRepository(pool), bus.publish, fault=fault)
+        await bus.consume(
+            WRITER_WEATHER, WeatherObservationsV1, weather.handle, prefetch=SERIES_PREFETCH
+        )
+        state["current"] = app.state.writer = WriterState(
+            pool, bus, writer, activity, stocks, weather
+        )
         log.info(
             "writer.started",
             queue=topology.queue_name(WRITER_CANDLES),
@@ -85,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await writer.stop()
             await activity.stop()
+            await stocks.stop()
+            await weather.stop()
             await bus.close()
             await pool.close()
             state.pop("current", None)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["BATCHES", "CANDLES_STORED", "ROWS_CHANGED", "COMMIT_SECONDS", "GROUP_BATCHES"]
+__all__ = [
+    "BATCHES",
+    "CANDLES_STORED",
+    "ROWS_CHANGED",
+    "COMMIT_SECONDS",
+    "GROUP_BATCHES",
+    "SERIES_BATCHES",
+    "SERIES_ROWS_CHANGED",
+]
 
 BATCHES = Counter(
     "ticktide_writer_batches_total",
@@ -28,4 +36,14 @@ GROUP_BATCHES = Histogram(
     "ticktide_writer_group_batches",
     "Batches written together in one transaction.",
     buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+SERIES_BATCHES = Counter(
+    "ticktide_writer_series_batches_total",
+    "Stock and weather batches handled, by domain and outcome (stored, duplicate, failed).",
+    ["domain", "outcome"],
+)
+SERIES_ROWS_CHANGED = Counter(
+    "ticktide_writer_series_rows_changed_total",
+    "stock_prices / weather_current / weather_historic rows inserted or updated.",
+    ["domain"],
 )

@@ -23,7 +23,16 @@ from asyncpg.pool import PoolConnectionProxy
 from ticktide_writer.activity_rows import ActivityRow
 from ticktide_writer.service import BatchSpan, StagingRow, rows_changed_from_status
 
-__all__ = ["WriterRepository", "WriteTransaction", "STAGING_TABLE", "PRICE_COLUMNS"]
+__all__ = [
+    "WriterRepository",
+    "WriteTransaction",
+    "STAGING_TABLE",
+    "PRICE_COLUMNS",
+    "Connection",
+    "claim_batch",
+]
+
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 STAGING_TABLE = "writer_candle_staging"
 STAGING_COLUMNS = (
@@ -126,10 +135,19 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
+async def claim_batch(
+    connection: Connection, batch_id: uuid.UUID, job_id: uuid.UUID | None, rows: int
+) -> bool:
+    """Record one batch in `ingest_batches` inside the caller's transaction;
+    False when it was recorded before (a redelivery: store nothing again)."""
+    claimed = await connection.fetch(_CLAIM_BATCHES, [batch_id], [job_id], [rows])
+    return bool(claimed)
+
+
 class WriteTransaction:
     """The statements of one open write transaction on one connection."""
 
-    def __init__(self, connection: asyncpg.Connection | PoolConnectionProxy) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     async def claim_batches(
