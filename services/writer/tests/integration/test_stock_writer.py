@@ -269,3 +269,21 @@ async def test_stored_event_is_published_after_commit_and_retried_until_it_is(
     assert [(e.rows_changed, rows, claimed) for e, rows, claimed in seen] == [(2, 2, 1), (0, 2, 1)]
     assert as_tuples(await stored_rows(db_pool, symbol)) == expected([bar(1), bar(2)])
     await writer.stop()
+
+
+async def test_empty_batch_is_recorded_and_announced(db_pool: asyncpg.Pool) -> None:
+    """A page without bars (a holiday week) still completes its part of a job."""
+    announced: list[StockPricesStoredV1] = []
+
+    async def publish(event: StockPricesStoredV1) -> None:
+        announced.append(event)
+
+    message = prices(new_symbol(), [])
+    writer = StockWriter(StocksRepository(db_pool), publish)
+    await writer.handle(message)
+    await writer.stop()
+    assert [(e.bars, e.rows_changed, e.first_date) for e in announced] == [(0, 0, None)]
+    claimed = await db_pool.fetchval(
+        "SELECT candles FROM ingest_batches WHERE batch_id = $1", message.batch_id
+    )
+    assert claimed == 0
