@@ -30,6 +30,7 @@ class CryptoStack:
     writer: ServiceProcess
     env: dict[str, str]
     backtest_workers: list[ServiceProcess] = field(default_factory=list)
+    ingesters: dict[str, ServiceProcess] = field(default_factory=dict)  # stocks, weather
 
     @property
     def api(self) -> str:
@@ -37,7 +38,14 @@ class CryptoStack:
 
     async def close(self) -> None:
         """Stop the processes, then delete the stack's queues and exchanges."""
-        for process in (self.gateway, self.auth, self.ingest, self.writer, *self.backtest_workers):
+        for process in (
+            self.gateway,
+            self.auth,
+            self.ingest,
+            self.writer,
+            *self.backtest_workers,
+            *self.ingesters.values(),
+        ):
             process.stop()
         await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
 
@@ -45,7 +53,9 @@ class CryptoStack:
 def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:
     """The run's environment with ports and a bus prefix of this stack's own, so
     that no other test's consumer can take its messages."""
-    gateway_port, ingest_port, writer_port, auth_port = (free_port() for _ in range(4))
+    gateway_port, ingest_port, writer_port, auth_port, stocks_port, weather_port = (
+        free_port() for _ in range(6)
+    )
     stack_id = uuid.uuid4().hex[:6]
     return {
         **base,
@@ -59,17 +69,34 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
         "AUTH_URL": f"http://127.0.0.1:{auth_port}",
         "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ingest_port}",
         "WRITER_URL": f"http://127.0.0.1:{writer_port}",
+        "INGEST_STOCKS_PORT": str(stocks_port),
+        "INGEST_WEATHER_PORT": str(weather_port),
+        "INGEST_STOCKS_URL": f"http://127.0.0.1:{stocks_port}",
+        "INGEST_WEATHER_URL": f"http://127.0.0.1:{weather_port}",
+        "HTTP_BACKOFF_SECONDS": "0.05",
+        "INGEST_FINALIZE_SWEEP_SECONDS": "0.5",
         "BINANCE_BACKOFF_SECONDS": "0.05",
         "CRYPTO_FINALIZE_SWEEP_SECONDS": "0.5",
         **extra,
     }
 
 
+_INGESTERS = {
+    "stocks": ("ticktide_ingest_stocks", "INGEST_STOCKS_PORT", "ingest-stocks"),
+    "weather": ("ticktide_ingest_weather", "INGEST_WEATHER_PORT", "ingest-weather"),
+}
+
+
 async def start_stack(
-    binance: FakeBinance, env: dict[str, str], log_dir: Path, backtest_workers: int = 0
+    binance: FakeBinance,
+    env: dict[str, str],
+    log_dir: Path,
+    backtest_workers: int = 0,
+    ingesters: tuple[str, ...] = (),
 ) -> CryptoStack:
-    """Start the four services (and `backtest_workers` backtest workers) together; if
-    one fails to start, stop the others."""
+    """Start the four services (and `backtest_workers` backtest workers, and the
+    named `ingesters` of "stocks" / "weather") together; if one fails to start,
+    stop the others."""
     processes = [
         ServiceProcess(module, env, int(env[port]), log_dir, name)
         for module, port, name in (
@@ -90,14 +117,21 @@ async def start_stack(
                 "backtest-worker",
             )
         )
-    outcomes = await asyncio.gather(*(p.start() for p in processes), return_exceptions=True)
+    extra = {
+        name: ServiceProcess(
+            _INGESTERS[name][0], env, int(env[_INGESTERS[name][1]]), log_dir, _INGESTERS[name][2]
+        )
+        for name in ingesters
+    }
+    everything = [*processes, *extra.values()]
+    outcomes = await asyncio.gather(*(p.start() for p in everything), return_exceptions=True)
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     if failures:
-        for process in processes:
+        for process in everything:
             process.stop()
         raise failures[0]
     gateway, auth, ingest, writer, *workers = processes
-    return CryptoStack(binance, gateway, auth, ingest, writer, env, workers)
+    return CryptoStack(binance, gateway, auth, ingest, writer, env, workers, extra)
 
 
 async def admin_headers(pool: asyncpg.Pool) -> dict[str, str]:

@@ -128,7 +128,9 @@ def _day(option: str, value: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date such as 2024-01-31", option) from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date such as 2024-01-31", param_hint=option
+        ) from None
 
 
 @backfill_app.command("stocks")
