@@ -1,0 +1,130 @@
+"""Keeps every configured stock current after each market's close, and retries
+open gaps.
+
+Each tick (every `stocks_schedule_seconds`, when `stocks_scheduler_enabled`)
+takes a PostgreSQL advisory lock so that only one replica works at a time. For
+each configured symbol (`stock_symbols_nasdaq` on NASDAQ, `stock_symbols_omxh`
+on OMXH) whose last closed session (per the exchange calendar: NASDAQ 16:00
+America/New_York, Helsinki 18:30 Europe/Helsinki, early closes included) is not
+stored yet, and that has no recent scheduled job, it requests a 'scheduled'
+backfill from the day after the last stored date (or `stocks_history_days`
+back when nothing is stored) to the day after that session. Then it requests
+gap refills that are due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from ticktide_common.bus import Bus
+from ticktide_common.jobs import request_stocks_backfill
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import StockExchange
+from ticktide_common.settings import Settings
+from ticktide_ingest_stocks import repository as repo
+from ticktide_ingest_stocks.calendar import last_closed_session
+from ticktide_ingest_stocks.service import StocksIngest
+
+__all__ = ["SCHEDULER_LOCK_KEY", "Scheduler", "configured_symbols", "run_periodically"]
+
+log = get_logger(__name__)
+
+SCHEDULER_LOCK_KEY = int.from_bytes(b"ttstock1", "big") & 0x7FFFFFFFFFFFFFFF
+
+
+def configured_symbols(settings: Settings) -> list[tuple[str, StockExchange]]:
+    return [(s, "NASDAQ") for s in settings.stock_symbols_nasdaq] + [
+        (s, "OMXH") for s in settings.stock_symbols_omxh
+    ]
+
+
+class Scheduler:
+    """One tick = scheduled refreshes of every configured symbol + due gap refills."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        ingest: StocksIngest,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.ingest = ingest
+        self.settings = settings
+        self.clock = clock
+
+    async def tick(self) -> list[uuid.UUID]:
+        """Run one tick if no other replica is; returns the jobs requested."""
+        async with self.pool.acquire() as conn:
+            if not await repo.try_advisory_lock(conn, SCHEDULER_LOCK_KEY):
+                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
+                return []
+            try:
+                jobs = await self._refresh()
+                jobs += await self.ingest.request_refills()
+            finally:
+                await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
+        return jobs
+
+    async def _refresh(self) -> list[uuid.UUID]:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        jobs: list[uuid.UUID] = []
+        for symbol, exchange in configured_symbols(self.settings):
+            closed = last_closed_session(exchange, now)
+            if closed is None:
+                continue
+            last = await repo.last_stored_date(self.pool, symbol)
+            if last is not None and last >= closed:
+                continue
+            if await repo.recent_scheduled_job_exists(
+                self.pool, symbol, self.settings.stocks_schedule_seconds / 2
+            ):
+                continue
+            start = (
+                last + timedelta(days=1)
+                if last is not None
+                else closed - timedelta(days=self.settings.stocks_history_days)
+            )
+            end = closed + timedelta(days=1)
+            job_id = await request_stocks_backfill(
+                self.pool,
+                self.bus,
+                symbol=symbol,
+                exchange=exchange,
+                start=start,
+                end=end,
+                requested_by="scheduler",
+                kind="scheduled",
+            )
+            log.info(
+                "scheduler.job_requested",
+                job_id=str(job_id),
+                symbol=symbol,
+                start=str(start),
+                end=str(end),
+            )
+            jobs.append(job_id)
+        return jobs
+
+
+async def run_periodically(
+    action: Callable[[], Awaitable[object]], seconds: float, name: str
+) -> None:
+    """Call `action` every `seconds` until cancelled; a failing call is logged."""
+    while True:
+        try:
+            await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bad tick must not stop the loop
+            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
+        await asyncio.sleep(seconds)

@@ -1,0 +1,1 @@
+"""Test helpers other packages may import: the fake NASDAQ / Nasdaq Nordic server."""
