@@ -9,6 +9,7 @@ outside the calendars' bounds (1990 to about a year ahead) have no sessions.
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -36,7 +37,10 @@ CALENDAR_START = "1990-01-01"
 @lru_cache(maxsize=4)
 def calendar_for(exchange: StockExchange) -> ExchangeCalendar:
     """The exchange's calendar (built once per process; building takes ~0.2 s)."""
-    return xcals.get_calendar(CALENDAR_CODES[exchange], start=CALENDAR_START)
+    with warnings.catch_warnings():
+        # The package's holiday rules trip pandas deprecation warnings that are not ours.
+        warnings.simplefilter("ignore")
+        return xcals.get_calendar(CALENDAR_CODES[exchange], start=CALENDAR_START)
 
 
 def _bounds(cal: ExchangeCalendar) -> tuple[date, date]:
