@@ -1,0 +1,103 @@
+"""Every SQL statement of ingest-weather (parameterised, asyncpg).
+
+The configured locations (upserted into `weather_locations` at start, looked
+up by name for a backfill command), the newest stored historic hour of a
+location, the recent-scheduled-job check and the scheduler's advisory lock.
+The job transitions themselves live in `ticktide_common.ingest_lifecycle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL
+from ticktide_common.settings import WeatherLocation
+
+__all__ = [
+    "advisory_unlock",
+    "count_historic_hours",
+    "find_location",
+    "last_historic_hour",
+    "recent_scheduled_job_exists",
+    "try_advisory_lock",
+    "upsert_locations",
+]
+
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def upsert_locations(pool: asyncpg.Pool, locations: Iterable[WeatherLocation]) -> None:
+    """Make the configured locations known (and active) with their coordinates."""
+    await pool.executemany(
+        """INSERT INTO weather_locations (name, latitude, longitude) VALUES ($1, $2, $3)
+           ON CONFLICT (name) DO UPDATE
+               SET latitude = excluded.latitude, longitude = excluded.longitude,
+                   is_active = true""",
+        [(loc.name, loc.latitude, loc.longitude) for loc in locations],
+    )
+
+
+async def find_location(pool: asyncpg.Pool, name: str) -> WeatherLocation | None:
+    """An active location by name (case-insensitive), as stored."""
+    row = await pool.fetchrow(
+        """SELECT name, latitude, longitude FROM weather_locations
+           WHERE lower(name) = lower($1) AND is_active ORDER BY name = $1 DESC LIMIT 1""",
+        name,
+    )
+    if row is None:
+        return None
+    return WeatherLocation(row["name"], float(row["latitude"]), float(row["longitude"]))
+
+
+async def last_historic_hour(pool: asyncpg.Pool, location: str) -> datetime | None:
+    """The newest hour stored for `location` in `weather_historic` (any source)."""
+    value: datetime | None = await pool.fetchval(
+        "SELECT max(datetime) FROM weather_historic WHERE location = $1", location
+    )
+    return value
+
+
+async def count_historic_hours(
+    pool: asyncpg.Pool, location: str, start: datetime, end: datetime
+) -> int:
+    """Stored hours of `location` in `[start, end)`."""
+    value = await pool.fetchval(
+        """SELECT count(*) FROM weather_historic
+           WHERE location = $1 AND datetime >= $2 AND datetime < $3""",
+        location,
+        start,
+        end,
+    )
+    return int(value or 0)
+
+
+async def recent_scheduled_job_exists(
+    pool: asyncpg.Pool, location: str, within_seconds: float
+) -> bool:
+    """A scheduled weather job of `location` younger than `within_seconds`, or one
+    still unfinished from the last hour (replicas and slow runs do not pile up)."""
+    value = await pool.fetchval(
+        """SELECT EXISTS (
+               SELECT 1 FROM ingest_jobs
+               WHERE domain = 'weather' AND kind = 'scheduled' AND symbol = $1
+                 AND interval_type = $2
+                 AND (created_at > now() - make_interval(secs => $3)
+                      OR (status NOT IN ('done', 'failed')
+                          AND created_at > now() - interval '1 hour')))""",
+        location,
+        WEATHER_HISTORY_INTERVAL,
+        within_seconds,
+    )
+    return bool(value)
+
+
+async def try_advisory_lock(conn: Connection, key: int) -> bool:
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+
+async def advisory_unlock(conn: Connection, key: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", key)

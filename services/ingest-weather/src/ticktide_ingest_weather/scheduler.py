@@ -1,0 +1,125 @@
+"""Keeps every configured location's weather current.
+
+- `current_tick` (every `weather_current_seconds`): the current reading of
+  every configured location. Repeats are harmless (deterministic batch ids).
+- `history_tick` (every `weather_history_seconds`): under a PostgreSQL
+  advisory lock (one replica at a time), for each location without a recent
+  scheduled job, a 'scheduled' history job from the hour after the newest
+  stored one (or `weather_history_days` back) up to the current hour
+  (exclusive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from ticktide_common.bus import Bus
+from ticktide_common.jobs import request_weather_backfill
+from ticktide_common.logging import get_logger
+from ticktide_common.settings import Settings
+from ticktide_ingest_weather import repository as repo
+from ticktide_ingest_weather.hours import HOUR, align_hour_down
+from ticktide_ingest_weather.service import WeatherIngester, utc_now
+
+__all__ = ["HISTORY_LOCK_KEY", "WeatherScheduler", "history_range", "run_periodically"]
+
+log = get_logger(__name__)
+
+HISTORY_LOCK_KEY = int.from_bytes(b"ttwthr01", "big") & 0x7FFFFFFFFFFFFFFF
+
+
+def history_range(
+    last_stored: datetime | None, now: datetime, history_days: int
+) -> tuple[datetime, datetime] | None:
+    """The hours a scheduled job should load: after the newest stored hour (or
+    `history_days` back) up to the current hour, exclusive; None when current."""
+    end = align_hour_down(now)
+    if last_stored is None:
+        start = end - timedelta(days=history_days)
+    else:
+        start = align_hour_down(last_stored) + HOUR
+    return (start, end) if start < end else None
+
+
+class WeatherScheduler:
+    """The two periodic duties of ingest-weather."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        ingester: WeatherIngester,
+        settings: Settings,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.ingester = ingester
+        self.settings = settings
+        self.now = now
+
+    async def current_tick(self) -> int:
+        """Publish every location's current reading; returns how many were published."""
+        return len(await self.ingester.publish_all_current())
+
+    async def history_tick(self) -> list[uuid.UUID]:
+        """Request the scheduled history jobs, if no other replica is doing it."""
+        async with self.pool.acquire() as conn:
+            if not await repo.try_advisory_lock(conn, HISTORY_LOCK_KEY):
+                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
+                return []
+            try:
+                return await self._request_history()
+            finally:
+                await repo.advisory_unlock(conn, HISTORY_LOCK_KEY)
+
+    async def _request_history(self) -> list[uuid.UUID]:
+        jobs: list[uuid.UUID] = []
+        for location in self.settings.weather_locations:
+            if await repo.recent_scheduled_job_exists(
+                self.pool, location.name, self.settings.weather_history_seconds / 2
+            ):
+                continue
+            last = await repo.last_historic_hour(self.pool, location.name)
+            wanted = history_range(last, self.now(), self.settings.weather_history_days)
+            if wanted is None:
+                continue
+            start, end = wanted
+            job_id = await request_weather_backfill(
+                self.pool,
+                self.bus,
+                location=location.name,
+                start=start,
+                end=end,
+                requested_by="scheduler",
+                kind="scheduled",
+            )
+            log.info(
+                "scheduler.job_requested",
+                job_id=str(job_id),
+                location=location.name,
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
+            jobs.append(job_id)
+        return jobs
+
+
+async def run_periodically(
+    action: Callable[[], Awaitable[object]], seconds: float, name: str
+) -> None:
+    """Call `action` every `seconds` until cancelled; a failing call is logged."""
+    while True:
+        try:
+            await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bad tick must not stop the loop
+            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
+        await asyncio.sleep(seconds)

@@ -1,0 +1,1 @@
+"""Test helpers of ingest-weather: fake Open-Meteo and OpenWeather servers."""
