@@ -1,7 +1,7 @@
 """Wiring of the gateway: settings, pool, Redis, bus, HTTP client, session store,
 activity recorder, routers (its own, the auth proxy, the merged OpenAPI
-document), middleware, and the consumer that drops cached prices when candles
-are stored."""
+document), middleware, and the consumers that drop cached bodies when candles,
+stock bars or weather observations are stored."""
 
 from __future__ import annotations
 
@@ -27,17 +27,36 @@ from ticktide_common.health import (
     redis_check,
 )
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandlesStoredV1
+from ticktide_common.messages import CandlesStoredV1, StockPricesStoredV1, WeatherStoredV1
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings, get_settings
-from ticktide_common.topology import GATEWAY_CACHE_INVALIDATION, Topology
+from ticktide_common.topology import (
+    GATEWAY_CACHE_INVALIDATION,
+    GATEWAY_STOCKS_CACHE_INVALIDATION,
+    GATEWAY_WEATHER_CACHE_INVALIDATION,
+    Topology,
+)
 from ticktide_gateway import auth_proxy, openapi_doc, repository
 from ticktide_gateway.activity_log import ActivityMiddleware
-from ticktide_gateway.cache import ResponseCache
+from ticktide_gateway.cache import (
+    LATEST_STOCKS,
+    ResponseCache,
+    location_series,
+    stock_series,
+)
 from ticktide_gateway.deps import GatewayState, SymbolDirectory
 from ticktide_gateway.error_handlers import install_error_handlers
 from ticktide_gateway.request_metrics import MetricsBuffer, RequestMetricsMiddleware
-from ticktide_gateway.routes import admin, backtest, crypto, public
+from ticktide_gateway.routes import (
+    admin,
+    admin_data,
+    backtest,
+    crypto,
+    database,
+    public,
+    stocks,
+    weather,
+)
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -113,10 +132,28 @@ def create_app(
             async def drop_cached_series(event: CandlesStoredV1) -> None:
                 await cache.invalidate_series(event.symbol, event.interval)
 
+            async def drop_cached_stock(event: StockPricesStoredV1) -> None:
+                await cache.invalidate([stock_series(event.symbol), LATEST_STOCKS])
+
+            async def drop_cached_location(event: WeatherStoredV1) -> None:
+                await cache.invalidate([location_series(event.location)])
+
             await bus.consume(
                 GATEWAY_CACHE_INVALIDATION,
                 CandlesStoredV1,
                 drop_cached_series,
+                prefetch=settings.bus_prefetch,
+            )
+            await bus.consume(
+                GATEWAY_STOCKS_CACHE_INVALIDATION,
+                StockPricesStoredV1,
+                drop_cached_stock,
+                prefetch=settings.bus_prefetch,
+            )
+            await bus.consume(
+                GATEWAY_WEATHER_CACHE_INVALIDATION,
+                WeatherStoredV1,
+                drop_cached_location,
                 prefetch=settings.bus_prefetch,
             )
             gc.collect()
@@ -158,7 +195,11 @@ def create_app(
     app.include_router(auth_proxy.router)
     app.include_router(crypto.router)
     app.include_router(backtest.router)
+    app.include_router(stocks.router)
+    app.include_router(weather.router)
     app.include_router(admin.router)
+    app.include_router(admin_data.router)
+    app.include_router(database.router)
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     return app

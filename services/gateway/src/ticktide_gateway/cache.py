@@ -1,11 +1,14 @@
 """The gateway's Redis cache of serialized response bodies.
 
-Prices bodies are keyed by every parameter of the query plus the series'
-version counter, which a `CandlesStoredV1` increments: a request that read the
-old version before a write committed stores its body under a key nobody asks
-for any more, so a stale body never survives an invalidation. A per-series set
-of keys lets the invalidation delete the old bodies at once rather than leave
-them to their TTL. Redis trouble degrades to a miss; it never fails a request.
+A cached body depends on one or more *series* (`SeriesKey`): a crypto series
+(symbol and interval), a stock, a weather location, or "every stock" for the
+latest-prices listing. Each series has a version counter, which its stored
+event increments, and bodies are keyed by every parameter of the query plus the
+versions they were read at: a request that read the old version before a write
+committed stores its body under a key nobody asks for any more, so a stale body
+never survives an invalidation. A per-series set of keys lets the invalidation
+delete the old bodies at once rather than leave them to their TTL. Redis
+trouble degrades to a miss; it never fails a request.
 
 Each gateway process also keeps the most recently used bodies in memory under
 the same versioned keys (bounded in bytes): a hit then costs one small GET of
@@ -16,6 +19,8 @@ fresh, because the version still comes from Redis on every request.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
@@ -23,12 +28,55 @@ from redis.exceptions import RedisError
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["ResponseCache", "LocalBodies", "prices_key"]
+__all__ = [
+    "ResponseCache",
+    "LocalBodies",
+    "SeriesKey",
+    "crypto_series",
+    "stock_series",
+    "location_series",
+    "LATEST_STOCKS",
+    "prices_key",
+    "versioned_key",
+]
 
 log = get_logger(__name__)
 
 
-def _part(value: datetime | int | None) -> str:
+@dataclass(frozen=True)
+class SeriesKey:
+    """What cached bodies depend on: `kind` names the family ("prices" for crypto,
+    "stocks", "stocks-latest", "weather"), `name` the member ("BTCUSDT:1h",
+    "AAPL", "Helsinki")."""
+
+    kind: str
+    name: str
+
+    def version_key(self, prefix: str) -> str:
+        return f"{prefix}gateway:{self.kind}-version:{self.name}"
+
+    def keys_key(self, prefix: str) -> str:
+        return f"{prefix}gateway:{self.kind}-keys:{self.name}"
+
+
+def crypto_series(symbol: str, interval: str) -> SeriesKey:
+    return SeriesKey("prices", f"{symbol}:{interval}")
+
+
+def stock_series(symbol: str) -> SeriesKey:
+    return SeriesKey("stocks", symbol)
+
+
+def location_series(location: str) -> SeriesKey:
+    """By the configured (canonical) name, as the stored events carry it."""
+    return SeriesKey("weather", location)
+
+
+# What `/api/stocks/latest` reads: every stock; any stock's stored event drops it.
+LATEST_STOCKS = SeriesKey("stocks-latest", "all")
+
+
+def _part(value: datetime | int | str | None) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
@@ -51,6 +99,19 @@ def prices_key(
         f"{prefix}gateway:prices:{symbol}:{interval}:v{version}:"
         f"{_part(start)}:{_part(end)}:{_part(limit)}"
     )
+
+
+def versioned_key(
+    prefix: str,
+    endpoint: str,
+    series: Sequence[SeriesKey],
+    versions: Sequence[int],
+    *parts: datetime | int | str | None,
+) -> str:
+    """The key of one endpoint's body: the series it reads at their versions, then
+    every parameter of the query (absent ones as "-")."""
+    read = ",".join(f"{s.name}@v{v}" for s, v in zip(series, versions, strict=True))
+    return f"{prefix}gateway:{endpoint}:{read}:" + ":".join(_part(p) for p in parts)
 
 
 class LocalBodies:
@@ -88,26 +149,34 @@ class ResponseCache:
         self.local = LocalBodies(local_bytes) if local_bytes > 0 else None
 
     def version_key(self, symbol: str, interval: str) -> str:
-        return f"{self.prefix}gateway:prices-version:{symbol}:{interval}"
+        return crypto_series(symbol, interval).version_key(self.prefix)
 
     @property
     def symbols_key(self) -> str:
         return f"{self.prefix}gateway:symbols"
 
-    async def series_version(self, symbol: str, interval: str) -> int | None:
-        """The series' current version (0 before any store); None if Redis fails."""
+    async def versions(self, series: Sequence[SeriesKey]) -> list[int] | None:
+        """The series' current versions (0 before any store); None if Redis fails."""
         try:
-            raw = await self.redis.get(self.version_key(symbol, interval))
+            raw = await self.redis.mget([s.version_key(self.prefix) for s in series])
         except RedisError as exc:
             log.warning("cache.unavailable", error=repr(exc))
             return None
-        return int(raw) if raw is not None else 0
+        return [int(v) if v is not None else 0 for v in raw]
+
+    async def series_version(self, symbol: str, interval: str) -> int | None:
+        """A crypto series' current version (0 before any store); None if Redis fails."""
+        found = await self.versions([crypto_series(symbol, interval)])
+        return found[0] if found is not None else None
 
     async def get(self, key: str) -> bytes | None:
         return await self._get(key, local=False)
 
+    async def get_versioned(self, key: str) -> bytes | None:
+        """A versioned body: from this process's memory, else from Redis."""
+        return await self._get(key, local=True)
+
     async def get_prices(self, key: str) -> bytes | None:
-        """A versioned prices body: from this process's memory, else from Redis."""
         return await self._get(key, local=True)
 
     async def _get(self, key: str, *, local: bool) -> bytes | None:
@@ -130,32 +199,46 @@ class ResponseCache:
             log.warning("cache.store_failed", error=repr(exc))
 
     def series_keys_key(self, symbol: str, interval: str) -> str:
-        return f"{self.prefix}gateway:prices-keys:{symbol}:{interval}"
+        return crypto_series(symbol, interval).keys_key(self.prefix)
 
     async def put_prices(self, symbol: str, interval: str, key: str, body: bytes) -> None:
-        """Store a prices body and remember its key with the series, so that an
-        invalidation frees the memory at once instead of after the TTL."""
+        """Store a crypto prices body (see `put_versioned`)."""
+        await self.put_versioned([crypto_series(symbol, interval)], key, body)
+
+    async def put_versioned(self, series: Sequence[SeriesKey], key: str, body: bytes) -> None:
+        """Store a versioned body and remember its key with each series it read, so
+        that an invalidation frees the memory at once instead of after the TTL."""
         if self.local is not None:
             self.local.put(key, body)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(key, body, ex=self.ttl_seconds)
-                pipe.sadd(self.series_keys_key(symbol, interval), key)
-                pipe.expire(self.series_keys_key(symbol, interval), self.ttl_seconds)
+                for one in series:
+                    pipe.sadd(one.keys_key(self.prefix), key)
+                    pipe.expire(one.keys_key(self.prefix), self.ttl_seconds)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("cache.store_failed", error=repr(exc))
 
     async def invalidate_series(self, symbol: str, interval: str) -> None:
-        """Bump the series' version (what makes old bodies unreachable), then delete
-        them. Raises on Redis failure so the stored event is retried."""
-        keys_key = self.series_keys_key(symbol, interval)
+        """A crypto series changed: its bodies and the symbols listing go."""
+        await self.invalidate([crypto_series(symbol, interval)], also_delete=[self.symbols_key])
+
+    async def invalidate(
+        self, series: Sequence[SeriesKey], also_delete: Sequence[str] = ()
+    ) -> None:
+        """Bump each series' version (what makes old bodies unreachable), then delete
+        them and `also_delete`. Raises on Redis failure so the stored event is retried."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self.version_key(symbol, interval))
-            pipe.delete(self.symbols_key)
-            pipe.smembers(keys_key)
-            pipe.delete(keys_key)
+            for one in series:
+                pipe.incr(one.version_key(self.prefix))
+            if also_delete:
+                pipe.delete(*also_delete)
+            for one in series:
+                pipe.smembers(one.keys_key(self.prefix))
+                pipe.delete(one.keys_key(self.prefix))
             results = await pipe.execute()
-        stale = list(results[2])
+        members = results[len(series) + (1 if also_delete else 0) :: 2]
+        stale = {key for found in members for key in found}
         if stale:
             await self.redis.unlink(*stale)

@@ -1,14 +1,17 @@
 """Fixtures of the gateway's integration tests: small real HTTP servers standing in
 for auth, ingest-crypto and writer, the real gateway as a subprocess, users with
-API tokens made in the database, and a helper that stores candles with SQL (the
-writer's path is tested by the writer)."""
+API tokens made in the database, and helpers that store candles, stock bars and
+weather observations with SQL (the writer's path is tested by the writer)."""
 
 from __future__ import annotations
 
 import json
+import random
+import string
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,9 +19,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
+from ticktide_gateway.cache import LATEST_STOCKS, ResponseCache, location_series, stock_series
 
 # What the fake auth service publishes as its OpenAPI document: one path, one
 # component named like one of the gateway's but different (the merge renames it).
@@ -241,3 +247,104 @@ async def store_candles(
         ],
     )
     return int(crypto_id)
+
+
+# --- stocks and weather -------------------------------------------------------
+
+StockBar = tuple[date, str | None, str, str, str, str]  # date, o (None: no open), h, l, c, v
+Observation = tuple[datetime, float | None, float | None, float | None, float | None, str | None]
+
+
+def unique_symbol(prefix: str = "T") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8].upper()}"
+
+
+def unique_location(prefix: str = "Test") -> str:
+    return prefix + " " + "".join(random.choices(string.ascii_lowercase, k=10)).capitalize()
+
+
+class MarketStore:
+    """Rows stored with SQL as the writer would, followed by what the writer's
+    stored event does to the gateway's cache (a version bump), so that a body
+    cached by an earlier test is not served stale."""
+
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, prefix: str) -> None:
+        self.pool = pool
+        self.cache = ResponseCache(redis, prefix, 60)
+
+    async def stock(
+        self, symbol: str, exchange: str = "NASDAQ", name: str | None = None, active: bool = True
+    ) -> int:
+        stock_id = await self.pool.fetchval(
+            """INSERT INTO stocks (symbol, name, exchange, currency, provider_symbol, is_active)
+               VALUES ($1, $2, $3, $4, $1, $5)
+               ON CONFLICT (symbol) DO UPDATE SET is_active = EXCLUDED.is_active RETURNING id""",
+            symbol,
+            name or f"{symbol} Corp",
+            exchange,
+            "USD" if exchange == "NASDAQ" else "EUR",
+            active,
+        )
+        await self.cache.invalidate([stock_series(symbol), LATEST_STOCKS])
+        return int(stock_id)
+
+    async def bars(self, symbol: str, bars: Sequence[StockBar], source: str = "nasdaq") -> None:
+        stock_id = await self.pool.fetchval("SELECT id FROM stocks WHERE symbol = $1", symbol)
+        assert stock_id is not None, symbol
+        await self.pool.executemany(
+            """INSERT INTO stock_prices (stock_id, datetime, open_price, high_price, low_price,
+                                         close_price, volume, source)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (stock_id, datetime) DO UPDATE
+               SET open_price = EXCLUDED.open_price, high_price = EXCLUDED.high_price,
+                   low_price = EXCLUDED.low_price, close_price = EXCLUDED.close_price,
+                   volume = EXCLUDED.volume, source = EXCLUDED.source""",
+            [
+                (
+                    stock_id,
+                    datetime.combine(day, time(0), tzinfo=UTC),
+                    Decimal(o) if o is not None else None,
+                    *(Decimal(x) for x in (h, lo, c, v)),
+                    source,
+                )
+                for day, o, h, lo, c, v in bars
+            ],
+        )
+        await self.cache.invalidate([stock_series(symbol), LATEST_STOCKS])
+
+    async def location(self, name: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO weather_locations (name, latitude, longitude) VALUES ($1, 60.0, 25.0)"
+            " ON CONFLICT DO NOTHING",
+            name,
+        )
+
+    async def observations(
+        self,
+        location: str,
+        kind: str,
+        rows: Sequence[Observation],
+        source: str = "open-meteo",
+    ) -> None:
+        table = {"current": "weather_current", "historic": "weather_historic"}[kind]
+        await self.pool.executemany(
+            f"""INSERT INTO {table} (location, datetime, temperature, humidity, pressure,
+                                     wind_speed, description, source, weather_data)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{{}}'::jsonb)""",
+            [(location, *row, source) for row in rows],
+        )
+        await self.cache.invalidate([location_series(location)])
+
+
+@pytest.fixture(scope="session")
+def market(db_pool: asyncpg.Pool, redis_client: Redis, settings: Settings) -> MarketStore:
+    return MarketStore(db_pool, redis_client, settings.ticktide_redis_prefix)
+
+
+@pytest.fixture
+async def user_api(gateway: ServiceProcess, user_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway signed in as a plain user (API token)."""
+    async with httpx.AsyncClient(
+        base_url=gateway.url, timeout=10.0, headers=bearer(user_token)
+    ) as client:
+        yield client

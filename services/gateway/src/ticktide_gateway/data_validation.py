@@ -1,0 +1,287 @@
+"""Validation of the stocks and weather endpoints' inputs: query and body models,
+the symbol list of `/api/stocks/multi`, and the rules that turn absent or given
+`start`/`end` into the exact window a query reads.
+
+Pure: no I/O. Rejections are `InvalidQuery` (→ 422) saying what was wrong and
+what is allowed; malformed fields fail pydantic validation (→ 422 naming the
+field). Windows are `[start, end)` in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ticktide_common.messages import LOCATION_PATTERN, STOCK_SYMBOL_PATTERN, StockExchange
+from ticktide_gateway.validation import InvalidQuery, Timestamp, as_utc
+
+__all__ = [
+    "MAX_MULTI_SYMBOLS",
+    "DEFAULT_STOCK_DAYS",
+    "DEFAULT_WEATHER_DAYS",
+    "MAX_WEATHER_RANGE_DAYS",
+    "StockQuery",
+    "StockRangeQuery",
+    "MultiStockQuery",
+    "LatestStocksQuery",
+    "LocationQuery",
+    "HistoricWeatherQuery",
+    "StocksBackfillRequest",
+    "WeatherBackfillRequest",
+    "parse_symbol_list",
+    "stock_window",
+    "stats_window",
+    "weather_window",
+    "check_stocks_backfill",
+    "check_weather_backfill",
+    "bound_text",
+]
+
+MAX_MULTI_SYMBOLS = 20
+DEFAULT_STOCK_DAYS = 365
+DEFAULT_WEATHER_DAYS = 7
+MAX_WEATHER_RANGE_DAYS = 366
+
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+_SYMBOL_RE = re.compile(STOCK_SYMBOL_PATTERN)
+_SYMBOL_RULE = "1 to 20 of A-Z, 0-9, '.', '-' starting with a letter or digit, e.g. AAPL, NDA-FI"
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+StockSymbol = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(
+        max_length=20,
+        pattern=STOCK_SYMBOL_PATTERN,
+        description="our stock symbol (case-insensitive), e.g. AAPL, NOKIA, NDA-FI",
+        examples=["AAPL"],
+    ),
+]
+LocationName = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=LOCATION_PATTERN,
+        description="a configured location's name, matched case-insensitively",
+        examples=["Helsinki"],
+    ),
+]
+DateOrTime = Annotated[
+    Timestamp,
+    Field(description="YYYY-MM-DD or an ISO-8601 time (UTC when no offset is given)"),
+]
+
+
+class StockQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    symbol: StockSymbol
+
+
+class StockRangeQuery(StockQuery):
+    """`start` inclusive, `end` exclusive."""
+
+    start: DateOrTime | None = None
+    end: DateOrTime | None = None
+
+
+class MultiStockQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    symbols: str = Field(
+        max_length=MAX_MULTI_SYMBOLS * 22,
+        description=f"comma-separated stock symbols, at most {MAX_MULTI_SYMBOLS}",
+        examples=["AAPL,NOKIA"],
+    )
+    start: DateOrTime | None = None
+    end: DateOrTime | None = None
+
+
+class LatestStocksQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    exchange: Annotated[StockExchange | None, BeforeValidator(_upper)] = Field(
+        None, description="NASDAQ or OMXH; all exchanges when absent"
+    )
+
+
+class LocationQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    location: LocationName
+
+
+class HistoricWeatherQuery(LocationQuery):
+    start: DateOrTime | None = None
+    end: DateOrTime | None = None
+    aggregate: Literal["daily"] | None = Field(
+        None, description="'daily' for UTC-day aggregates instead of hourly observations"
+    )
+
+
+class StocksBackfillRequest(BaseModel):
+    """Body of `POST /api/admin/ingest/stocks/backfill`: trading days in [start, end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: StockSymbol
+    start: date
+    end: date
+
+
+class WeatherBackfillRequest(BaseModel):
+    """Body of `POST /api/admin/ingest/weather/backfill`: hours in [start, end)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: LocationName
+    start: DateOrTime
+    end: DateOrTime
+
+
+def bound_text(value: datetime) -> str:
+    """A window bound as the API shows it: YYYY-MM-DD at midnight, else ISO with Z."""
+    utc = as_utc(value)
+    if utc.time() == datetime.min.time():
+        return utc.date().isoformat()
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _shift(value: datetime, delta: timedelta) -> datetime:
+    """`value + delta`, clamped to the representable range instead of overflowing."""
+    try:
+        return value + delta
+    except OverflowError:
+        return EARLIEST if delta < timedelta(0) else LATEST
+
+
+def _check_order(start: datetime, end: datetime) -> None:
+    if start >= end:
+        raise InvalidQuery(
+            f"start ({bound_text(start)}) must be before end ({bound_text(end)}); "
+            "start is inclusive, end exclusive"
+        )
+
+
+def parse_symbol_list(text: str) -> list[str]:
+    """`"aapl, NOKIA,AAPL"` → `["AAPL", "NOKIA"]` (order kept, repeats dropped)."""
+    symbols: list[str] = []
+    for part in text.split(","):
+        symbol = part.strip().upper()
+        if not symbol:
+            continue
+        if not _SYMBOL_RE.match(symbol):
+            shown = symbol if len(symbol) <= 30 else symbol[:30] + "..."
+            raise InvalidQuery(f"symbols: {shown!r} is not a stock symbol ({_SYMBOL_RULE})")
+        if symbol not in symbols:
+            symbols.append(symbol)
+    if not symbols:
+        raise InvalidQuery("symbols: give at least one stock symbol, e.g. symbols=AAPL,NOKIA")
+    if len(symbols) > MAX_MULTI_SYMBOLS:
+        raise InvalidQuery(
+            f"symbols: {len(symbols)} given, at most {MAX_MULTI_SYMBOLS} per request"
+        )
+    return symbols
+
+
+def stock_window(
+    start: datetime | None, end: datetime | None, last_stored: datetime | None
+) -> tuple[datetime, datetime]:
+    """The window of `/prices` and `/multi`. Given bounds are used as they are
+    (start before end, or 422). Without `end`: through the last stored day. Without
+    `start`: the `DEFAULT_STOCK_DAYS` days before `end`."""
+    start_utc = as_utc(start) if start is not None else None
+    end_utc = as_utc(end) if end is not None else None
+    if start_utc is not None and end_utc is not None:
+        _check_order(start_utc, end_utc)
+        return start_utc, end_utc
+    if end_utc is None:
+        if last_stored is None:
+            end_utc = _shift(start_utc or datetime.now(UTC), DAY)
+        else:
+            end_utc = _shift(as_utc(last_stored), DAY)
+        if start_utc is not None and start_utc >= end_utc:
+            return start_utc, start_utc  # nothing stored from `start` on
+    if start_utc is None:
+        start_utc = _shift(end_utc, -DEFAULT_STOCK_DAYS * DAY)
+    return start_utc, end_utc
+
+
+def stats_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The window of `/stats`: everything stored unless bounded."""
+    start_utc = as_utc(start) if start is not None else EARLIEST
+    end_utc = as_utc(end) if end is not None else LATEST
+    _check_order(start_utc, end_utc)
+    return start_utc, end_utc
+
+
+def _ceil_hour(value: datetime) -> datetime:
+    floor = value.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == value else _shift(floor, HOUR)
+
+
+def weather_window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The window of `/historic`: default the `DEFAULT_WEATHER_DAYS` days up to the
+    current hour's end; at most `MAX_WEATHER_RANGE_DAYS` days."""
+    start_utc = as_utc(start) if start is not None else None
+    end_utc = as_utc(end) if end is not None else None
+    if end_utc is None:
+        end_utc = _ceil_hour(as_utc(now))
+        if start_utc is not None and start_utc < end_utc:
+            end_utc = min(end_utc, _shift(start_utc, MAX_WEATHER_RANGE_DAYS * DAY))
+    if start_utc is None:
+        start_utc = _shift(end_utc, -DEFAULT_WEATHER_DAYS * DAY)
+    _check_order(start_utc, end_utc)
+    if end_utc - start_utc > MAX_WEATHER_RANGE_DAYS * DAY:
+        raise InvalidQuery(
+            f"range too large: {bound_text(start_utc)} to {bound_text(end_utc)} is more than "
+            f"{MAX_WEATHER_RANGE_DAYS} days; narrow start/end"
+        )
+    return start_utc, end_utc
+
+
+def check_stocks_backfill(start: date, end: date, max_days: int) -> None:
+    if start >= end:
+        raise InvalidQuery(
+            f"start ({start.isoformat()}) must be before end ({end.isoformat()}); "
+            "start is inclusive, end exclusive"
+        )
+    days = (end - start).days
+    if days > max_days:
+        raise InvalidQuery(
+            f"range too large: {days} days requested, at most {max_days} per backfill; "
+            "split it into several requests"
+        )
+
+
+def check_weather_backfill(
+    start: datetime, end: datetime, max_days: int
+) -> tuple[datetime, datetime]:
+    """UTC bounds aligned outwards to whole hours (the history is hourly), or 422."""
+    start_utc = as_utc(start).replace(minute=0, second=0, microsecond=0)
+    end_utc = _ceil_hour(as_utc(end))
+    _check_order(start_utc, end_utc)
+    if end_utc - start_utc > max_days * DAY:
+        raise InvalidQuery(
+            f"range too large: {bound_text(start_utc)} to {bound_text(end_utc)} is more than "
+            f"{max_days} days per backfill; split it into several requests"
+        )
+    return start_utc, end_utc
