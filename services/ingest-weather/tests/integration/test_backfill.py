@@ -175,3 +175,23 @@ async def test_unreachable_provider_falls_back_to_simulated_rows(
     assert '"simulated": true' in rows[0]["weather_data"]
     assert {b.source for b in pipeline.batches} == {"simulated"}
     assert len(pipeline.batches) == 2  # 744 + 216 hours
+
+
+async def test_no_fallback_after_a_rejection(
+    make_pipeline: Callable[..., Awaitable[Any]],
+    location: WeatherLocation,
+    fake_meteo: FakeOpenMeteo,
+) -> None:
+    pipeline = await make_pipeline(ticktide_simulated_fallback=True)
+    fake_meteo.error_next()
+    job_id = await pipeline.backfill(location.name, JAN, JAN + timedelta(days=1))
+    assert await pipeline.finished(job_id) == "failed"
+    await asyncio.sleep(0.2)
+    assert pipeline.batches == []
+
+
+async def test_an_unknown_location_fails_the_job(pipeline: Any) -> None:
+    job_id = await pipeline.backfill("Nowhere Land", JAN, JAN + timedelta(days=1))
+    assert await pipeline.finished(job_id) == "failed"
+    progress = await get_job_progress(pipeline.pool, job_id)
+    assert progress is not None and progress.error == "unknown weather location 'Nowhere Land'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from ticktide_ingest_weather.errors import (
 )
 from ticktide_ingest_weather.open_meteo import error_reason, parse_current, parse_hourly
 
-CURRENT = {
+CURRENT: dict[str, Any] = {
     "latitude": 60.16,
     "longitude": 24.94,
     "generationtime_ms": 0.0431537628173828,
@@ -44,7 +45,7 @@ CURRENT = {
     },
 }
 
-ARCHIVE = {
+ARCHIVE: dict[str, Any] = {
     "latitude": 60.16,
     "longitude": 24.94,
     "generationtime_ms": 0.51,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from ticktide_ingest_weather.errors import UpstreamEmptyError, UpstreamFormatError
 from ticktide_ingest_weather.openweather import error_message, parse_current, parse_timemachine
 
-CURRENT = {
+CURRENT: dict[str, Any] = {
     "coord": {"lon": 24.9384, "lat": 60.1699},
     "weather": [{"id": 501, "main": "Rain", "description": "moderate rain", "icon": "10d"}],
     "base": "stations",
