@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests: a fake Binance and the crypto stack."""
+"""Fixtures of the end-to-end tests: fake providers and the stack built on them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from tests.stack import CryptoStack, stack_env, start_stack
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
+from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 
 
 @pytest.fixture
@@ -42,6 +43,33 @@ async def crypto_stack_with_workers(
     stack = await start_stack(
         fake_binance, stack_env(service_env, fake_binance.url), log_dir, backtest_workers=2
     )
+    try:
+        yield stack
+    finally:
+        await stack.close()
+
+
+@pytest.fixture
+def fake_nasdaq() -> Iterator[FakeNasdaq]:
+    with FakeNasdaq() as server:
+        yield server
+
+
+@pytest.fixture
+async def stocks_stack(
+    fake_binance: FakeBinance,
+    fake_nasdaq: FakeNasdaq,
+    service_env: dict[str, str],
+    log_dir: Path,
+) -> AsyncIterator[CryptoStack]:
+    """The stack with ingest-stocks, both stock providers answered by one fake."""
+    env = stack_env(
+        service_env,
+        fake_binance.url,
+        NASDAQ_BASE_URL=fake_nasdaq.url,
+        NASDAQ_NORDIC_BASE_URL=fake_nasdaq.url,
+    )
+    stack = await start_stack(fake_binance, env, log_dir, ingesters=("stocks",))
     try:
         yield stack
     finally:
