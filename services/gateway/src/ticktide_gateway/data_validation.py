@@ -65,7 +65,6 @@ StockSymbol = Annotated[
     str,
     BeforeValidator(_upper),
     Field(
-        max_length=20,
         pattern=STOCK_SYMBOL_PATTERN,
         description="our stock symbol (case-insensitive), e.g. AAPL, NOKIA, NDA-FI",
         examples=["AAPL"],

@@ -255,14 +255,6 @@ StockBar = tuple[date, str | None, str, str, str, str]  # date, o (None: no open
 Observation = tuple[datetime, float | None, float | None, float | None, float | None, str | None]
 
 
-def unique_symbol(prefix: str = "T") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8].upper()}"
-
-
-def unique_location(prefix: str = "Test") -> str:
-    return prefix + " " + "".join(random.choices(string.ascii_lowercase, k=10)).capitalize()
-
-
 class MarketStore:
     """Rows stored with SQL as the writer would, followed by what the writer's
     stored event does to the gateway's cache (a version bump), so that a body
@@ -288,7 +280,14 @@ class MarketStore:
         await self.cache.invalidate([stock_series(symbol), LATEST_STOCKS])
         return int(stock_id)
 
-    async def bars(self, symbol: str, bars: Sequence[StockBar], source: str = "nasdaq") -> None:
+    async def bars(
+        self,
+        symbol: str,
+        bars: Sequence[StockBar],
+        source: str = "nasdaq",
+        *,
+        invalidate: bool = True,
+    ) -> None:
         stock_id = await self.pool.fetchval("SELECT id FROM stocks WHERE symbol = $1", symbol)
         assert stock_id is not None, symbol
         await self.pool.executemany(
@@ -310,7 +309,18 @@ class MarketStore:
                 for day, o, h, lo, c, v in bars
             ],
         )
-        await self.cache.invalidate([stock_series(symbol), LATEST_STOCKS])
+        if invalidate:
+            await self.cache.invalidate([stock_series(symbol), LATEST_STOCKS])
+
+    @staticmethod
+    def unique_symbol(prefix: str = "T") -> str:
+        return f"{prefix}{uuid.uuid4().hex[:8].upper()}"
+
+    async def new_location(self) -> str:
+        """A configured location of its own (letters only: the location pattern)."""
+        name = "Test " + "".join(random.choices(string.ascii_lowercase, k=10)).capitalize()
+        await self.location(name)
+        return name
 
     async def location(self, name: str) -> None:
         await self.pool.execute(
@@ -325,6 +335,8 @@ class MarketStore:
         kind: str,
         rows: Sequence[Observation],
         source: str = "open-meteo",
+        *,
+        invalidate: bool = True,
     ) -> None:
         table = {"current": "weather_current", "historic": "weather_historic"}[kind]
         await self.pool.executemany(
@@ -333,7 +345,8 @@ class MarketStore:
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{{}}'::jsonb)""",
             [(location, *row, source) for row in rows],
         )
-        await self.cache.invalidate([location_series(location)])
+        if invalidate:
+            await self.cache.invalidate([location_series(location)])
 
 
 @pytest.fixture(scope="session")

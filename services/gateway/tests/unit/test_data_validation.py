@@ -1,0 +1,101 @@
+"""The pure rules of the stocks and weather inputs: symbol lists, windows and
+their defaults, backfill ranges."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ticktide_gateway.data_validation import (
+    EARLIEST,
+    LATEST,
+    LatestStocksQuery,
+    StockQuery,
+    bound_text,
+    check_stocks_backfill,
+    check_weather_backfill,
+    parse_symbol_list,
+    stats_window,
+    stock_window,
+    weather_window,
+)
+from ticktide_gateway.validation import InvalidQuery
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_symbol_list_keeps_order_drops_repeats_and_blanks() -> None:
+    assert parse_symbol_list(" aapl, NOKIA,,AAPL ,nda-fi") == ["AAPL", "NOKIA", "NDA-FI"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "at least one"),
+        (" , ", "at least one"),
+        ("AAPL,BAD SYMBOL", "'BAD SYMBOL' is not a stock symbol"),
+        ("-AAPL", "is not a stock symbol"),
+        ("X" * 100, "..."),
+        (",".join(f"S{i}" for i in range(21)), "21 given, at most 20"),
+    ],
+)
+def test_symbol_list_rejections(text: str, fragment: str) -> None:
+    with pytest.raises(InvalidQuery, match="symbols") as caught:
+        parse_symbol_list(text)
+    assert fragment in str(caught.value)
+
+
+def test_symbol_and_exchange_are_case_insensitive() -> None:
+    assert StockQuery(symbol=" nda-fi ").symbol == "NDA-FI"
+    assert LatestStocksQuery(exchange="omxh").exchange == "OMXH"
+
+
+def test_stock_window_defaults_to_the_year_up_to_the_last_stored_day() -> None:
+    last = utc(2024, 6, 28)
+    assert stock_window(None, None, last) == (utc(2023, 6, 30), utc(2024, 6, 29))
+    assert stock_window(utc(2020, 1, 1), None, last) == (utc(2020, 1, 1), utc(2024, 6, 29))
+    assert stock_window(None, utc(2024, 1, 1), last) == (utc(2023, 1, 1), utc(2024, 1, 1))
+    # A start after everything stored reads nothing rather than failing.
+    start, end = stock_window(utc(2025, 1, 1), None, last)
+    assert start == end
+    with pytest.raises(InvalidQuery, match=r"start \(2024-01-02\) must be before end"):
+        stock_window(utc(2024, 1, 2), utc(2024, 1, 1), last)
+
+
+def test_windows_clamp_instead_of_overflowing() -> None:
+    start, end = stock_window(None, utc(1, 1, 2), None)
+    assert (start, end) == (EARLIEST, utc(1, 1, 2))
+    assert stats_window(None, None) == (EARLIEST, LATEST)
+    assert stock_window(LATEST - timedelta(hours=1), None, None)[1] == LATEST
+
+
+def test_weather_window_default_limit_and_open_end() -> None:
+    now = utc(2024, 5, 10, 12, 30)
+    assert weather_window(None, None, now) == (utc(2024, 5, 3, 13), utc(2024, 5, 10, 13))
+    # Only a start long ago: the 366 days from it, not a 422.
+    assert weather_window(utc(2020, 1, 1), None, now) == (utc(2020, 1, 1), utc(2021, 1, 1))
+    assert weather_window(utc(2024, 1, 1), utc(2025, 1, 1), now)[1] == utc(2025, 1, 1)
+    with pytest.raises(InvalidQuery, match="more than 366 days"):
+        weather_window(utc(2024, 1, 1), utc(2025, 1, 2), now)
+
+
+def test_backfill_ranges() -> None:
+    check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 2), 1)
+    with pytest.raises(InvalidQuery, match="must be before end"):
+        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 1), 10)
+    with pytest.raises(InvalidQuery, match="2 days requested, at most 1"):
+        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 3), 1)
+    assert check_weather_backfill(utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 20), 1) == (
+        utc(2024, 1, 1),
+        utc(2024, 1, 1, 1),
+    )
+    with pytest.raises(InvalidQuery, match="more than 1 days"):
+        check_weather_backfill(utc(2024, 1, 1), utc(2024, 1, 2, 0, 1), 1)
+
+
+def test_bound_text() -> None:
+    assert bound_text(utc(2024, 1, 2)) == "2024-01-02"
+    assert bound_text(datetime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05Z"
