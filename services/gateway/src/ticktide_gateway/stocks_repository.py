@@ -20,6 +20,7 @@ __all__ = [
     "STOCK_SOURCES",
     "StockRow",
     "BarsJson",
+    "sources_of",
     "find_stocks",
     "last_stored",
     "bars_json",
