@@ -20,7 +20,7 @@ from ticktide_common.testing.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SERVICES = ("gateway", "auth", "ingest-crypto", "writer")
+SERVICES = ("gateway", "auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer")
 
 
 async def run_make(target: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -77,6 +77,8 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             "TICKTIDE_HTTP_PORT",
             "GATEWAY_PORT",
             "INGEST_CRYPTO_PORT",
+            "INGEST_STOCKS_PORT",
+            "INGEST_WEATHER_PORT",
             "WRITER_PORT",
             "AUTH_PORT",
             "BACKTEST_WORKER_PORT",  # worker i listens on this + i
@@ -91,6 +93,8 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         **{name: str(port) for name, port in ports.items()},
         "INGEST_CRYPTO_URL": f"http://127.0.0.1:{ports['INGEST_CRYPTO_PORT']}",
         "WRITER_URL": f"http://127.0.0.1:{ports['WRITER_PORT']}",
+        "INGEST_STOCKS_URL": f"http://127.0.0.1:{ports['INGEST_STOCKS_PORT']}",
+        "INGEST_WEATHER_URL": f"http://127.0.0.1:{ports['INGEST_WEATHER_PORT']}",
         "AUTH_URL": f"http://127.0.0.1:{ports['AUTH_PORT']}",
         "TICKTIDE_RUN_DIR": str(run_dir),
         "TICKTIDE_ENV_FILE": str(env_file),
@@ -106,10 +110,17 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         honcho_pid = int(pid_file.read_text())
         log = (run_dir / "logs" / "honcho.log").read_text()
         child_pids = [int(p) for p in re.findall(r"started \(pid=(\d+)\)", log)]
-        assert len(child_pids) == 7, log  # four services, two backtest workers and nginx
+        assert len(child_pids) == 9, log  # six services, two backtest workers and nginx
 
         async with httpx.AsyncClient(verify=False, timeout=10.0) as client:
-            for name in ("GATEWAY_PORT", "INGEST_CRYPTO_PORT", "WRITER_PORT", "AUTH_PORT"):
+            for name in (
+                "GATEWAY_PORT",
+                "INGEST_CRYPTO_PORT",
+                "INGEST_STOCKS_PORT",
+                "INGEST_WEATHER_PORT",
+                "WRITER_PORT",
+                "AUTH_PORT",
+            ):
                 direct = await client.get(f"http://127.0.0.1:{ports[name]}/health")
                 assert direct.status_code == 200 and direct.json()["status"] == "ok"
             for worker in range(2):

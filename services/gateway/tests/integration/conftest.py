@@ -149,7 +149,8 @@ class StubService:
 
 @pytest.fixture(scope="session")
 def stub_services() -> Iterator[dict[str, StubService]]:
-    stubs = {name: StubService(name) for name in ("auth", "ingest-crypto", "writer")}
+    names = ("auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer")
+    stubs = {name: StubService(name) for name in names}
     for stub in stubs.values():
         stub.start()
     yield stubs
@@ -166,6 +167,8 @@ async def gateway(
         **service_env,
         "GATEWAY_PORT": str(port),
         "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
+        "INGEST_STOCKS_URL": stub_services["ingest-stocks"].url,
+        "INGEST_WEATHER_URL": stub_services["ingest-weather"].url,
         "WRITER_URL": stub_services["writer"].url,
         "AUTH_URL": stub_services["auth"].url,
         "METRICS_FLUSH_SECONDS": "0.5",

@@ -30,7 +30,14 @@ async def test_api_health_reports_every_service_and_dependency(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["services"]) == {"gateway", "auth", "ingest-crypto", "writer"}
+    assert set(body["services"]) == {
+        "gateway",
+        "auth",
+        "ingest-crypto",
+        "ingest-stocks",
+        "ingest-weather",
+        "writer",
+    }
     assert all(s["status"] == "ok" for s in body["services"].values())
     assert body["services"]["writer"]["health"]["service"] == "writer"
     assert body["services"]["writer"]["url"] == stub_services["writer"].url
