@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.stack import CryptoStack, stack_env, start_stack
+from ticktide_common.testing.market import forget_weather_rows
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
@@ -92,6 +94,7 @@ async def weather_stack(
     fake_open_meteo: FakeOpenMeteo,
     service_env: dict[str, str],
     log_dir: Path,
+    db_pool: asyncpg.Pool,
 ) -> AsyncIterator[CryptoStack]:
     """The stack with ingest-weather on Open-Meteo (fake), no schedule (the test
     injects faults into the next requests, which a scheduled fetch could take)."""
@@ -102,6 +105,7 @@ async def weather_stack(
         OPEN_METEO_ARCHIVE_URL=fake_open_meteo.url,
         WEATHER_LOCATIONS=HELSINKI,
     )
+    await forget_weather_rows(db_pool, "Helsinki")  # before the ingester stores any
     stack = await start_stack(fake_binance, env, log_dir, ingesters=("weather",))
     try:
         yield stack
@@ -111,7 +115,7 @@ async def weather_stack(
 
 @pytest.fixture
 async def openweather_stack(
-    fake_binance: FakeBinance, service_env: dict[str, str], log_dir: Path
+    fake_binance: FakeBinance, service_env: dict[str, str], log_dir: Path, db_pool: asyncpg.Pool
 ) -> AsyncIterator[tuple[CryptoStack, FakeOpenWeather]]:
     """The stack with ingest-weather on OpenWeather (fake), chosen by the API key;
     its schedule fetches current weather every second and the last day's history."""
@@ -127,6 +131,7 @@ async def openweather_stack(
             WEATHER_HISTORY_SECONDS="3600",
             WEATHER_HISTORY_DAYS="1",
         )
+        await forget_weather_rows(db_pool, "Helsinki")  # before the ingester stores any
         stack = await start_stack(fake_binance, env, log_dir, ingesters=("weather",))
         try:
             yield stack, openweather

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.stack import CryptoStack, admin_headers
+from ticktide_common.testing.market import forget_stock_rows
 from ticktide_common.testing.processes import wait_until
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 
@@ -89,6 +90,7 @@ def independent_stats(rows: list[dict[str, str]]) -> dict[str, float]:
 async def test_stock_backfills_store_what_was_served_and_the_api_reports_it(
     stocks_stack: CryptoStack, fake_nasdaq: FakeNasdaq, db_pool: asyncpg.Pool
 ) -> None:
+    await forget_stock_rows(db_pool, "AAPL", "NOKIA", "MSFT")
     fake_nasdaq.add_us_series("AAPL", START, END)
     fake_nasdaq.add_nordic_series("NOKIA", START, END)
     async with httpx.AsyncClient(
@@ -208,6 +210,7 @@ async def test_stock_backfills_store_what_was_served_and_the_api_reports_it(
 async def test_cli_backfill_stocks_returns_when_stored(
     stocks_stack: CryptoStack, fake_nasdaq: FakeNasdaq, db_pool: asyncpg.Pool
 ) -> None:
+    await forget_stock_rows(db_pool, "NDA-FI")
     fake_nasdaq.add_nordic_series("NDA FI", START, START + timedelta(days=28))
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "ticktide"),

@@ -12,6 +12,7 @@ from decimal import Decimal
 import httpx
 import numpy as np
 
+from ticktide_common.testing.market import forget_stock_rows
 from ticktide_gateway.data_validation import DEFAULT_STOCK_DAYS
 
 D0 = date(2024, 1, 1)
@@ -103,6 +104,7 @@ async def test_multi_mixes_nasdaq_with_opens_and_helsinki_without(
     api: httpx.AsyncClient, market
 ) -> None:  # type: ignore[no-untyped-def]
     days = weekdays(5, date(2024, 2, 5))
+    await forget_stock_rows(market.pool, "AAPL", "NOKIA")
     await market.bars("AAPL", flat_bars(days, "190.50"))
     await market.bars("NOKIA", flat_bars(days, "3.215", with_open=False), source="nasdaq-nordic")
     response = await api.get(
