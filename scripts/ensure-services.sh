@@ -117,6 +117,16 @@ ensure() {
     say "$name answers on $host:$port"
 }
 
+# amqp_answers HOST PORT: the broker answers the AMQP 0-9-1 protocol header with a
+# frame (a wedged broker accepts the TCP connection and then says nothing).
+amqp_answers() {
+    timeout 15 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "AMQP\x00\x00\x09\x01" >&3 &&
+        head -c 1 <&3 | od -An -tx1' "$1" "$2" 2>/dev/null | grep -q 01
+}
+
 ensure PostgreSQL "$DATABASE_URL" 5432
 ensure Redis "$REDIS_URL" 6379
 ensure RabbitMQ "$AMQP_URL" 5672
+read -r amqp_host amqp_port < <(url_host_port "$AMQP_URL" 5672)
+amqp_answers "$amqp_host" "$amqp_port" \
+    || die "RabbitMQ on $amqp_host:$amqp_port accepts connections but does not answer the AMQP handshake within 15 s (a wedged broker): restart it, e.g. 'sudo /etc/init.d/rabbitmq-server restart' or 'docker restart ticktide-rabbitmq'"
