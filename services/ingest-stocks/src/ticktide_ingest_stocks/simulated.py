@@ -31,8 +31,24 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+# Rough price levels of the seeded symbols, so that simulated charts look like
+# the market they stand in for; other symbols get a level from their hash.
+_LEVELS = {
+    "AAPL": 190.0,
+    "MSFT": 420.0,
+    "NVDA": 120.0,
+    "GOOGL": 170.0,
+    "AMZN": 185.0,
+    "NOKIA": 4.2,
+    "NDA-FI": 11.5,
+    "KNEBV": 48.0,
+    "SAMPO": 9.0,
+    "UPM": 27.0,
+}
+
+
 def _base(symbol: str) -> float:
-    return 20.0 + 480.0 * _unit("stock-base", symbol)
+    return _LEVELS.get(symbol) or 20.0 + 480.0 * _unit("stock-base", symbol)
 
 
 def _price(symbol: str, day_number: float) -> float:
@@ -55,9 +71,10 @@ def simulated_bar(symbol: str, exchange: StockExchange, day: date) -> StockBarV1
     spread = 0.01 + 0.015 * _unit("stock-range", symbol, day)
     high = max(open_price, close_price) * (1 + spread * _unit("stock-high", symbol, day))
     low = min(open_price, close_price) * (1 - spread * _unit("stock-low", symbol, day))
-    o, c = _text(open_price, 2), _text(close_price, 2)
-    h = max(_text(high, 2), o, c, key=Decimal)
-    low_text = min(_text(low, 2), o, c, key=Decimal)
+    places = 2 if _base(symbol) >= 10 else 4  # cheap shares are quoted finer
+    o, c = _text(open_price, places), _text(close_price, places)
+    h = max(_text(high, places), o, c, key=Decimal)
+    low_text = min(_text(low, places), o, c, key=Decimal)
     scale = 20_000_000 if exchange == "NASDAQ" else 2_000_000
     volume = int(scale * (0.3 + _unit("stock-volume", symbol, day)))
     return StockBarV1(
