@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ticktide_ingest_stocks.errors import ProviderRejectedError, UpstreamFormatError
+from ticktide_common.upstream import UpstreamFormatError, UpstreamRejectedError
 
 __all__ = ["BadNumber", "check_status", "plain_decimal", "optional_decimal"]
 
@@ -60,5 +60,5 @@ def check_status(payload: object, provider: str, what: str) -> dict[str, Any]:
             else:
                 texts.append(str(item))
         detail = "; ".join(texts) or str(status.get("developerMessage") or "no message")
-        raise ProviderRejectedError(f"{provider} rejected {what}: {detail} [rCode {r_code}]")
+        raise UpstreamRejectedError(provider, None, f"{detail} [rCode {r_code}]", what=what)
     return payload

@@ -29,8 +29,8 @@ from datetime import date, datetime
 from typing import Any
 
 from ticktide_common.messages import StockBarV1
+from ticktide_common.upstream import UpstreamFormatError
 from ticktide_ingest_stocks.answers import BadNumber, check_status, plain_decimal
-from ticktide_ingest_stocks.errors import UpstreamFormatError
 
 __all__ = [
     "HISTORICAL_HEADERS",
@@ -95,7 +95,7 @@ def _bar(row: dict[str, Any]) -> StockBarV1:
 
 def parse_historical(payload: object, symbol: str) -> ParsedPage:
     """The bars of one historical answer; raises on an error status block
-    (`ProviderRejectedError`) or an answer of another shape (`UpstreamFormatError`)."""
+    (`UpstreamRejectedError`) or an answer of another shape (`UpstreamFormatError`)."""
     body = check_status(payload, "NASDAQ", symbol)
     data = body.get("data")
     if data is None:

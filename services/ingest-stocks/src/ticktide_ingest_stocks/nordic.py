@@ -29,13 +29,13 @@ from datetime import date
 from typing import Any
 
 from ticktide_common.messages import StockBarV1
+from ticktide_common.upstream import UpstreamFormatError
 from ticktide_ingest_stocks.answers import (
     BadNumber,
     check_status,
     optional_decimal,
     plain_decimal,
 )
-from ticktide_ingest_stocks.errors import UpstreamFormatError
 from ticktide_ingest_stocks.nasdaq import ParsedPage
 
 __all__ = [

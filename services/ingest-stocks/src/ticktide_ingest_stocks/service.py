@@ -43,10 +43,10 @@ from ticktide_common.messages import (
     StocksBackfillRequestedV1,
 )
 from ticktide_common.settings import Settings
+from ticktide_common.upstream import UpstreamEmptyError, UpstreamUnavailableError
 from ticktide_ingest_stocks import repository as repo
 from ticktide_ingest_stocks.calendar import date_windows, last_closed_session, sessions_between
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
-from ticktide_ingest_stocks.errors import UpstreamEmptyError, UpstreamUnavailableError
 from ticktide_ingest_stocks.gaps import GapChanges, find_gaps, reconcile
 from ticktide_ingest_stocks.simulated import SIMULATED_SOURCE, simulated_bars
 

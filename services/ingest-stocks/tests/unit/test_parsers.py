@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from ticktide_common.upstream import UpstreamFormatError, UpstreamRejectedError
 from ticktide_ingest_stocks.answers import BadNumber, plain_decimal
-from ticktide_ingest_stocks.errors import ProviderRejectedError, UpstreamFormatError
 from ticktide_ingest_stocks.nasdaq import HISTORICAL_HEADERS, parse_historical
 from ticktide_ingest_stocks.nordic import parse_chart, parse_screener
 
@@ -72,7 +72,7 @@ def test_us_empty_range_and_error_block() -> None:
             "developerMessage": None,
         },
     }
-    with pytest.raises(ProviderRejectedError, match=r"Symbol not exists\. \(code 1001\)"):
+    with pytest.raises(UpstreamRejectedError, match=r"Symbol not exists\. \(code 1001\)"):
         parse_historical(unknown, "NOPE")
     with pytest.raises(UpstreamFormatError):
         parse_historical(["not", "an", "object"], "AAPL")

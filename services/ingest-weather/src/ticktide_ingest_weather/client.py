@@ -2,35 +2,27 @@
 OpenWeather (when `OPENWEATHER_API_KEY` is set), behind one small interface,
 `WeatherProvider` (`current(location)`, `hourly(location, start, end)`).
 
-Every request goes through `RetryingGetter`: connection errors, timeouts, 5xx,
-malformed and empty answers are retried with exponential backoff
-(`http_max_attempts`, first wait `http_backoff_seconds`); 429 waits at least
-its `Retry-After`. What persists becomes `UpstreamUnavailableError` (the
-simulated fallback may take over), `UpstreamThrottledError` or
-`UpstreamFormatError`; any other 4xx is an `UpstreamRejectedError` with the
-provider's own reason (permanent). Nothing from an error answer is returned.
+Retries, backoff, Retry-After and the errors are `ticktide_common.upstream`'s:
+what persists is an `UpstreamUnavailableError` (unreachable, 5xx, empty: the
+simulated fallback may take over), an `UpstreamThrottledError` or an
+`UpstreamFormatError`; an error body (Open-Meteo's `reason`, OpenWeather's
+`message`) is an `UpstreamRejectedError` with the provider's own words
+(permanent, never a fallback). Nothing from an error answer is returned.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import httpx
 
-from ticktide_common.logging import get_logger
 from ticktide_common.messages import WeatherObservationV1, WeatherSource
 from ticktide_common.settings import Settings, WeatherLocation
+from ticktide_common.upstream import Sleep, UpstreamClient, UpstreamRejectedError
 from ticktide_ingest_weather import open_meteo, openweather
-from ticktide_ingest_weather.errors import (
-    UpstreamEmptyError,
-    UpstreamFormatError,
-    UpstreamRejectedError,
-    UpstreamThrottledError,
-    UpstreamUnavailableError,
-)
 from ticktide_ingest_weather.hours import HOUR, hours_in
 
 __all__ = [
@@ -40,7 +32,6 @@ __all__ = [
     "TIMEMACHINE_PATH",
     "OpenMeteoClient",
     "OpenWeatherClient",
-    "RetryingGetter",
     "WeatherProvider",
     "provider_from_settings",
 ]
@@ -49,13 +40,7 @@ FORECAST_PATH = "/v1/forecast"
 ARCHIVE_PATH = "/v1/archive"
 CURRENT_WEATHER_PATH = "/data/2.5/weather"
 TIMEMACHINE_PATH = "/data/3.0/onecall/timemachine"
-MAX_BACKOFF_SECONDS = 30.0
-MAX_RETRY_AFTER_SECONDS = 120.0
 TIMEMACHINE_CONCURRENCY = 8
-
-T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
-log = get_logger(__name__)
 
 
 class WeatherProvider(Protocol):
@@ -70,92 +55,6 @@ class WeatherProvider(Protocol):
     ) -> list[WeatherObservationV1]: ...
 
 
-def _retry_after(value: str | None) -> float:
-    try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER_SECONDS) if value else 0.0
-    except ValueError:
-        return 0.0
-
-
-class RetryingGetter:
-    """GET + parse with the retry policy of the module docstring."""
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        provider: str,
-        reason_of: Callable[[object], str | None],
-        max_attempts: int = 4,
-        backoff_seconds: float = 0.5,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.http = http
-        self.provider = provider
-        self.reason_of = reason_of
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-
-    async def get(
-        self, url: str, params: dict[str, str | float], parse: Callable[[object], T]
-    ) -> T:
-        failure: Exception = UpstreamUnavailableError(f"{self.provider}: no attempt made")
-        for attempt in range(1, self.max_attempts + 1):
-            delay = min(self.backoff_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-            try:
-                response = await self.http.get(url, params=params)
-            except httpx.TransportError as exc:
-                failure = UpstreamUnavailableError(
-                    f"{self.provider} unreachable after {attempt} attempts: {exc!r:.200}"
-                )
-            else:
-                status = response.status_code
-                if status >= 500:
-                    failure = UpstreamUnavailableError(
-                        f"{self.provider} answered {status} {attempt} times: {response.text!r:.200}"
-                    )
-                elif status == 429:
-                    failure = UpstreamThrottledError(
-                        f"{self.provider} kept answering 429 ({attempt} times)"
-                    )
-                    delay = max(delay, _retry_after(response.headers.get("Retry-After")))
-                elif status >= 400:
-                    raise self._rejection(response)
-                else:
-                    try:
-                        return parse(response.json())
-                    except UpstreamEmptyError as exc:
-                        failure = UpstreamUnavailableError(
-                            f"{self.provider} answered empty {attempt} times: {exc}"
-                        )
-                    except UpstreamFormatError as exc:
-                        failure = exc
-                    except ValueError as exc:  # not JSON, or values out of range
-                        failure = UpstreamFormatError(
-                            f"{self.provider} answered malformed data: {exc!s:.200}"
-                        )
-            if attempt < self.max_attempts:
-                log.warning(
-                    "weather.upstream_retry",
-                    provider=self.provider,
-                    attempt=attempt,
-                    wait=round(delay, 3),
-                    error=str(failure)[:200],
-                )
-                await self.sleep(delay)
-        raise failure
-
-    def _rejection(self, response: httpx.Response) -> UpstreamRejectedError:
-        try:
-            reason = self.reason_of(response.json())
-        except ValueError:
-            reason = None
-        return UpstreamRejectedError(
-            self.provider, response.status_code, reason or response.text[:300]
-        )
-
-
 class OpenMeteoClient:
     """Open-Meteo: current weather from the forecast API, history from the archive.
     Wind is asked for in m/s; the parser still normalises by the units block."""
@@ -164,13 +63,13 @@ class OpenMeteoClient:
 
     def __init__(
         self,
-        getter: RetryingGetter,
+        upstream: UpstreamClient,
         *,
         base_url: str,
         archive_url: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.getter = getter
+        self.upstream = upstream
         self.base_url = base_url.rstrip("/")
         self.archive_url = archive_url.rstrip("/")
         self.clock = clock
@@ -185,8 +84,11 @@ class OpenMeteoClient:
 
     async def current(self, location: WeatherLocation) -> WeatherObservationV1:
         params = {**self._params(location), "current": ",".join(open_meteo.VARIABLES)}
-        return await self.getter.get(
-            self.base_url + FORECAST_PATH, params, open_meteo.parse_current
+        return await self.upstream.get(
+            self.base_url + FORECAST_PATH,
+            params,
+            open_meteo.parse_current,
+            what=f"current weather at {location.name}",
         )
 
     async def hourly(
@@ -203,10 +105,11 @@ class OpenMeteoClient:
             "end_date": last_day.isoformat(),
             "hourly": ",".join(open_meteo.VARIABLES),
         }
-        return await self.getter.get(
+        return await self.upstream.get(
             self.archive_url + ARCHIVE_PATH,
             params,
             lambda payload: open_meteo.parse_hourly(payload, start, end),
+            what=f"{location.name} {first_day}..{last_day}",
         )
 
 
@@ -216,8 +119,8 @@ class OpenWeatherClient:
 
     source: WeatherSource = "openweather"
 
-    def __init__(self, getter: RetryingGetter, *, base_url: str, api_key: str) -> None:
-        self.getter = getter
+    def __init__(self, upstream: UpstreamClient, *, base_url: str, api_key: str) -> None:
+        self.upstream = upstream
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
 
@@ -227,8 +130,11 @@ class OpenWeatherClient:
             "lon": location.longitude,
             "appid": self.api_key,
         }
-        return await self.getter.get(
-            self.base_url + CURRENT_WEATHER_PATH, params, openweather.parse_current
+        return await self.upstream.get(
+            self.base_url + CURRENT_WEATHER_PATH,
+            params,
+            openweather.parse_current,
+            what=f"current weather at {location.name}",
         )
 
     async def _hour(self, location: WeatherLocation, hour: datetime) -> list[WeatherObservationV1]:
@@ -238,8 +144,11 @@ class OpenWeatherClient:
             "dt": int(hour.timestamp()),
             "appid": self.api_key,
         }
-        observations = await self.getter.get(
-            self.base_url + TIMEMACHINE_PATH, params, openweather.parse_timemachine
+        observations = await self.upstream.get(
+            self.base_url + TIMEMACHINE_PATH,
+            params,
+            openweather.parse_timemachine,
+            what=f"{location.name} {hour:%Y-%m-%dT%H:%M}Z",
         )
         return [observation for observation in observations if observation.t == hour]
 
@@ -269,24 +178,22 @@ def provider_from_settings(
     """OpenWeather when a key is configured, else Open-Meteo."""
     if settings.openweather_api_key:
         return OpenWeatherClient(
-            RetryingGetter(
+            UpstreamClient.from_settings(
+                settings,
                 http,
                 provider="OpenWeather",
-                reason_of=openweather.error_message,
-                max_attempts=settings.http_max_attempts,
-                backoff_seconds=settings.http_backoff_seconds,
+                reason_of=lambda _status, body: openweather.error_message(body),
                 sleep=sleep,
             ),
             base_url=settings.openweather_base_url,
             api_key=settings.openweather_api_key,
         )
     return OpenMeteoClient(
-        RetryingGetter(
+        UpstreamClient.from_settings(
+            settings,
             http,
             provider="Open-Meteo",
-            reason_of=open_meteo.error_reason,
-            max_attempts=settings.http_max_attempts,
-            backoff_seconds=settings.http_backoff_seconds,
+            reason_of=lambda _status, body: open_meteo.error_reason(body),
             sleep=sleep,
         ),
         base_url=settings.open_meteo_base_url,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ticktide_common.messages import WeatherObservationV1
-from ticktide_ingest_weather.errors import (
+from ticktide_common.upstream import (
     UpstreamEmptyError,
     UpstreamFormatError,
     UpstreamRejectedError,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticktide_common.messages import WeatherObservationV1
-from ticktide_ingest_weather.errors import UpstreamEmptyError, UpstreamFormatError
+from ticktide_common.upstream import UpstreamEmptyError, UpstreamFormatError
 from ticktide_ingest_weather.hours import align_hour_down
 from ticktide_ingest_weather.units import to_celsius, to_hpa, to_meters_per_second
 

@@ -36,9 +36,9 @@ from ticktide_common.messages import (
     WeatherStoredV1,
 )
 from ticktide_common.settings import Settings, WeatherLocation
+from ticktide_common.upstream import UpstreamUnavailableError
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.client import WeatherProvider
-from ticktide_ingest_weather.errors import UpstreamUnavailableError
 from ticktide_ingest_weather.hours import (
     HOUR,
     align_hour_down,

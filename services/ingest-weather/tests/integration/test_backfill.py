@@ -118,7 +118,8 @@ async def test_error_body_fails_the_job_and_publishes_nothing(
     progress = await get_job_progress(pipeline.pool, job_id)
     assert progress is not None
     assert progress.error == (
-        "Open-Meteo rejected the request (400): Parameter 'start_date' is out of allowed range"
+        f"Open-Meteo rejected {location.name} 2024-01-01..2024-01-31 (400): "
+        "Parameter 'start_date' is out of allowed range"
     )
     await asyncio.sleep(0.2)
     assert pipeline.batches == []

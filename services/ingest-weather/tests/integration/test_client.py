@@ -10,13 +10,14 @@ import pytest
 
 from ticktide_common.settings import WeatherLocation
 from ticktide_common.testing.processes import free_port
-from ticktide_ingest_weather import open_meteo, openweather
-from ticktide_ingest_weather.client import OpenMeteoClient, OpenWeatherClient, RetryingGetter
-from ticktide_ingest_weather.errors import (
+from ticktide_common.upstream import (
+    UpstreamClient,
     UpstreamRejectedError,
     UpstreamThrottledError,
     UpstreamUnavailableError,
 )
+from ticktide_ingest_weather import open_meteo, openweather
+from ticktide_ingest_weather.client import OpenMeteoClient, OpenWeatherClient
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
 
 PLACE = WeatherLocation("Helsinki", 60.1699, 24.9384)
@@ -40,29 +41,29 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def meteo_client(
     http: httpx.AsyncClient, url: str, sleeps: Sleeps, attempts: int = 4
 ) -> OpenMeteoClient:
-    getter = RetryingGetter(
+    upstream = UpstreamClient(
         http,
         provider="Open-Meteo",
-        reason_of=open_meteo.error_reason,
+        reason_of=lambda _status, body: open_meteo.error_reason(body),
         max_attempts=attempts,
         backoff_seconds=0.5,
         sleep=sleeps,
     )
-    return OpenMeteoClient(getter, base_url=url, archive_url=url)
+    return OpenMeteoClient(upstream, base_url=url, archive_url=url)
 
 
 def openweather_client(
     http: httpx.AsyncClient, url: str, sleeps: Sleeps, key: str
 ) -> OpenWeatherClient:
-    getter = RetryingGetter(
+    upstream = UpstreamClient(
         http,
         provider="OpenWeather",
-        reason_of=openweather.error_message,
+        reason_of=lambda _status, body: openweather.error_message(body),
         max_attempts=3,
         backoff_seconds=0.5,
         sleep=sleeps,
     )
-    return OpenWeatherClient(getter, base_url=url, api_key=key)
+    return OpenWeatherClient(upstream, base_url=url, api_key=key)
 
 
 async def test_5xx_backs_off_exponentially_then_gives_up(http: httpx.AsyncClient) -> None:

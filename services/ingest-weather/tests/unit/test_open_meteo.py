@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ticktide_ingest_weather.errors import (
+from ticktide_common.upstream import (
     UpstreamEmptyError,
     UpstreamFormatError,
     UpstreamRejectedError,

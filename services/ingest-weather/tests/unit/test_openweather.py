@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ticktide_ingest_weather.errors import UpstreamEmptyError, UpstreamFormatError
+from ticktide_common.upstream import UpstreamEmptyError, UpstreamFormatError
 from ticktide_ingest_weather.openweather import error_message, parse_current, parse_timemachine
 
 CURRENT: dict[str, Any] = {
