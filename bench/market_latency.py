@@ -29,11 +29,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import asyncpg
@@ -207,8 +206,7 @@ async def _seed(dsn: str, days: list[date], last_hour: datetime) -> None:
         await connection.close()
 
 
-@dataclass(frozen=True)
-class Case:
+class Case(NamedTuple):  # not a dataclass: bench/run.py loads this file without sys.modules
     name: str
     target: str
     series: Sequence[SeriesKey]  # what the stored event of its data invalidates
