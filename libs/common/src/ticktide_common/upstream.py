@@ -46,6 +46,7 @@ from ticktide_common.logging import get_logger
 from ticktide_common.settings import Settings
 
 __all__ = [
+    "Params",
     "ReasonOf",
     "Sleep",
     "UpstreamClient",
@@ -60,6 +61,7 @@ __all__ = [
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+Params = Mapping[str, str | int | float] | None
 ReasonOf = Callable[[int, Any], str | None]
 """(HTTP status, the error body as JSON or None) → the provider's reason, if it gave one."""
 
@@ -180,14 +182,7 @@ class UpstreamClient:
             sleep=sleep,
         )
 
-    async def get(
-        self,
-        url: str,
-        params: Mapping[str, str | int | float] | None,
-        parse: Callable[[Any], T],
-        *,
-        what: str,
-    ) -> T:
+    async def get(self, url: str, params: Params, parse: Callable[[Any], T], *, what: str) -> T:
         """`parse(JSON body)` of the first good answer; raises as the module docstring says."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_RETRIED),
@@ -205,13 +200,7 @@ class UpstreamClient:
             raise _gave_up(exc, self.provider, self.max_attempts) from exc
         raise AssertionError("unreachable")  # pragma: no cover - tenacity returns or raises
 
-    async def _try_once(
-        self,
-        url: str,
-        params: Mapping[str, str | int | float] | None,
-        parse: Callable[[Any], T],
-        what: str,
-    ) -> T:
+    async def _try_once(self, url: str, params: Params, parse: Callable[[Any], T], what: str) -> T:
         try:
             response = await self.http.get(url, params=params, headers=self.headers)
         except httpx.TransportError as exc:

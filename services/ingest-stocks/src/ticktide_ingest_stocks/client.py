@@ -13,7 +13,9 @@ provider's message. Rows the parsers refused are logged, never stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import ClassVar, Self
 
 import httpx
 
@@ -40,84 +42,88 @@ BROWSER_HEADERS = {
 }
 
 
-def _bars_of(
-    parsed: ParsedPage, provider: str, what: str, *, expect_rows: bool
-) -> list[StockBarV1]:
-    """The page's bars; an empty page where sessions closed is retried as empty."""
-    if parsed.refused:
-        log.warning(
-            "upstream.rows_refused",
-            provider=provider,
-            what=what,
-            refused=parsed.refused[:10],
-            count=len(parsed.refused),
+class _NasdaqApi:
+    """What both Nasdaq APIs share: browser headers, one `UpstreamClient`, and
+    pages of bars where an empty page for closed sessions is retried as empty."""
+
+    provider: ClassVar[str]
+
+    def __init__(self, upstream: UpstreamClient) -> None:
+        self.upstream = upstream
+
+    @classmethod
+    def base_url(cls, settings: Settings) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Self:
+        http = http or httpx.AsyncClient(
+            base_url=cls.base_url(settings), timeout=settings.http_timeout_seconds
         )
-    if not parsed.bars and expect_rows:
-        raise UpstreamEmptyError(f"provider returned no rows for {what}")
-    return parsed.bars
+        return cls(
+            UpstreamClient.from_settings(
+                settings, http, provider=cls.provider, headers=BROWSER_HEADERS
+            )
+        )
+
+    async def _bars(
+        self,
+        path: str,
+        params: dict[str, str],
+        parse_page: Callable[[object], ParsedPage],
+        what: str,
+        *,
+        expect_rows: bool,
+    ) -> list[StockBarV1]:
+        def parse(payload: object) -> list[StockBarV1]:
+            parsed = parse_page(payload)
+            if parsed.refused:
+                log.warning(
+                    "upstream.rows_refused",
+                    provider=self.provider,
+                    what=what,
+                    refused=parsed.refused[:10],
+                    count=len(parsed.refused),
+                )
+            if not parsed.bars and expect_rows:
+                raise UpstreamEmptyError(f"provider returned no rows for {what}")
+            return parsed.bars
+
+        return await self.upstream.get(path, params, parse, what=what)
 
 
-def _http(settings: Settings, base_url: str, http: httpx.AsyncClient | None) -> httpx.AsyncClient:
-    return http or httpx.AsyncClient(base_url=base_url, timeout=settings.http_timeout_seconds)
-
-
-class NasdaqClient:
+class NasdaqClient(_NasdaqApi):
     """Daily bars of US stocks from NASDAQ's historical-quote API."""
 
     source = "nasdaq"
     provider = "NASDAQ"
 
-    def __init__(self, upstream: UpstreamClient) -> None:
-        self.upstream = upstream
-
     @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.AsyncClient | None = None
-    ) -> NasdaqClient:
-        http = _http(settings, settings.nasdaq_base_url, http)
-        return cls(
-            UpstreamClient.from_settings(
-                settings, http, provider=cls.provider, headers=BROWSER_HEADERS
-            )
-        )
+    def base_url(cls, settings: Settings) -> str:
+        return settings.nasdaq_base_url
 
     async def bars(
         self, provider_symbol: str, first: date, last: date, *, expect_rows: bool
     ) -> list[StockBarV1]:
         """Bars of sessions `first`..`last` (inclusive), oldest first."""
-        what = f"{provider_symbol} {first}..{last}"
-        return await self.upstream.get(
+        return await self._bars(
             nasdaq.historical_path(provider_symbol),
             nasdaq.historical_params(first, last, limit=(last - first).days + 1),
-            lambda payload: _bars_of(
-                nasdaq.parse_historical(payload, provider_symbol),
-                self.provider,
-                what,
-                expect_rows=expect_rows,
-            ),
-            what=what,
+            lambda payload: nasdaq.parse_historical(payload, provider_symbol),
+            f"{provider_symbol} {first}..{last}",
+            expect_rows=expect_rows,
         )
 
 
-class NordicClient:
+class NordicClient(_NasdaqApi):
     """Orderbook ids from the Helsinki share screener, daily bars from chart/download."""
 
     source = "nasdaq-nordic"
     provider = "Nasdaq Nordic"
 
-    def __init__(self, upstream: UpstreamClient) -> None:
-        self.upstream = upstream
-
     @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.AsyncClient | None = None
-    ) -> NordicClient:
-        http = _http(settings, settings.nasdaq_nordic_base_url, http)
-        return cls(
-            UpstreamClient.from_settings(
-                settings, http, provider=cls.provider, headers=BROWSER_HEADERS
-            )
-        )
+    def base_url(cls, settings: Settings) -> str:
+        return settings.nasdaq_nordic_base_url
 
     async def screener(self) -> list[nordic.ScreenerRow]:
         def parse(payload: object) -> list[nordic.ScreenerRow]:
@@ -145,15 +151,10 @@ class NordicClient:
     async def bars(
         self, orderbook_id: str, first: date, last: date, *, expect_rows: bool
     ) -> list[StockBarV1]:
-        what = f"{orderbook_id} {first}..{last}"
-        return await self.upstream.get(
+        return await self._bars(
             nordic.chart_path(orderbook_id),
             nordic.chart_params(first, last),
-            lambda payload: _bars_of(
-                nordic.parse_chart(payload, orderbook_id),
-                self.provider,
-                what,
-                expect_rows=expect_rows,
-            ),
-            what=what,
+            lambda payload: nordic.parse_chart(payload, orderbook_id),
+            f"{orderbook_id} {first}..{last}",
+            expect_rows=expect_rows,
         )
