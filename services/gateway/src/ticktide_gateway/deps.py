@@ -16,7 +16,7 @@ from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings
-from ticktide_gateway import repository
+from ticktide_gateway import repository, weather_repository
 from ticktide_gateway.cache import ResponseCache
 
 __all__ = [
@@ -43,12 +43,25 @@ class UnknownSymbol(LookupError):
 
 
 class SymbolDirectory:
-    """symbol → cryptocurrencies.id, remembered once found (ids never change;
-    a symbol the writer adds later is found on its first request)."""
+    """symbol → cryptocurrencies.id, and a weather location's spelling → its
+    configured name, remembered once found (neither changes; a symbol or a
+    location added later is found on its first request). A cached answer then
+    costs no PostgreSQL round trip for the lookup."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._ids: dict[str, int] = {}
+        self._locations: dict[str, str] = {}
+
+    async def location(self, name: str) -> str | None:
+        """The configured name of location `name` (case-insensitive), None if unknown."""
+        key = name.lower()
+        found = self._locations.get(key)
+        if found is None:
+            found = await weather_repository.canonical_location(self.pool, name)
+            if found is not None:
+                self._locations[key] = found
+        return found
 
     async def crypto_id(self, symbol: str) -> int:
         found = self._ids.get(symbol)

@@ -23,7 +23,7 @@ from ticktide_gateway.data_validation import (
     check_stocks_backfill,
     check_weather_backfill,
 )
-from ticktide_gateway.deps import BusDep, PoolDep, SettingsDep
+from ticktide_gateway.deps import BusDep, PoolDep, SettingsDep, SymbolsDep
 from ticktide_gateway.routes.stocks import find_stock
 from ticktide_gateway.routes.weather import resolve_location
 
@@ -114,13 +114,14 @@ async def weather_backfill(
     settings: SettingsDep,
     pool: PoolDep,
     bus: BusDep,
+    directory: SymbolsDep,
 ) -> JSONResponse:
     """Hours in [start, end), widened to whole hours (UTC). Answers 202 with the
     job id at once; follow it at `status_url`."""
     start, end = check_weather_backfill(
         request.start, request.end, settings.max_weather_backfill_days
     )
-    location = await resolve_location(pool, request.location)
+    location = await resolve_location(pool, request.location, directory)
     try:
         job_id = await request_weather_backfill(
             pool, bus, location=location, start=start, end=end, requested_by=principal.username

@@ -22,7 +22,7 @@ from ticktide_gateway.data_validation import (
     bound_text,
     weather_window,
 )
-from ticktide_gateway.deps import CacheDep, PoolDep
+from ticktide_gateway.deps import CacheDep, PoolDep, SymbolDirectory, SymbolsDep
 
 __all__ = ["router", "resolve_location"]
 
@@ -42,10 +42,10 @@ HISTORIC_DESCRIPTION = (
 )
 
 
-async def resolve_location(pool: PoolDep, name: str) -> str:
+async def resolve_location(pool: PoolDep, name: str, directory: SymbolDirectory) -> str:
     """The configured location's own spelling of `name` (case-insensitive), or 404
     listing the known ones."""
-    found = await repo.canonical_location(pool, name)
+    found = await directory.location(name)
     if found is None:
         known = ", ".join(await repo.known_locations(pool)) or "none configured"
         raise HTTPException(404, f"unknown location '{name}'; known: {known}")
@@ -59,9 +59,12 @@ async def resolve_location(pool: PoolDep, name: str) -> str:
     responses={404: {"description": "unknown location, or nothing stored for it yet"}},
 )
 async def current(
-    query: Annotated[LocationQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[LocationQuery, Query()],
+    pool: PoolDep,
+    cache: CacheDep,
+    directory: SymbolsDep,
 ) -> Response:
-    location = await resolve_location(pool, query.location)
+    location = await resolve_location(pool, query.location, directory)
 
     async def build() -> bytes:
         found = await repo.current_observation(pool, location)
@@ -82,10 +85,13 @@ async def current(
     },
 )
 async def historic(
-    query: Annotated[HistoricWeatherQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[HistoricWeatherQuery, Query()],
+    pool: PoolDep,
+    cache: CacheDep,
+    directory: SymbolsDep,
 ) -> Response:
     start, end = weather_window(query.start, query.end, datetime.now(UTC))
-    location = await resolve_location(pool, query.location)
+    location = await resolve_location(pool, query.location, directory)
 
     async def build() -> bytes:
         if query.aggregate == "daily":
