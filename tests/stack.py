@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from redis.asyncio import Redis
 
 from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
@@ -37,7 +38,7 @@ class CryptoStack:
         return self.gateway.url
 
     async def close(self) -> None:
-        """Stop the processes, then delete the stack's queues and exchanges."""
+        """Stop the processes, then delete the stack's queues, exchanges and Redis keys."""
         for process in (
             self.gateway,
             self.auth,
@@ -48,6 +49,13 @@ class CryptoStack:
         ):
             process.stop()
         await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
+        redis = Redis.from_url(self.env["REDIS_URL"])
+        try:
+            prefix = self.env["TICKTIDE_REDIS_PREFIX"]
+            async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+                await redis.delete(key)
+        finally:
+            await redis.aclose()
 
 
 def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from ticktide_common.bus import Bus
 from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
@@ -160,8 +161,13 @@ def stub_services() -> Iterator[dict[str, StubService]]:
 
 @pytest.fixture(scope="session")
 async def gateway(
-    service_env: dict[str, str], log_dir: Path, stub_services: dict[str, StubService]
+    service_env: dict[str, str],
+    log_dir: Path,
+    stub_services: dict[str, StubService],
+    bus: Bus,
 ) -> AsyncIterator[ServiceProcess]:
+    # `bus` is set up first, so it is torn down (deleting the run's queues) only
+    # after this gateway stopped: a live consumer would declare its queues again.
     port = free_port()
     env = {
         **service_env,
