@@ -150,11 +150,14 @@ class Settings(BaseSettings):
     weather_scheduler_enabled: bool = True
     max_weather_backfill_days: int = 3660
 
-    # Auth: sessions, passwords, login throttling.
+    # Auth: sessions, passwords, login and registration throttling.
     session_idle_minutes: float = 30.0
     session_absolute_hours: float = 12.0
     login_max_failures: int = 20
     login_window_minutes: float = 15.0
+    # Registrations per client IP (each one costs an Argon2id hash).
+    registration_max_per_ip: int = 5
+    registration_window_minutes: float = 60.0
     password_min_length: int = 8
     password_max_length: int = 128
     # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.

@@ -1,9 +1,11 @@
 """Making a user: the one path for registration, the admin API and
 `ticktide user create`, so every user passes the same policy and is logged the
-same way."""
+same way. Registration passes an `admit` check (its per-IP throttle), run once
+the input passes the policy and before the password is hashed."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,12 +41,16 @@ async def create_user(
     via: CreatedVia,
     actor_id: int | None = None,
     ip_address: str | None = None,
+    admit: Callable[[], Awaitable[None]] | None = None,
 ) -> UserRow:
-    """Check, hash, insert, log. `email=None` (CLI only) stores `<username>@localhost`.
-    Raises PolicyError for bad input and DuplicateUser; nothing is stored then."""
+    """Check, admit, hash, insert, log. `email=None` (CLI only) stores
+    `<username>@localhost`. Raises PolicyError for bad input, DuplicateUser, or
+    whatever `admit` raises to refuse; nothing is stored then."""
     check_username(username)
     address = normalise_email(email) if email is not None else f"{username.lower()}@localhost"
     check_password(password, min_length=limits.min_length, max_length=limits.max_length)
+    if admit is not None:
+        await admit()
     password_hash = await hasher.hash(password)
     user = await repo.insert_user(
         username=username, email=address, password_hash=password_hash, role=role

@@ -1,8 +1,8 @@
-"""Wiring only: settings, pool, Redis, bus, the session store, the login
-throttle, the activity recorder, routes and error handlers.
+"""Wiring only: settings, pool, Redis, bus, the session store, the login and
+registration throttles, the activity recorder, routes and error handlers.
 
-`clock` (default `time.time`) drives session timeouts and the throttle's
-window, so tests can move time instead of waiting for it.
+`clock` (default `time.time`) drives session timeouts and the throttles'
+windows, so tests can move time instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.routes import admin, auth
 from ticktide_auth.service import AuthService
-from ticktide_auth.throttle import LoginThrottle
+from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
@@ -95,6 +95,13 @@ def create_app(
                     settings.ticktide_redis_prefix,
                     max_failures=settings.login_max_failures,
                     window_seconds=settings.login_window_minutes * 60,
+                    clock=now,
+                ),
+                registration_throttle=RegistrationThrottle(
+                    redis,
+                    settings.ticktide_redis_prefix,
+                    max_per_ip=settings.registration_max_per_ip,
+                    window_seconds=settings.registration_window_minutes * 60,
                     clock=now,
                 ),
                 hasher=hasher or PasswordHasher(),

@@ -65,7 +65,7 @@ class Conflict(AuthApiError):
 
 
 class TooManyAttempts(AuthApiError):
-    """Login throttled (429, with Retry-After)."""
+    """Login or registration throttled (429, with Retry-After)."""
 
     status_code = 429
 

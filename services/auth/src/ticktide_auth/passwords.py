@@ -30,15 +30,17 @@ class Verification:
 
 
 class PasswordHasher:
-    """Hash and verify on worker threads; counts verifications (seen by tests and
-    /metrics-style introspection, never by the login logic)."""
+    """Hash and verify on worker threads; counts hashes and verifications (seen by
+    tests and /metrics-style introspection, never by the login logic)."""
 
     def __init__(self, *, max_concurrent: int = 4) -> None:
         self._slots = asyncio.Semaphore(max_concurrent)
+        self.hashes = 0
         self.verifications = 0
         self.dummy_verifications = 0
 
     async def hash(self, password: str) -> str:
+        self.hashes += 1
         async with self._slots:
             return await asyncio.to_thread(_HASH.hash, password)
 

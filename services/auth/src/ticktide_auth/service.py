@@ -1,17 +1,20 @@
-"""The signed-in user's side of auth: login (throttled, constant-cost), logout,
-password change, and personal API tokens. Each state change is logged as a
-security event (in PostgreSQL, synchronously) and as activity (on the bus)."""
+"""The user's side of auth: registration (throttled per client IP, before any
+hashing), login (throttled, constant-cost), logout, password change, and
+personal API tokens. Each state change is logged as a security event (in
+PostgreSQL, synchronously) and as activity (on the bus); a throttle lock is
+logged once (`login_throttled`, `registration_throttled`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ticktide_auth.errors import Forbidden, NotAuthenticated, NotFound, TooManyAttempts
+from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
+from ticktide_auth.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyAttempts
 from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.policy import check_password, is_possible_username, printable
 from ticktide_auth.repository import AuthRepository, TokenRow, UserRow
-from ticktide_auth.throttle import LoginThrottle, Throttled
+from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle, Throttled
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.api_tokens import TOKEN_PREFIX
 from ticktide_common.principal import Principal
@@ -36,6 +39,7 @@ class AuthService:
         repo: AuthRepository,
         sessions: SessionStore,
         throttle: LoginThrottle,
+        registration_throttle: RegistrationThrottle,
         hasher: PasswordHasher,
         activity: ActivityRecorder,
         password_min_length: int,
@@ -44,6 +48,7 @@ class AuthService:
         self.repo = repo
         self.sessions = sessions
         self.throttle = throttle
+        self.registration_throttle = registration_throttle
         self.hasher = hasher
         self.activity = activity
         self.password_min_length = password_min_length
@@ -62,30 +67,91 @@ class AuthService:
             details={k: v for k, v in details.items() if isinstance(v, str | int | float | bool)},
         )
 
-    async def _throttled(self, outcome: Throttled, username: str, meta: RequestMeta) -> NoReturn:
-        if outcome.first_of_lock:  # one row per lock, not one per refused attempt
-            user = await self._find(username)
+    async def _refuse(
+        self,
+        outcome: Throttled,
+        event: str,
+        meta: RequestMeta,
+        *,
+        too_many: str,
+        reason: str,
+        username: str,
+        user_id: int | None = None,
+    ) -> NoReturn:
+        """429 with Retry-After; the security event once per lock, not per refusal."""
+        if outcome.first_of_lock:
             await self.repo.insert_security_event(
-                "login_throttled",
-                user_id=user.id if user else None,
+                event,
+                user_id=user_id,
                 ip_address=meta.ip_address,
                 details={
-                    "reason": f"{self.throttle.max_failures} failed logins within "
-                    f"{self.throttle.window_seconds / 60:g} minutes",
+                    "reason": reason,
                     "scope": outcome.scope,
                     "username_tried": printable(username),
                     "retry_after": outcome.retry_after_seconds,
                 },
             )
         raise TooManyAttempts(
-            f"too many failed logins; try again in {outcome.retry_after_seconds} seconds",
+            f"{too_many}; try again in {outcome.retry_after_seconds} seconds",
             outcome.retry_after_seconds,
+        )
+
+    async def _throttled(self, outcome: Throttled, username: str, meta: RequestMeta) -> NoReturn:
+        user = await self._find(username) if outcome.first_of_lock else None
+        await self._refuse(
+            outcome,
+            "login_throttled",
+            meta,
+            too_many="too many failed logins",
+            reason=f"{self.throttle.max_failures} failed logins within "
+            f"{self.throttle.window_seconds / 60:g} minutes",
+            username=username,
+            user_id=user.id if user else None,
         )
 
     async def _find(self, username: str) -> UserRow | None:
         return (
             await self.repo.user_by_username(username) if is_possible_username(username) else None
         )
+
+    async def register(
+        self, username: str, email: str, password: str, meta: RequestMeta
+    ) -> UserRow:
+        """A new `user` account; 409 if the name or address is taken; 429 with
+        Retry-After when the client IP has used up its registrations (counted once
+        the input passes the policy, before the password is hashed, success or not)."""
+        limit = self.registration_throttle
+
+        async def admit() -> None:
+            outcome = await limit.attempt(meta.ip_address or "unknown")
+            if isinstance(outcome, Throttled):
+                await self._refuse(
+                    outcome,
+                    "registration_throttled",
+                    meta,
+                    too_many="too many registrations from this address",
+                    reason=f"{limit.max_per_ip} registrations within "
+                    f"{limit.window_seconds / 60:g} minutes",
+                    username=username,
+                )
+
+        try:
+            user = await create_user(
+                self.repo,
+                self.hasher,
+                PasswordLimits(self.password_min_length, self.password_max_length),
+                username=username,
+                email=email,
+                password=password,
+                role="user",
+                via="register",
+                ip_address=meta.ip_address,
+                admit=admit,
+            )
+        except DuplicateUser:
+            raise Conflict("that username or email address is already registered") from None
+        self.record(user, "register", meta)
+        return user
 
     async def login(
         self, username: str, password: str, meta: RequestMeta, previous_token: str | None

@@ -1,4 +1,5 @@
-"""`/api/auth/*`: register, login, logout, me, password change, API tokens."""
+"""`/api/auth/*`: register (throttled per client IP), login (throttled per
+account and IP), logout, me, password change, API tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
 from ticktide_auth.cookies import expired_cookie, session_cookie
 from ticktide_auth.deps import (
     AuthServiceDep,
@@ -14,7 +14,6 @@ from ticktide_auth.deps import (
     MetaDep,
     SettingsDep,
 )
-from ticktide_auth.errors import Conflict
 from ticktide_auth.schemas import (
     LoginRequest,
     PasswordChangeRequest,
@@ -40,23 +39,10 @@ def _no_store(response: Response) -> None:
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def register(body: RegisterRequest, auth: AuthServiceDep, meta: MetaDep) -> UserOut:
-    """Anyone may register; the new account has the `user` role."""
-    try:
-        user = await create_user(
-            auth.repo,
-            auth.hasher,
-            PasswordLimits(auth.password_min_length, auth.password_max_length),
-            username=body.username,
-            email=body.email,
-            password=body.password,
-            role="user",
-            via="register",
-            ip_address=meta.ip_address,
-        )
-    except DuplicateUser:
-        raise Conflict("that username or email address is already registered") from None
-    auth.record(user, "register", meta)
-    return UserOut.of(user)
+    """Anyone may register; the new account has the `user` role. 429 with
+    Retry-After once the client IP has tried `REGISTRATION_MAX_PER_IP` times
+    within `REGISTRATION_WINDOW_MINUTES` (before any password hashing)."""
+    return UserOut.of(await auth.register(body.username, body.email, body.password, meta))
 
 
 @router.post("/login", response_model=SessionInfo)
