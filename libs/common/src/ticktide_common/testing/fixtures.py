@@ -12,6 +12,7 @@ import aio_pika
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ticktide_common.bus import Bus
 from ticktide_common.migrate import apply_migrations
@@ -129,9 +130,24 @@ async def delete_bus_names(amqp_url: str, topology: Topology) -> None:
 async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
     client = Redis.from_url(settings.redis_url)
     yield client
-    async for key in client.scan_iter(match=f"{settings.ticktide_redis_prefix}*", count=500):
-        await client.delete(key)
     await client.aclose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _delete_run_redis_keys(run_id: str) -> AsyncIterator[None]:
+    """At the end of the session, every Redis key of the run's prefix goes, whatever
+    wrote it (a service process, a test stack, `make up` in a test). Autouse, so it
+    is set up first and torn down last; it needs no database, so unit-only runs
+    stay cheap, and a machine without Redis (nothing written) is not an error."""
+    yield
+    client = Redis.from_url(os.environ.get("REDIS_URL", Settings.model_fields["redis_url"].default))
+    try:
+        async for key in client.scan_iter(match=f"{run_id}:*", count=500):
+            await client.delete(key)
+    except RedisConnectionError:
+        pass
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
