@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import random
 import tempfile
@@ -33,10 +34,13 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.migrate import apply_migrations
 from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
+from ticktide_writer.repository import PRICE_COLUMNS
+from ticktide_writer.service import copy_text
 
 SYMBOL = "BENCHUSDT"
 YEAR_START = datetime(2023, 1, 1, tzinfo=UTC)
@@ -87,23 +91,23 @@ async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str]:
             " VALUES ('BENCH', 'Bench coin', $1) RETURNING id",
             SYMBOL,
         )
-        await connection.copy_records_to_table(
-            "crypto_prices",
-            records=[
-                (crypto_id, t, "1h", o, h, lo, c, v, "binance")
+        # Stored as the writer stores a fresh batch (its COPY text, `candle_json` included).
+        batch = CandleBatchV1.model_construct(
+            symbol=SYMBOL,
+            interval="1h",
+            source="binance",
+            candles=[
+                CandleV1.model_construct(t=t, o=str(o), h=str(h), l=str(lo), c=str(c), v=str(v))
                 for t, o, h, lo, c, v in year_of_candles()
             ],
-            columns=[
-                "crypto_id",
-                "datetime",
-                "interval_type",
-                "open_price",
-                "high_price",
-                "low_price",
-                "close_price",
-                "volume",
-                "source",
-            ],
+        )
+        rendered = copy_text(crypto_id, batch)
+        assert rendered is not None
+        await connection.copy_to_table(
+            "crypto_prices",
+            source=io.BytesIO(rendered[0].encode()),
+            columns=PRICE_COLUMNS,
+            format="text",
         )
         await connection.execute("ANALYZE crypto_prices")
         # A Connection has the pool methods the helpers use.

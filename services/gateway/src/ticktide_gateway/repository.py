@@ -1,8 +1,8 @@
 """Every SQL statement of the gateway; all parameterised.
 
-Candles leave PostgreSQL as ready JSON text whose numbers are the stored
-numeric digits, so the API's JSON numbers print back as the provider's decimal
-strings.
+Candles leave PostgreSQL as ready JSON text (each row's stored `candle_json`)
+whose numbers are the stored numeric digits, so the API's JSON numbers print
+back as the provider's decimal strings.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import asyncpg
 
+from ticktide_common.candle_json import candle_json_sql
 from ticktide_gateway.quality import SeriesFacts
 
 __all__ = [
@@ -36,17 +37,17 @@ class CandlesJson(NamedTuple):
 
 _CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
 
-# PostgreSQL writes each candle's JSON itself: the numbers are the stored numeric
-# digits (the provider's decimal strings), which parse to the same float64 as
-# the provider's text. This keeps 8,760 rows out of Python objects altogether.
-# Sources come from three bool_or aggregates (the table's CHECK allows exactly
-# these three), which cost nothing next to a DISTINCT sort.
+# Each candle's JSON is the row's `candle_json`, stored by the writer with the
+# row; a row without it (written by anything else) gets the same text rendered
+# here. Either way the numbers are the stored numeric digits (the provider's
+# decimal strings), which parse to the same float64 as the provider's text.
+# This keeps 8,760 rows out of Python objects altogether, and PostgreSQL only
+# joins ready text. Sources come from three bool_or aggregates (the table's
+# CHECK allows exactly these three), which cost nothing next to a DISTINCT sort.
 _CANDLE_SOURCES = ("binance", "binance-archive", "simulated")
-_CANDLES_SELECT = """
-SELECT coalesce(string_agg(concat(
-           '{"t":"', to_char(datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-           '","o":', open_price, ',"h":', high_price, ',"l":', low_price,
-           ',"c":', close_price, ',"v":', volume, '}'), ',' ORDER BY datetime), '') AS candles,
+_CANDLES_SELECT = f"""
+SELECT coalesce(string_agg(coalesce(candle_json, {candle_json_sql()}), ',' ORDER BY datetime),
+                '') AS candles,
        coalesce(bool_or(source = 'binance'), false),
        coalesce(bool_or(source = 'binance-archive'), false),
        coalesce(bool_or(source = 'simulated'), false)
@@ -58,7 +59,8 @@ WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
 """
 _LIMITED_RANGE = """
 FROM (
-    SELECT datetime, open_price, high_price, low_price, close_price, volume, source
+    SELECT datetime, open_price, high_price, low_price, close_price, volume, source,
+           candle_json
     FROM crypto_prices
     WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
     ORDER BY datetime {direction}

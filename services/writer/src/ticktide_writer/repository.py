@@ -7,7 +7,9 @@ candles of the others ("fresh": none of their rows can exist yet) straight
 into `crypto_prices`; COPY the overlapping ones into a per-connection
 temporary staging table and upsert each from there. Prices travel as text in
 both paths, so PostgreSQL parses the provider's decimal strings itself and
-keeps every digit.
+keeps every digit. Each row's `candle_json` (what the gateway serves) is
+written in the same statement as the row: rendered with the COPY text, or by
+PostgreSQL in the upsert.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common.candle_json import candle_json_sql
 from ticktide_writer.activity_rows import ActivityRow
 from ticktide_writer.service import BatchSpan, StagingRow, rows_changed_from_status
 
@@ -55,6 +58,7 @@ PRICE_COLUMNS = (
     "close_price",
     "volume",
     "source",
+    "candle_json",
 )
 
 _OVERLAPPING_BATCHES = """
@@ -88,14 +92,21 @@ RETURNING batch_id
 """
 
 # A row changes only when a value differs; simulated data never replaces a
-# row from a real source, while real data does replace simulated rows.
+# row from a real source, while real data does replace simulated rows. The
+# candle's JSON is rendered here from the parsed numerics (`numeric::text`, the
+# digits stored), in the same statement as the row it describes.
 _UPSERT_BATCH = f"""
 INSERT INTO crypto_prices AS p (crypto_id, datetime, interval_type, open_price, high_price,
-                                low_price, close_price, volume, source)
-SELECT $2::integer, s.datetime, $3::text, s.open_price::numeric, s.high_price::numeric,
-       s.low_price::numeric, s.close_price::numeric, s.volume::numeric, $4::text
-FROM {STAGING_TABLE} AS s
-WHERE s.batch_no = $1
+                                low_price, close_price, volume, source, candle_json)
+SELECT $2::integer, n.datetime, $3::text, n.open_price, n.high_price, n.low_price,
+       n.close_price, n.volume, $4::text, {candle_json_sql("n")}
+FROM (
+    SELECT s.datetime, s.open_price::numeric AS open_price, s.high_price::numeric AS high_price,
+           s.low_price::numeric AS low_price, s.close_price::numeric AS close_price,
+           s.volume::numeric AS volume
+    FROM {STAGING_TABLE} AS s
+    WHERE s.batch_no = $1
+) AS n
 ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE SET
     open_price = EXCLUDED.open_price,
     high_price = EXCLUDED.high_price,
@@ -103,6 +114,7 @@ ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE SET
     close_price = EXCLUDED.close_price,
     volume = EXCLUDED.volume,
     source = EXCLUDED.source,
+    candle_json = EXCLUDED.candle_json,
     updated_at = now()
 WHERE (EXCLUDED.source <> 'simulated' OR p.source = 'simulated')
   AND (p.open_price, p.high_price, p.low_price, p.close_price, p.volume, p.source)

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
 
@@ -140,24 +140,50 @@ def staging_rows(batch_no: int, batch: CandleBatchV1) -> list[StagingRow]:
 
 def copy_text(crypto_id: int, batch: CandleBatchV1) -> tuple[str, int] | None:
     """The batch as (text, row count): rows of PostgreSQL's COPY text format for `crypto_prices`
-    (crypto_id, datetime, interval_type, open..volume, source), or None when a
-    value holds a character that COPY text would treat specially (the caller
-    then merges the batch through the binary staging path instead)."""
+    (crypto_id, datetime, interval_type, open..volume, source, candle_json), or None
+    when a value holds a character that COPY text would treat specially, or a
+    decimal string that `numeric::text` would print differently (so the JSON
+    rendered here would not be the stored digits): the caller then merges the
+    batch through the staging path, where PostgreSQL renders the JSON itself."""
     candles = unique_candles(batch.candles)
+    if any(c.t.tzinfo is not UTC for c in candles):
+        return None
     prefix = f"{crypto_id}\t"
     middle = f"\t{batch.interval}\t"
-    suffix = f"\t{batch.source}\n"
+    suffix = f"\t{batch.source}\t"
+    prices = [f"{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}" for c in candles]
     text = "".join(
         [
-            f"{prefix}{c.t.isoformat()}{middle}{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}{suffix}"
-            for c in candles
+            f"{prefix}{t}{middle}{p}{suffix}"
+            f'{{"t":"{t[:19]}Z","o":{c.o},"h":{c.h},"l":{c.l},"c":{c.c},"v":{c.v}}}\n'
+            for c, p in zip(candles, prices, strict=True)
+            for t in (c.t.isoformat(),)
         ]
     )
-    # Each row has exactly 8 tabs and 1 newline of its own; any more came from a value.
+    # Each row has exactly 9 tabs and 1 newline of its own; any more came from a value.
     rows = len(candles)
-    if text.count("\n") != rows or text.count("\t") != 8 * rows or "\\" in text or "\r" in text:
+    if text.count("\n") != rows or text.count("\t") != 9 * rows or "\\" in text or "\r" in text:
+        return None
+    if not _canonical_decimals("\t" + "\t".join(prices) + "\t"):
         return None
     return text, rows
+
+
+_LEADING_ZERO_OR_POINT = re.compile(r"\t(?:0[0-9]|\.)")
+
+
+def _canonical_decimals(joined: str) -> bool:
+    """Whether every decimal string (each between tabs) prints back unchanged as
+    `numeric::text`: digits and points only (PostgreSQL refuses a second
+    point), no sign, no exponent, no leading zero or point, no trailing point.
+    ('1e-8', '+5', '.5', '05', '5.' and '-0' would not.) String scans, no
+    per-value regex: this runs on every candle of the ingest path."""
+    return (
+        joined.isascii()
+        and not joined.encode().translate(None, b"0123456789.\t")
+        and _LEADING_ZERO_OR_POINT.search(joined) is None
+        and ".\t" not in joined
+    )
 
 
 _ROWS_STATUS = re.compile(r"^(?:INSERT \d+|COPY) (\d+)$")

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
+from ticktide_common.candle_json import candle_json_sql
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
 from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
@@ -79,6 +80,20 @@ async def stored_rows(pool: asyncpg.Pool, symbol: str) -> list[asyncpg.Record]:
     )
 
 
+async def assert_candle_json_matches_columns(pool: asyncpg.Pool, symbol: str) -> None:
+    """Every row's stored `candle_json` is present and is exactly the JSON of its
+    current columns (what the gateway would render from them)."""
+    rows = await pool.fetch(
+        f"""SELECT p.datetime, p.candle_json, {candle_json_sql("p")} AS from_columns
+            FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
+            WHERE c.binance_symbol = $1 ORDER BY p.datetime""",  # noqa: S608 - constant SQL
+        symbol,
+    )
+    assert rows
+    mismatched = [dict(r) for r in rows if r["candle_json"] != r["from_columns"]]
+    assert mismatched == []
+
+
 def as_tuples(rows: list[asyncpg.Record]) -> list[tuple[object, ...]]:
     return [(r["datetime"], r["o"], r["h"], r["l"], r["c"], r["v"]) for r in rows]
 
@@ -121,6 +136,7 @@ async def test_batch_is_stored_digit_for_digit_and_announced(
     event = await publish_and_wait(bus, stored, message)
 
     assert as_tuples(await stored_rows(db_pool, "TTDIGITSUSDT")) == expected(candles)
+    await assert_candle_json_matches_columns(db_pool, "TTDIGITSUSDT")
     assert (event.candles, event.rows_changed) == (3, 3)
     assert (event.first_t, event.last_t) == (candles[0].t, candles[-1].t)
     assert (event.symbol, event.job_id, event.source) == ("TTDIGITSUSDT", message.job_id, "binance")
@@ -162,6 +178,7 @@ async def test_open_candle_is_updated_by_a_later_batch(
         [candle(0), closed, candle(2)]
     )
     assert later.rows_changed == 2  # the closed candle updated, the new one inserted
+    await assert_candle_json_matches_columns(db_pool, "TTOPENUSDT")
 
     unchanged = await publish_and_wait(bus, stored, batch("TTOPENUSDT", [closed]))
     assert unchanged.rows_changed == 0
@@ -179,12 +196,38 @@ async def test_simulated_never_overwrites_real_but_real_overwrites_simulated(
     assert as_tuples(rows) == expected([*real, fake[2]])
     assert [r["source"] for r in rows] == ["binance", "binance", "simulated"]
     assert event.rows_changed == 1
+    await assert_candle_json_matches_columns(db_pool, "TTSIMUSDT")
 
     refilled = candle(2, c="42222.22000000")
     await publish_and_wait(bus, stored, batch("TTSIMUSDT", [refilled], source="binance-archive"))
     rows = await stored_rows(db_pool, "TTSIMUSDT")
     assert as_tuples(rows) == expected([*real, refilled])
     assert rows[2]["source"] == "binance-archive"
+    await assert_candle_json_matches_columns(db_pool, "TTSIMUSDT")
+
+
+async def test_candle_json_is_the_stored_digits_whatever_the_provider_string(
+    writer: None, bus: Bus, stored: Probe, db_pool: asyncpg.Pool
+) -> None:
+    """Strings that numeric prints differently ('1e-8' → 0.00000001) still get
+    the JSON of the stored value, fresh or overlapping."""
+    odd = candle(0, o="1e-8", h="+2.50", low=".5", c="05", v="7.")
+    await publish_and_wait(bus, stored, batch("TTODDUSDT", [odd]))
+    await assert_candle_json_matches_columns(db_pool, "TTODDUSDT")
+    assert "0.00000001" in await db_pool.fetchval(
+        "SELECT candle_json FROM crypto_prices WHERE open_price = 0.00000001"
+    )
+    await publish_and_wait(bus, stored, batch("TTODDUSDT", [candle(0, c="1.5E2"), candle(1)]))
+
+    assert await db_pool.fetchval(
+        """SELECT p.candle_json FROM crypto_prices p
+           JOIN cryptocurrencies c ON c.id = p.crypto_id
+           WHERE c.binance_symbol = 'TTODDUSDT' ORDER BY p.datetime LIMIT 1"""
+    ) == (
+        '{"t":"2024-05-01T00:00:00Z","o":42000.01000000,"h":42500.00000000,'
+        '"l":41900.50000000,"c":150,"v":1234.56789000}'
+    )
+    await assert_candle_json_matches_columns(db_pool, "TTODDUSDT")
 
 
 async def test_batches_grouped_in_one_transaction_apply_in_delivery_order(

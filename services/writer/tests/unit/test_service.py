@@ -170,7 +170,17 @@ def test_copy_text_renders_rows_of_the_copy_text_format() -> None:
         "0.00001234",
         "12.34500000",
         "binance",
+        '{"t":"2024-03-01T00:00:00Z","o":42000.00000000,"h":42100.01000000,'
+        '"l":41999.99000000,"c":0.00001234,"v":12.34500000}',
     ]
+
+
+@pytest.mark.parametrize("value", ["1e-8", "+1.5", ".5", "05", "5.", "-0.0", "1.5E2"])
+def test_copy_text_leaves_decimals_numeric_prints_differently_to_the_upsert(value: str) -> None:
+    """Their JSON must be `numeric::text` of the stored value, which PostgreSQL
+    renders in the staging path; the fresh COPY path takes only strings that
+    print back unchanged."""
+    assert copy_text(7, batch(candle(0), candle(1, close=value))) is None
 
 
 def test_copy_text_keeps_one_row_per_open_time() -> None:
