@@ -1,13 +1,15 @@
-"""The asyncpg pool every service uses, with a tenacity wait for the database."""
+"""The asyncpg pool every service uses, with a tenacity wait for the database, and
+the session advisory lock that keeps a scheduler to one replica at a time."""
 
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["create_pool", "wait_for_database"]
+__all__ = ["create_pool", "wait_for_database", "try_advisory_lock", "advisory_unlock"]
 
 log = get_logger(__name__)
 
@@ -37,3 +39,12 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def try_advisory_lock(conn: asyncpg.Connection | PoolConnectionProxy, key: int) -> bool:
+    """Take session advisory lock `key` if free; False when another session holds it."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+
+async def advisory_unlock(conn: asyncpg.Connection | PoolConnectionProxy, key: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", key)

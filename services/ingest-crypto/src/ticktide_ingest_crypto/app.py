@@ -4,7 +4,6 @@ the scheduler and the finalize sweep, and the health routes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,10 +17,11 @@ from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandlesStoredV1, CryptoBackfillRequestedV1
+from ticktide_common.periodic import run_periodically, stop_tasks
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import INGEST_CRYPTO_BACKFILLS, INGEST_CRYPTO_STORED, Topology
 from ticktide_ingest_crypto.client import BinanceClient
-from ticktide_ingest_crypto.scheduler import Scheduler, run_periodically
+from ticktide_ingest_crypto.scheduler import Scheduler
 from ticktide_ingest_crypto.service import BackfillRunner, JobFinalizer
 
 __all__ = ["SERVICE_NAME", "IngestState", "create_app"]
@@ -131,11 +131,7 @@ async def _start(settings: Settings) -> IngestState:
 
 
 async def _stop(state: IngestState) -> None:
-    for task in state.tasks:
-        task.cancel()
-    for task in state.tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await stop_tasks(state.tasks)
     await state.bus.close()
     await state.http.aclose()
     await state.pool.close()

@@ -10,16 +10,16 @@ open gaps whose last attempt is old enough (bounded attempts).
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.logging import get_logger
+from ticktide_common.periodic import run_periodically
 from ticktide_common.settings import Settings
 from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.gaps import datetime_to_ms, incremental_range, ms_to_datetime
@@ -98,17 +98,3 @@ class Scheduler:
                 )
                 jobs.append(job_id)
         return jobs
-
-
-async def run_periodically(
-    action: Callable[[], Awaitable[object]], seconds: float, name: str
-) -> None:
-    """Call `action` every `seconds` until cancelled; a failing call is logged."""
-    while True:
-        try:
-            await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bad tick must not stop the loop
-            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
-        await asyncio.sleep(seconds)

@@ -5,7 +5,6 @@ clients, consumers of backfill commands and stored events, the finalize sweep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,11 +18,12 @@ from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockPricesStoredV1, StocksBackfillRequestedV1
+from ticktide_common.periodic import run_periodically, stop_tasks
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import INGEST_STOCKS_BACKFILLS, INGEST_STOCKS_STORED, Topology
 from ticktide_ingest_stocks import repository as repo
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
-from ticktide_ingest_stocks.scheduler import Scheduler, configured_symbols, run_periodically
+from ticktide_ingest_stocks.scheduler import Scheduler, configured_symbols
 from ticktide_ingest_stocks.service import StocksIngest
 
 __all__ = ["SERVICE_NAME", "IngestState", "create_app"]
@@ -137,11 +137,7 @@ async def _start(settings: Settings) -> IngestState:
 
 
 async def _stop(state: IngestState) -> None:
-    for task in state.tasks:
-        task.cancel()
-    for task in state.tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await stop_tasks(state.tasks)
     await state.bus.close()
     for http in state.http:
         await http.aclose()

@@ -15,6 +15,7 @@ from datetime import date
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common.db import advisory_unlock, try_advisory_lock
 from ticktide_common.jobs import STOCKS_INTERVAL
 from ticktide_ingest_stocks.gaps import GapChanges, GapRow
 
@@ -227,11 +228,3 @@ async def recent_scheduled_job_exists(pool: Executor, symbol: str, within_second
         STOCKS_INTERVAL,
     )
     return bool(value)
-
-
-async def try_advisory_lock(conn: Connection, key: int) -> bool:
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-
-
-async def advisory_unlock(conn: Connection, key: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1)", key)

@@ -14,10 +14,9 @@ gap refills that are due.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -26,6 +25,7 @@ from ticktide_common.bus import Bus
 from ticktide_common.jobs import request_stocks_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockExchange
+from ticktide_common.periodic import run_periodically
 from ticktide_common.settings import Settings
 from ticktide_ingest_stocks import repository as repo
 from ticktide_ingest_stocks.calendar import last_closed_session
@@ -114,17 +114,3 @@ class Scheduler:
             )
             jobs.append(job_id)
         return jobs
-
-
-async def run_periodically(
-    action: Callable[[], Awaitable[object]], seconds: float, name: str
-) -> None:
-    """Call `action` every `seconds` until cancelled; a failing call is logged."""
-    while True:
-        try:
-            await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bad tick must not stop the loop
-            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
-        await asyncio.sleep(seconds)

@@ -5,7 +5,6 @@ scheduler loops and the health routes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,11 +18,12 @@ from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import WeatherBackfillRequestedV1, WeatherStoredV1
+from ticktide_common.periodic import run_periodically, stop_tasks
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import INGEST_WEATHER_BACKFILLS, INGEST_WEATHER_STORED, Topology
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.client import provider_from_settings
-from ticktide_ingest_weather.scheduler import WeatherScheduler, run_periodically
+from ticktide_ingest_weather.scheduler import WeatherScheduler
 from ticktide_ingest_weather.service import WeatherIngester
 
 __all__ = ["SERVICE_NAME", "IngestWeatherState", "create_app"]
@@ -131,11 +131,7 @@ async def _start(settings: Settings) -> IngestWeatherState:
 
 
 async def _stop(state: IngestWeatherState) -> None:
-    for task in state.tasks:
-        task.cancel()
-    for task in state.tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await stop_tasks(state.tasks)
     await state.bus.close()
     await state.http.aclose()
     await state.pool.close()

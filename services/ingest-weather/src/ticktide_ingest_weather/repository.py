@@ -14,6 +14,7 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common.db import advisory_unlock, try_advisory_lock
 from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL
 from ticktide_common.settings import WeatherLocation
 
@@ -93,11 +94,3 @@ async def recent_scheduled_job_exists(
         within_seconds,
     )
     return bool(value)
-
-
-async def try_advisory_lock(conn: Connection, key: int) -> bool:
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-
-
-async def advisory_unlock(conn: Connection, key: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1)", key)

@@ -11,9 +11,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -21,6 +20,7 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.jobs import request_weather_backfill
 from ticktide_common.logging import get_logger
+from ticktide_common.periodic import run_periodically
 from ticktide_common.settings import Settings
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.hours import HOUR, align_hour_down
@@ -109,17 +109,3 @@ class WeatherScheduler:
             )
             jobs.append(job_id)
         return jobs
-
-
-async def run_periodically(
-    action: Callable[[], Awaitable[object]], seconds: float, name: str
-) -> None:
-    """Call `action` every `seconds` until cancelled; a failing call is logged."""
-    while True:
-        try:
-            await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bad tick must not stop the loop
-            log.warning("periodic.failed", task=name, error=repr(exc)[:300])
-        await asyncio.sleep(seconds)
