@@ -19,13 +19,12 @@ from ticktide_common.bus import Bus
 from ticktide_common.jobs import get_job_progress, request_crypto_backfill
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
 from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import delete_bus_names
+from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.topology import (
     INGEST_CRYPTO_BACKFILLS,
     INGEST_CRYPTO_STORED,
     WRITER_CANDLES,
-    Topology,
 )
 from ticktide_ingest_crypto.client import BinanceClient
 from ticktide_ingest_crypto.service import BackfillRunner, JobFinalizer
@@ -55,32 +54,19 @@ def symbol() -> str:
     return f"T{uuid.uuid4().hex[:8].upper()}USDT"
 
 
-@dataclass
-class IsolatedBus:
-    bus: Bus
-    settings: Settings
-    topology: Topology
-
-
 @pytest.fixture
 async def isolated_bus(settings: Settings, fake_binance: FakeBinance) -> AsyncIterator[IsolatedBus]:
     """A bus on a prefix of its own, so consumers of other tests never compete."""
-    prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
-    test_settings = settings.model_copy(
-        update={
-            "ticktide_bus_prefix": prefix,
-            "binance_base_url": fake_binance.url,
-            "binance_backoff_seconds": 0.01,
-            "binance_max_attempts": 2,
-            "ticktide_simulated_fallback": False,
-            "crypto_finalize_sweep_seconds": 0.5,
-        }
-    )
-    topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
-    bus = await Bus.connect(settings.amqp_url, topology, service="ingest-crypto-tests")
-    yield IsolatedBus(bus, test_settings, topology)
-    await bus.close()
-    await delete_bus_names(settings.amqp_url, topology)
+    async with open_isolated_bus(
+        settings,
+        "ingest-crypto-tests",
+        binance_base_url=fake_binance.url,
+        binance_backoff_seconds=0.01,
+        binance_max_attempts=2,
+        ticktide_simulated_fallback=False,
+        crypto_finalize_sweep_seconds=0.5,
+    ) as isolated:
+        yield isolated
 
 
 async def store_batch(pool: asyncpg.Pool, batch: CandleBatchV1) -> int:

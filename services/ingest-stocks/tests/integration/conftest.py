@@ -19,13 +19,12 @@ from ticktide_common.bus import Bus
 from ticktide_common.jobs import get_job_progress, request_stocks_backfill
 from ticktide_common.messages import StockPricesStoredV1, StockPricesV1, StocksBackfillRequestedV1
 from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import delete_bus_names
+from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.topology import (
     INGEST_STOCKS_BACKFILLS,
     INGEST_STOCKS_STORED,
     WRITER_STOCKS,
-    Topology,
 )
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
 from ticktide_ingest_stocks.service import StocksIngest
@@ -68,33 +67,20 @@ def fi_symbol() -> str:
     return f"N{uuid.uuid4().hex[:6].upper()}-FI"
 
 
-@dataclass
-class IsolatedBus:
-    bus: Bus
-    settings: Settings
-    topology: Topology
-
-
 @pytest.fixture
 async def isolated_bus(settings: Settings, fake_nasdaq: FakeNasdaq) -> AsyncIterator[IsolatedBus]:
-    prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
-    test_settings = settings.model_copy(
-        update={
-            "ticktide_bus_prefix": prefix,
-            "nasdaq_base_url": fake_nasdaq.url,
-            "nasdaq_nordic_base_url": fake_nasdaq.url,
-            "http_backoff_seconds": 0.01,
-            "http_max_attempts": 2,
-            "http_timeout_seconds": 5.0,
-            "ticktide_simulated_fallback": False,
-            "ingest_fetch_max_attempts": 2,
-        }
-    )
-    topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
-    bus = await Bus.connect(settings.amqp_url, topology, service="ingest-stocks-tests")
-    yield IsolatedBus(bus, test_settings, topology)
-    await bus.close()
-    await delete_bus_names(settings.amqp_url, topology)
+    async with open_isolated_bus(
+        settings,
+        "ingest-stocks-tests",
+        nasdaq_base_url=fake_nasdaq.url,
+        nasdaq_nordic_base_url=fake_nasdaq.url,
+        http_backoff_seconds=0.01,
+        http_max_attempts=2,
+        http_timeout_seconds=5.0,
+        ticktide_simulated_fallback=False,
+        ingest_fetch_max_attempts=2,
+    ) as isolated:
+        yield isolated
 
 
 async def store_batch(pool: asyncpg.Pool, batch: StockPricesV1) -> int:

@@ -26,13 +26,12 @@ from ticktide_common.messages import (
     WeatherStoredV1,
 )
 from ticktide_common.settings import Settings, WeatherLocation
-from ticktide_common.testing.fixtures import delete_bus_names
+from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.topology import (
     INGEST_WEATHER_BACKFILLS,
     INGEST_WEATHER_STORED,
     WRITER_WEATHER,
-    Topology,
 )
 from ticktide_ingest_weather.client import provider_from_settings
 from ticktide_ingest_weather.scheduler import WeatherScheduler
@@ -73,13 +72,6 @@ def location() -> WeatherLocation:
     )
 
 
-@dataclass
-class IsolatedBus:
-    bus: Bus
-    settings: Settings
-    topology: Topology
-
-
 @pytest.fixture
 async def isolated_bus(
     settings: Settings,
@@ -88,27 +80,21 @@ async def isolated_bus(
     location: WeatherLocation,
 ) -> AsyncIterator[IsolatedBus]:
     """A bus on a prefix of its own, so consumers of other tests never compete."""
-    prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
-    test_settings = settings.model_copy(
-        update={
-            "ticktide_bus_prefix": prefix,
-            "open_meteo_base_url": fake_meteo.url,
-            "open_meteo_archive_url": fake_meteo.url,
-            "openweather_base_url": fake_openweather.url,
-            "openweather_api_key": "",
-            "http_backoff_seconds": 0.01,
-            "http_max_attempts": 2,
-            "http_timeout_seconds": 5.0,
-            "ticktide_simulated_fallback": False,
-            "weather_locations": [location],
-            "weather_scheduler_enabled": False,
-        }
-    )
-    topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
-    bus = await Bus.connect(settings.amqp_url, topology, service="ingest-weather-tests")
-    yield IsolatedBus(bus, test_settings, topology)
-    await bus.close()
-    await delete_bus_names(settings.amqp_url, topology)
+    async with open_isolated_bus(
+        settings,
+        "ingest-weather-tests",
+        open_meteo_base_url=fake_meteo.url,
+        open_meteo_archive_url=fake_meteo.url,
+        openweather_base_url=fake_openweather.url,
+        openweather_api_key="",
+        http_backoff_seconds=0.01,
+        http_max_attempts=2,
+        http_timeout_seconds=5.0,
+        ticktide_simulated_fallback=False,
+        weather_locations=[location],
+        weather_scheduler_enabled=False,
+    ) as isolated:
+        yield isolated
 
 
 async def store_batch(pool: asyncpg.Pool, batch: WeatherObservationsV1) -> int:

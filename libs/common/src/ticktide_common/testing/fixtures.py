@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
@@ -111,6 +113,32 @@ async def bus(settings: Settings, topology: Topology) -> AsyncIterator[Bus]:
     yield connected
     await connected.close()
     await delete_bus_names(settings.amqp_url, topology)
+
+
+@dataclass
+class IsolatedBus:
+    """A bus on a prefix of its own, and the settings that name that prefix."""
+
+    bus: Bus
+    settings: Settings
+    topology: Topology
+
+
+@asynccontextmanager
+async def open_isolated_bus(
+    settings: Settings, service: str, **overrides: object
+) -> AsyncIterator[IsolatedBus]:
+    """A bus on a fresh prefix (so no other test's consumer competes for its
+    messages) with `settings` updated by `overrides`; its names are deleted after."""
+    prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
+    isolated = settings.model_copy(update={**overrides, "ticktide_bus_prefix": prefix})
+    topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
+    bus = await Bus.connect(settings.amqp_url, topology, service=service)
+    try:
+        yield IsolatedBus(bus, isolated, topology)
+    finally:
+        await bus.close()
+        await delete_bus_names(settings.amqp_url, topology)
 
 
 async def delete_bus_names(amqp_url: str, topology: Topology) -> None:
