@@ -30,3 +30,4 @@ uv="$(uv_bin)"
 cd "$TICKTIDE_ROOT"
 # --frozen: exactly uv.lock, never re-resolve. Quiet: says nothing when in sync.
 $uv sync --frozen --quiet
+bash scripts/ensure-web-assets.sh

@@ -8,6 +8,7 @@ cd "$TICKTIDE_ROOT"
 
 bash scripts/ensure-toolchain.sh
 bash scripts/ensure-services.sh
+bash scripts/ensure-browser.sh
 source scripts/python-sources.sh
 uv="$(uv_bin)"
 

@@ -26,6 +26,7 @@ HEALTH_URLS=(
     "http://127.0.0.1:$INGEST_WEATHER_PORT/health"
     "http://127.0.0.1:$WRITER_PORT/health"
     "http://127.0.0.1:$AUTH_PORT/health"
+    "http://127.0.0.1:$WEB_PORT/health"
     "https://localhost:$TICKTIDE_HTTPS_PORT/api/health"
 )
 [[ "$WORKERS" =~ ^[0-9]+$ ]] && [ "$WORKERS" -ge 1 ] && [ "$WORKERS" -le 64 ] \
@@ -104,7 +105,7 @@ python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/ngi
 say "applying migrations"
 "$VENV_PYTHON" -m ticktide_common.migrate_cli
 
-for var in GATEWAY_PORT INGEST_CRYPTO_PORT INGEST_STOCKS_PORT INGEST_WEATHER_PORT WRITER_PORT AUTH_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
+for var in GATEWAY_PORT INGEST_CRYPTO_PORT INGEST_STOCKS_PORT INGEST_WEATHER_PORT WRITER_PORT AUTH_PORT WEB_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
     if port_open 127.0.0.1 "${!var}"; then
         die "port ${!var} ($var) is taken: by leftovers of an earlier make up (run make down) or by another program (stop it, or set $var in .env)"
     fi

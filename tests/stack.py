@@ -30,6 +30,7 @@ class CryptoStack:
     ingest: ServiceProcess
     writer: ServiceProcess
     env: dict[str, str]
+    web: ServiceProcess | None = None
     backtest_workers: list[ServiceProcess] = field(default_factory=list)
     ingesters: dict[str, ServiceProcess] = field(default_factory=dict)  # stocks, weather
 
@@ -46,6 +47,7 @@ class CryptoStack:
             self.writer,
             *self.backtest_workers,
             *self.ingesters.values(),
+            *([self.web] if self.web else []),
         ):
             process.stop()
         await delete_bus_names(self.env["AMQP_URL"], Topology(self.env["TICKTIDE_BUS_PREFIX"]))
@@ -61,8 +63,8 @@ class CryptoStack:
 def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str, str]:
     """The run's environment with ports and a bus prefix of this stack's own, so
     that no other test's consumer can take its messages."""
-    gateway_port, ingest_port, writer_port, auth_port, stocks_port, weather_port = (
-        free_port() for _ in range(6)
+    gateway_port, ingest_port, writer_port, auth_port, stocks_port, weather_port, web_port = (
+        free_port() for _ in range(7)
     )
     stack_id = uuid.uuid4().hex[:6]
     return {
@@ -81,6 +83,9 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
         "INGEST_WEATHER_PORT": str(weather_port),
         "INGEST_STOCKS_URL": f"http://127.0.0.1:{stocks_port}",
         "INGEST_WEATHER_URL": f"http://127.0.0.1:{weather_port}",
+        "WEB_PORT": str(web_port),
+        "WEB_URL": f"http://127.0.0.1:{web_port}",
+        "GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
         "HTTP_BACKOFF_SECONDS": "0.05",
         "INGEST_FINALIZE_SWEEP_SECONDS": "0.5",
         "BINANCE_BACKOFF_SECONDS": "0.05",
@@ -92,6 +97,7 @@ def stack_env(base: dict[str, str], binance_url: str, **extra: str) -> dict[str,
 _INGESTERS = {
     "stocks": ("ticktide_ingest_stocks", "INGEST_STOCKS_PORT", "ingest-stocks"),
     "weather": ("ticktide_ingest_weather", "INGEST_WEATHER_PORT", "ingest-weather"),
+    "web": ("ticktide_web", "WEB_PORT", "web"),
 }
 
 
@@ -103,8 +109,8 @@ async def start_stack(
     ingesters: tuple[str, ...] = (),
 ) -> CryptoStack:
     """Start the four services (and `backtest_workers` backtest workers, and the
-    named `ingesters` of "stocks" / "weather") together; if one fails to start,
-    stop the others."""
+    named `ingesters`: "stocks", "weather", and "web" for the pages) together; if
+    one fails to start, stop the others."""
     processes = [
         ServiceProcess(module, env, int(env[port]), log_dir, name)
         for module, port, name in (
@@ -139,7 +145,8 @@ async def start_stack(
             process.stop()
         raise failures[0]
     gateway, auth, ingest, writer, *workers = processes
-    return CryptoStack(binance, gateway, auth, ingest, writer, env, workers, extra)
+    web = extra.pop("web", None)
+    return CryptoStack(binance, gateway, auth, ingest, writer, env, web, workers, extra)
 
 
 async def admin_headers(pool: asyncpg.Pool) -> dict[str, str]:

@@ -91,12 +91,17 @@ class Settings(BaseSettings):
     auth_port: int = 8103
     ingest_stocks_port: int = 8104
     ingest_weather_port: int = 8105
+    web_port: int = 8106
     auth_url: str = "http://127.0.0.1:8103"
     service_host: str = "127.0.0.1"
     ingest_crypto_url: str = "http://127.0.0.1:8101"
     writer_url: str = "http://127.0.0.1:8102"
     ingest_stocks_url: str = "http://127.0.0.1:8104"
     ingest_weather_url: str = "http://127.0.0.1:8105"
+    web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
+    # Where the web service reaches the gateway's API (server-side, with the
+    # user's own credentials).
+    gateway_url: str = "http://127.0.0.1:8100"
 
     # Crypto ingestion.
     crypto_symbols: Annotated[list[str], NoDecode] = Field(
@@ -196,6 +201,12 @@ class Settings(BaseSettings):
     bus_publish_timeout_seconds: float = 15.0
     bus_delivery_limit: int = 5
     bus_prefetch: int = 8
+
+    # Services page: every instance's heartbeat period (an instance silent for three
+    # periods is stale), and RabbitMQ's management API for queue depths ("" derives
+    # http://<AMQP_URL host>:15672 with AMQP_URL's credentials; "off" never asks it).
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    rabbitmq_management_url: str = ""
 
     @field_validator("weather_locations", mode="before")
     @classmethod

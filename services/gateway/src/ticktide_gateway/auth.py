@@ -41,6 +41,7 @@ __all__ = [
     "STATE_CHANGING_METHODS",
     "GuardedRoute",
     "authenticate",
+    "identify",
     "current_principal",
     "require_admin",
     "CurrentPrincipal",
@@ -123,6 +124,17 @@ async def authenticate(request: Request) -> Principal:
     principal = await _resolve(request)
     request.scope[PRINCIPAL_SCOPE_KEY] = principal
     _check_csrf(request, principal)
+    return principal
+
+
+async def identify(request: Request) -> Principal:
+    """The caller (401/503 as `authenticate`), without the CSRF check: for page
+    requests, whose forms carry their token to the API calls they make."""
+    found = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(found, Principal):
+        return found
+    principal = await _resolve(request)
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal
     return principal
 
 

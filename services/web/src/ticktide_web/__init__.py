@@ -1,0 +1,1 @@
+"""Ticktide's web application: server-rendered pages over the gateway's API."""
