@@ -40,6 +40,8 @@ __all__ = [
     "WeatherBackfillRequestedV1",
     "STOCK_SYMBOL_PATTERN",
     "LOCATION_PATTERN",
+    "ServiceHeartbeatV1",
+    "ServiceStatus",
 ]
 
 CryptoInterval = Literal["1h", "4h", "1d"]
@@ -322,3 +324,28 @@ class WeatherBackfillRequestedV1(BusMessage):
     start: UtcDatetime
     end: UtcDatetime
     requested_by: str = "system"
+
+
+# --- Services -------------------------------------------------------------------
+
+ServiceStatus = Literal["running", "stopping"]
+
+
+class ServiceHeartbeatV1(BusMessage):
+    """One running instance of a service says it is alive, every `HEARTBEAT_SECONDS`,
+    with the outcome of its own readiness checks; `stopping` is its last word."""
+
+    routing_key: ClassVar[str] = "service.heartbeat.v1"
+
+    service: Annotated[str, Field(min_length=1, max_length=64)]
+    instance: uuid.UUID  # made when the process starts
+    host: Annotated[str, Field(max_length=255)]
+    pid: Annotated[int, Field(ge=0)]
+    version: Annotated[str, Field(max_length=64)]
+    started_at: UtcDatetime
+    sent_at: UtcDatetime
+    interval_seconds: Annotated[float, Field(gt=0)]
+    status: ServiceStatus = "running"
+    ready: bool
+    # check name -> "ok" or what went wrong, e.g. {"postgres": "ok", "rabbitmq": "ok"}
+    checks: dict[str, Annotated[str, Field(max_length=300)]] = Field(default_factory=dict)

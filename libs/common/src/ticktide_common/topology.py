@@ -14,6 +14,7 @@ from ticktide_common.messages import (
     CandleBatchV1,
     CandlesStoredV1,
     CryptoBackfillRequestedV1,
+    ServiceHeartbeatV1,
     StockPricesStoredV1,
     StockPricesV1,
     StocksBackfillRequestedV1,
@@ -40,6 +41,7 @@ __all__ = [
     "INGEST_WEATHER_STORED",
     "GATEWAY_STOCKS_CACHE_INVALIDATION",
     "GATEWAY_WEATHER_CACHE_INVALIDATION",
+    "GATEWAY_HEARTBEATS",
     "ALL_QUEUES",
 ]
 
@@ -120,6 +122,11 @@ GATEWAY_WEATHER_CACHE_INVALIDATION = QueueSpec(
     (WeatherStoredV1.routing_key,),
     description="stored events that drop the gateway's cache of a location",
 )
+GATEWAY_HEARTBEATS = QueueSpec(
+    "gateway.heartbeats",
+    (ServiceHeartbeatV1.routing_key,),
+    description="every service instance's heartbeat, kept by the gateway for /api/services",
+)
 ALL_QUEUES: tuple[QueueSpec, ...] = (
     WRITER_STOCKS,
     WRITER_WEATHER,
@@ -135,6 +142,7 @@ ALL_QUEUES: tuple[QueueSpec, ...] = (
     INGEST_CRYPTO_BACKFILLS,
     INGEST_CRYPTO_STORED,
     GATEWAY_CACHE_INVALIDATION,
+    GATEWAY_HEARTBEATS,
 )
 
 

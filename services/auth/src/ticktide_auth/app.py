@@ -33,6 +33,7 @@ from ticktide_common.health import (
     postgres_check,
     redis_check,
 )
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings, get_settings
@@ -80,6 +81,8 @@ def create_app(
             checks.update(
                 postgresql=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
             )
+            heartbeat = start_heartbeat(bus, settings, SERVICE, lambda: checks)
+            stack.push_async_callback(heartbeat.stop)  # runs before bus.close
             sessions = SessionStore(
                 redis,
                 settings.ticktide_redis_prefix,

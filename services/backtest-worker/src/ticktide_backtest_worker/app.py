@@ -27,6 +27,7 @@ from ticktide_common.health import (
     postgres_check,
     redis_check,
 )
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
 from ticktide_common.settings import Settings, get_settings
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         dead_channel = await consume_dead_jobs(bus, runner.handle_dead_letter, prefetch=1)
         state["current"] = app.state.worker = WorkerState(pool, redis, bus, runner)
+        heartbeat = start_heartbeat(bus, settings, SERVICE, checks)
         log.info(
             "backtest_worker.started",
             queue=topology.queue_name(BACKTEST_WORKER_JOBS),
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await heartbeat.stop()
             with contextlib.suppress(Exception):
                 await dead_channel.close()
             await bus.close()

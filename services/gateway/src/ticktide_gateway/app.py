@@ -26,12 +26,19 @@ from ticktide_common.health import (
     postgres_check,
     redis_check,
 )
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandlesStoredV1, StockPricesStoredV1, WeatherStoredV1
+from ticktide_common.messages import (
+    CandlesStoredV1,
+    ServiceHeartbeatV1,
+    StockPricesStoredV1,
+    WeatherStoredV1,
+)
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import (
     GATEWAY_CACHE_INVALIDATION,
+    GATEWAY_HEARTBEATS,
     GATEWAY_STOCKS_CACHE_INVALIDATION,
     GATEWAY_WEATHER_CACHE_INVALIDATION,
     Topology,
@@ -54,9 +61,11 @@ from ticktide_gateway.routes import (
     crypto,
     database,
     public,
+    services,
     stocks,
     weather,
 )
+from ticktide_gateway.service_registry import InstanceRegistry
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -156,6 +165,15 @@ def create_app(
                 drop_cached_location,
                 prefetch=settings.bus_prefetch,
             )
+            registry = InstanceRegistry(redis, settings.ticktide_redis_prefix)
+            await bus.consume(
+                GATEWAY_HEARTBEATS,
+                ServiceHeartbeatV1,
+                registry.record,
+                prefetch=settings.bus_prefetch,
+            )
+            heartbeat = start_heartbeat(bus, settings, SERVICE, lambda: checks)
+            stack.push_async_callback(heartbeat.stop)  # runs before bus.close
             gc.collect()
             gc.freeze()  # start-up objects live forever; keep them out of collections
             log.info("gateway.started", port=settings.gateway_port)
@@ -200,6 +218,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(admin_data.router)
     app.include_router(database.router)
+    app.include_router(services.router)
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     return app

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandlesStoredV1, CryptoBackfillRequestedV1
 from ticktide_common.periodic import run_periodically, stop_tasks
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await _start(settings)
         holder["state"] = state
         app.state.ingest = state
+        heartbeat = start_heartbeat(state.bus, settings, SERVICE_NAME, checks)
         log.info(
             "service.started",
             binance=settings.binance_base_url,
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await heartbeat.stop()
             await _stop(state)
 
     def checks() -> Mapping[str, ReadinessCheck]:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import WeatherBackfillRequestedV1, WeatherStoredV1
 from ticktide_common.periodic import run_periodically, stop_tasks
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = await _start(settings)
         holder["state"] = state
         app.state.ingest = state
+        heartbeat = start_heartbeat(state.bus, settings, SERVICE_NAME, checks)
         log.info(
             "service.started",
             provider=state.ingester.provider.source,
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await heartbeat.stop()
             await _stop(state)
 
     def checks() -> Mapping[str, ReadinessCheck]:

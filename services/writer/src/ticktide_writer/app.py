@@ -14,6 +14,7 @@ from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.faults import CommitFault
 from ticktide_common.health import ReadinessCheck, bus_check, health_router, postgres_check
+from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     CandleBatchV1,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["current"] = app.state.writer = WriterState(
             pool, bus, writer, activity, stocks, weather
         )
+        heartbeat = start_heartbeat(bus, settings, SERVICE, checks)
         log.info(
             "writer.started",
             queue=topology.queue_name(WRITER_CANDLES),
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await heartbeat.stop()
             await writer.stop()
             await activity.stop()
             await stocks.stop()
