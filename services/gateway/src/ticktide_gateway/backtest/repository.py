@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 __all__ = [
     "series_candle_counts",
@@ -17,7 +18,36 @@ __all__ = [
     "cancel_batch",
     "job_errors",
     "run_result",
+    "list_batches",
 ]
+
+# The page's batches first (the index gives them in order, bound included), then
+# their job counts: only a page's worth of batches is ever counted.
+_BATCH_LIST = """
+WITH page AS (
+    SELECT id, created_at, finished_at, status, strategy, total_jobs, total_backtests,
+           (request -> 'symbols')::text AS symbols, (request -> 'intervals')::text AS intervals
+    FROM backtests
+    WHERE user_id = $1 {bound}
+    ORDER BY created_at DESC, id DESC
+    LIMIT $2
+)
+SELECT page.*, j.jobs_done, j.jobs_failed, j.jobs_skipped
+FROM page
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE status = 'done') AS jobs_done,
+           count(*) FILTER (WHERE status = 'failed') AS jobs_failed,
+           count(*) FILTER (WHERE status = 'skipped') AS jobs_skipped
+    FROM backtest_jobs WHERE batch_id = page.id
+) j
+ORDER BY page.created_at DESC, page.id DESC
+"""
+# One statement per shape, so that a generic plan never has to cover both.
+_FIRST_PAGE = _BATCH_LIST.format(bound="")  # noqa: S608 - constants only
+_NEXT_PAGE = _BATCH_LIST.format(bound="AND (created_at, id) < ($3, $4)")  # noqa: S608
+_RUNNING_PAGE = _BATCH_LIST.format(bound="AND status = 'queued'")  # noqa: S608
+
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 
 async def series_candle_counts(
@@ -147,3 +177,21 @@ async def run_result(pool: asyncpg.Pool, batch_id: uuid.UUID) -> dict[str, Any] 
         "trades": json.loads(row[1] or "[]"),
         "equity": json.loads(row[2] or "[]"),
     }
+
+
+async def list_batches(
+    pool: Executor,
+    user_id: int,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    *,
+    running: bool = False,
+) -> list[asyncpg.Record]:
+    """Up to `limit` of the user's batches, newest first (by created_at, then id),
+    those after `before` (the (created_at, id) of the previous page's last) when
+    given; only the ones still queued when `running`. Each with its job counts."""
+    if running:
+        return await pool.fetch(_RUNNING_PAGE, user_id, limit)
+    if before is None:
+        return await pool.fetch(_FIRST_PAGE, user_id, limit)
+    return await pool.fetch(_NEXT_PAGE, user_id, limit, before[0], before[1])

@@ -1,5 +1,5 @@
-"""User routes under `/api/crypto/backtest`: strategies, batches (submit, status,
-cancel, SSE events), a batch streamed in the answer, and one awaited backtest.
+"""User routes under `/api/crypto/backtest`: strategies, batches (submit, list,
+status, cancel, SSE events), a batch streamed in the answer, and one awaited backtest.
 A batch belongs to the user who submitted it: anyone else gets 404."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ticktide_common.errors import PublishError
 from ticktide_common.logging import get_logger
 from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_principal
 from ticktide_gateway.backtest import repository
+from ticktide_gateway.backtest.listing import BatchPage, batch_item, decode_cursor, encode_cursor
 from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
 from ticktide_gateway.backtest.sse import event_stream_response, valid_last_event_id
 from ticktide_gateway.backtest.submission import SubmittedBatch, submit_batch
@@ -107,6 +108,31 @@ async def submit_and_stream(
     batch = await _submit(body, principal, pool, bus, events, settings)
     return event_stream_response(
         events, str(batch.batch_id), "0", lifetime=settings.backtest_stream_lifetime_seconds
+    )
+
+
+@router.get(
+    "/batches",
+    summary="The caller's own batches, newest first, a page at a time",
+    description="Keyset paging: `before` is the `next` of the previous page (opaque; "
+    "null on the last page). `done` counts every finished job (done, failed or "
+    "skipped) out of `jobs`.",
+    responses={422: {"description": "limit out of 1..100, or a `before` that is not a cursor"}},
+)
+async def list_batches(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> BatchPage:
+    bound = decode_cursor(before) if before is not None else None
+    rows = await repository.list_batches(pool, principal.user_id, limit + 1, bound)
+    items = [batch_item(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    last = items[-1] if items else None
+    return BatchPage(
+        batches=items,
+        next=encode_cursor((last.created_at, last.batch_id)) if more and last else None,
     )
 
 
