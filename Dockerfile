@@ -1,5 +1,12 @@
 # One image for every Ticktide Python service (and the migrate / tls one-shots of
 # compose.yaml). The same commands as the local launcher: `python -m ticktide_<service>`.
+
+# The web service's front-end libraries, exactly as locked (services/web/package-lock.json).
+FROM node:20-slim AS web-libraries
+WORKDIR /web
+COPY services/web/package.json services/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ARG UV_VERSION=0.9.30
@@ -26,6 +33,9 @@ COPY services/ services/
 RUN uv sync --frozen --no-dev
 COPY db/ db/
 COPY scripts/ scripts/
+# The web service's static folder: hashed names, gzip copies, manifest.
+COPY --from=web-libraries /web/node_modules services/web/node_modules
+RUN python -m ticktide_web.assets && rm -rf services/web/node_modules
 
 USER ticktide
 CMD ["python", "-m", "ticktide_gateway"]
