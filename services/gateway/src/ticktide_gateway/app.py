@@ -57,6 +57,7 @@ from ticktide_gateway.request_metrics import MetricsBuffer, RequestMetricsMiddle
 from ticktide_gateway.routes import (
     admin,
     admin_data,
+    admin_database,
     backtest,
     crypto,
     database,
@@ -217,6 +218,7 @@ def create_app(
     app.include_router(weather.router)
     app.include_router(admin.router)
     app.include_router(admin_data.router)
+    app.include_router(admin_database.router)
     app.include_router(database.router)
     app.include_router(services.router)
     app.add_middleware(ActivityMiddleware)
