@@ -20,7 +20,7 @@ from ticktide_common.testing.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-SERVICES = ("gateway", "auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer")
+SERVICES = ("gateway", "auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer", "web")
 
 
 async def run_make(target: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -81,6 +81,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             "INGEST_WEATHER_PORT",
             "WRITER_PORT",
             "AUTH_PORT",
+            "WEB_PORT",
             "BACKTEST_WORKER_PORT",  # worker i listens on this + i
         )
     }
@@ -96,6 +97,8 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         "INGEST_STOCKS_URL": f"http://127.0.0.1:{ports['INGEST_STOCKS_PORT']}",
         "INGEST_WEATHER_URL": f"http://127.0.0.1:{ports['INGEST_WEATHER_PORT']}",
         "AUTH_URL": f"http://127.0.0.1:{ports['AUTH_PORT']}",
+        "WEB_URL": f"http://127.0.0.1:{ports['WEB_PORT']}",
+        "GATEWAY_URL": f"http://127.0.0.1:{ports['GATEWAY_PORT']}",
         "TICKTIDE_RUN_DIR": str(run_dir),
         "TICKTIDE_ENV_FILE": str(env_file),
         "WORKERS": "2",
@@ -110,7 +113,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         honcho_pid = int(pid_file.read_text())
         log = (run_dir / "logs" / "honcho.log").read_text()
         child_pids = [int(p) for p in re.findall(r"started \(pid=(\d+)\)", log)]
-        assert len(child_pids) == 9, log  # six services, two backtest workers and nginx
+        assert len(child_pids) == 10, log  # seven services, two backtest workers and nginx
 
         async with httpx.AsyncClient(verify=False, timeout=10.0) as client:
             for name in (
@@ -120,6 +123,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
                 "INGEST_WEATHER_PORT",
                 "WRITER_PORT",
                 "AUTH_PORT",
+                "WEB_PORT",
             ):
                 direct = await client.get(f"http://127.0.0.1:{ports[name]}/health")
                 assert direct.status_code == 200 and direct.json()["status"] == "ok"
@@ -142,6 +146,15 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             assert headers["x-frame-options"] == "DENY"
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+            # A person who opens the URL gets the sign-in page, not a JSON 404.
+            home = await client.get(f"https://localhost:{https}/", follow_redirects=False)
+            assert home.status_code == 303, home.text
+            assert home.headers["location"] == "/login?next=/"
+            login_page = await client.get(f"https://localhost:{https}/login")
+            assert login_page.status_code == 200
+            assert "<title>Sign in · Ticktide</title>" in login_page.text
+            assert login_page.headers["x-frame-options"] == "DENY"
 
             # The headers are on error answers too (`always`).
             missing = await client.get(f"https://localhost:{https}/api/no-such-endpoint")

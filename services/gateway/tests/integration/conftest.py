@@ -150,7 +150,7 @@ class StubService:
 
 @pytest.fixture(scope="session")
 def stub_services() -> Iterator[dict[str, StubService]]:
-    names = ("auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer")
+    names = ("auth", "ingest-crypto", "ingest-stocks", "ingest-weather", "writer", "web")
     stubs = {name: StubService(name) for name in names}
     for stub in stubs.values():
         stub.start()
@@ -177,6 +177,7 @@ async def gateway(
         "INGEST_WEATHER_URL": stub_services["ingest-weather"].url,
         "WRITER_URL": stub_services["writer"].url,
         "AUTH_URL": stub_services["auth"].url,
+        "WEB_URL": stub_services["web"].url,
         "METRICS_FLUSH_SECONDS": "0.5",
         "METRICS_FLUSH_ROWS": "1000",
         "SERVICE_PROBE_TIMEOUT_SECONDS": "1.5",

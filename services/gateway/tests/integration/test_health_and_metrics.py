@@ -37,6 +37,7 @@ async def test_api_health_reports_every_service_and_dependency(
         "ingest-stocks",
         "ingest-weather",
         "writer",
+        "web",
     }
     assert all(s["status"] == "ok" for s in body["services"].values())
     assert body["services"]["writer"]["health"]["service"] == "writer"

@@ -25,12 +25,13 @@ async def api_health(
     `backtest_workers` (informational: workers scale from zero) counts the
     consumers of the backtest job queue and the jobs waiting in it."""
     timeout = settings.service_probe_timeout_seconds
-    auth, ingest, stocks, weather, writer, dependencies, workers = await asyncio.gather(
+    auth, ingest, stocks, weather, writer, web, dependencies, workers = await asyncio.gather(
         probe_service(http, settings.auth_url, timeout),
         probe_service(http, settings.ingest_crypto_url, timeout),
         probe_service(http, settings.ingest_stocks_url, timeout),
         probe_service(http, settings.ingest_weather_url, timeout),
         probe_service(http, settings.writer_url, timeout),
+        probe_service(http, settings.web_url, timeout),
         dependency_report(checks, timeout),
         _backtest_workers(bus, timeout),
     )
@@ -54,6 +55,7 @@ async def api_health(
         "ingest-stocks": stocks,
         "ingest-weather": weather,
         "writer": writer,
+        "web": web,
     }
     status = overall_status(services, dependencies)
     return JSONResponse(
