@@ -1,0 +1,221 @@
+"""User route `GET /api/dashboard`: everything the dashboard page shows in one
+answer: latest prices and changes, current weather, the caller's batches, a
+health summary of the services and the freshness of each data source.
+
+The data comes from one read-only snapshot on one connection (a few index
+probes); the health probes run beside it with a short timeout of their own, so
+a service that hangs makes its entry "down", never the dashboard slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from ticktide_common.health import ReadinessCheck
+from ticktide_common.settings import Settings
+from ticktide_gateway import dashboard_repository as repo
+from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_principal
+from ticktide_gateway.backtest import repository as backtest_repository
+from ticktide_gateway.backtest.listing import BatchItem, batch_item
+from ticktide_gateway.deps import ChecksDep, HttpDep, PoolDep, SettingsDep
+from ticktide_gateway.health_report import dependency_report, overall_status, probe_service
+
+__all__ = ["router", "Dashboard"]
+
+router = APIRouter(
+    prefix="/api",
+    tags=["dashboard"],
+    dependencies=[Depends(current_principal)],
+    route_class=GuardedRoute,
+)
+
+RECENT_BATCHES = 5
+RUNNING_BATCHES = 20
+HEALTH_TIMEOUT_SECONDS = 1.0  # at most; less when the probe timeout is shorter
+
+SessionDate = date  # the field below is named `date` too
+
+
+class CryptoQuote(BaseModel):
+    symbol: str = Field(description="the trading pair, e.g. BTCUSDT")
+    base: str
+    name: str
+    t: datetime | None = Field(description="open time of the newest 1h candle")
+    price: float | None = Field(description="close of the newest 1h candle")
+    price_24h_ago: float | None = Field(description="close of the 1h candle 24 h before it")
+    change_24h_pct: float | None = Field(
+        description="percent change over those 24 h; null when either close is unknown"
+    )
+    source: str | None
+
+
+class StockQuote(BaseModel):
+    symbol: str
+    name: str
+    exchange: str
+    currency: str
+    date: SessionDate | None = Field(description="the newest stored session")
+    price: float | None = Field(description="its close")
+    previous_close: float | None = Field(description="close of the session before it")
+    change_pct: float | None = Field(description="percent change from the previous close")
+    source: str | None
+
+
+class WeatherNow(BaseModel):
+    location: str
+    t: datetime | None = Field(description="observation time; null when none stored yet")
+    temperature: float | None = Field(description="°C")
+    humidity: float | None = Field(description="%")
+    pressure: float | None = Field(description="hPa")
+    wind_speed: float | None = Field(description="m/s")
+    description: str | None
+    source: str | None
+
+
+class DashboardBatches(BaseModel):
+    running: list[BatchItem] = Field(
+        description=f"queued ones, newest first, at most {RUNNING_BATCHES}"
+    )
+    recent: list[BatchItem] = Field(
+        description=f"the {RECENT_BATCHES} newest, whatever their status"
+    )
+
+
+class HealthSummary(BaseModel):
+    status: str = Field(description='"ok" when every service and dependency is, else "degraded"')
+    services: dict[str, str] = Field(description='each service: "ok", "degraded" or "down"')
+    dependencies: dict[str, str] = Field(description='postgresql, redis, rabbitmq: "ok" or "down"')
+
+
+class SourceFreshness(BaseModel):
+    table: str
+    last: datetime | None = Field(description="time of the newest stored row (candle, bar, hour)")
+    age_seconds: float | None = Field(description="now minus `last`")
+    simulated: bool = Field(description="the newest rows are simulated data")
+
+
+class Freshness(BaseModel):
+    crypto: SourceFreshness
+    stocks: SourceFreshness
+    weather: SourceFreshness
+
+
+class Dashboard(BaseModel):
+    generated_at: datetime
+    crypto: list[CryptoQuote] = Field(description="every active pair, by symbol")
+    stocks: list[StockQuote] = Field(description="every active stock, by exchange and symbol")
+    weather: list[WeatherNow] = Field(description="every active location, by name")
+    batches: DashboardBatches
+    health: HealthSummary
+    freshness: Freshness
+
+
+def _service_urls(settings: Settings) -> dict[str, str]:
+    return {
+        "auth": settings.auth_url,
+        "ingest-crypto": settings.ingest_crypto_url,
+        "ingest-stocks": settings.ingest_stocks_url,
+        "ingest-weather": settings.ingest_weather_url,
+        "writer": settings.writer_url,
+    }
+
+
+async def _service_status(http: httpx.AsyncClient, url: str, timeout: float) -> str:
+    # httpx's timeout bounds each phase of a request, not the whole: cap it here.
+    try:
+        report = await asyncio.wait_for(probe_service(http, url, timeout), timeout + 0.25)
+    except TimeoutError:
+        return "down"
+    return str(report["status"])
+
+
+async def health_summary(
+    settings: Settings, http: httpx.AsyncClient, checks: Mapping[str, ReadinessCheck]
+) -> HealthSummary:
+    """What `/api/health` reports, reduced to one status per service and dependency."""
+    timeout = min(settings.service_probe_timeout_seconds, HEALTH_TIMEOUT_SECONDS)
+    urls = _service_urls(settings)
+    statuses, dependencies = await asyncio.gather(
+        asyncio.gather(*(_service_status(http, url, timeout) for url in urls.values())),
+        dependency_report(checks, timeout),
+    )
+    deps_ok = all(d["status"] == "ok" for d in dependencies.values())
+    services = {
+        "gateway": "ok" if deps_ok else "degraded",
+        **dict(zip(urls, statuses, strict=True)),
+    }
+    overall = overall_status({n: {"status": s} for n, s in services.items()}, dependencies)
+    return HealthSummary(
+        status=overall,
+        services=services,
+        dependencies={name: d["status"] for name, d in dependencies.items()},
+    )
+
+
+async def _snapshot(pool: asyncpg.Pool, user_id: int) -> dict[str, Any]:
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        return {
+            "crypto": await repo.crypto_latest(connection),
+            "stocks": await repo.stocks_latest(connection),
+            "weather": await repo.weather_current(connection),
+            "running": await backtest_repository.list_batches(
+                connection, user_id, RUNNING_BATCHES, running=True
+            ),
+            "recent": await backtest_repository.list_batches(connection, user_id, RECENT_BATCHES),
+            "freshness": await repo.freshness(connection),
+        }
+
+
+def _freshness(found: repo.Freshness, now: datetime) -> SourceFreshness:
+    age = (now - found.last).total_seconds() if found.last is not None else None
+    return SourceFreshness(
+        table=found.table, last=found.last, age_seconds=age, simulated=found.simulated
+    )
+
+
+@router.get(
+    "/dashboard",
+    summary="Latest prices, weather, the caller's batches, service health and data freshness",
+    description="Crypto prices are the newest 1h close of each active pair and its change "
+    "from the close exactly 24 h earlier; stocks the newest daily close and its change "
+    "from the previous session; null where not known. Health probes are cut short after "
+    f"at most {HEALTH_TIMEOUT_SECONDS:g} s (an unanswering service shows as down).",
+)
+async def dashboard(
+    principal: CurrentPrincipal,
+    pool: PoolDep,
+    settings: SettingsDep,
+    http: HttpDep,
+    checks: ChecksDep,
+) -> Dashboard:
+    data, health = await asyncio.gather(
+        _snapshot(pool, principal.user_id), health_summary(settings, http, checks)
+    )
+    now = datetime.now(UTC)
+    fresh = {f.domain: _freshness(f, now) for f in data["freshness"]}
+    return Dashboard(
+        generated_at=now,
+        crypto=[CryptoQuote(**dict(r)) for r in data["crypto"]],
+        stocks=[
+            StockQuote(**{**dict(r), "date": r["t"].date() if r["t"] else None})
+            for r in data["stocks"]
+        ],
+        weather=[WeatherNow(**dict(r)) for r in data["weather"]],
+        batches=DashboardBatches(
+            running=[batch_item(r) for r in data["running"]],
+            recent=[batch_item(r) for r in data["recent"]],
+        ),
+        health=health,
+        freshness=Freshness(**fresh),
+    )
