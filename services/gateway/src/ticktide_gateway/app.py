@@ -60,7 +60,9 @@ from ticktide_gateway.routes import (
     admin_database,
     backtest,
     crypto,
+    dashboard,
     database,
+    performance,
     public,
     services,
     stocks,
@@ -220,6 +222,8 @@ def create_app(
     app.include_router(admin_data.router)
     app.include_router(admin_database.router)
     app.include_router(database.router)
+    app.include_router(dashboard.router)
+    app.include_router(performance.router)
     app.include_router(services.router)
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
