@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
+from redis.exceptions import RedisError
 
 from ticktide_common.topology import Topology
 from ticktide_gateway.auth import GuardedRoute, current_principal
@@ -73,6 +74,7 @@ async def probe_web(http: httpx.AsyncClient, base_url: str, timeout: float) -> I
     summary="Service instances, their health, and queue depths",
     description=DESCRIPTION,
     response_model=ServicesReport,
+    responses={503: {"description": "Redis is unavailable"}},
 )
 async def services(
     settings: SettingsDep, redis: RedisDep, http: HttpDep, bus: BusDep
@@ -80,11 +82,14 @@ async def services(
     topology = Topology(
         prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
     )
-    beats, web, queues = await asyncio.gather(
-        InstanceRegistry(redis, settings.ticktide_redis_prefix).beats(),
-        probe_web(http, settings.web_url, settings.service_probe_timeout_seconds),
-        queue_report(settings, redis, http, bus, topology),
-    )
+    try:
+        beats, web, queues = await asyncio.gather(
+            InstanceRegistry(redis, settings.ticktide_redis_prefix).beats(),
+            probe_web(http, settings.web_url, settings.service_probe_timeout_seconds),
+            queue_report(settings, redis, http, bus, topology),
+        )
+    except RedisError as exc:  # heartbeats and the queue cache live there
+        raise HTTPException(503, "Redis is unavailable; the services report needs it") from exc
     instances = instance_rows(beats, datetime.now(UTC), settings.heartbeat_seconds)
     return ServicesReport(
         instances=[*instances, web],
