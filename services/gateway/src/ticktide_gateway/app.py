@@ -43,7 +43,7 @@ from ticktide_common.topology import (
     GATEWAY_WEATHER_CACHE_INVALIDATION,
     Topology,
 )
-from ticktide_gateway import auth_proxy, openapi_doc, repository
+from ticktide_gateway import auth_proxy, openapi_doc, repository, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
@@ -225,6 +225,7 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(performance.router)
     app.include_router(services.router)
+    web_proxy.install_page_forwarding(app)  # whatever no route matched: a page
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     return app

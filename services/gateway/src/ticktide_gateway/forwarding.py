@@ -114,7 +114,9 @@ async def forward(
     if method != request.method:
         dropped = dropped | {"content-type"}
     url = base_url.rstrip("/") + (path if path is not None else request.url.path)
-    params = list(request.query_params.multi_items()) if path is None else []
+    params: list[tuple[str, str | int | float | bool | None]] = (
+        list(request.query_params.multi_items()) if path is None else []
+    )
     outgoing = http.build_request(
         method,
         url,

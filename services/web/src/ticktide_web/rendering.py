@@ -45,9 +45,10 @@ def _when(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return "—"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
+        value = parsed
     return value.strftime(fmt) + (" UTC" if "%H" in fmt else "")
 
 
@@ -135,7 +136,8 @@ class PageContext:
         )
         response = HTMLResponse(html, status_code=status_code)
         response.headers["cache-control"] = "no-store"
-        return relay_cookies(response, self.api)
+        relay_cookies(response, self.api)
+        return response
 
 
 def _is_current(path: str, href: str) -> bool:
