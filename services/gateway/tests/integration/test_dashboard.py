@@ -276,6 +276,7 @@ async def test_health_summary_says_every_service_is_up(
             "ingest-stocks": "ok",
             "ingest-weather": "ok",
             "writer": "ok",
+            "web": "ok",
         },
         "dependencies": {"postgresql": "ok", "redis": "ok", "rabbitmq": "ok"},
     }
@@ -386,6 +387,7 @@ async def gateway_with_hung_service(
         "INGEST_WEATHER_URL": hung_service,
         "WRITER_URL": stub_services["writer"].url,
         "AUTH_URL": stub_services["auth"].url,
+        "WEB_URL": stub_services["web"].url,
         "SERVICE_PROBE_TIMEOUT_SECONDS": "30",  # the dashboard caps it at 1 s
     }
     process = ServiceProcess("ticktide_gateway", env, port, log_dir, name="gateway-hung-probe")

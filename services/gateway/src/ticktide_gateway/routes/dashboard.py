@@ -125,6 +125,7 @@ def _service_urls(settings: Settings) -> dict[str, str]:
         "ingest-stocks": settings.ingest_stocks_url,
         "ingest-weather": settings.ingest_weather_url,
         "writer": settings.writer_url,
+        "web": settings.web_url,
     }
 
 
