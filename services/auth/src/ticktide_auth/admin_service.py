@@ -37,8 +37,8 @@ class AdminService:
         self.auth = auth
         self.repo = auth.repo
 
-    async def list_users(self, *, limit: int, offset: int) -> list[UserRow]:
-        return await self.repo.list_users(limit=limit, offset=offset)
+    async def list_users(self, **filters: Any) -> list[UserRow]:
+        return await self.repo.list_users(**filters)
 
     async def get_user(self, user_id: int) -> UserRow:
         user = await self.repo.user_by_id(user_id)
@@ -154,8 +154,8 @@ class AdminService:
         )
         self.auth.record(actor, "admin.user_delete", meta, target_user_id=deleted.id)
 
-    async def security_events(self, *, limit: int, event_type: str | None) -> list[dict[str, Any]]:
-        return await self.repo.security_events(limit=limit, event_type=event_type)
+    async def security_events(self, **filters: Any) -> list[dict[str, Any]]:
+        return await self.repo.security_events(**filters)
 
-    async def activity(self, *, limit: int, user_id: int | None) -> list[dict[str, Any]]:
-        return await self.repo.activity(limit=limit, user_id=user_id)
+    async def activity(self, **filters: Any) -> list[dict[str, Any]]:
+        return await self.repo.activity(**filters)

@@ -66,10 +66,7 @@ _USER_BY_ID = """
 SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
 FROM users WHERE id = $1
 """
-_LIST_USERS = """
-SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
-FROM users ORDER BY id LIMIT $1 OFFSET $2
-"""
+_USER_COLUMNS = "id, username, email, password_hash, user_level, is_active, created_at, last_login"
 _INSERT_USER = """
 INSERT INTO users (username, email, password_hash, user_level) VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING
@@ -119,12 +116,37 @@ class AuthRepository:
         )
         return UserRow.from_record(row) if row else None
 
-    async def list_users(self, *, limit: int, offset: int) -> list[UserRow]:
-        rows = await self.pool.fetch(
-            _LIST_USERS,
-            limit,
-            offset,
+    async def list_users(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        search: str | None = None,
+        role: str | None = None,
+        active: bool | None = None,
+        after: int | None = None,
+    ) -> list[UserRow]:
+        """Users in id order: `search` is a case-insensitive substring of the
+        username or the email (trigram-indexed where pg_trgm is installed),
+        `after` the keyset cursor (the last id of the previous page)."""
+        where = _Where()
+        if search:
+            pattern = where.bind("%" + like_escape(search.lower()) + "%")
+            where.add(
+                f"(lower(username) LIKE {pattern} ESCAPE '\\' "
+                f"OR lower(email) LIKE {pattern} ESCAPE '\\')"
+            )
+        if role is not None:
+            where.add(f"user_level = {where.bind(role)}")
+        if active is not None:
+            where.add(f"is_active = {where.bind(active)}")
+        if after is not None:
+            where.add(f"id > {where.bind(after)}")
+        sql = (
+            f"SELECT {_USER_COLUMNS} FROM users{where.sql()} ORDER BY id "  # noqa: S608 - _Where
+            f"LIMIT {where.bind(limit)} OFFSET {where.bind(offset)}"
         )
+        rows = await self.pool.fetch(sql, *where.args)
         return [UserRow.from_record(r) for r in rows]
 
     async def insert_user(
@@ -265,22 +287,100 @@ class AuthRepository:
             json.dumps(details),
         )
 
-    async def security_events(self, *, limit: int, event_type: str | None) -> list[dict[str, Any]]:
+    async def security_events(
+        self,
+        *,
+        limit: int,
+        event_type: str | None = None,
+        user_id: int | None = None,
+        username: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first (timestamp, then id); `before` is the keyset cursor: the
+        (timestamp, id) of the last event of the previous page."""
+        where = _Where()
+        if event_type is not None:
+            where.add(f"event_type = {where.bind(event_type)}")
+        _log_filters(where, user_id, username, since, until, before)
         rows = await self.pool.fetch(
-            "SELECT id, event_type, user_id, host(ip_address) AS ip_address, "
-            "details::text AS details, timestamp FROM security_events "
-            "WHERE $2::text IS NULL OR event_type = $2 ORDER BY timestamp DESC, id DESC LIMIT $1",
-            limit,
-            event_type,
+            "SELECT id, event_type, user_id, host(ip_address) AS ip_address, "  # noqa: S608 - _Where
+            f"details::text AS details, timestamp FROM security_events{where.sql()} "
+            f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
+            *where.args,
         )
         return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
 
-    async def activity(self, *, limit: int, user_id: int | None) -> list[dict[str, Any]]:
+    async def activity(
+        self,
+        *,
+        limit: int,
+        user_id: int | None = None,
+        action: str | None = None,
+        username: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first, as `security_events`."""
+        where = _Where()
+        if action is not None:
+            where.add(f"action = {where.bind(action)}")
+        _log_filters(where, user_id, username, since, until, before)
         rows = await self.pool.fetch(
-            "SELECT id, event_id, user_id, action, host(ip_address) AS ip_address, user_agent, "
-            "details::text AS details, timestamp FROM user_activity_log "
-            "WHERE $2::bigint IS NULL OR user_id = $2 ORDER BY timestamp DESC, id DESC LIMIT $1",
-            limit,
-            user_id,
+            "SELECT id, event_id, user_id, action, host(ip_address) AS ip_address, "  # noqa: S608
+            f"user_agent, details::text AS details, timestamp FROM user_activity_log{where.sql()} "
+            f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
+            *where.args,
         )
         return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+
+def like_escape(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class _Where:
+    """A WHERE clause built from this module's constant fragments; every value
+    travels as a numbered parameter ($1, $2, ...), never in the SQL text. Only
+    the filters asked for are in the statement, so each combination gets a plan
+    that uses its index (no `$n IS NULL OR ...` catch-alls)."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+        self._conditions: list[str] = []
+
+    def bind(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, condition: str) -> None:
+        self._conditions.append(condition)
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self._conditions) if self._conditions else ""
+
+
+def _log_filters(
+    where: _Where,
+    user_id: int | None,
+    username: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[datetime, int] | None,
+) -> None:
+    """The filters both logs share: whose, when, and the keyset cursor."""
+    if user_id is not None:
+        where.add(f"user_id = {where.bind(user_id)}")
+    if username is not None:
+        name = where.bind(username)
+        where.add(f"user_id = (SELECT id FROM users WHERE lower(username) = lower({name}))")  # noqa: S608
+    if since is not None:
+        where.add(f"timestamp >= {where.bind(since)}")
+    if until is not None:
+        where.add(f"timestamp < {where.bind(until)}")
+    if before is not None:
+        moment, last_id = before
+        where.add(f"(timestamp, id) < ({where.bind(moment)}, {where.bind(last_id)})")
