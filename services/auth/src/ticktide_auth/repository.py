@@ -305,7 +305,8 @@ class AuthRepository:
             where.add(f"event_type = {where.bind(event_type)}")
         _log_filters(where, user_id, username, since, until, before)
         rows = await self.pool.fetch(
-            "SELECT id, event_type, user_id, host(ip_address) AS ip_address, "  # noqa: S608 - _Where
+            "SELECT id, event_type, user_id, "  # noqa: S608 - constants and _Where
+            f"{_USERNAME_OF_ROW} AS username, host(ip_address) AS ip_address, "
             f"details::text AS details, timestamp FROM security_events{where.sql()} "
             f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
             *where.args,
@@ -329,12 +330,19 @@ class AuthRepository:
             where.add(f"action = {where.bind(action)}")
         _log_filters(where, user_id, username, since, until, before)
         rows = await self.pool.fetch(
-            "SELECT id, event_id, user_id, action, host(ip_address) AS ip_address, "  # noqa: S608
-            f"user_agent, details::text AS details, timestamp FROM user_activity_log{where.sql()} "
+            "SELECT id, event_id, user_id, action, "  # noqa: S608 - constants and _Where
+            f"{_USERNAME_OF_ROW} AS username, host(ip_address) AS ip_address, user_agent, "
+            f"details::text AS details, timestamp FROM user_activity_log{where.sql()} "
             f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
             *where.args,
         )
         return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+
+# The user's current name beside each log row (null once deleted): a primary-key
+# lookup per row of one page. A subquery, not a join, so the filters' bare
+# column names stay the log's own.
+_USERNAME_OF_ROW = "(SELECT u.username FROM users u WHERE u.id = user_id)"
 
 
 def like_escape(text: str) -> str:

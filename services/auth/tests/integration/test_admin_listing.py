@@ -1,7 +1,8 @@
 """The admin lists' search, filters and keyset paging (the /admin pages'
 needs): users by a part of the name or email, role and active; security events
-and activity by user, type/action and time range, newest first, paged by the
-(timestamp, id) of the last row without gaps or repeats."""
+and activity by user, type/action and time range, newest first, each row with
+its user's name, paged by the (timestamp, id) of the last row without gaps or
+repeats."""
 
 from __future__ import annotations
 
@@ -122,7 +123,7 @@ async def test_security_events_by_user_type_and_time_paged_without_gaps(
     )
     expected = [mine[3], mine[2], mine[1], mine[0]]
     assert [e["id"] for e in failed] == expected
-    assert {e["user_id"] for e in failed} == {user.id}
+    assert {(e["user_id"], e["username"]) for e in failed} == {(user.id, user.username)}
     by_id = await get(client, session, path, user_id=other.id, type="login_failed", until=day)
     assert [e["id"] for e in by_id] == [theirs]
     # (make_user logged a user_created event now, long before these.)
@@ -189,6 +190,7 @@ async def test_activity_by_user_action_and_time_paged(
     day = (base + timedelta(days=1)).isoformat()
     logins = await get(client, session, path, username=user.username, action="login", until=day)
     assert [a["id"] for a in logins] == [ids[2], ids[0]]
+    assert logins[0]["username"] == user.username
     dotted = await get(client, session, path, user_id=user.id, action="admin.user_update")
     assert [a["id"] for a in dotted] == [ids[1]]
     window = await get(
