@@ -40,6 +40,7 @@ METRICS_DROPPED = Counter(
 )
 
 UNMATCHED_ROUTE = "<unmatched>"
+PAGE_LABEL_SCOPE_KEY = "ticktide.page_label"
 
 
 class MetricsBuffer:
@@ -102,7 +103,11 @@ class MetricsBuffer:
 def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED_ROUTE
+    if isinstance(path, str):
+        return path
+    # A page forwarded to the web service (web_proxy): one label per first path
+    # segment, so ids in paths (/backtests/<id>) do not grow the label set.
+    return scope.get(PAGE_LABEL_SCOPE_KEY) or UNMATCHED_ROUTE
 
 
 class RequestMetricsMiddleware:

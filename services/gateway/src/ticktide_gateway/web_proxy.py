@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from ticktide_common.settings import Settings
 from ticktide_gateway import forwarding
 from ticktide_gateway.auth import identify
+from ticktide_gateway.request_metrics import PAGE_LABEL_SCOPE_KEY
 
 __all__ = [
     "install_page_forwarding",
@@ -56,6 +57,33 @@ def login_location(path: str, query: str) -> str:
     """`/login?next=…` for a page: only the local path and query travel."""
     wanted = path + (f"?{query}" if query else "")
     return "/login?next=" + quote(wanted, safe="/")
+
+
+KNOWN_PAGES = frozenset(
+    {
+        "",
+        "login",
+        "register",
+        "logout",
+        "account",
+        "crypto",
+        "stocks",
+        "weather",
+        "backtests",
+        "performance",
+        "services",
+        "admin",
+        "static",
+        "forbidden",
+    }
+)
+
+
+def page_label(path: str) -> str:
+    """The metrics label of a page: `page /<first segment>` for the known pages,
+    `page <other>` for anything else (a bounded set, whatever the paths)."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return f"page /{first}" if first in KNOWN_PAGES else "page <other>"
 
 
 def _not_ours(path: str) -> bool:
@@ -94,6 +122,7 @@ def install_page_forwarding(app: FastAPI) -> None:
         if scope["type"] != "http" or _not_ours(path) or scope.get("method") not in PAGE_METHODS:
             await not_found(scope, receive, send)
             return
+        scope[PAGE_LABEL_SCOPE_KEY] = page_label(path)
         response = await forward_page(Request(scope, receive))
         await response(scope, receive, send)
 
