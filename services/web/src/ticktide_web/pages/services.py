@@ -1,0 +1,85 @@
+"""`/services`: every running instance of every service (from its heartbeat, or
+for the web service a probe), its readiness and whether it stopped beating,
+and each queue's depth, consumers and dead letters, from `GET /api/services`.
+A small module swaps in fresh tables every 5 s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from ticktide_web.api import ApiError
+from ticktide_web.deps import PageDep
+from ticktide_web.pages.dashboard import ago, page_status, since
+
+router = APIRouter()
+
+QUEUE_SOURCES = {
+    "management": "RabbitMQ's management API",
+    "declare": "passive queue declarations (the management API did not answer)",
+}
+
+
+def _instance(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    instance = row.get("instance") or ""
+    checks = row.get("checks") or {}
+    return {
+        **row,
+        "short_id": instance[:8] if instance else "—",
+        "started_ago": ago(since(row.get("started_at"), now)),
+        "seen_ago": ago(since(row.get("last_seen"), now)),
+        "failing": sorted((k, v) for k, v in checks.items() if v != "ok"),
+        "checks_text": ", ".join(f"{k}: {v}" for k, v in sorted(checks.items())),
+    }
+
+
+def _queue(row: dict[str, Any]) -> dict[str, Any]:
+    problems = []
+    if row.get("missing"):
+        problems.append("missing")
+    else:
+        if (row.get("dead_letters") or 0) > 0:
+            problems.append("dead letters")
+        if row.get("consumers") == 0:
+            problems.append("no consumers")
+    return {**row, "problems": problems}
+
+
+def services_view(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    instances = [_instance(r, now) for r in data.get("instances") or []]
+    queues = [_queue(q) for q in data.get("queues") or []]
+    return {
+        "instances": instances,
+        "queues": queues,
+        "services": sorted({i["service"] for i in instances}),
+        "stale": sum(1 for i in instances if i.get("stale")),
+        "not_ready": sum(1 for i in instances if not i.get("ready")),
+        "queue_problems": sum(1 for q in queues if q["problems"]),
+        "source": data.get("source"),
+        "source_text": QUEUE_SOURCES.get(str(data.get("source")), str(data.get("source"))),
+        "queues_error": data.get("queues_error"),
+        "now": now,
+    }
+
+
+@router.get("/services")
+async def services(page: PageDep) -> Response:
+    scripts = ["js/services.js"]
+    try:
+        data = await page.api.get("/api/services")
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        return page.render(
+            "services.html",
+            title="Services",
+            status_code=page_status(exc),
+            error=f"The service list could not be loaded: {exc.message}",
+            view=None,
+            scripts=scripts,
+        )
+    view = services_view(data, datetime.now(UTC))
+    return page.render("services.html", title="Services", view=view, scripts=scripts)
