@@ -179,6 +179,9 @@ class Pages:
         problems: list[str] = []
         for index, guard in enumerate(self.guards):
             suffix = "" if index == 0 else f"-{index + 1}"
+            size = guard.page.viewport_size
+            if size and size["width"] != DESKTOP["width"]:
+                suffix += f"-{size['width']}px"
             if not guard.page.is_closed():
                 await guard.screenshot(artifacts / f"{test_name}{suffix}.png")
             problems.extend(guard.problems())

@@ -380,3 +380,52 @@ async def forget_market_data(pool: asyncpg.Pool) -> None:
         )
     await forget_stock_rows(pool, *STOCKS)
     await forget_weather_rows(pool, *LOCATIONS)
+
+
+# ---- the API as a signed-in user ---------------------------------------------------
+
+
+async def api_session(
+    stack: BrowserStack, username: str, password: str = PASSWORD
+) -> httpx.AsyncClient:
+    """An HTTP client signed in as `username` (session cookie and CSRF header)."""
+    client = stack.client()
+    answer = await client.post("/api/auth/login", json={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+    return client
+
+
+def batch_body(
+    market: MarketData, grid: dict[str, Any], strategy: str = "sma_cross"
+) -> dict[str, Any]:
+    """A batch over this suite's pair: the stored 1h candles but the first days."""
+    return {
+        "symbols": [BACKTEST_SYMBOL],
+        "intervals": ["1h"],
+        "start": (market.crypto_start + timedelta(days=1)).date().isoformat(),
+        "end": market.crypto_end.date().isoformat(),
+        "strategy": strategy,
+        "grid": grid,
+        "fee": 0.001,
+        "slippage_bps": 5,
+        "initial_cash": 10000,
+        "rank_by": "sharpe",
+    }
+
+
+async def run_batch(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Submit a batch and wait until it is over; returns its status with results."""
+    answer = await client.post("/api/crypto/backtest/batch", json=body)
+    assert answer.status_code == 202, answer.text
+    batch_id = answer.json()["batch_id"]
+    found: dict[str, Any] = {}
+
+    async def over() -> bool:
+        status = await client.get(f"/api/crypto/backtest/batch/{batch_id}")
+        assert status.status_code == 200, status.text
+        found.update(status.json())
+        return found["status"] not in ("queued", "running")
+
+    await wait_until(over, timeout=120, interval=0.3, what=f"batch {batch_id}")
+    return found
