@@ -1,0 +1,318 @@
+"""`/crypto`: one series (symbol, interval, range) as a candlestick chart with
+volume, its statistics and its source; for admins its data quality (gaps, each
+with a backfill button) and a backfill form (`POST /crypto/backfill`).
+
+The server renders the statistics and the candle count from the same API
+answer the chart's script then asks for itself (the candles are never embedded
+in the page); the script draws exactly the stated `[start, end)` and loads
+earlier history as the user scrolls left."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import RedirectResponse, Response
+
+from ticktide_web.api import ApiError
+from ticktide_web.deps import PageDep
+from ticktide_web.pages.market import (
+    RANGE_CHOICES,
+    BadInput,
+    ChosenRange,
+    candle_stats,
+    choose_range,
+    form_time,
+    ingest_job,
+    iso,
+    parse_time,
+    windows,
+)
+from ticktide_web.rendering import PageContext
+
+router = APIRouter()
+
+INTERVALS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+DEFAULT_RANGE = "3m"
+MAX_CANDLES_PER_VIEW = 120_000  # six requests of the API's maximum
+GAPS_PER_PAGE = 50
+QueryText = Annotated[str, Query(max_length=64)]
+FormText = Annotated[str, Form(max_length=256)]
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _sources(labels: list[str | None]) -> list[str]:
+    return sorted({part for label in labels if label for part in label.split("+")})
+
+
+async def _candles(
+    page: PageContext, symbol: str, interval: str, start: datetime, end: datetime
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every candle of `[start, end)`, in windows the API accepts, asked for at once."""
+    pieces = windows(start, end, INTERVALS[interval])
+    bodies = await asyncio.gather(
+        *(
+            page.api.get(
+                "/api/crypto/prices", symbol=symbol, interval=interval, start=iso(a), end=iso(b)
+            )
+            for a, b in pieces
+        )
+    )
+    candles = [candle for body in bodies for candle in body["candles"]]
+    return candles, _sources([body.get("source") for body in bodies])
+
+
+async def _quality(page: PageContext, symbol: str, interval: str) -> tuple[Any, str | None]:
+    try:
+        return await page.api.get("/api/crypto/quality", symbol=symbol, interval=interval), None
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None, f"The data-quality report failed: {exc.message}"
+
+
+async def render_crypto(
+    page: PageContext,
+    *,
+    symbol: str,
+    interval: str,
+    range_key: str,
+    start: str,
+    end: str,
+    job_id: str = "",
+    gap_page: int = 1,
+    backfill: dict[str, str] | None = None,
+    backfill_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    listing = (await page.api.get("/api/crypto/symbols"))["symbols"]
+    known = {entry["symbol"]: entry for entry in listing}
+    symbol = symbol.strip().upper() or ("BTCUSDT" if "BTCUSDT" in known else next(iter(known), ""))
+    errors: dict[str, str] = {}
+    context: dict[str, Any] = {
+        "symbols": listing,
+        "symbol": symbol,
+        "interval": interval,
+        "intervals": list(INTERVALS),
+        "ranges": [(value, label) for value, label, _, _ in RANGE_CHOICES],
+        "range_key": range_key,
+        "start_text": start,
+        "end_text": end,
+        "errors": errors,
+        "chosen": None,
+        "candles_count": None,
+        "stats": None,
+        "sources": [],
+        "series": None,
+        "quality": None,
+        "quality_error": None,
+        "job": None,
+        "job_error": None,
+        "backfill": backfill or {},
+        "backfill_errors": backfill_errors or {},
+        "empty": False,
+        "gaps_shown": [],
+        "gap_offset": 0,
+        "gap_prev_url": None,
+        "gap_next_url": None,
+        "reload_url": "/crypto",
+    }
+
+    def done(status: int, message: str | None = None) -> Response:
+        title = f"{symbol} {interval} · Crypto" if symbol in known else "Crypto"
+        return page.render(
+            "crypto.html",
+            title=title,
+            status_code=status,
+            error=message,
+            scripts=["js/price_chart.js", "js/market_form.js"]
+            + (["js/market_jobs.js"] if page.me and page.me.is_admin else []),
+            **context,
+        )
+
+    if not known:
+        return done(200, "No cryptocurrencies are configured yet.")
+    if symbol not in known:
+        errors["symbol"] = f"Unknown symbol '{symbol[:24]}'"
+        names = ", ".join(known)
+        return done(404, f"Unknown symbol '{symbol[:24]}'; choose one of {names}.")
+    if interval not in INTERVALS:
+        errors["interval"] = f"Interval must be one of {', '.join(INTERVALS)}"
+        return done(422, f"Unknown interval '{interval[:8]}'; choose 1h, 4h or 1d.")
+    step = INTERVALS[interval]
+    series = known[symbol]["intervals"].get(interval)
+    context["series"] = series
+    first, last = (_when(series["first"]), _when(series["last"])) if series else (None, None)
+    try:
+        chosen = choose_range(
+            range_key,
+            start,
+            end,
+            first=first,
+            last_end=last + step if last else None,
+            now=datetime.now(UTC),
+            default=DEFAULT_RANGE,
+            align=step,
+        )
+    except BadInput as exc:
+        errors[exc.field] = exc.message
+        return done(422, exc.message)
+    context.update(
+        reload_url=view_url(symbol, interval, chosen, job=job_id),
+        chosen=chosen,
+        range_key=chosen.key,
+        start_text=form_time(chosen.start),
+        end_text=form_time(chosen.end),
+    )
+    if not context["backfill"]:
+        context["backfill"] = {"start": form_time(chosen.start), "end": form_time(chosen.end)}
+    slots = math.ceil((chosen.end - chosen.start) / step)
+    if slots > MAX_CANDLES_PER_VIEW:
+        message = (
+            f"This range holds up to {slots} {interval} candles, more than the "
+            f"{MAX_CANDLES_PER_VIEW} one view draws; choose a shorter range or a longer interval."
+        )
+        errors["start"] = message
+        return done(422, message)
+
+    admin = page.me is not None and page.me.is_admin
+    try:
+        (candles, sources), quality, job = await asyncio.gather(
+            _candles(page, symbol, interval, chosen.start, chosen.end),
+            _quality(page, symbol, interval) if admin else asyncio.sleep(0, (None, None)),
+            ingest_job(page, job_id) if admin else asyncio.sleep(0, (None, None)),
+        )
+    except ApiError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        return done(exc.status if exc.status in (404, 422) else 400, exc.message)
+    context.update(
+        candles_count=len(candles),
+        stats=candle_stats(candles),
+        sources=sources,
+        quality=quality[0],
+        quality_error=quality[1],
+        job=job[0],
+        job_error=job[1],
+        empty=not candles,
+    )
+    if quality[0] is not None:
+        context.update(_gap_page(quality[0]["gaps"], gap_page, view_url(symbol, interval, chosen)))
+    return done(status_code, error)
+
+
+def view_url(symbol: str, interval: str, chosen: ChosenRange, **extra: str) -> str:
+    """The address of this view (the range as chosen: a preset, or Start/End)."""
+    query = {"symbol": symbol, "interval": interval, "range": chosen.key}
+    if chosen.key == "custom":
+        query |= {"start": form_time(chosen.start), "end": form_time(chosen.end)}
+    return "/crypto?" + urlencode(query | {k: v for k, v in extra.items() if v})
+
+
+def _gap_page(gaps: list[dict[str, Any]], number: int, base: str) -> dict[str, Any]:
+    pages = max(1, math.ceil(len(gaps) / GAPS_PER_PAGE))
+    number = min(max(number, 1), pages)
+    offset = (number - 1) * GAPS_PER_PAGE
+    return {
+        "gaps_shown": gaps[offset : offset + GAPS_PER_PAGE],
+        "gap_offset": offset,
+        "gap_prev_url": f"{base}&gap_page={number - 1}" if number > 1 else None,
+        "gap_next_url": f"{base}&gap_page={number + 1}" if number < pages else None,
+    }
+
+
+@router.get("/crypto")
+async def crypto(
+    page: PageDep,
+    symbol: QueryText = "",
+    interval: QueryText = "1h",
+    range_key: Annotated[str, Query(alias="range", max_length=20)] = "",
+    start: QueryText = "",
+    end: QueryText = "",
+    job: QueryText = "",
+    gap_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return await render_crypto(
+        page,
+        symbol=symbol,
+        interval=interval,
+        range_key=range_key,
+        start=start,
+        end=end,
+        job_id=job,
+        gap_page=gap_page,
+    )
+
+
+@router.post("/crypto/backfill")
+async def crypto_backfill(
+    page: PageDep,
+    csrf_token: FormText = "",
+    symbol: FormText = "",
+    interval: FormText = "",
+    start: FormText = "",
+    end: FormText = "",
+    view_range: FormText = "",
+    view_start: FormText = "",
+    view_end: FormText = "",
+) -> Response:
+    """Queue a backfill of `[start, end)` (an admin's; the API refuses anyone else),
+    then show the page again following the job."""
+    typed = {"start": start, "end": end}
+
+    async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
+        return await render_crypto(
+            page,
+            symbol=symbol,
+            interval=interval,
+            range_key=view_range,
+            start=view_start,
+            end=view_end,
+            backfill=typed,
+            backfill_errors=errors,
+            status_code=status,
+            error=message,
+        )
+
+    try:
+        body = {
+            "symbol": symbol,
+            "interval": interval,
+            "start": iso(parse_time(start, "from")),
+            "end": iso(parse_time(end, "until")),
+        }
+    except BadInput as exc:
+        return await again(
+            422, exc.message, {"start" if exc.field == "from" else "end": exc.message}
+        )
+    try:
+        queued = await page.api.call(
+            "POST", "/api/admin/ingest/crypto/backfill", json=body, csrf_token=csrf_token
+        )
+    except ApiError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        status = exc.status if exc.status in (404, 422) else 400
+        return await again(status, f"The backfill was not queued: {exc.message}")
+    query = {
+        "symbol": symbol,
+        "interval": interval,
+        "range": view_range,
+        "start": view_start,
+        "end": view_end,
+        "job": queued["job_id"],
+    }
+    target = "/crypto?" + urlencode({k: v for k, v in query.items() if v})
+    return RedirectResponse(target + "#data-quality", status_code=303)

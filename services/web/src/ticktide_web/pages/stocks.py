@@ -1,0 +1,290 @@
+"""`/stocks`: one stock's daily bars over a range as a candlestick chart (a
+line of closes where the exchange publishes no open) with volume, its
+statistics from `/api/stocks/stats`, the latest session of every stock of its
+exchange, and for admins its gaps (missing sessions) with backfill buttons and
+a backfill form (`POST /stocks/backfill`)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import RedirectResponse, Response
+
+from ticktide_web.api import ApiError
+from ticktide_web.deps import PageDep
+from ticktide_web.pages.market import (
+    RANGE_CHOICES,
+    BadInput,
+    ChosenRange,
+    choose_range,
+    form_time,
+    ingest_job,
+    parse_time,
+)
+from ticktide_web.rendering import PageContext
+
+router = APIRouter()
+
+DAY = timedelta(days=1)
+DEFAULT_RANGE = "1y"
+GAPS_PER_PAGE = 50
+EXCHANGES = {"NASDAQ": "NASDAQ", "OMXH": "Nasdaq Helsinki"}
+QueryText = Annotated[str, Query(max_length=64)]
+FormText = Annotated[str, Form(max_length=256)]
+
+
+def _day(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value[:10]).replace(tzinfo=UTC) if value else None
+
+
+def _bound(value: datetime) -> str:
+    """A range bound for the API: the date alone at midnight."""
+    return form_time(value)
+
+
+def view_url(symbol: str, chosen: ChosenRange, **extra: str) -> str:
+    query = {"symbol": symbol, "range": chosen.key}
+    if chosen.key == "custom":
+        query |= {"start": form_time(chosen.start), "end": form_time(chosen.end)}
+    return "/stocks?" + urlencode(query | {k: v for k, v in extra.items() if v})
+
+
+async def _optional(
+    page: PageContext, what: str, path: str, **params: Any
+) -> tuple[Any, str | None]:
+    try:
+        return await page.api.get(path, **params), None
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None, f"{what} failed: {exc.message}"
+
+
+def _gap_page(gaps: list[dict[str, Any]], number: int, base: str) -> dict[str, Any]:
+    pages = max(1, math.ceil(len(gaps) / GAPS_PER_PAGE))
+    number = min(max(number, 1), pages)
+    offset = (number - 1) * GAPS_PER_PAGE
+    shown = [
+        gap | {"until": (date.fromisoformat(gap["end"][:10]) + DAY).isoformat()}
+        for gap in gaps[offset : offset + GAPS_PER_PAGE]
+    ]
+    return {
+        "gaps_shown": shown,
+        "gap_offset": offset,
+        "gap_prev_url": f"{base}&gap_page={number - 1}" if number > 1 else None,
+        "gap_next_url": f"{base}&gap_page={number + 1}" if number < pages else None,
+    }
+
+
+async def render_stocks(
+    page: PageContext,
+    *,
+    symbol: str,
+    range_key: str,
+    start: str,
+    end: str,
+    job_id: str = "",
+    gap_page: int = 1,
+    backfill: dict[str, str] | None = None,
+    backfill_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response:
+    listing = (await page.api.get("/api/stocks/latest"))["stocks"]
+    known = {entry["symbol"]: entry for entry in listing}
+    fallback = "AAPL" if "AAPL" in known else next(iter(known), "")
+    symbol = symbol.strip().upper() or fallback
+    errors: dict[str, str] = {}
+    groups = [
+        (label, [s for s in listing if s["exchange"] == code]) for code, label in EXCHANGES.items()
+    ]
+    context: dict[str, Any] = {
+        "groups": [(label, items) for label, items in groups if items],
+        "symbol": symbol,
+        "stock": known.get(symbol),
+        "ranges": [(value, label) for value, label, _, _ in RANGE_CHOICES],
+        "range_key": range_key,
+        "start_text": start,
+        "end_text": end,
+        "errors": errors,
+        "chosen": None,
+        "data": None,
+        "stats": None,
+        "line": False,
+        "latest": [],
+        "exchange_label": "",
+        "quality": None,
+        "quality_error": None,
+        "job": None,
+        "job_error": None,
+        "backfill": backfill or {},
+        "backfill_errors": backfill_errors or {},
+        "gaps_shown": [],
+        "gap_offset": 0,
+        "gap_prev_url": None,
+        "gap_next_url": None,
+        "reload_url": "/stocks",
+    }
+
+    def done(status: int, message: str | None = None) -> Response:
+        admin = page.me is not None and page.me.is_admin
+        return page.render(
+            "stocks.html",
+            title=f"{symbol} · Stocks" if symbol in known else "Stocks",
+            status_code=status,
+            error=message,
+            scripts=["js/price_chart.js", "js/market_form.js"]
+            + (["js/market_jobs.js"] if admin else []),
+            **context,
+        )
+
+    if not known:
+        return done(200, "No stocks are configured yet.")
+    if symbol not in known:
+        errors["symbol"] = f"Unknown symbol '{symbol[:24]}'"
+        return done(404, f"Unknown stock symbol '{symbol[:24]}'; choose one from the list.")
+    stock = known[symbol]
+    context["latest"] = [s for s in listing if s["exchange"] == stock["exchange"]]
+    context["exchange_label"] = EXCHANGES.get(stock["exchange"], stock["exchange"])
+    data = await page.api.get("/api/stocks/data", symbol=symbol)
+    context["data"] = data
+    first, last = _day(data.get("first_date")), _day(data.get("last_date"))
+    try:
+        chosen = choose_range(
+            range_key,
+            start,
+            end,
+            first=first,
+            last_end=last + DAY if last else None,
+            now=datetime.now(UTC),
+            default=DEFAULT_RANGE,
+            align=DAY,
+        )
+    except BadInput as exc:
+        errors[exc.field] = exc.message
+        return done(422, exc.message)
+    context.update(
+        chosen=chosen,
+        range_key=chosen.key,
+        start_text=form_time(chosen.start, with_time=False),
+        end_text=form_time(chosen.end, with_time=False),
+        reload_url=view_url(symbol, chosen, job=job_id),
+        line=(data.get("latest") or {}).get("o", 0) is None,
+    )
+    if not context["backfill"]:
+        context["backfill"] = {
+            "start": form_time(chosen.start, with_time=False),
+            "end": form_time(chosen.end, with_time=False),
+        }
+    admin = page.me is not None and page.me.is_admin
+    nothing: Any = asyncio.sleep(0, (None, None))
+    try:
+        stats, quality, job = await asyncio.gather(
+            page.api.get(
+                "/api/stocks/stats",
+                symbol=symbol,
+                start=_bound(chosen.start),
+                end=_bound(chosen.end),
+            ),
+            _optional(page, "The gaps report", "/api/stocks/quality", symbol=symbol)
+            if admin
+            else nothing,
+            ingest_job(page, job_id) if admin else asyncio.sleep(0, (None, None)),
+        )
+    except ApiError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        return done(exc.status if exc.status in (404, 422) else 400, exc.message)
+    context.update(
+        stats=stats,
+        quality=quality[0],
+        quality_error=quality[1],
+        job=job[0],
+        job_error=job[1],
+    )
+    if quality[0] is not None:
+        context.update(_gap_page(quality[0]["gaps"], gap_page, view_url(symbol, chosen)))
+    return done(status_code, error)
+
+
+@router.get("/stocks")
+async def stocks(
+    page: PageDep,
+    symbol: QueryText = "",
+    range_key: Annotated[str, Query(alias="range", max_length=20)] = "",
+    start: QueryText = "",
+    end: QueryText = "",
+    job: QueryText = "",
+    gap_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return await render_stocks(
+        page,
+        symbol=symbol,
+        range_key=range_key,
+        start=start,
+        end=end,
+        job_id=job,
+        gap_page=gap_page,
+    )
+
+
+@router.post("/stocks/backfill")
+async def stocks_backfill(
+    page: PageDep,
+    csrf_token: FormText = "",
+    symbol: FormText = "",
+    start: FormText = "",
+    end: FormText = "",
+    view_range: FormText = "",
+    view_start: FormText = "",
+    view_end: FormText = "",
+) -> Response:
+    """Queue a backfill of the trading days in `[start, end)`, then follow the job."""
+    typed = {"start": start, "end": end}
+
+    async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
+        return await render_stocks(
+            page,
+            symbol=symbol,
+            range_key=view_range,
+            start=view_start,
+            end=view_end,
+            backfill=typed,
+            backfill_errors=errors,
+            status_code=status,
+            error=message,
+        )
+
+    try:
+        body = {
+            "symbol": symbol,
+            "start": parse_time(start, "from").date().isoformat(),
+            "end": parse_time(end, "until").date().isoformat(),
+        }
+    except BadInput as exc:
+        return await again(
+            422, exc.message, {"start" if exc.field == "from" else "end": exc.message}
+        )
+    try:
+        queued = await page.api.call(
+            "POST", "/api/admin/ingest/stocks/backfill", json=body, csrf_token=csrf_token
+        )
+    except ApiError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        status = exc.status if exc.status in (404, 422) else 400
+        return await again(status, f"The backfill was not queued: {exc.message}")
+    query = {
+        "symbol": symbol,
+        "range": view_range,
+        "start": view_start,
+        "end": view_end,
+        "job": queued["job_id"],
+    }
+    target = "/stocks?" + urlencode({k: v for k, v in query.items() if v})
+    return RedirectResponse(target + "#data-quality", status_code=303)
