@@ -115,7 +115,7 @@ def _client(stack: CryptoStack) -> httpx.AsyncClient:
 
 
 async def signed_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    """Register and sign in through the pages; the session cookie to send."""
+    """Register and sign in through the pages; the client sends the session from now on."""
     registered = await client.post(
         "/register",
         data={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
@@ -127,7 +127,11 @@ async def signed_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     assert login.status_code == 303, login.text
     for header in login.headers.get_list("set-cookie"):
         if header.startswith(f"{COOKIE}="):
-            return {COOKIE: header.split(";", 1)[0].split("=", 1)[1]}
+            # The cookie is Secure and the test speaks plain HTTP to the gateway (nginx
+            # terminates TLS): keep it on the client for every request of this test.
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            client.cookies.set(COOKIE, value)
+            return {COOKIE: value}
     raise AssertionError("no session cookie")
 
 
@@ -166,12 +170,12 @@ async def test_dashboard_shows_prices_changes_and_simulated_badge_only_where_sim
         await _store_simulated(db_pool)
         del client.headers["authorization"]
 
-        cookies = await signed_in(client, "opsdash1")
-        page = await client.get("/", cookies=cookies)
+        await signed_in(client, "opsdash1")
+        page = await client.get("/")
         assert page.status_code == 200, page.text
         assert "<title>Dashboard · Ticktide</title>" in page.text
         assert page.text.count("<h1") == 1
-        api = (await client.get("/api/dashboard", cookies=cookies)).json()
+        api = (await client.get("/api/dashboard")).json()
 
     served = ops_stack.binance.served_klines(REAL, "1h")
     last, day_before = float(served[-1][4]), float(served[-25][4])
@@ -222,13 +226,10 @@ async def test_dashboard_shows_weather_and_the_users_batches(
     )
     try:
         async with _client(ops_stack) as client:
-            cookies = await signed_in(client, "opsdash2")
-            client.headers["x-csrf-token"] = (
-                await client.get("/api/auth/me", cookies=cookies)
-            ).json()["csrf_token"]
+            await signed_in(client, "opsdash2")
+            client.headers["x-csrf-token"] = (await client.get("/api/auth/me")).json()["csrf_token"]
             batch = await client.post(
                 "/api/crypto/backtest/batch",
-                cookies=cookies,
                 json={
                     "symbols": [REAL],
                     "intervals": ["1h"],
@@ -247,7 +248,7 @@ async def test_dashboard_shows_weather_and_the_users_batches(
                 pytest.fail(f"the batch needs the backfill of the first test: {batch.text}")
             assert batch.status_code == 202, batch.text
             batch_id = batch.json()["batch_id"]
-            page = await client.get("/", cookies=cookies)
+            page = await client.get("/")
     finally:
         await db_pool.execute("DELETE FROM weather_current WHERE id = $1", row_id)
 
@@ -279,17 +280,17 @@ async def test_performance_shows_endpoints_and_an_invalid_window_as_an_alert(
     ops_stack: CryptoStack,
 ) -> None:
     async with _client(ops_stack) as client:
-        cookies = await signed_in(client, "opsperf1")
+        await signed_in(client, "opsperf1")
         for _ in range(3):
-            assert (await client.get("/api/crypto/symbols", cookies=cookies)).status_code == 200
+            assert (await client.get("/api/crypto/symbols")).status_code == 200
 
         async def measured() -> bool:
-            body = (await client.get("/api/performance", cookies=cookies)).json()
+            body = (await client.get("/api/performance")).json()
             return any(e["endpoint"] == "/api/crypto/symbols" for e in body["endpoints"])
 
         await wait_until(measured, timeout=20, what="the requests to be measured")
 
-        page = await client.get("/performance", cookies=cookies)
+        page = await client.get("/performance")
         assert page.status_code == 200, page.text
         assert '<label class="form-label mb-0" for="f-window">Window</label>' in page.text
         assert '<option value="1h" selected>' in page.text
@@ -308,7 +309,7 @@ async def test_performance_shows_endpoints_and_an_invalid_window_as_an_alert(
         assert set(ingest) == {"crypto", "stocks", "weather"}
         assert "Backtest throughput" in page.text
 
-        day = await client.get("/performance?window=24h&sort=p95", cookies=cookies)
+        day = await client.get("/performance?window=24h&sort=p95")
         assert day.status_code == 200
         assert '<option value="24h" selected>' in day.text
         assert re.search(
@@ -316,7 +317,7 @@ async def test_performance_shows_endpoints_and_an_invalid_window_as_an_alert(
         )
         assert len(table(day.text, "Requests over time")) in (96, 97)
 
-        bogus = await client.get("/performance?window=bogus", cookies=cookies)
+        bogus = await client.get("/performance?window=bogus")
         assert 400 <= bogus.status_code < 500, bogus.status_code
         alert = re.search(r'role="alert">([^<]*)<', bogus.text)
         assert alert and "window" in alert.group(1), bogus.text
@@ -328,16 +329,16 @@ async def test_performance_shows_endpoints_and_an_invalid_window_as_an_alert(
 
 async def test_services_lists_the_running_instances_and_queues(ops_stack: CryptoStack) -> None:
     async with _client(ops_stack) as client:
-        cookies = await signed_in(client, "opssvc1")
+        await signed_in(client, "opssvc1")
         wanted = {"gateway", "auth", "writer", "ingest-crypto", "web"}
 
         async def all_beating() -> bool:
-            body = (await client.get("/api/services", cookies=cookies)).json()
+            body = (await client.get("/api/services")).json()
             return wanted <= {i["service"] for i in body["instances"] if not i["stale"]}
 
         await wait_until(all_beating, timeout=30, what="every service's heartbeat")
-        page = await client.get("/services", cookies=cookies)
-        api = (await client.get("/api/services", cookies=cookies)).json()
+        page = await client.get("/services")
+        api = (await client.get("/api/services")).json()
 
     assert page.status_code == 200, page.text
     assert "<title>Services · Ticktide</title>" in page.text
@@ -355,10 +356,9 @@ async def test_services_lists_the_running_instances_and_queues(ops_stack: Crypto
     assert "(probe)" in web[6]
 
     queues = table(page.text, "Queues")
-    names = [cells[0] for _, cells in queues]
-    assert names == [q["name"] for q in api["queues"]]
-    prefix = ops_stack.env["TICKTIDE_BUS_PREFIX"]
-    assert all(name.startswith(prefix) for name in names)
+    prefix = ops_stack.env["TICKTIDE_BUS_PREFIX"] + "."
+    assert f'begins with <code class="tt-queue-name">{prefix}</code>' in page.text
+    assert [prefix + cells[0] for _, cells in queues] == [q["name"] for q in api["queues"]]
     # Rows with dead letters, no consumers or no queue at all are highlighted, with words.
     for row_html, cells in queues:
         dead, consumers, attention = cells[4], cells[3], cells[5]
@@ -368,7 +368,7 @@ async def test_services_lists_the_running_instances_and_queues(ops_stack: Crypto
         assert ("no consumers" in attention) == (consumers == "0" and not missing), cells
         assert ("dead letters" in attention) == (dead not in ("0", "—")), cells
     # The stack's consumers are running: its writer's queues have one.
-    writer_queues = [cells for _, cells in queues if ".writer." in cells[0] or "writer" in cells[0]]
+    writer_queues = [cells for _, cells in queues if cells[0].startswith("writer.")]
     assert writer_queues and all(cells[3] not in ("0", "—") for cells in writer_queues), queues
     source = {"management": "management API", "declare": "passive queue declarations"}
     assert source[api["source"]] in page.text

@@ -5,6 +5,7 @@ A small module swaps in fresh tables every 5 s."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +37,15 @@ def _instance(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _queue(row: dict[str, Any]) -> dict[str, Any]:
+def common_prefix(names: list[str]) -> str:
+    """The bus prefix every queue name shares ("ticktide."), shown once, not on each row."""
+    if len(names) < 2:
+        return ""
+    shared = os.path.commonprefix(names)
+    return shared[: shared.rfind(".") + 1]
+
+
+def _queue(row: dict[str, Any], prefix: str) -> dict[str, Any]:
     problems = []
     if row.get("missing"):
         problems.append("missing")
@@ -45,15 +54,18 @@ def _queue(row: dict[str, Any]) -> dict[str, Any]:
             problems.append("dead letters")
         if row.get("consumers") == 0:
             problems.append("no consumers")
-    return {**row, "problems": problems}
+    return {**row, "short_name": row["name"][len(prefix) :], "problems": problems}
 
 
 def services_view(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     instances = [_instance(r, now) for r in data.get("instances") or []]
-    queues = [_queue(q) for q in data.get("queues") or []]
+    rows = list(data.get("queues") or [])
+    prefix = common_prefix([str(q["name"]) for q in rows])
+    queues = [_queue(q, prefix) for q in rows]
     return {
         "instances": instances,
         "queues": queues,
+        "queue_prefix": prefix,
         "services": sorted({i["service"] for i in instances}),
         "stale": sum(1 for i in instances if i.get("stale")),
         "not_ready": sum(1 for i in instances if not i.get("ready")),

@@ -15,8 +15,27 @@ const COLORS = {
   weather: "#d63384",
 };
 
-function line(label, stroke, value) {
-  return { label, stroke, width: 2, spanGaps: false, value: (u, v) => (v === null || v === undefined ? "—" : value(v)) };
+function line(label, stroke, value, { sparse = false } = {}) {
+  return {
+    label,
+    stroke,
+    width: 2,
+    spanGaps: false,
+    // Error rates and latencies have no value in a bucket without requests: show each point.
+    points: sparse ? { show: true, size: 5, fill: stroke } : undefined,
+    value: (u, v) => (v === null || v === undefined ? "—" : value(v)),
+  };
+}
+
+// Times in UTC, 24 h: "22:15", or "12-01 22:00" when the chart spans days.
+const iso = (ts) => new Date(ts * 1000).toISOString();
+function spansDays(u) {
+  const xs = u.data[0];
+  return xs.length > 1 && xs[xs.length - 1] - xs[0] > 36 * 3600;
+}
+function timeLabels(u, splits) {
+  const days = spansDays(u);
+  return splits.map((ts) => (days ? iso(ts).slice(5, 16).replace("T", " ") : iso(ts).slice(11, 16)));
 }
 
 const fixed = (digits, unit = "") => (v) => `${v.toFixed(digits)}${unit}`;
@@ -26,11 +45,18 @@ function chartSpecs(data) {
   return {
     rate: { series: [line("requests/min", COLORS.rate, fixed(2))], columns: [data.rate], yLabel: "/min" },
     errors: {
-      series: [line("5xx %", COLORS.errors, fixed(2, " %")), line("4xx %", COLORS.clientErrors, fixed(2, " %"))],
+      series: [
+        line("5xx %", COLORS.errors, fixed(2, " %"), { sparse: true }),
+        line("4xx %", COLORS.clientErrors, fixed(2, " %"), { sparse: true }),
+      ],
       columns: [data.errors, data.clientErrors],
       yLabel: "%",
     },
-    latency: { series: [line("p95 ms", COLORS.p95, fixed(1, " ms"))], columns: [data.p95], yLabel: "ms" },
+    latency: {
+      series: [line("p95 ms", COLORS.p95, fixed(1, " ms"), { sparse: true })],
+      columns: [data.p95],
+      yLabel: "ms",
+    },
     ingest: {
       series: ingestNames.map((name) => line(`${name} rows`, COLORS[name] || "#495057", fixed(0))),
       columns: ingestNames.map((name) => data.ingest[name]),
@@ -47,9 +73,9 @@ function draw(target, spec, xs) {
     height: 180,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max || 0, 1) * 1.1] } },
-    series: [{ label: "UTC" }, ...spec.series],
+    series: [{ label: "UTC", value: (u, ts) => (ts === null || ts === undefined ? "—" : iso(ts).slice(0, 16).replace("T", " ")) }, ...spec.series],
     axes: [
-      { stroke: "#495057", grid: { stroke: "#e9ecef" } },
+      { stroke: "#495057", grid: { stroke: "#e9ecef" }, values: timeLabels, space: (u) => (spansDays(u) ? 100 : 60) },
       { stroke: "#495057", grid: { stroke: "#e9ecef" }, size: 56, label: spec.yLabel, labelSize: 18 },
     ],
     cursor: { drag: { x: false, y: false } },
