@@ -176,7 +176,8 @@ async def test_activity_by_user_action_and_time_paged(
     user = await make_user()
     base = datetime(2001, 6, 1, tzinfo=UTC)
     ids = []
-    for i, action in enumerate(["login", "admin.user_update", "login", "logout"]):
+    actions = ["login", "admin.user_update", "login", "POST /api/crypto/backtest/batch"]
+    for i, action in enumerate(actions):
         ids.append(
             await db_pool.fetchval(
                 "INSERT INTO user_activity_log (event_id, user_id, action, details, timestamp) "
@@ -193,6 +194,8 @@ async def test_activity_by_user_action_and_time_paged(
     assert logins[0]["username"] == user.username
     dotted = await get(client, session, path, user_id=user.id, action="admin.user_update")
     assert [a["id"] for a in dotted] == [ids[1]]
+    gateway = await get(client, session, path, user_id=user.id, action=actions[3])
+    assert [a["id"] for a in gateway] == [ids[3]]
     window = await get(
         client,
         session,
@@ -230,7 +233,8 @@ async def test_activity_by_user_action_and_time_paged(
         ("/api/admin/security-events", "since=not-a-time"),
         ("/api/admin/security-events", "username=a%20b"),
         ("/api/admin/security-events", "user_id=0"),
-        ("/api/admin/activity", "action=Log%20in"),
+        ("/api/admin/activity", "action=%00"),
+        ("/api/admin/activity", "action=" + "a" * 201),
         ("/api/admin/activity", "username=" + "u" * 65),
         ("/api/admin/activity", "before_id=99999999999999999999&before=2001-01-01T00:00:00Z"),
     ],

@@ -172,7 +172,15 @@ async def activity(
     admin: AdminServiceDep,
     limit: Limit = 100,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+$")] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=_PRINTABLE,
+            description="exactly, e.g. login, admin.user_update, POST /api/crypto/backtest/batch",
+        ),
+    ] = None,
     username: Username = None,
     since: Since = None,
     until: Until = None,
