@@ -132,7 +132,8 @@ async def browser() -> AsyncIterator[Browser]:
 class Pages:
     """Browser contexts and guarded pages of one test; `new()` makes one."""
 
-    def __init__(self, browser: Browser, stack: BrowserStack, label: str) -> None:
+    def __init__(self, browser: Browser, stack: BrowserStack, label: str, artifacts: Path) -> None:
+        self.artifacts = artifacts
         self.browser = browser
         self.stack = stack
         self.label = label
@@ -175,6 +176,10 @@ class Pages:
     def guard(self, page: Page) -> PageGuard:
         return self._guard(page)
 
+    async def snapshot(self, page: Page, suffix: str) -> None:
+        """A screenshot of `page` as it is now, besides the final ones."""
+        await self._guard(page).screenshot(self.artifacts / f"{self.label}-{suffix}.png")
+
     async def finish(self, artifacts: Path, test_name: str) -> list[str]:
         problems: list[str] = []
         for index, guard in enumerate(self.guards):
@@ -205,7 +210,7 @@ async def pages(
     """This test's pages: each guarded, each photographed at the end, and every
     console error, CSP violation, failed request, 5xx or serious axe violation
     on any of them fails the test (at teardown, listed in full)."""
-    made = Pages(browser, browser_stack, _file_name(request.node.nodeid))
+    made = Pages(browser, browser_stack, _file_name(request.node.nodeid), artifacts_dir)
     yield made
     problems = await made.finish(artifacts_dir, _file_name(request.node.nodeid))
     assert not problems, "problems on the pages of this test:\n" + "\n".join(problems)
