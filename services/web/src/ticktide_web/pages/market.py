@@ -46,7 +46,7 @@ RANGE_CHOICES: tuple[tuple[str, str, int, int], ...] = (
     ("1y", "1 year", 12, 0),
     ("5y", "5 years", 60, 0),
     ("all", "All stored", 0, 0),
-    ("custom", "Custom", 0, 0),
+    ("custom", "Custom (Start and End)", 0, 0),
 )
 
 

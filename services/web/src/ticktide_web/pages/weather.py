@@ -28,7 +28,7 @@ WEATHER_RANGES: tuple[tuple[str, str, int, int], ...] = (
     ("1w", "7 days", 0, 7),
     ("1m", "30 days", 0, 30),
     ("1y", "1 year", 0, 365),
-    ("custom", "Custom", 0, 0),
+    ("custom", "Custom (Start and End)", 0, 0),
 )
 DEFAULT_RANGE = "1w"
 QueryText = Annotated[str, Query(max_length=64)]
@@ -51,7 +51,8 @@ async def _current(page: PageContext, location: str) -> dict[str, Any]:
     except ApiError as exc:
         if exc.status == 401:
             raise
-        return {"location": location, "observation": None, "source": None, "error": exc.message}
+        message = "No current weather stored yet." if exc.status == 404 else exc.message
+        return {"location": location, "observation": None, "source": None, "error": message}
     return {**body, "error": None}
 
 
