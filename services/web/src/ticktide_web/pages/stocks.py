@@ -95,7 +95,15 @@ async def render_stocks(
     status_code: int = 200,
     error: str | None = None,
 ) -> Response:
-    listing = (await page.api.get("/api/stocks/latest"))["stocks"]
+    asked = symbol.strip().upper()
+    # The stock's facts are asked for beside the list when the symbol is given.
+    latest, early = await asyncio.gather(
+        page.api.get("/api/stocks/latest"),
+        _optional(page, "The stock", "/api/stocks/data", symbol=asked)
+        if asked
+        else asyncio.sleep(0, (None, None)),
+    )
+    listing = latest["stocks"]
     known = {entry["symbol"]: entry for entry in listing}
     fallback = "AAPL" if "AAPL" in known else next(iter(known), "")
     symbol = symbol.strip().upper() or fallback
@@ -151,7 +159,9 @@ async def render_stocks(
     stock = known[symbol]
     context["latest"] = [s for s in listing if s["exchange"] == stock["exchange"]]
     context["exchange_label"] = EXCHANGES.get(stock["exchange"], stock["exchange"])
-    data = await page.api.get("/api/stocks/data", symbol=symbol)
+    data = (
+        early[0] if early[0] is not None else await page.api.get("/api/stocks/data", symbol=symbol)
+    )
     context["data"] = data
     first, last = _day(data.get("first_date")), _day(data.get("last_date"))
     try:

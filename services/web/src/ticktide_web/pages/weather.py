@@ -117,7 +117,6 @@ async def weather(
 ) -> Response:
     configured = [loc.name for loc in settings.weather_locations]
     names = await location_names(page, configured)
-    cards = await asyncio.gather(*(_current(page, name) for name in names))
     by_lower = {name.lower(): name for name in names}
     chosen_name = by_lower.get(location.strip().lower()) if location.strip() else None
     if not location.strip() and names:
@@ -125,7 +124,7 @@ async def weather(
     daily = aggregate == "daily"
     errors: dict[str, str] = {}
     context: dict[str, Any] = {
-        "cards": cards,
+        "cards": [],
         "names": names,
         "location": chosen_name or location.strip(),
         "aggregate": "daily" if daily else "hourly",
@@ -140,7 +139,9 @@ async def weather(
         "sources": [],
     }
 
-    def done(status: int, message: str | None = None) -> Response:
+    async def done(status: int, message: str | None = None) -> Response:
+        if not context["cards"]:
+            context["cards"] = await asyncio.gather(*(_current(page, name) for name in names))
         return page.render(
             "weather.html",
             title=f"{chosen_name} · Weather" if chosen_name else "Weather",
@@ -151,13 +152,15 @@ async def weather(
         )
 
     if not names:
-        return done(200, "No weather locations are configured yet.")
+        return await done(200, "No weather locations are configured yet.")
     if chosen_name is None:
         errors["location"] = f"Unknown location '{location[:40]}'"
-        return done(404, f"Unknown location '{location[:40]}'; choose one of {', '.join(names)}.")
+        return await done(
+            404, f"Unknown location '{location[:40]}'; choose one of {', '.join(names)}."
+        )
     if aggregate not in ("hourly", "daily"):
         errors["aggregate"] = "Choose Hourly or Daily"
-        return done(422, f"Unknown resolution '{aggregate[:10]}'; choose Hourly or Daily.")
+        return await done(422, f"Unknown resolution '{aggregate[:10]}'; choose Hourly or Daily.")
     try:
         chosen = choose_range(
             range_key,
@@ -171,7 +174,7 @@ async def weather(
         )
     except BadInput as exc:
         errors[exc.field] = exc.message
-        return done(422, exc.message)
+        return await done(422, exc.message)
     context.update(
         chosen=chosen,
         range_key=chosen.key,
@@ -180,20 +183,32 @@ async def weather(
     )
     if chosen.end - chosen.start > timedelta(days=MAX_DAYS):
         errors["start"] = f"At most {MAX_DAYS} days of weather history at a time"
-        return done(422, f"This range is longer than {MAX_DAYS} days; choose a shorter one.")
+        return await done(422, f"This range is longer than {MAX_DAYS} days; choose a shorter one.")
     params = {"location": chosen_name, "start": iso(chosen.start), "end": iso(chosen.end)}
-    try:
-        body = await page.api.get(
-            "/api/weather/historic", **params, aggregate="daily" if daily else None
-        )
-    except ApiError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
-        return done(exc.status if exc.status in (404, 422) else 400, exc.message)
+
+    async def history() -> tuple[dict[str, Any] | None, ApiError | None]:
+        try:
+            body = await page.api.get(
+                "/api/weather/historic", **params, aggregate="daily" if daily else None
+            )
+        except ApiError as exc:
+            if exc.status in (401, 403) or exc.status >= 500:
+                raise
+            return None, exc
+        return body, None
+
+    # The cards and the history are asked for at once.
+    cards, (body, failure) = await asyncio.gather(
+        asyncio.gather(*(_current(page, name) for name in names)), history()
+    )
+    context["cards"] = cards
+    if failure is not None or body is None:
+        status = failure.status if failure and failure.status in (404, 422) else 400
+        return await done(status, failure.message if failure else "no answer")
     source = body.get("source") or ""
     context.update(
         history=body,
         summary=_summary(body, daily),
         sources=sorted({part for part in source.split("+") if part}),
     )
-    return done(200)
+    return await done(200)

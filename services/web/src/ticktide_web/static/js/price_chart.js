@@ -38,6 +38,7 @@ const shownTime = (time, withTime) =>
 function cryptoSource(root) {
   const { symbol, interval } = root.dataset;
   const step = STEP_SECONDS[interval];
+  const first = root.dataset.first ? seconds(root.dataset.first) : null; // the first stored candle
   const toBar = (c) => ({ time: seconds(c.t), open: c.o, high: c.h, low: c.l, close: c.c, volume: c.v });
   return {
     intraday: interval !== "1d",
@@ -54,6 +55,7 @@ function cryptoSource(root) {
       return bodies.flatMap((body) => body.candles.map(toBar));
     },
     async before(oldest) {
+      if (first !== null && oldest <= first) return { bars: [], exhausted: true };
       // Without `start` the API answers the `limit` newest candles before `end`.
       const body = await api("/api/crypto/prices", {
         params: { symbol, interval, end: isoOf(oldest), limit: EARLIER_CANDLES },
@@ -159,6 +161,7 @@ class PriceChart {
     this.say("");
     if (this.button) this.button.hidden = false;
     this.root.dataset.ready = "true";
+    this.root.dataset.readyAt = String(Math.round(performance.now())); // for bench/web
   }
 
   draw(bars) {
