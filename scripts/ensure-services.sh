@@ -84,7 +84,10 @@ start_rabbitmq_package() {
         apt_install rabbitmq-server
     fi
     say "starting RabbitMQ"
-    as_root rabbitmq-server -detached
+    # Every quorum queue holds file handles; at Debian's default of 1024 a few hundred
+    # queues leave none for new connections, which then hang in the AMQP handshake
+    # (seen here with ~330 queues left by killed test runs).
+    as_root bash -c 'ulimit -n 65536 2>/dev/null || ulimit -n 4096; exec rabbitmq-server -detached'
 }
 
 # ensure NAME URL DEFAULT_PORT: nothing to do when it answers; else start it.
@@ -129,4 +132,4 @@ ensure Redis "$REDIS_URL" 6379
 ensure RabbitMQ "$AMQP_URL" 5672
 read -r amqp_host amqp_port < <(url_host_port "$AMQP_URL" 5672)
 amqp_answers "$amqp_host" "$amqp_port" \
-    || die "RabbitMQ on $amqp_host:$amqp_port accepts connections but does not answer the AMQP handshake within 15 s (a wedged broker): restart it, e.g. 'sudo /etc/init.d/rabbitmq-server restart' or 'docker restart ticktide-rabbitmq'"
+    || die "RabbitMQ on $amqp_host:$amqp_port accepts connections but does not answer the AMQP handshake within 15 s (a wedged broker; often out of file handles for sockets: 'rabbitmqctl list_queues name consumers' shows queues left by killed test runs, whose prefix starts with tt, to delete with 'rabbitmqctl delete_queue'): restart it, e.g. 'sudo /etc/init.d/rabbitmq-server restart' or 'docker restart ticktide-rabbitmq'"
