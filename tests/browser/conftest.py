@@ -5,7 +5,9 @@ session, and per test fresh browser contexts whose every page is guarded (consol
 errors, CSP violations, failed requests, 5xx answers, axe-core) and photographed
 into test-artifacts/ at the end.
 
-Everything goes through nginx over HTTPS, as a user's browser does."""
+Everything goes through nginx over HTTPS, as a user's browser does. The stack and the
+browser are package-scoped: they stop when the last browser test is done, not at the
+end of the whole run (`make test` goes on with the other suites meanwhile)."""
 
 from __future__ import annotations
 
@@ -53,14 +55,14 @@ PHONE = {"width": 375, "height": 812}
 NO_ARCHIVE_LAG = timedelta(0)  # the fake Open-Meteo archive serves every past hour
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts_dir(repo_root: Path) -> Path:
     path = repo_root / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser_stack(
     repo_root: Path,
     service_env: dict[str, str],
@@ -92,13 +94,13 @@ async def browser_stack(
             await make_down(stack, repo_root)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def admin_api_headers(browser_stack: BrowserStack, db_pool: asyncpg.Pool) -> dict[str, str]:
     """`Authorization` of an admin's API token (made in the database)."""
     return await admin_headers(db_pool)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def market(
     browser_stack: BrowserStack, db_pool: asyncpg.Pool, admin_api_headers: dict[str, str]
 ) -> AsyncIterator[MarketData]:
@@ -108,7 +110,7 @@ async def market(
     await forget_market_data(db_pool)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def admin_user(browser_stack: BrowserStack, db_pool: asyncpg.Pool) -> str:
     """An admin who signs in with a password (registered, then promoted)."""
     name = unique("brwadmin")
@@ -117,7 +119,7 @@ async def admin_user(browser_stack: BrowserStack, db_pool: asyncpg.Pool) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
@@ -182,11 +184,13 @@ class Pages:
 
     async def finish(self, artifacts: Path, test_name: str) -> list[str]:
         problems: list[str] = []
+        names: set[str] = set()
         for index, guard in enumerate(self.guards):
-            suffix = "" if index == 0 else f"-{index + 1}"
             size = guard.page.viewport_size
-            if size and size["width"] != DESKTOP["width"]:
-                suffix += f"-{size['width']}px"
+            suffix = f"-{size['width']}px" if size and size["width"] != DESKTOP["width"] else ""
+            if f"{test_name}{suffix}" in names:
+                suffix = f"-{index + 1}{suffix}"
+            names.add(f"{test_name}{suffix}")
             if not guard.page.is_closed():
                 await guard.screenshot(artifacts / f"{test_name}{suffix}.png")
             problems.extend(guard.problems())

@@ -50,7 +50,7 @@ SIGNED_IN_PAGES = (
 SIGNED_OUT_PAGES = ("/login", "/register")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def sample_batch(
     browser_stack: BrowserStack, market: MarketData, admin_user: str
 ) -> dict[str, Any]:
@@ -64,7 +64,7 @@ async def sample_batch(
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def edit_target(browser_stack: BrowserStack, db_pool: asyncpg.Pool) -> int:
     name = unique("brwedit")
     await register(browser_stack, name)
