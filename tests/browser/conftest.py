@@ -1,7 +1,7 @@
 """Fixtures of the browser tests: the whole stack started the way a user starts it
 (`make up` on this run's own ports, database and prefixes, upstreams answered by
-fakes; `make down` at the end whatever happens), one headless Debian Chromium per
-session, and per test fresh browser contexts whose every page is guarded (console
+fakes; `make down` at the end whatever happens), one headless Debian Chromium for
+the suite, and per test fresh browser contexts whose every page is guarded (console
 errors, CSP violations, failed requests, 5xx answers, axe-core) and photographed
 into test-artifacts/ at the end.
 
@@ -88,6 +88,7 @@ async def browser_stack(
         )
         try:
             await make_up(stack, repo_root)
+            assert f"{stack.base_url}/" in stack.up_output, stack.up_output
             print(f"\nmake up took {stack.up_seconds:.1f} s")
             yield stack
         finally:
@@ -149,7 +150,11 @@ class Pages:
             base_url=self.stack.base_url,
         )
         await install_csp_listener(context)
-        context.on("page", lambda page: self._guard(page))
+
+        def guard_new_page(page: Page) -> None:  # popups too
+            self._guard(page)
+
+        context.on("page", guard_new_page)
         self.contexts.append(context)
         return context
 
