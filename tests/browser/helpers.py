@@ -131,7 +131,7 @@ def stack_environment(
         ),
         # Current weather has no backfill: the scheduler fetches it (from the fake).
         "WEATHER_SCHEDULER_ENABLED": "1",
-        "WEATHER_CURRENT_SECONDS": "60",
+        "WEATHER_CURRENT_SECONDS": "3600",  # once at start: the pages and the API agree
         "WEATHER_HISTORY_SECONDS": "3600",
         "WEATHER_HISTORY_DAYS": str(WEATHER_DAYS),
         "REGISTRATION_MAX_PER_IP": "1000",
