@@ -146,7 +146,7 @@ async def test_the_form_is_generated_from_the_strategies_schemas(bt_stack: Crypt
         assert '<label class="form-label" for="f-p_fast">fast</label>' in page
         assert '<label class="form-label" for="f-p_slow">slow</label>' in page
         assert field_value(page, "p_fast") == "10"
-        assert "whole number, from 1 up to 5000; default 10" in page
+        assert "(bars). Whole number, from 1 up to 5000; default 10" in page
         assert "start:stop:step (5:50:5; the stop is included)" in page
         assert re.search(r'<button type="submit"[^>]*>Run</button>', page)
         assert '<table class="table table-sm align-middle" aria-label="Batches">' in page
@@ -180,6 +180,8 @@ async def test_a_grid_posted_as_a_form_lists_its_six_results(bt_stack: CryptoSta
             r'role="progressbar"[^>]*aria-valuemin="0" aria-valuemax="1" aria-valuenow="1"', page
         )
         assert "<strong data-progress-text>1/1</strong> jobs" in page
+        assert re.search(r"data-summary>Finished in [^:]+: 6 results\. Best by sharpe: ", page)
+        assert "fast = 5:15:5; slow = 20,30" in page
         params = {re.search(r'class="bt-params">([^<]*)<', r).group(1) for r in rows}  # type: ignore[union-attr]
         assert params == {f"fast={f}, slow={s}" for f in (5, 10, 15) for s in (20, 30)}
         for name in ("total_return", "sharpe", "max_drawdown", "profit_factor", "final_equity"):
@@ -209,7 +211,7 @@ async def test_a_grid_posted_as_a_form_lists_its_six_results(bt_stack: CryptoSta
 
         # "Use these settings" fills the form in with the batch's request
         again = (await client.get("/backtests", params={"use": batch_id})).text
-        assert field_value(again, "p_fast") == "5,10,15"
+        assert field_value(again, "p_fast") == "5:15:5"
         assert field_value(again, "p_slow") == "20,30"
         assert field_value(again, "slippage_bps") == "5"
 

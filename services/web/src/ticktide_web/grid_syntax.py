@@ -25,6 +25,7 @@ __all__ = [
     "parse_values",
     "parse_symbols",
     "format_values",
+    "compact_values",
     "combinations",
 ]
 
@@ -94,8 +95,12 @@ class ParamSpec:
 
     def help_text(self) -> str:
         """The field's help: what it is, its bounds and default, and the syntax."""
-        text = f"{self.description[:1].upper()}{self.description[1:]}. " if self.description else ""
-        text += self.bounds_text()
+        bounds = self.bounds_text()
+        if self.description:
+            text = f"{self.description[:1].upper()}{self.description[1:]}. "
+            text += bounds[:1].upper() + bounds[1:]
+        else:
+            text = bounds
         if self.default is not None:
             text += f"; default {self.default_text}"
         return (
@@ -215,6 +220,26 @@ def format_values(values: list[Any]) -> str:
         _show(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
         for v in values
     )
+
+
+def compact_values(values: list[Any]) -> str:
+    """Field text that parses back to `values`: an evenly spaced run of three or
+    more rising numbers as its range (`[5, 10, 15]` → `5:15:5`), else the list."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(values) < 3 or len(numbers) != len(values):
+        return format_values(values)
+    step = _tidy(numbers[1] - numbers[0])
+    if step <= 0 or any(
+        abs((b - a) - step) > _EPSILON * max(1.0, abs(step))
+        for a, b in zip(numbers, numbers[1:], strict=False)
+    ):
+        return format_values(values)
+    text = f"{_show(numbers[0])}:{_show(numbers[-1])}:{_show(step)}"
+    try:
+        same = parse_values(text, max_values=len(values)) == list(values)
+    except GridSyntaxError:
+        same = False
+    return text if same else format_values(values)
 
 
 def parse_symbols(text: str, *, limit: int = 20) -> list[str]:

@@ -10,6 +10,7 @@ from ticktide_web.grid_syntax import (
     GridSyntaxError,
     ParamSpec,
     combinations,
+    compact_values,
     format_values,
     param_specs,
     parse_symbols,
@@ -123,7 +124,7 @@ def test_specs_come_from_the_strategies_json_schema() -> None:
         "period", True, minimum=2, maximum=1000, default=14, description="Wilder RSI period (bars)"
     )
     assert period.default_text == "14"
-    assert "whole number, from 2 up to 1000; default 14" in period.help_text()
+    assert "(bars). Whole number, from 2 up to 1000; default 14" in period.help_text()
     assert "stop is included" in period.help_text()
     assert k.integer is False and k.exclusive_minimum == 0
     assert k.default_text == "2"
@@ -147,3 +148,13 @@ def test_values_print_back_as_field_text_and_grids_count() -> None:
     assert parse_values(format_values([0.1, 0.2, 7])) == [0.1, 0.2, 7]
     assert combinations({"fast": [5, 10, 15], "slow": [20, 30]}) == 6
     assert combinations({}) == 1
+
+
+def test_evenly_spaced_values_print_back_as_their_range() -> None:
+    assert compact_values([5, 10, 15, 20]) == "5:20:5"
+    assert compact_values([0.1, 0.2, 0.3]) == "0.1:0.3:0.1"
+    assert compact_values([5, 10]) == "5,10"
+    assert compact_values([5, 10, 20]) == "5,10,20"
+    assert compact_values([15, 10, 5]) == "15,10,5"
+    for values in ([5, 10, 15, 20], [0.1, 0.2, 0.3], [1, 2.5, 4]):
+        assert parse_values(compact_values(values)) == values

@@ -270,12 +270,12 @@ if (form && dataBlock) {
     tbody.prepend(
       el(
         "tr",
-        {},
+        { "data-batch-row": created.batch_id },
         el("td", {}, el("a", { href: `/backtests/${created.batch_id}` }, `${now} UTC`)),
         el("td", {}, body.strategy),
         el("td", {}, `${body.symbols.join(", ")} · ${body.intervals.join(", ")}`),
-        el("td", {}, el("span", { class: "badge text-bg-primary" }, "running")),
-        el("td", { class: "tt-num" }, `0/${created.jobs}`),
+        el("td", {}, el("span", { class: "badge text-bg-primary", "data-batch-state": "" }, "queued")),
+        el("td", { class: "tt-num", "data-batch-done": "" }, `0/${created.jobs}`),
         el("td", { class: "tt-num" }, Number(created.backtests || 0).toLocaleString("en-US")),
       ),
     );
@@ -328,6 +328,21 @@ if (form && dataBlock) {
     } finally {
       runButton.disabled = false;
     }
+  }
+
+  // The new batch's row in "Your batches" follows the live view.
+  const BADGES = { done: "text-bg-success", cancelled: "text-bg-dark", cancelling: "text-bg-dark" };
+  const livePanel = document.querySelector("[data-batch-live]");
+  if (livePanel) {
+    livePanel.addEventListener("bt:progress", (event) => {
+      const { batchId, done, total, state } = event.detail;
+      const row = document.querySelector(`[data-batch-row="${batchId}"]`);
+      if (!row) return;
+      const badge = row.querySelector("[data-batch-state]");
+      badge.textContent = state;
+      badge.className = `badge ${BADGES[state] || (state === "running" ? "text-bg-primary" : "text-bg-secondary")}`;
+      row.querySelector("[data-batch-done]").textContent = `${done}/${total}`;
+    });
   }
 
   strategySelect.dataset.current = strategySelect.value;

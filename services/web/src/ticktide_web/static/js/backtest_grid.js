@@ -63,8 +63,9 @@ function boundsText(spec) {
 }
 
 export function helpText(spec) {
+  const bounds = boundsText(spec);
   let text = spec.description ? `${spec.description[0].toUpperCase()}${spec.description.slice(1)}. ` : "";
-  text += boundsText(spec);
+  text += spec.description ? `${bounds[0].toUpperCase()}${bounds.slice(1)}` : bounds;
   if (spec.default !== null) text += `; default ${defaultText(spec)}`;
   return `${text}. Type a number (10), a list (5,10,15) or a range start:stop:step (5:50:5; the stop is included).`;
 }

@@ -243,6 +243,7 @@ export class LiveBatch {
     this.panel.dataset.done = String(done);
     this.panel.dataset.total = String(total);
     this.panel.dataset.state = this.state;
+    this.panel.dispatchEvent(new CustomEvent("bt:progress", { detail: { batchId: this.batchId, done, total, state: this.state } }));
     this.badge.textContent = this.state;
     this.badge.className = `badge bt-state bt-state-${this.state}`;
     if (!this.finished && !this.connectionLost) {
