@@ -84,10 +84,15 @@ start_rabbitmq_package() {
         apt_install rabbitmq-server
     fi
     say "starting RabbitMQ"
-    # Every quorum queue holds file handles; at Debian's default of 1024 a few hundred
-    # queues leave none for new connections, which then hang in the AMQP handshake
-    # (seen here with ~330 queues left by killed test runs).
-    as_root bash -c 'ulimit -n 65536 2>/dev/null || ulimit -n 4096; exec rabbitmq-server -detached'
+    # Every quorum queue holds file handles; at the default of 1024 a few hundred queues
+    # leave none for new connections, which then hang in the AMQP handshake (seen here
+    # with ~330 queues of concurrent test runs). rabbitmq-server switches to the
+    # rabbitmq user with su, whose PAM session takes its limits from limits.d.
+    if [ ! -f /etc/security/limits.d/rabbitmq.conf ] && [ -d /etc/security/limits.d ]; then
+        printf 'rabbitmq soft nofile 20000\nrabbitmq hard nofile 20000\n' \
+            | as_root tee /etc/security/limits.d/rabbitmq.conf >/dev/null || true
+    fi
+    as_root rabbitmq-server -detached
 }
 
 # ensure NAME URL DEFAULT_PORT: nothing to do when it answers; else start it.
