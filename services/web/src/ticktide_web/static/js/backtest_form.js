@@ -88,6 +88,16 @@ if (form && dataBlock) {
         ? specs.map((spec) => paramField(spec, kept[spec.name] ?? defaultText(spec)))
         : [el("p", { class: "text-body-secondary small" }, `${strategy} has no parameters: one backtest per series.`)]),
     );
+    for (const spec of specs) {
+      // A value typed before switching away is checked again as it comes back.
+      if (kept[spec.name] === undefined) continue;
+      const field = input(`p_${spec.name}`);
+      try {
+        parseValues(field.value, spec);
+      } catch (error) {
+        if (error instanceof GridSyntaxError) setFieldError(field, error.message);
+      }
+    }
     const help = form.querySelector("[data-strategy-help]");
     if (help) help.textContent = (strategies[strategy] || {}).description || "";
     strategySelect.dataset.current = strategy;
@@ -354,6 +364,9 @@ if (form && dataBlock) {
   paramBox.addEventListener("focusout", (event) => {
     const field = event.target;
     if (!(field instanceof HTMLInputElement) || !field.dataset.param) return;
+    // Leaving for the Run button: the submit shows the message, and a message put in
+    // now would move the button from under the pointer before the click lands.
+    if (event.relatedTarget === runButton) return;
     const spec = specsOf(strategySelect.value).find((s) => s.name === field.dataset.param);
     if (!spec) return;
     try {

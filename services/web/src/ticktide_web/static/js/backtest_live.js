@@ -197,7 +197,7 @@ export class LiveBatch {
     this.summary.textContent = text;
     this.summary.hidden = false;
     this.setEta(took ? `· took ${durationText(data.seconds)}` : "");
-    this.say(text);
+    this.say(`The batch is ${this.state}: ${this.table.size.toLocaleString("en-US")} results in the table.`);
     if (this.onFinish) this.onFinish(data);
   }
 
