@@ -52,7 +52,10 @@ async def stack(
 ) -> AsyncIterator[CryptoStack]:
     # Every service, so that /api/health (public) answers 200 "ok".
     started = await start_stack(
-        binance, stack_env(service_env, binance.url), log_dir, ingesters=("stocks", "weather")
+        binance,
+        stack_env(service_env, binance.url),
+        log_dir,
+        ingesters=("stocks", "weather", "web"),
     )
     try:
         yield started
