@@ -11,8 +11,12 @@ end of the whole run (`make test` goes on with the other suites meanwhile)."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,13 +90,41 @@ async def browser_stack(
             nasdaq=nasdaq,
             meteo=meteo,
         )
-        try:
-            await make_up(stack, repo_root)
-            assert f"{stack.base_url}/" in stack.up_output, stack.up_output
-            print(f"\nmake up took {stack.up_seconds:.1f} s")
-            yield stack
-        finally:
-            await make_down(stack, repo_root)
+        with _down_on_sigterm(stack, repo_root):
+            try:
+                await make_up(stack, repo_root)
+                assert f"{stack.base_url}/" in stack.up_output, stack.up_output
+                print(f"\nmake up took {stack.up_seconds:.1f} s")
+                yield stack
+            finally:
+                await make_down(stack, repo_root)
+
+
+@contextmanager
+def _down_on_sigterm(stack: BrowserStack, repo_root: Path) -> Iterator[None]:
+    """A run stopped with SIGTERM (`timeout`, a CI runner) runs no fixture teardown:
+    `make up` started the stack in a session of its own, so it would outlive the
+    run. Stop it first, then end as SIGTERM would have."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop_then_die(signum: int, frame: object) -> None:
+        subprocess.run(
+            ["make", "--no-print-directory", "down"],
+            cwd=repo_root,
+            env=stack.env,
+            timeout=90,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_then_die)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="package")
