@@ -30,4 +30,13 @@ uv="$(uv_bin)"
 cd "$TICKTIDE_ROOT"
 # --frozen: exactly uv.lock, never re-resolve. Quiet: says nothing when in sync.
 $uv sync --frozen --quiet
+# Byte-code once per lock, not at every service start: with PYTHONDONTWRITEBYTECODE set
+# (as in some shells and CI), each process would compile numpy, numba and pydantic anew
+# and, on a busy 2-core machine, miss its start-up deadline.
+stamp=.venv/.ticktide-compiled
+if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ]; then
+    .venv/bin/python -m compileall -q -j 0 .venv/lib/python3*/site-packages libs services \
+        >/dev/null 2>&1 || warn "compiling the environment's byte-code failed (starts are slower)"
+    touch "$stamp"
+fi
 bash scripts/ensure-web-assets.sh

@@ -18,8 +18,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +112,14 @@ def _collect_sources(node_modules: Path) -> dict[str, bytes]:
     return sources
 
 
+def _write_once(target: Path, content: bytes) -> None:
+    if target.is_file() and target.stat().st_size == len(content):
+        return
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, target)
+
+
 def build_assets(build_dir: Path = DEFAULT_BUILD_DIR, node_modules: Path = NODE_MODULES) -> dict:
     """Build `build_dir/static` and its manifest; answers the manifest."""
     sources = _collect_sources(node_modules)
@@ -143,19 +151,23 @@ def build_assets(build_dir: Path = DEFAULT_BUILD_DIR, node_modules: Path = NODE_
     for logical in sources:
         visit(logical, ())
 
+    # Safe while another build or a running web service reads the folder: names are
+    # content hashes, so a file is written once (through a temporary name) and never
+    # changed, and the manifest is replaced in one rename. Files of older builds stay.
     static = build_dir / "static"
-    if static.exists():
-        shutil.rmtree(static)
     for logical, name in hashed.items():
         target = static / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(contents[logical])
+        _write_once(target, contents[logical])
         if target.suffix in COMPRESSIBLE:
-            target.with_name(target.name + ".gz").write_bytes(
-                gzip.compress(contents[logical], compresslevel=9, mtime=0)
+            _write_once(
+                target.with_name(target.name + ".gz"),
+                gzip.compress(contents[logical], compresslevel=9, mtime=0),
             )
     manifest = {"files": dict(sorted(hashed.items()))}
-    (build_dir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    temporary = build_dir / f"manifest.json.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(temporary, build_dir / "manifest.json")
     return manifest
 
 
