@@ -13,23 +13,27 @@ import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
+from ticktide_web.pages import market
 from ticktide_web.pages.market import (
-    RANGE_CHOICES,
     BadInput,
     ChosenRange,
     candle_stats,
     choose_range,
+    client_status,
     form_time,
     ingest_job,
     iso,
-    parse_time,
+    market_scripts,
+    nothing,
+    optional_get,
+    queue_backfill,
+    range_choices,
     windows,
 )
 from ticktide_web.rendering import PageContext
@@ -43,7 +47,6 @@ INTERVALS: dict[str, timedelta] = {
 }
 DEFAULT_RANGE = "3m"
 MAX_CANDLES_PER_VIEW = 120_000  # six requests of the API's maximum
-GAPS_PER_PAGE = 50
 QueryText = Annotated[str, Query(max_length=64)]
 FormText = Annotated[str, Form(max_length=256)]
 
@@ -73,15 +76,6 @@ async def _candles(
     return candles, _sources([body.get("source") for body in bodies])
 
 
-async def _quality(page: PageContext, symbol: str, interval: str) -> tuple[Any, str | None]:
-    try:
-        return await page.api.get("/api/crypto/quality", symbol=symbol, interval=interval), None
-    except ApiError as exc:
-        if exc.status == 401:
-            raise
-        return None, f"The data-quality report failed: {exc.message}"
-
-
 async def render_crypto(
     page: PageContext,
     *,
@@ -106,7 +100,7 @@ async def render_crypto(
         "symbol": symbol,
         "interval": interval,
         "intervals": list(INTERVALS),
-        "ranges": [(value, label) for value, label, _, _ in RANGE_CHOICES],
+        "ranges": range_choices(),
         "range_key": range_key,
         "start_text": start,
         "end_text": end,
@@ -137,8 +131,7 @@ async def render_crypto(
             title=title,
             status_code=status,
             error=message,
-            scripts=["js/price_chart.js", "js/market_form.js"]
-            + (["js/market_jobs.js"] if page.me and page.me.is_admin else []),
+            scripts=market_scripts(page),
             **context,
         )
 
@@ -191,13 +184,19 @@ async def render_crypto(
     try:
         (candles, sources), quality, job = await asyncio.gather(
             _candles(page, symbol, interval, chosen.start, chosen.end),
-            _quality(page, symbol, interval) if admin else asyncio.sleep(0, (None, None)),
-            ingest_job(page, job_id) if admin else asyncio.sleep(0, (None, None)),
+            optional_get(
+                page,
+                "The data-quality report",
+                "/api/crypto/quality",
+                symbol=symbol,
+                interval=interval,
+            )
+            if admin
+            else nothing(),
+            ingest_job(page, job_id) if admin else nothing(),
         )
     except ApiError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
-        return done(exc.status if exc.status in (404, 422) else 400, exc.message)
+        return done(client_status(exc), exc.message)
     context.update(
         candles_count=len(candles),
         stats=candle_stats(candles),
@@ -209,28 +208,15 @@ async def render_crypto(
         empty=not candles,
     )
     if quality[0] is not None:
-        context.update(_gap_page(quality[0]["gaps"], gap_page, view_url(symbol, interval, chosen)))
+        context.update(
+            market.gap_page(quality[0]["gaps"], gap_page, view_url(symbol, interval, chosen))
+        )
     return done(status_code, error)
 
 
 def view_url(symbol: str, interval: str, chosen: ChosenRange, **extra: str) -> str:
     """The address of this view (the range as chosen: a preset, or Start/End)."""
-    query = {"symbol": symbol, "interval": interval, "range": chosen.key}
-    if chosen.key == "custom":
-        query |= {"start": form_time(chosen.start), "end": form_time(chosen.end)}
-    return "/crypto?" + urlencode(query | {k: v for k, v in extra.items() if v})
-
-
-def _gap_page(gaps: list[dict[str, Any]], number: int, base: str) -> dict[str, Any]:
-    pages = max(1, math.ceil(len(gaps) / GAPS_PER_PAGE))
-    number = min(max(number, 1), pages)
-    offset = (number - 1) * GAPS_PER_PAGE
-    return {
-        "gaps_shown": gaps[offset : offset + GAPS_PER_PAGE],
-        "gap_offset": offset,
-        "gap_prev_url": f"{base}&gap_page={number - 1}" if number > 1 else None,
-        "gap_next_url": f"{base}&gap_page={number + 1}" if number < pages else None,
-    }
+    return market.view_url("/crypto", {"symbol": symbol, "interval": interval}, chosen, **extra)
 
 
 @router.get("/crypto")
@@ -286,33 +272,24 @@ async def crypto_backfill(
             error=message,
         )
 
-    try:
-        body = {
+    return await queue_backfill(
+        page,
+        "crypto",
+        csrf_token=csrf_token,
+        start=start,
+        end=end,
+        body=lambda first, until: {
             "symbol": symbol,
             "interval": interval,
-            "start": iso(parse_time(start, "from")),
-            "end": iso(parse_time(end, "until")),
-        }
-    except BadInput as exc:
-        return await again(
-            422, exc.message, {"start" if exc.field == "from" else "end": exc.message}
-        )
-    try:
-        queued = await page.api.call(
-            "POST", "/api/admin/ingest/crypto/backfill", json=body, csrf_token=csrf_token
-        )
-    except ApiError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
-        status = exc.status if exc.status in (404, 422) else 400
-        return await again(status, f"The backfill was not queued: {exc.message}")
-    query = {
-        "symbol": symbol,
-        "interval": interval,
-        "range": view_range,
-        "start": view_start,
-        "end": view_end,
-        "job": queued["job_id"],
-    }
-    target = "/crypto?" + urlencode({k: v for k, v in query.items() if v})
-    return RedirectResponse(target + "#data-quality", status_code=303)
+            "start": iso(first),
+            "end": iso(until),
+        },
+        view={
+            "symbol": symbol,
+            "interval": interval,
+            "range": view_range,
+            "start": view_start,
+            "end": view_end,
+        },
+        again=again,
+    )

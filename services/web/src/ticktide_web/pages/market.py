@@ -2,41 +2,56 @@
 picker (a preset span ending at the series' last stored bar, or custom
 start/end), times as the forms show them, the windows a long range is fetched
 in (the API answers at most `MAX_CANDLES_PER_REQUEST` candles per request),
-the statistics of a candle series, and an admin's backfill job.
+the statistics of a candle series, the address of a view, a page of the gaps
+report, and an admin's backfill job (following one, and queueing one).
 
-Pure apart from `ingest_job` (one API call). This module has no routes; its
-empty router satisfies the page loader."""
+Pure apart from `ingest_job`, `optional_get` and `queue_backfill` (API calls).
+This module has no routes; its empty router satisfies the page loader."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.rendering import PageContext
 
 __all__ = [
+    "GAPS_PER_PAGE",
     "MAX_CANDLES_PER_REQUEST",
     "RANGE_CHOICES",
     "BadInput",
     "ChosenRange",
     "candle_stats",
     "choose_range",
+    "client_status",
     "form_time",
+    "gap_page",
     "ingest_job",
     "iso",
+    "market_scripts",
     "months_before",
+    "nothing",
+    "optional_get",
     "parse_time",
+    "queue_backfill",
+    "range_choices",
+    "view_url",
     "windows",
 ]
 
 router = APIRouter()
 
 MAX_CANDLES_PER_REQUEST = 20000  # the gateway's MAX_CANDLES_PER_REQUEST
+GAPS_PER_PAGE = 50
 
 # (value, label, months, days): a preset span ending at the last stored bar.
 RANGE_CHOICES: tuple[tuple[str, str, int, int], ...] = (
@@ -208,3 +223,104 @@ async def ingest_job(page: PageContext, job_id: str) -> tuple[dict[str, Any] | N
             raise
         return None, f"Backfill job {job_id}: {exc.message}"
     return job, None
+
+
+def range_choices() -> list[tuple[str, str]]:
+    """The Range select's (value, label) options."""
+    return [(value, label) for value, label, _, _ in RANGE_CHOICES]
+
+
+def view_url(path: str, query: dict[str, str], chosen: ChosenRange, **extra: str) -> str:
+    """The address of a view: `query` (the series), then the range as chosen (a
+    preset, or Start/End), then the `extra` parameters that are not empty."""
+    query = query | {"range": chosen.key}
+    if chosen.key == "custom":
+        query |= {"start": form_time(chosen.start), "end": form_time(chosen.end)}
+    return f"{path}?" + urlencode(query | {k: v for k, v in extra.items() if v})
+
+
+def gap_page(
+    gaps: list[dict[str, Any]],
+    number: int,
+    base: str,
+    shown: Callable[[dict[str, Any]], dict[str, Any]] = lambda gap: gap,
+) -> dict[str, Any]:
+    """Page `number` (clamped) of a gaps report, each gap as `shown` makes it,
+    with the addresses of the pages before and after (`base` has a query)."""
+    pages = max(1, math.ceil(len(gaps) / GAPS_PER_PAGE))
+    number = min(max(number, 1), pages)
+    offset = (number - 1) * GAPS_PER_PAGE
+    return {
+        "gaps_shown": [shown(gap) for gap in gaps[offset : offset + GAPS_PER_PAGE]],
+        "gap_offset": offset,
+        "gap_prev_url": f"{base}&gap_page={number - 1}" if number > 1 else None,
+        "gap_next_url": f"{base}&gap_page={number + 1}" if number < pages else None,
+    }
+
+
+def market_scripts(page: PageContext) -> list[str]:
+    """The scripts of a market page with a chart (an admin's follow backfill jobs too)."""
+    admin = page.me is not None and page.me.is_admin
+    return ["js/price_chart.js", "js/market_form.js"] + (["js/market_jobs.js"] if admin else [])
+
+
+def nothing() -> Coroutine[Any, Any, tuple[None, None]]:
+    """In place of an optional answer nobody asked for (beside others in a gather)."""
+    return asyncio.sleep(0, (None, None))
+
+
+def client_status(exc: ApiError) -> int:
+    """The status a page answers with for the API's refusal of what the user
+    asked; a lost session, a refused permission or a server failure is raised on."""
+    if exc.status in (401, 403) or exc.status >= 500:
+        raise exc
+    return exc.status if exc.status in (404, 422) else 400
+
+
+async def optional_get(
+    page: PageContext, what: str, path: str, **params: Any
+) -> tuple[Any, str | None]:
+    """An answer the page can do without: it, or a message that `what` failed."""
+    try:
+        return await page.api.get(path, **params), None
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None, f"{what} failed: {exc.message}"
+
+
+Again = Callable[[int, str, "dict[str, str] | None"], Awaitable[Response]]
+
+
+async def queue_backfill(
+    page: PageContext,
+    market: str,
+    *,
+    csrf_token: str,
+    start: str,
+    end: str,
+    body: Callable[[datetime, datetime], dict[str, Any]],
+    view: dict[str, str],
+    again: Again,
+) -> Response:
+    """Queue an admin's backfill of `[start, end)` (the API refuses anyone else;
+    `body` spells the parsed bounds for it), then go to the view (`view`, its
+    query) following the job; `again` shows the page with a message instead."""
+    try:
+        bounds = parse_time(start, "from"), parse_time(end, "until")
+    except BadInput as exc:
+        return await again(
+            422, exc.message, {"start" if exc.field == "from" else "end": exc.message}
+        )
+    try:
+        queued = await page.api.call(
+            "POST",
+            f"/api/admin/ingest/{market}/backfill",
+            json=body(*bounds),
+            csrf_token=csrf_token,
+        )
+    except ApiError as exc:
+        return await again(client_status(exc), f"The backfill was not queued: {exc.message}", None)
+    query = view | {"job": queued["job_id"]}
+    target = f"/{market}?" + urlencode({k: v for k, v in query.items() if v})
+    return RedirectResponse(target + "#data-quality", status_code=303)

@@ -7,24 +7,27 @@ a backfill form (`POST /stocks/backfill`)."""
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
+from ticktide_web.pages import market
 from ticktide_web.pages.market import (
-    RANGE_CHOICES,
     BadInput,
     ChosenRange,
     choose_range,
+    client_status,
     form_time,
     ingest_job,
-    parse_time,
+    market_scripts,
+    nothing,
+    optional_get,
+    queue_backfill,
+    range_choices,
 )
 from ticktide_web.rendering import PageContext
 
@@ -32,7 +35,6 @@ router = APIRouter()
 
 DAY = timedelta(days=1)
 DEFAULT_RANGE = "1y"
-GAPS_PER_PAGE = 50
 EXCHANGES = {"NASDAQ": "NASDAQ", "OMXH": "Nasdaq Helsinki"}
 QueryText = Annotated[str, Query(max_length=64)]
 FormText = Annotated[str, Form(max_length=256)]
@@ -48,37 +50,12 @@ def _bound(value: datetime) -> str:
 
 
 def view_url(symbol: str, chosen: ChosenRange, **extra: str) -> str:
-    query = {"symbol": symbol, "range": chosen.key}
-    if chosen.key == "custom":
-        query |= {"start": form_time(chosen.start), "end": form_time(chosen.end)}
-    return "/stocks?" + urlencode(query | {k: v for k, v in extra.items() if v})
+    return market.view_url("/stocks", {"symbol": symbol}, chosen, **extra)
 
 
-async def _optional(
-    page: PageContext, what: str, path: str, **params: Any
-) -> tuple[Any, str | None]:
-    try:
-        return await page.api.get(path, **params), None
-    except ApiError as exc:
-        if exc.status == 401:
-            raise
-        return None, f"{what} failed: {exc.message}"
-
-
-def _gap_page(gaps: list[dict[str, Any]], number: int, base: str) -> dict[str, Any]:
-    pages = max(1, math.ceil(len(gaps) / GAPS_PER_PAGE))
-    number = min(max(number, 1), pages)
-    offset = (number - 1) * GAPS_PER_PAGE
-    shown = [
-        gap | {"until": (date.fromisoformat(gap["end"][:10]) + DAY).isoformat()}
-        for gap in gaps[offset : offset + GAPS_PER_PAGE]
-    ]
-    return {
-        "gaps_shown": shown,
-        "gap_offset": offset,
-        "gap_prev_url": f"{base}&gap_page={number - 1}" if number > 1 else None,
-        "gap_next_url": f"{base}&gap_page={number + 1}" if number < pages else None,
-    }
+def _with_until(gap: dict[str, Any]) -> dict[str, Any]:
+    """A gap with the day after its last missing session (a backfill's exclusive end)."""
+    return gap | {"until": (date.fromisoformat(gap["end"][:10]) + DAY).isoformat()}
 
 
 async def render_stocks(
@@ -99,9 +76,7 @@ async def render_stocks(
     # The stock's facts are asked for beside the list when the symbol is given.
     latest, early = await asyncio.gather(
         page.api.get("/api/stocks/latest"),
-        _optional(page, "The stock", "/api/stocks/data", symbol=asked)
-        if asked
-        else asyncio.sleep(0, (None, None)),
+        optional_get(page, "The stock", "/api/stocks/data", symbol=asked) if asked else nothing(),
     )
     listing = latest["stocks"]
     known = {entry["symbol"]: entry for entry in listing}
@@ -115,7 +90,7 @@ async def render_stocks(
         "groups": [(label, items) for label, items in groups if items],
         "symbol": symbol,
         "stock": known.get(symbol),
-        "ranges": [(value, label) for value, label, _, _ in RANGE_CHOICES],
+        "ranges": range_choices(),
         "range_key": range_key,
         "start_text": start,
         "end_text": end,
@@ -140,14 +115,12 @@ async def render_stocks(
     }
 
     def done(status: int, message: str | None = None) -> Response:
-        admin = page.me is not None and page.me.is_admin
         return page.render(
             "stocks.html",
             title=f"{symbol} · Stocks" if symbol in known else "Stocks",
             status_code=status,
             error=message,
-            scripts=["js/price_chart.js", "js/market_form.js"]
-            + (["js/market_jobs.js"] if admin else []),
+            scripts=market_scripts(page),
             **context,
         )
 
@@ -192,7 +165,6 @@ async def render_stocks(
             "end": form_time(chosen.end, with_time=False),
         }
     admin = page.me is not None and page.me.is_admin
-    nothing: Any = asyncio.sleep(0, (None, None))
     try:
         stats, quality, job = await asyncio.gather(
             page.api.get(
@@ -201,15 +173,13 @@ async def render_stocks(
                 start=_bound(chosen.start),
                 end=_bound(chosen.end),
             ),
-            _optional(page, "The gaps report", "/api/stocks/quality", symbol=symbol)
+            optional_get(page, "The gaps report", "/api/stocks/quality", symbol=symbol)
             if admin
-            else nothing,
-            ingest_job(page, job_id) if admin else asyncio.sleep(0, (None, None)),
+            else nothing(),
+            ingest_job(page, job_id) if admin else nothing(),
         )
     except ApiError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
-        return done(exc.status if exc.status in (404, 422) else 400, exc.message)
+        return done(client_status(exc), exc.message)
     context.update(
         stats=stats,
         quality=quality[0],
@@ -218,7 +188,9 @@ async def render_stocks(
         job_error=job[1],
     )
     if quality[0] is not None:
-        context.update(_gap_page(quality[0]["gaps"], gap_page, view_url(symbol, chosen)))
+        context.update(
+            market.gap_page(quality[0]["gaps"], gap_page, view_url(symbol, chosen), _with_until)
+        )
     return done(status_code, error)
 
 
@@ -270,31 +242,17 @@ async def stocks_backfill(
             error=message,
         )
 
-    try:
-        body = {
+    return await queue_backfill(
+        page,
+        "stocks",
+        csrf_token=csrf_token,
+        start=start,
+        end=end,
+        body=lambda first, until: {
             "symbol": symbol,
-            "start": parse_time(start, "from").date().isoformat(),
-            "end": parse_time(end, "until").date().isoformat(),
-        }
-    except BadInput as exc:
-        return await again(
-            422, exc.message, {"start" if exc.field == "from" else "end": exc.message}
-        )
-    try:
-        queued = await page.api.call(
-            "POST", "/api/admin/ingest/stocks/backfill", json=body, csrf_token=csrf_token
-        )
-    except ApiError as exc:
-        if exc.status in (401, 403) or exc.status >= 500:
-            raise
-        status = exc.status if exc.status in (404, 422) else 400
-        return await again(status, f"The backfill was not queued: {exc.message}")
-    query = {
-        "symbol": symbol,
-        "range": view_range,
-        "start": view_start,
-        "end": view_end,
-        "job": queued["job_id"],
-    }
-    target = "/stocks?" + urlencode({k: v for k, v in query.items() if v})
-    return RedirectResponse(target + "#data-quality", status_code=303)
+            "start": first.date().isoformat(),
+            "end": until.date().isoformat(),
+        },
+        view={"symbol": symbol, "range": view_range, "start": view_start, "end": view_end},
+        again=again,
+    )
