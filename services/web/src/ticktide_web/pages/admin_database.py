@@ -59,6 +59,19 @@ def _refusal_status(error: ApiError) -> int:
     return error.status if 400 <= error.status < 500 else 502
 
 
+async def _act(
+    page: PageContext, path: str, body: dict[str, Any], csrf_token: str, what: str
+) -> tuple[dict[str, Any], str] | Response:
+    """Post an action of the page to the API: its answer and how long it took,
+    or the page again with the API's refusal (`what` failed)."""
+    try:
+        answer = await page.api.call("POST", path, json=body, csrf_token=csrf_token)
+    except ApiError as exc:
+        status = _refusal_status(exc)
+        return await _render(page, status_code=status, error=f"{what} failed: {exc.message}")
+    return answer, f"{float(answer.get('duration_ms', 0)):,.0f} ms"
+
+
 @router.get("/admin/database")
 async def database(page: PageDep, exact: str = "") -> Response:
     return await _render(page, exact=exact == "1")
@@ -66,18 +79,13 @@ async def database(page: PageDep, exact: str = "") -> Response:
 
 @router.post("/admin/database/analyze")
 async def analyze(page: PageDep, csrf_token: FormText = "", table: FormText = "") -> Response:
-    try:
-        answer = await page.api.call(
-            "POST",
-            "/api/admin/database/analyze",
-            json={"table": table.strip() or None},
-            csrf_token=csrf_token,
-        )
-    except ApiError as exc:
-        status = _refusal_status(exc)
-        return await _render(page, status_code=status, error=f"ANALYZE failed: {exc.message}")
+    done = await _act(
+        page, "/api/admin/database/analyze", {"table": table.strip() or None}, csrf_token, "ANALYZE"
+    )
+    if isinstance(done, Response):
+        return done
+    answer, took = done
     analyzed = answer.get("analyzed", [])
-    took = f"{float(answer.get('duration_ms', 0)):,.0f} ms"
     if len(analyzed) == 1:
         one = analyzed[0]
         notice = f"Analyzed {one['name']} in {took}: {_rows(one.get('row_estimate'))}."
@@ -88,18 +96,17 @@ async def analyze(page: PageDep, csrf_token: FormText = "", table: FormText = ""
 
 @router.post("/admin/database/refresh-aggregates")
 async def refresh(page: PageDep, csrf_token: FormText = "", name: FormText = "") -> Response:
-    try:
-        answer = await page.api.call(
-            "POST",
-            "/api/admin/database/refresh-aggregates",
-            json={"name": name.strip() or None},
-            csrf_token=csrf_token,
-        )
-    except ApiError as exc:
-        status = _refusal_status(exc)
-        return await _render(page, status_code=status, error=f"Refresh failed: {exc.message}")
+    done = await _act(
+        page,
+        "/api/admin/database/refresh-aggregates",
+        {"name": name.strip() or None},
+        csrf_token,
+        "Refresh",
+    )
+    if isinstance(done, Response):
+        return done
+    answer, took = done
     refreshed: list[dict[str, Any]] = answer.get("refreshed", [])
-    took = f"{float(answer.get('duration_ms', 0)):,.0f} ms"
     names = ", ".join(a["name"] for a in refreshed) or "none"
     notice = (
         f"Refreshed {len(refreshed)} continuous aggregate"
