@@ -4,11 +4,12 @@ service-health summary and the freshness of each data source, all from one
 `GET /api/dashboard`, rendered on the server (a small module refreshes the
 data every 30 s).
 
-Also the few formatting helpers the operations pages (`/performance`,
-`/services`) share: durations in words ("12 minutes ago")."""
+Also what the operations pages (`/performance`, `/services`) share: durations
+in words ("12 minutes ago"), and `ops_page`, a page over one API answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,9 @@ from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
+from ticktide_web.rendering import PageContext
 
-__all__ = ["router", "duration_words", "ago", "parse_time", "since", "page_status"]
+__all__ = ["router", "duration_words", "ago", "parse_time", "since", "page_status", "ops_page"]
 
 router = APIRouter()
 
@@ -77,6 +79,36 @@ def page_status(error: ApiError) -> int:
     return error.status
 
 
+async def ops_page(
+    page: PageContext,
+    template: str,
+    *,
+    title: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    view: Callable[[dict[str, Any]], dict[str, Any]],
+    failed: str,
+    **context: Any,
+) -> Response:
+    """A page over one answer of the API (`path` with `params`), which `view`
+    turns into the template's `view`; when the API fails, the page says what
+    (`failed`) could not be loaded, with the status of the API's answer."""
+    try:
+        data = await page.api.get(path, **(params or {}))
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        return page.render(
+            template,
+            title=title,
+            status_code=page_status(exc),
+            error=f"{failed} could not be loaded: {exc.message}",
+            view=None,
+            **context,
+        )
+    return page.render(template, title=title, view=view(data), **context)
+
+
 def _freshness(found: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for key, (name, label) in FRESHNESS_LABELS.items():
@@ -128,20 +160,12 @@ def dashboard_view(data: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/")
 async def dashboard(page: PageDep) -> Response:
-    scripts = ["js/dashboard.js"]
-    try:
-        data = await page.api.get("/api/dashboard")
-    except ApiError as exc:
-        if exc.status in (401, 403):
-            raise
-        return page.render(
-            "dashboard.html",
-            title="Dashboard",
-            status_code=page_status(exc),
-            error=f"The dashboard could not be loaded: {exc.message}",
-            view=None,
-            scripts=scripts,
-        )
-    return page.render(
-        "dashboard.html", title="Dashboard", view=dashboard_view(data), scripts=scripts
+    return await ops_page(
+        page,
+        "dashboard.html",
+        title="Dashboard",
+        path="/api/dashboard",
+        view=dashboard_view,
+        failed="The dashboard",
+        scripts=["js/dashboard.js"],
     )

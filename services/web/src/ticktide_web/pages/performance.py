@@ -13,9 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
-from ticktide_web.pages.dashboard import duration_words, page_status, parse_time
+from ticktide_web.pages.dashboard import duration_words, ops_page, parse_time
 
 router = APIRouter()
 
@@ -121,19 +120,13 @@ async def performance(
         "sorts": SORTS,
         "scripts": ["js/performance.js"],
     }
-    try:
-        data = await page.api.get("/api/performance", window=window)
-    except ApiError as exc:
-        if exc.status in (401, 403):
-            raise
-        return page.render(
-            "performance.html",
-            title="Performance",
-            status_code=page_status(exc),
-            error=f"The performance figures could not be loaded: {exc.message}",
-            view=None,
-            **context,
-        )
-    return page.render(
-        "performance.html", title="Performance", view=performance_view(data, sort), **context
+    return await ops_page(
+        page,
+        "performance.html",
+        title="Performance",
+        path="/api/performance",
+        params={"window": window},
+        view=lambda data: performance_view(data, sort),
+        failed="The performance figures",
+        **context,
     )

@@ -12,9 +12,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
-from ticktide_web.pages.dashboard import ago, page_status, since
+from ticktide_web.pages.dashboard import ago, ops_page, since
 
 router = APIRouter()
 
@@ -79,19 +78,12 @@ def services_view(data: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 @router.get("/services")
 async def services(page: PageDep) -> Response:
-    scripts = ["js/services.js"]
-    try:
-        data = await page.api.get("/api/services")
-    except ApiError as exc:
-        if exc.status in (401, 403):
-            raise
-        return page.render(
-            "services.html",
-            title="Services",
-            status_code=page_status(exc),
-            error=f"The service list could not be loaded: {exc.message}",
-            view=None,
-            scripts=scripts,
-        )
-    view = services_view(data, datetime.now(UTC))
-    return page.render("services.html", title="Services", view=view, scripts=scripts)
+    return await ops_page(
+        page,
+        "services.html",
+        title="Services",
+        path="/api/services",
+        view=lambda data: services_view(data, datetime.now(UTC)),
+        failed="The service list",
+        scripts=["js/services.js"],
+    )
