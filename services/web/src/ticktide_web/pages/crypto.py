@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
@@ -23,6 +23,10 @@ from ticktide_web.pages import market
 from ticktide_web.pages.market import (
     BadInput,
     ChosenRange,
+    FormText,
+    GapPageQuery,
+    QueryText,
+    RangeQuery,
     candle_stats,
     choose_range,
     client_status,
@@ -47,8 +51,6 @@ INTERVALS: dict[str, timedelta] = {
 }
 DEFAULT_RANGE = "3m"
 MAX_CANDLES_PER_VIEW = 120_000  # six requests of the API's maximum
-QueryText = Annotated[str, Query(max_length=64)]
-FormText = Annotated[str, Form(max_length=256)]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -224,11 +226,11 @@ async def crypto(
     page: PageDep,
     symbol: QueryText = "",
     interval: QueryText = "1h",
-    range_key: Annotated[str, Query(alias="range", max_length=20)] = "",
+    range_key: RangeQuery = "",
     start: QueryText = "",
     end: QueryText = "",
     job: QueryText = "",
-    gap_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    gap_page: GapPageQuery = 1,
 ) -> Response:
     return await render_crypto(
         page,
@@ -256,40 +258,21 @@ async def crypto_backfill(
 ) -> Response:
     """Queue a backfill of `[start, end)` (an admin's; the API refuses anyone else),
     then show the page again following the job."""
-    typed = {"start": start, "end": end}
-
-    async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
-        return await render_crypto(
-            page,
-            symbol=symbol,
-            interval=interval,
-            range_key=view_range,
-            start=view_start,
-            end=view_end,
-            backfill=typed,
-            backfill_errors=errors,
-            status_code=status,
-            error=message,
-        )
-
     return await queue_backfill(
         page,
         "crypto",
+        series={"symbol": symbol, "interval": interval},
         csrf_token=csrf_token,
         start=start,
         end=end,
+        view_range=view_range,
+        view_start=view_start,
+        view_end=view_end,
         body=lambda first, until: {
             "symbol": symbol,
             "interval": interval,
             "start": iso(first),
             "end": iso(until),
         },
-        view={
-            "symbol": symbol,
-            "interval": interval,
-            "range": view_range,
-            "start": view_start,
-            "end": view_end,
-        },
-        again=again,
+        render=render_crypto,
     )

@@ -15,16 +15,20 @@ import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.rendering import PageContext
 
 __all__ = [
+    "FormText",
+    "GapPageQuery",
+    "QueryText",
+    "RangeQuery",
     "GAPS_PER_PAGE",
     "MAX_CANDLES_PER_REQUEST",
     "RANGE_CHOICES",
@@ -52,6 +56,12 @@ router = APIRouter()
 
 MAX_CANDLES_PER_REQUEST = 20000  # the gateway's MAX_CANDLES_PER_REQUEST
 GAPS_PER_PAGE = 50
+
+# The market pages' parameters: a view's query and a backfill form's fields.
+QueryText = Annotated[str, Query(max_length=64)]
+RangeQuery = Annotated[str, Query(alias="range", max_length=20)]
+GapPageQuery = Annotated[int, Query(ge=1, le=100_000)]
+FormText = Annotated[str, Form(max_length=256)]
 
 # (value, label, months, days): a preset span ending at the last stored bar.
 RANGE_CHOICES: tuple[tuple[str, str, int, int], ...] = (
@@ -289,23 +299,39 @@ async def optional_get(
         return None, f"{what} failed: {exc.message}"
 
 
-Again = Callable[[int, str, "dict[str, str] | None"], Awaitable[Response]]
-
-
 async def queue_backfill(
     page: PageContext,
     market: str,
     *,
+    series: dict[str, str],
     csrf_token: str,
     start: str,
     end: str,
+    view_range: str,
+    view_start: str,
+    view_end: str,
     body: Callable[[datetime, datetime], dict[str, Any]],
-    view: dict[str, str],
-    again: Again,
+    render: Callable[..., Awaitable[Response]],
 ) -> Response:
     """Queue an admin's backfill of `[start, end)` (the API refuses anyone else;
-    `body` spells the parsed bounds for it), then go to the view (`view`, its
-    query) following the job; `again` shows the page with a message instead."""
+    `body` spells the parsed bounds for it), then go to the view the form came
+    from (`series`, e.g. symbol and interval, and the view's range) following
+    the job. Otherwise `render` (the page's, given `series` as keywords) shows
+    that view again with the message and the typed bounds."""
+
+    async def again(status: int, message: str, errors: dict[str, str] | None) -> Response:
+        return await render(
+            page,
+            **series,
+            range_key=view_range,
+            start=view_start,
+            end=view_end,
+            backfill={"start": start, "end": end},
+            backfill_errors=errors,
+            status_code=status,
+            error=message,
+        )
+
     try:
         bounds = parse_time(start, "from"), parse_time(end, "until")
     except BadInput as exc:
@@ -321,6 +347,11 @@ async def queue_backfill(
         )
     except ApiError as exc:
         return await again(client_status(exc), f"The backfill was not queued: {exc.message}", None)
-    query = view | {"job": queued["job_id"]}
+    query = series | {
+        "range": view_range,
+        "start": view_start,
+        "end": view_end,
+        "job": queued["job_id"],
+    }
     target = f"/{market}?" + urlencode({k: v for k, v in query.items() if v})
     return RedirectResponse(target + "#data-quality", status_code=303)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
@@ -19,6 +19,10 @@ from ticktide_web.pages import market
 from ticktide_web.pages.market import (
     BadInput,
     ChosenRange,
+    FormText,
+    GapPageQuery,
+    QueryText,
+    RangeQuery,
     choose_range,
     client_status,
     form_time,
@@ -36,8 +40,6 @@ router = APIRouter()
 DAY = timedelta(days=1)
 DEFAULT_RANGE = "1y"
 EXCHANGES = {"NASDAQ": "NASDAQ", "OMXH": "Nasdaq Helsinki"}
-QueryText = Annotated[str, Query(max_length=64)]
-FormText = Annotated[str, Form(max_length=256)]
 
 
 def _day(value: str | None) -> datetime | None:
@@ -198,11 +200,11 @@ async def render_stocks(
 async def stocks(
     page: PageDep,
     symbol: QueryText = "",
-    range_key: Annotated[str, Query(alias="range", max_length=20)] = "",
+    range_key: RangeQuery = "",
     start: QueryText = "",
     end: QueryText = "",
     job: QueryText = "",
-    gap_page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    gap_page: GapPageQuery = 1,
 ) -> Response:
     return await render_stocks(
         page,
@@ -227,32 +229,20 @@ async def stocks_backfill(
     view_end: FormText = "",
 ) -> Response:
     """Queue a backfill of the trading days in `[start, end)`, then follow the job."""
-    typed = {"start": start, "end": end}
-
-    async def again(status: int, message: str, errors: dict[str, str] | None = None) -> Response:
-        return await render_stocks(
-            page,
-            symbol=symbol,
-            range_key=view_range,
-            start=view_start,
-            end=view_end,
-            backfill=typed,
-            backfill_errors=errors,
-            status_code=status,
-            error=message,
-        )
-
     return await queue_backfill(
         page,
         "stocks",
+        series={"symbol": symbol},
         csrf_token=csrf_token,
         start=start,
         end=end,
+        view_range=view_range,
+        view_start=view_start,
+        view_end=view_end,
         body=lambda first, until: {
             "symbol": symbol,
             "start": first.date().isoformat(),
             "end": until.date().isoformat(),
         },
-        view={"symbol": symbol, "range": view_range, "start": view_start, "end": view_end},
-        again=again,
+        render=render_stocks,
     )

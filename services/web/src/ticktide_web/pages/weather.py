@@ -16,7 +16,14 @@ from fastapi.responses import Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep, SettingsDep
-from ticktide_web.pages.market import BadInput, choose_range, form_time, iso
+from ticktide_web.pages.market import (
+    BadInput,
+    QueryText,
+    RangeQuery,
+    choose_range,
+    form_time,
+    iso,
+)
 from ticktide_web.rendering import PageContext
 
 router = APIRouter()
@@ -31,7 +38,6 @@ WEATHER_RANGES: tuple[tuple[str, str, int, int], ...] = (
     ("custom", "Custom (Start and End)", 0, 0),
 )
 DEFAULT_RANGE = "1w"
-QueryText = Annotated[str, Query(max_length=64)]
 
 
 async def location_names(page: PageContext, configured: list[str]) -> list[str]:
@@ -111,7 +117,7 @@ async def weather(
     settings: SettingsDep,
     location: QueryText = "",
     aggregate: Annotated[str, Query(max_length=10)] = "hourly",
-    range_key: Annotated[str, Query(alias="range", max_length=20)] = "",
+    range_key: RangeQuery = "",
     start: QueryText = "",
     end: QueryText = "",
 ) -> Response:
