@@ -86,7 +86,10 @@ async def test_create_admin_from_stdin_then_log_in(
         )
         assert login.status_code == 200 and login.json()["role"] == "admin"
         token = login.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
-        users = await http.get("/api/admin/users", headers={"Cookie": f"{COOKIE}={token}"})
+        # Searched: the run's database holds every test's users, more than one page.
+        users = await http.get(
+            "/api/admin/users", params={"search": name}, headers={"Cookie": f"{COOKIE}={token}"}
+        )
         assert users.status_code == 200 and name in [u["username"] for u in users.json()]
 
 
