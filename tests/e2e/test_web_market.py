@@ -25,6 +25,7 @@ from ticktide_common.testing.market import forget_stock_rows, forget_weather_row
 from ticktide_common.testing.processes import wait_until
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
+from ticktide_ingest_weather.hours import current_batch_id
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo
 from ticktide_web.pages.market import months_before
 
@@ -107,6 +108,20 @@ async def _load(market: MarketStack) -> None:
         await wait_until(current_stored, timeout=30, what="current weather of Helsinki")
 
 
+async def _forget_current_batch_claims(pool: asyncpg.Pool, location: str) -> None:
+    """A current reading's batch id is its location, 15-minute slot and source: a stack
+    earlier in this run that stored Helsinki's reading of this slot left the claim, and
+    the writer would skip the same reading now that its row is gone."""
+    now = datetime.now(UTC)
+    slot = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    ids = [
+        current_batch_id(location, slot + step * timedelta(minutes=15), source)
+        for step in (-1, 0, 1)
+        for source in ("open-meteo", "openweather", "simulated")
+    ]
+    await pool.execute("DELETE FROM ingest_batches WHERE batch_id = ANY($1::uuid[])", ids)
+
+
 @pytest.fixture(scope="module")
 async def market(
     service_env: dict[str, str], log_dir: Path, db_pool: asyncpg.Pool
@@ -129,6 +144,7 @@ async def market(
         )
         await forget_stock_rows(db_pool, "AAPL", "NOKIA", "MSFT")
         await forget_weather_rows(db_pool, "Helsinki")
+        await _forget_current_batch_claims(db_pool, "Helsinki")
         stack = await start_stack(binance, env, log_dir, ingesters=("web", "stocks", "weather"))
         try:
             found = MarketStack(stack, binance, nasdaq, meteo, await admin_headers(db_pool))
