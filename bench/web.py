@@ -266,6 +266,11 @@ async def _visit(
         "() => { const e = performance.getEntriesByName('first-contentful-paint')[0];"
         " return e ? e.startTime : null; }"
     )
+    # Where the first byte's time went: connection (TCP + TLS), then the server.
+    timing = await page.evaluate(
+        "() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return { connect: n.connectEnd - n.connectStart, ttfb: n.responseStart }; }"
+    )
     fcp_ms = float(fcp) if fcp is not None else None
     return {
         "kb": meter.bytes / 1024,
@@ -274,6 +279,8 @@ async def _visit(
         # In the document is not yet on the screen: never before the first paint.
         "data_ms": max(data_ms, fcp_ms or 0.0),
         "probe": await page.evaluate(probe) if probe else None,
+        "connect_ms": float(timing["connect"]),
+        "ttfb_ms": float(timing["ttfb"]),
     }
 
 
@@ -459,7 +466,10 @@ async def _bench_pages(
                 except Exception as exc:  # one broken page must not hide the others
                     broken[name] = " ".join(str(exc).split())[:160]
                     print(f"{name}: {path} shows no data: {broken[name]}", flush=True)
-            print(f"\n{'page':<16} run  first KB  repeat KB  FCP ms  data ms  (first / repeat)")
+            print(
+                f"\n{'page':<16} run  first KB  repeat KB  connect ms  TTFB ms  FCP ms  data ms"
+                "  (first visit; then the repeat visit's FCP and data ms)"
+            )
             for name, path, signed_in, condition in paths:
                 if name in broken:
                     rows.append({"bench": "web", "page": name, "error": broken[name], "ok": False})
@@ -474,6 +484,7 @@ async def _bench_pages(
                     repeats.append(repeat)
                     print(
                         f"{name:<16} {index + 1:>3}  {first['kb']:>8.1f}  {repeat['kb']:>9.1f}"
+                        f"  {first['connect_ms']:>10.1f}  {first['ttfb_ms']:>7.1f}"
                         f"  {_fmt(first['fcp_ms']):>6}  {first['data_ms']:>7.1f}"
                         f"  / {_fmt(repeat['fcp_ms'])} {repeat['data_ms']:.1f}",
                         flush=True,
@@ -498,6 +509,8 @@ def _page_row(
         "first_kb": round(first_kb, 1),
         "repeat_kb": round(repeat_kb, 1),
         "requests": int(_median([f["requests"] for f in firsts]) or 0),
+        "connect_ms": round(_median([f["connect_ms"] for f in firsts]) or 0.0, 1),
+        "ttfb_ms": round(_median([f["ttfb_ms"] for f in firsts]) or 0.0, 1),
         "fcp_ms": round(_median([f["fcp_ms"] for f in firsts]) or 0.0, 1),
         "data_ms": round(data_ms, 1),
         "repeat_fcp_ms": round(_median([r["fcp_ms"] for r in repeats]) or 0.0, 1),
@@ -527,7 +540,8 @@ async def _long_chart(
         first, _ = await _measure_page(browser, stack, user, path, True, condition, probe)
         timings.append(first)
         print(
-            f"crypto 5 years   {index + 1:>3}  {first['kb']:>8.1f}  FCP {_fmt(first['fcp_ms'])}"
+            f"crypto 5 years   {index + 1:>3}  {first['kb']:>8.1f}  TTFB {first['ttfb_ms']:.1f}"
+            f"  FCP {_fmt(first['fcp_ms'])}"
             f"  interactive {first['data_ms']:.1f} ms  ({first['probe']})",
             flush=True,
         )
@@ -538,6 +552,8 @@ async def _long_chart(
         "first_kb": round(_median([t["kb"] for t in timings]) or 0.0, 1),
         "repeat_kb": None,
         "requests": int(_median([t["requests"] for t in timings]) or 0),
+        "connect_ms": round(_median([t["connect_ms"] for t in timings]) or 0.0, 1),
+        "ttfb_ms": round(_median([t["ttfb_ms"] for t in timings]) or 0.0, 1),
         "fcp_ms": round(_median([t["fcp_ms"] for t in timings]) or 0.0, 1),
         "data_ms": round(data_ms, 1),
         "repeat_fcp_ms": None,
@@ -549,15 +565,16 @@ async def _long_chart(
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print("\nmedians of the runs")
-    header = ("page", "first KB", "repeat KB", "reqs", "FCP ms", "data ms", "targets", "ok")
-    print(f"{header[0]:<16}" + "".join(f"{h:>11}" for h in header[1:6]) + f"  {header[6]:<28} ok")
+    header = ("page", "first KB", "repeat KB", "reqs", "TTFB ms", "FCP ms", "data ms")
+    print(f"{header[0]:<16}" + "".join(f"{h:>11}" for h in header[1:]) + f"  {'targets':<28} ok")
     for row in rows:
         if "error" in row:
             print(f"{row['page']:<16} FAILED: {row['error']}")
             continue
         print(
             f"{row['page']:<16}{_fmt(row['first_kb']):>11}{_fmt(row['repeat_kb']):>11}"
-            f"{row['requests']:>11}{_fmt(row['fcp_ms']):>11}{_fmt(row['data_ms']):>11}"
+            f"{row['requests']:>11}{_fmt(row.get('ttfb_ms')):>11}"
+            f"{_fmt(row['fcp_ms']):>11}{_fmt(row['data_ms']):>11}"
             f"  {row['targets']:<28} {'yes' if row['ok'] else 'NO'}"
         )
 
