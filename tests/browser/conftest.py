@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.browser.guard import PageGuard, install_csp_listener
 from tests.browser.helpers import (
@@ -57,6 +57,10 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 NO_ARCHIVE_LAG = timedelta(0)  # the fake Open-Meteo archive serves every past hour
+# A shared 2-core machine under a full `make test` is slow at times: generous waits
+# (a wait ends as soon as its condition holds, so they cost nothing when all is well).
+ACTION_TIMEOUT_MS = 30_000
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="package")
@@ -181,6 +185,7 @@ class Pages:
             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
             base_url=self.stack.base_url,
         )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         await install_csp_listener(context)
 
         def guard_new_page(page: Page) -> None:  # popups too

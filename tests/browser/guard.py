@@ -88,7 +88,10 @@ class PageGuard:
     _error_documents: set[str] = field(default_factory=set)
     _inflight: set[Request] = field(default_factory=set)
     _navigations: int = 0
-    _started_at_navigation: dict[Request, int] = field(default_factory=dict)
+    _navigated_at: list[float] = field(default_factory=list)
+    _started_at: dict[Request, float] = field(default_factory=dict)
+    # Aborted requests: whether a navigation explains them is decided at the end.
+    _aborted: list[tuple[float, float, str]] = field(default_factory=list)
     _offline: bool = False
     _offline_until: float = 0.0
     _closing: bool = False
@@ -158,34 +161,48 @@ class PageGuard:
 
     def _on_request(self, request: Request) -> None:
         if request.is_navigation_request() and request.frame == self.page.main_frame:
-            self._navigations += 1
-        self._started_at_navigation[request] = self._navigations
+            self._navigation()
+        self._started_at[request] = time.monotonic()
         if request.resource_type not in STREAMING_TYPES:
             self._inflight.add(request)
 
     def _on_request_done(self, request: Request) -> None:
         self._inflight.discard(request)
-        self._started_at_navigation.pop(request, None)
+        self._started_at.pop(request, None)
 
     def _on_navigated(self, frame: Any) -> None:
         if frame == self.page.main_frame:
-            self._navigations += 1
+            self._navigation()
+
+    def _navigation(self) -> None:
+        self._navigations += 1
+        self._navigated_at.append(time.monotonic())
 
     def _on_request_failed(self, request: Request) -> None:
         self._inflight.discard(request)
-        started = self._started_at_navigation.pop(request, self._navigations)
+        started = self._started_at.pop(request, time.monotonic())
         failure = request.failure or "?"
         if self._closing or self._excused_by_offline(failure):
             return
-        if failure == "net::ERR_ABORTED" and (
-            # left behind by a navigation, or cancelled by the page's own code
-            started != self._navigations or request.resource_type in ("fetch", "eventsource")
-        ):
-            return
-        self.failed_requests.append(
+        what = (
             f"{request.method} {_path(request.url)} ({request.resource_type}): {failure}"
             f" on {self._where()}"
         )
+        if failure == "net::ERR_ABORTED":
+            if request.resource_type in ("fetch", "eventsource"):
+                return  # cancelled by the page's own code (an AbortController)
+            self._aborted.append((started, time.monotonic(), what))
+            return
+        self.failed_requests.append(what)
+
+    def _aborted_without_navigation(self) -> list[str]:
+        """Aborted requests that no navigation around them explains (a page that
+        was left aborts what it was loading; the events may come in either order)."""
+        return [
+            what
+            for started, failed, what in self._aborted
+            if not any(started - 0.05 <= t <= failed + 1.0 for t in self._navigated_at)
+        ]
 
     def _on_response(self, response: Response) -> None:
         status = response.status
@@ -243,7 +260,7 @@ class PageGuard:
         for kind, found in (
             ("console error", self.console_errors),
             ("CSP violation", self.csp),
-            ("failed request", self.failed_requests),
+            ("failed request", self.failed_requests + self._aborted_without_navigation()),
             ("server error", self.server_errors),
             ("axe", self.axe_violations),
         ):
