@@ -1,85 +1,52 @@
-"""Parameter grids: parse lists and "start:stop:step" ranges, validate, expand.
+"""Parameter grids of a strategy: validate and expand (the syntax and counting are
+`ticktide_common.backtest_grid`, shared with the gateway).
 
-Parameters missing from a grid take the strategy's defaults. Every combination is
-validated by the strategy's parameter model; combinations that cannot work (fast >=
-slow, lower >= upper) are dropped. Problems raise GridError naming the parameter.
+Parameters missing from a grid take the strategy's defaults. Each value of each
+axis is validated once by the strategy's parameter model (its fields carry every
+bound); combinations that cannot work (fast >= slow, lower >= upper) are dropped.
+The grid is counted before anything is built, so the work is bounded by
+`max_combinations` × `RAW_FACTOR` whatever the request says. Problems raise
+GridError naming the parameter.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 
-from .strategies import STRATEGIES
+from ticktide_common.backtest_grid import (
+    Axis,
+    GridError,
+    GridValue,
+    describe_size,
+    grid_axes,
+    grid_size,
+    parse_axis,
+)
 
-GridValue = Sequence[float | int] | str
+from .strategies import STRATEGIES, StrategySpec
+
+__all__ = ["RAW_FACTOR", "GridError", "check_grid", "expand_grid", "parse_range"]
+
 # Raw (before dropping infeasible) combinations tolerated per allowed combination.
-_RAW_FACTOR = 20
-
-
-class GridError(ValueError):
-    """A parameter grid that cannot be run; the message says which part is wrong."""
-
-
-def _number(text: str, parameter: str, spec: str) -> int | float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise GridError(
-            f"parameter {parameter!r}: {text!r} in range {spec!r} is not a number"
-        ) from None
-    if not math.isfinite(value):
-        raise GridError(f"parameter {parameter!r}: range {spec!r} must be finite")
-    stripped = text.strip()
-    if stripped.lstrip("+-").isdigit():
-        return int(stripped)
-    return value
+RAW_FACTOR = 20
 
 
 def parse_range(parameter: str, spec: str, limit: int) -> list[int | float]:
     """Values of "start:stop:step" (stop included when reached) for one parameter."""
-    parts = spec.split(":")
-    if len(parts) != 3:
-        raise GridError(f"parameter {parameter!r}: range {spec!r} is not start:stop:step")
-    start, stop, step = (_number(p, parameter, spec) for p in parts)
-    if step <= 0:
-        raise GridError(f"parameter {parameter!r}: range {spec!r} needs a positive step")
-    if stop < start:
-        raise GridError(f"parameter {parameter!r}: range {spec!r} has stop below start")
-    count = int(math.floor((stop - start) / step + 1e-9)) + 1
-    if count > limit:
-        raise GridError(f"parameter {parameter!r}: range {spec!r} has {count} values (> {limit})")
-    if all(isinstance(v, int) for v in (start, stop, step)):
-        return [start + i * step for i in range(count)]
-    return [round(start + i * step, 12) for i in range(count)]
+    axis = parse_axis(parameter, spec)
+    if axis.count > limit:
+        raise GridError(
+            f"parameter {parameter!r}: range {spec!r} has {axis.count} values (> {limit})"
+        )
+    return axis.values()
 
 
-def _values(parameter: str, raw: Any, limit: int) -> list[Any]:
-    if isinstance(raw, str):
-        values: list[Any] = parse_range(parameter, raw, limit)
-    elif isinstance(raw, list | tuple):
-        values = list(raw)
-    else:
-        raise GridError(f"parameter {parameter!r}: expected a list of values or start:stop:step")
-    if not values:
-        raise GridError(f"parameter {parameter!r}: no values")
-    unique: list[Any] = []
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise GridError(f"parameter {parameter!r}: {value!r} is not a number") from None
-        if value not in unique:
-            unique.append(value)
-    return unique
-
-
-def expand_grid(
-    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
-) -> list[dict[str, float | int]]:
-    """Every valid parameter combination of `grid` for `strategy`, in grid order."""
+def _spec(strategy: str, grid: Mapping[str, object]) -> StrategySpec:
     spec = STRATEGIES.get(strategy)
     if spec is None:
         raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
@@ -90,28 +57,58 @@ def expand_grid(
         raise GridError(
             f"strategy {strategy!r} has no parameter {unknown[0]!r} (parameters: {known})"
         )
-    raw_limit = max(max_combinations, 1) * _RAW_FACTOR
-    names = list(grid)
-    axes = [_values(name, grid[name], raw_limit) for name in names]
-    if math.prod(len(axis) for axis in axes) > raw_limit:
+    return spec
+
+
+def check_grid(
+    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+) -> tuple[StrategySpec, list[Axis]]:
+    """The strategy and the grid's axes, counted: bounded work (O(parameters)),
+    GridError when the grid is malformed or its size is beyond what expanding may
+    cost. Nothing is materialised."""
+    spec = _spec(strategy, grid)
+    axes = grid_axes(grid)
+    raw = grid_size(axes)
+    if raw > max(max_combinations, 1) * RAW_FACTOR:
         raise GridError(
-            f"grid for {strategy!r} has more than {max_combinations} combinations"
-            f" (limit {max_combinations})"
+            f"grid for {strategy!r} has {raw} combinations ({describe_size(axes)}), "
+            f"more than {max_combinations} (limit {max_combinations})"
         )
-    combinations: list[dict[str, float | int]] = []
-    for values in itertools.product(*axes):
+    return spec, axes
+
+
+def _validated(spec: StrategySpec, axis: Axis) -> list[Any]:
+    """The axis's values as the parameter model takes them (coerced, deduplicated)."""
+    values: dict[Any, None] = {}
+    for value in axis.values():
         try:
-            params = spec.params_model.model_validate(dict(zip(names, values, strict=True)))
+            params = spec.params_model.model_validate({axis.name: value})
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or strategy
+            where = ".".join(str(part) for part in error["loc"]) or spec.name
             raise GridError(
-                f"strategy {strategy!r} parameter {where!r}: {error['msg']}"
+                f"strategy {spec.name!r} parameter {where!r}: {error['msg']}"
                 f" (got {error.get('input')!r})"
             ) from None
-        if not spec.feasible(params):
+        values[getattr(params, axis.name)] = None
+    return list(values)
+
+
+def expand_grid(
+    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+) -> list[dict[str, float | int]]:
+    """Every valid parameter combination of `grid` for `strategy`, in grid order."""
+    spec, axes = check_grid(strategy, grid, max_combinations)
+    defaults = spec.params_model().model_dump()
+    names = [axis.name for axis in axes]
+    values = [_validated(spec, axis) for axis in axes]
+    combinations: list[dict[str, float | int]] = []
+    for chosen in itertools.product(*values):
+        params = {**defaults, **dict(zip(names, chosen, strict=True))}
+        # Fields are validated one by one above; the feasibility rule reads attributes.
+        if not spec.feasible(SimpleNamespace(**params)):
             continue
-        combinations.append(params.model_dump())
+        combinations.append(params)
         if len(combinations) > max_combinations:
             raise GridError(
                 f"grid for {strategy!r} has more than {max_combinations} combinations"
