@@ -8,6 +8,7 @@ through `TICKTIDE_BUS_PREFIX` and `TICKTIDE_REDIS_PREFIX` and their own
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -154,6 +155,14 @@ class Settings(BaseSettings):
     weather_history_days: int = 30  # what the first scheduled history run loads
     weather_scheduler_enabled: bool = True
     max_weather_backfill_days: int = 3660
+
+    # Dates (issue 10): the earliest day a backfill of each source may start (the
+    # gateway answers 422 before it, the ingester refuses it too), and how far past
+    # now a backfill may end. Gap refills never reach before the history start.
+    crypto_history_start: date = date(2017, 7, 14)  # Binance opened
+    stocks_history_start: date = date(1970, 1, 1)  # older than any listing we follow
+    weather_history_start: date = date(1940, 1, 1)  # Open-Meteo's archive begins
+    backfill_max_ahead_days: float = Field(default=1.0, ge=0)
 
     # Auth: sessions, passwords, login and registration throttling.
     session_idle_minutes: float = 30.0

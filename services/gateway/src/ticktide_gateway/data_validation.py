@@ -4,7 +4,9 @@ the symbol list of `/api/stocks/multi`, and the rules that turn absent or given
 
 Pure: no I/O. Rejections are `InvalidQuery` (→ 422) saying what was wrong and
 what is allowed; malformed fields fail pydantic validation (→ 422 naming the
-field). Windows are `[start, end)` in UTC.
+field). Windows are `[start, end)` in UTC. Times are `Timestamp`s (UTC, or a 422
+when their UTC value leaves the years 1-9999); backfills are also bounded by the
+source's history start and by now (`ticktide_common.dates`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start, iso_z
 from ticktide_common.messages import LOCATION_PATTERN, STOCK_SYMBOL_PATTERN, StockExchange
 from ticktide_gateway.validation import InvalidQuery, Timestamp, as_utc
 
@@ -159,7 +162,7 @@ def bound_text(value: datetime) -> str:
     utc = as_utc(value)
     if utc.time() == datetime.min.time():
         return utc.date().isoformat()
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(utc)
 
 
 def _shift(value: datetime, delta: timedelta) -> datetime:
@@ -257,7 +260,11 @@ def weather_window(
     return start_utc, end_utc
 
 
-def check_stocks_backfill(start: date, end: date, max_days: int) -> None:
+def check_stocks_backfill(
+    start: date, end: date, max_days: int, *, earliest: date, now: datetime, ahead: timedelta
+) -> None:
+    """Trading days `[start, end)`: ordered, at most `max_days`, not before `earliest`
+    (STOCKS_HISTORY_START) nor ending after `now + ahead`; else InvalidQuery."""
     if start >= end:
         raise InvalidQuery(
             f"start ({start.isoformat()}) must be before end ({end.isoformat()}); "
@@ -269,12 +276,38 @@ def check_stocks_backfill(start: date, end: date, max_days: int) -> None:
             f"range too large: {days} days requested, at most {max_days} per backfill; "
             "split it into several requests"
         )
+    _bounded(day_start(start), day_start(end), day_start(earliest), now, ahead, "stocks")
+
+
+def _bounded(
+    start: datetime, end: datetime, earliest: datetime, now: datetime, ahead: timedelta, what: str
+) -> None:
+    try:
+        check_backfill_bounds(
+            start=start,
+            end=end,
+            earliest=earliest,
+            now=now,
+            ahead=ahead,
+            source=what,
+            setting=f"{what.upper()}_HISTORY_START",
+        )
+    except DateOutOfRange as exc:
+        raise InvalidQuery(str(exc)) from exc
 
 
 def check_weather_backfill(
-    start: datetime, end: datetime, max_days: int
+    start: datetime,
+    end: datetime,
+    max_days: int,
+    *,
+    earliest: date,
+    now: datetime,
+    ahead: timedelta,
 ) -> tuple[datetime, datetime]:
-    """UTC bounds aligned outwards to whole hours (the history is hourly), or 422."""
+    """UTC bounds aligned outwards to whole hours (the history is hourly), or 422:
+    ordered, at most `max_days`, not before `earliest` (WEATHER_HISTORY_START) nor
+    ending after `now + ahead`."""
     start_utc = as_utc(start).replace(minute=0, second=0, microsecond=0)
     end_utc = _ceil_hour(as_utc(end))
     _check_order(start_utc, end_utc)
@@ -283,4 +316,5 @@ def check_weather_backfill(
             f"range too large: {bound_text(start_utc)} to {bound_text(end_utc)} is more than "
             f"{max_days} days per backfill; split it into several requests"
         )
+    _bounded(start_utc, end_utc, day_start(earliest), now, ahead, "weather")
     return start_utc, end_utc

@@ -1,6 +1,12 @@
 """Validation of the gateway's inputs: query and body models, and the rules that
 turn `start`/`end`/`limit` into the exact window a prices query reads.
 
+Every time a request carries is a `Timestamp` (or the backtest bodies' `UtcTime`
+over `as_utc`): converted to UTC by `ticktide_common.dates.to_utc`, so a value
+whose UTC conversion leaves the years 1-9999 is a 422 naming the field, and
+models hold UTC times only. Backfills are also bounded by the source's history
+start and by now (`check_backfill_range`).
+
 Pure: no I/O. Every rejection is an `InvalidQuery` whose message says what was
 wrong and what is allowed; the app turns it into a 422 `{"detail": ...}`.
 """
@@ -9,11 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, iso_z, to_utc
 from ticktide_common.messages import CryptoInterval
 from ticktide_common.settings import CRYPTO_INTERVALS
 
@@ -63,15 +70,18 @@ Symbol = Annotated[
 Timestamp = Annotated[
     datetime,
     BeforeValidator(_plus_restored),
-    Field(description="ISO-8601 (UTC when no offset is given), a date, or Unix seconds"),
+    AfterValidator(to_utc),
+    Field(
+        description="ISO-8601 (UTC when no offset is given), a date, or Unix seconds; "
+        "its UTC value must lie in 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+    ),
 ]
 
 
 def as_utc(value: datetime) -> datetime:
-    """Naive times are UTC; aware ones are converted to UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """Naive times are UTC; aware ones are converted to UTC. ValueError (a 422 in
+    a model's validator) when the UTC value leaves the years 1-9999."""
+    return to_utc(value)
 
 
 class SeriesQuery(BaseModel):
@@ -116,7 +126,7 @@ class PriceWindow:
 
 
 def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(value)
 
 
 def resolve_price_window(
@@ -153,9 +163,17 @@ def resolve_price_window(
 
 
 def check_backfill_range(
-    *, interval: str, start: datetime, end: datetime, max_candles: int
+    *,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    max_candles: int,
+    earliest: datetime,
+    now: datetime,
+    ahead: timedelta,
 ) -> tuple[datetime, datetime]:
-    """UTC bounds of a backfill request, or InvalidQuery."""
+    """UTC bounds of a backfill request, or InvalidQuery: start before end, at most
+    `max_candles`, not before `earliest` (Binance's history) nor after `now + ahead`."""
     start_utc, end_utc = as_utc(start), as_utc(end)
     if start_utc >= end_utc:
         raise InvalidQuery(f"start ({_iso(start_utc)}) must be before end ({_iso(end_utc)})")
@@ -165,4 +183,16 @@ def check_backfill_range(
             f"range too large: {slots} {interval} candles requested, at most {max_candles} "
             "per backfill; split it into several requests"
         )
+    try:
+        check_backfill_bounds(
+            start=start_utc,
+            end=end_utc,
+            earliest=earliest,
+            now=now,
+            ahead=ahead,
+            source="crypto (Binance)",
+            setting="CRYPTO_HISTORY_START",
+        )
+    except DateOutOfRange as exc:
+        raise InvalidQuery(str(exc)) from exc
     return start_utc, end_utc

@@ -4,6 +4,7 @@ their defaults, backfill ranges."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -82,18 +83,40 @@ def test_weather_window_default_limit_and_open_end() -> None:
         weather_window(utc(2024, 1, 1), utc(2025, 1, 2), now)
 
 
+STOCK_BOUNDS: dict[str, Any] = {
+    "earliest": date(1970, 1, 1),
+    "now": utc(2025, 3, 1, 12),
+    "ahead": timedelta(days=1),
+}
+WEATHER_BOUNDS = {**STOCK_BOUNDS, "earliest": date(1940, 1, 1)}
+
+
 def test_backfill_ranges() -> None:
-    check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 2), 1)
+    check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 2), 1, **STOCK_BOUNDS)
     with pytest.raises(InvalidQuery, match="must be before end"):
-        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 1), 10)
+        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 1), 10, **STOCK_BOUNDS)
     with pytest.raises(InvalidQuery, match="2 days requested, at most 1"):
-        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 3), 1)
-    assert check_weather_backfill(utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 20), 1) == (
-        utc(2024, 1, 1),
-        utc(2024, 1, 1, 1),
-    )
+        check_stocks_backfill(date(2024, 1, 1), date(2024, 1, 3), 1, **STOCK_BOUNDS)
+    assert check_weather_backfill(
+        utc(2024, 1, 1, 0, 10), utc(2024, 1, 1, 0, 20), 1, **WEATHER_BOUNDS
+    ) == (utc(2024, 1, 1), utc(2024, 1, 1, 1))
     with pytest.raises(InvalidQuery, match="more than 1 days"):
-        check_weather_backfill(utc(2024, 1, 1), utc(2024, 1, 2, 0, 1), 1)
+        check_weather_backfill(utc(2024, 1, 1), utc(2024, 1, 2, 0, 1), 1, **WEATHER_BOUNDS)
+
+
+def test_backfills_stay_within_the_source_history_and_now() -> None:
+    with pytest.raises(InvalidQuery, match=r"start \(1969-12-31T00:00:00Z\) is before the stocks"):
+        check_stocks_backfill(date(1969, 12, 31), date(1970, 1, 2), 10, **STOCK_BOUNDS)
+    check_stocks_backfill(date(1970, 1, 1), date(1970, 1, 2), 10, **STOCK_BOUNDS)
+    check_stocks_backfill(date(2025, 3, 1), date(2025, 3, 2), 10, **STOCK_BOUNDS)
+    with pytest.raises(InvalidQuery, match="STOCKS_HISTORY_START"):
+        check_stocks_backfill(date(1, 1, 1), date(1, 2, 1), 100, **STOCK_BOUNDS)
+    with pytest.raises(InvalidQuery, match=r"end \(2025-03-03T00:00:00Z\) is after"):
+        check_stocks_backfill(date(2025, 3, 1), date(2025, 3, 3), 10, **STOCK_BOUNDS)
+    with pytest.raises(InvalidQuery, match="WEATHER_HISTORY_START"):
+        check_weather_backfill(utc(1939, 12, 31), utc(1940, 1, 2), 10, **WEATHER_BOUNDS)
+    with pytest.raises(InvalidQuery, match="now plus 1 day"):
+        check_weather_backfill(utc(2025, 3, 1), utc(2025, 3, 2, 13), 10, **WEATHER_BOUNDS)
 
 
 def test_bound_text() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -121,10 +122,25 @@ def test_backfill_request_forbids_unknown_fields_and_checks_range() -> None:
             }
         )
     start, end = check_backfill_range(
-        interval="1d", start=datetime(2024, 1, 1), end=datetime(2024, 2, 1), max_candles=1000
+        interval="1d",
+        start=datetime(2024, 1, 1),
+        end=datetime(2024, 2, 1),
+        max_candles=1000,
+        **BACKFILL_BOUNDS,
     )
     assert (start.tzinfo, end - start) == (UTC, timedelta(days=31))
     with pytest.raises(InvalidQuery, match="range too large: 744 1h candles"):
         check_backfill_range(
-            interval="1h", start=datetime(2024, 1, 1), end=datetime(2024, 2, 1), max_candles=100
+            interval="1h",
+            start=datetime(2024, 1, 1),
+            end=datetime(2024, 2, 1),
+            max_candles=100,
+            **BACKFILL_BOUNDS,
         )
+
+
+BACKFILL_BOUNDS: dict[str, Any] = {
+    "earliest": datetime(2017, 7, 14, tzinfo=UTC),
+    "now": NOW,
+    "ahead": timedelta(days=1),
+}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
+from ticktide_common.dates import day_start
 from ticktide_common.errors import PublishError
 from ticktide_common.jobs import get_job_progress, request_crypto_backfill
 from ticktide_common.logging import get_logger
@@ -67,6 +69,9 @@ async def crypto_backfill(
         start=request.start,
         end=request.end,
         max_candles=settings.max_backfill_candles,
+        earliest=day_start(settings.crypto_history_start),
+        now=datetime.now(UTC),
+        ahead=timedelta(days=settings.backfill_max_ahead_days),
     )
     try:
         job_id = await request_crypto_backfill(

@@ -4,6 +4,7 @@ backfills of a stock or a weather location (answered 202 with the job)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -35,7 +36,7 @@ log = get_logger(__name__)
 
 BACKFILL_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown symbol or location"},
-    422: {"description": "bad body, start not before end, or range too large"},
+    422: {"description": "bad body, start not before end, range too large, or outside the history"},
     503: {"description": "the message bus did not take the command"},
 }
 
@@ -84,7 +85,14 @@ async def stocks_backfill(
 ) -> JSONResponse:
     """Trading days in [start, end) (dates); the exchange is the stock's. Answers
     202 with the job id at once; follow it at `status_url`."""
-    check_stocks_backfill(request.start, request.end, settings.max_backfill_days)
+    check_stocks_backfill(
+        request.start,
+        request.end,
+        settings.max_backfill_days,
+        earliest=settings.stocks_history_start,
+        now=datetime.now(UTC),
+        ahead=timedelta(days=settings.backfill_max_ahead_days),
+    )
     stock = await find_stock(pool, request.symbol)
     try:
         job_id = await request_stocks_backfill(
@@ -119,7 +127,12 @@ async def weather_backfill(
     """Hours in [start, end), widened to whole hours (UTC). Answers 202 with the
     job id at once; follow it at `status_url`."""
     start, end = check_weather_backfill(
-        request.start, request.end, settings.max_weather_backfill_days
+        request.start,
+        request.end,
+        settings.max_weather_backfill_days,
+        earliest=settings.weather_history_start,
+        now=datetime.now(UTC),
+        ahead=timedelta(days=settings.backfill_max_ahead_days),
     )
     location = await resolve_location(pool, request.location, directory)
     try:

@@ -1,0 +1,100 @@
+"""The one conversion of the times and dates that enter Ticktide to UTC, and the
+bounds a backfill of each source must stay within.
+
+Pure: no I/O. Every time a request carries (query parameter or JSON body field)
+goes through `to_utc` (the gateway's `Timestamp` and the backtest bodies'
+`UtcTime`): a naive time is UTC, an aware one is converted, and one whose UTC
+value leaves the years 1-9999 (`0001-01-01T00:00:00+05:00`) is a `ValueError`
+naming the range, which pydantic reports as a 422 on the field, never an
+`OverflowError` (a 500) further in. Backfills are bounded on both sides: not
+before the source's history start (nothing older exists upstream, and a year-1
+backfill would be filled with simulated candles), not after now plus a margin.
+The gateway checks the bounds before queueing, the ingesters again when they
+run the command.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+__all__ = [
+    "EARLIEST_UTC",
+    "LATEST_UTC",
+    "REPRESENTABLE",
+    "DateOutOfRange",
+    "UtcTime",
+    "check_backfill_bounds",
+    "day_start",
+    "iso_z",
+    "to_utc",
+]
+
+EARLIEST_UTC = datetime.min.replace(tzinfo=UTC)
+LATEST_UTC = datetime.max.replace(tzinfo=UTC)
+REPRESENTABLE = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+
+
+class DateOutOfRange(ValueError):
+    """A time that is valid but outside what the source or the operation allows."""
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive times are UTC; aware ones are converted to UTC. ValueError when the
+    UTC value is not representable (before year 1 or after year 9999)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} is outside the years 1 to 9999 once converted to UTC; "
+            f"give a time from {REPRESENTABLE}"
+        ) from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(to_utc)]
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC of `day`."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def iso_z(value: datetime) -> str:
+    """`value` (aware) as `YYYY-MM-DDTHH:MM:SSZ`."""
+    # isoformat, not strftime: "%Y" leaves year 1 unpadded ("1-01-01") on glibc.
+    return to_utc(value).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def check_backfill_bounds(
+    *,
+    start: datetime,
+    end: datetime,
+    earliest: datetime,
+    now: datetime,
+    ahead: timedelta,
+    source: str,
+    setting: str,
+) -> None:
+    """DateOutOfRange unless `earliest <= start` and `end <= now + ahead` (all UTC);
+    the message names the field, the bound and the setting that moves it."""
+    if start < earliest:
+        raise DateOutOfRange(
+            f"start ({iso_z(start)}) is before the {source} history, which starts "
+            f"{iso_z(earliest)} ({setting}); nothing older exists to backfill"
+        )
+    latest = now + ahead
+    if end > latest:
+        raise DateOutOfRange(
+            f"end ({iso_z(end)}) is after {iso_z(latest)}, now plus {_days(ahead)}; "
+            "a backfill can only fetch what exists"
+        )
+
+
+def _days(delta: timedelta) -> str:
+    days = delta / timedelta(days=1)
+    shown = f"{days:g}"
+    return f"{shown} day" if shown == "1" else f"{shown} days"
