@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     backtest_events_ttl_seconds: int = 7 * 24 * 3600
     backtest_stream_lifetime_seconds: float = 600.0  # an SSE response is closed after this
     backtest_run_timeout_seconds: float = 120.0  # POST /backtest/run waits this long
+    # Backtest bounds (issue 10, H2): a walk-forward series may cost at most this
+    # many parameter sets × windows (checked at submission); a job running longer
+    # than the time limit fails for good (no redelivery).
+    backtest_max_walk_forward_work: int = Field(default=200_000, ge=1)
+    backtest_job_time_limit_seconds: float = Field(default=300.0, ge=0)
 
     # Bus.
     bus_publish_timeout_seconds: float = 15.0

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CandleCache(pool, settings.backtest_candle_cache_series),
             events,
             CommitFault.from_settings(settings),
+            time_limit_seconds=settings.backtest_job_time_limit_seconds,
         )
         await bus.consume(
             BACKTEST_WORKER_JOBS, BacktestJobV1, runner.handle, prefetch=settings.backtest_prefetch

@@ -1,7 +1,7 @@
 """Every SQL statement of the backtest worker; all parameterised.
 
 A finished job is one transaction: its results (`ON CONFLICT DO NOTHING` on
-batch, job and params) and its `backtest_jobs` row, so a redelivered job
+batch, job and the params' hash: 0012) and its `backtest_jobs` row, so a redelivered job
 stores nothing twice and its completion is recorded exactly once.
 """
 
@@ -24,6 +24,7 @@ __all__ = [
     "load_candles",
     "store_job_results",
     "record_job",
+    "job_error",
     "job_results",
     "batch_summary",
     "finish_batch",
@@ -110,7 +111,7 @@ async def store_job_results(
             """INSERT INTO backtest_results
                    (batch_id, job_id, params, symbol, interval, metrics, trades, equity)
                VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb)
-               ON CONFLICT (batch_id, job_id, params) DO NOTHING""",
+               ON CONFLICT (batch_id, job_id, params_md5) DO NOTHING""",
             [
                 (
                     batch_id,
@@ -141,6 +142,14 @@ async def record_job(
         error,
     )
     return claimed is not None
+
+
+async def job_error(pool: asyncpg.Pool, batch_id: uuid.UUID, job_id: int) -> str | None:
+    """The reason a failed job was recorded with."""
+    value = await pool.fetchval(
+        "SELECT error FROM backtest_jobs WHERE batch_id = $1 AND job_id = $2", batch_id, job_id
+    )
+    return str(value) if value is not None else None
 
 
 async def job_results(

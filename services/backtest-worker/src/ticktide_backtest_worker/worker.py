@@ -8,6 +8,9 @@ script); announce the summary when every job is over; return, so the bus acks.
 A crash anywhere before the ack redelivers the job, which then finds its rows
 and only completes what is missing. A job that dead-letters (it kept crashing
 until the delivery limit) is recorded as failed and announced as an `error`.
+A failure no retry can cure (failures.py: the time limit, invalid parameters,
+a row PostgreSQL refuses) is recorded and announced at once with its reason and
+then dead-lettered, so it is never redelivered.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, Bars, run_grid, walk_forward
 from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog, finite
+from ticktide_backtest_worker.failures import JobDeadline, permanent_reason
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
 from ticktide_common.errors import PermanentError
 from ticktide_common.faults import CommitFault
@@ -52,12 +56,16 @@ class BacktestJobRunner:
         candles: CandleCache,
         events: BatchEventLog,
         fault: CommitFault | None = None,
+        *,
+        time_limit_seconds: float = 300.0,
     ) -> None:
         self.pool = pool
         self.candles = candles
         self.events = events
         self.fault = fault or CommitFault()
+        self.time_limit_seconds = time_limit_seconds
         self.jobs_run = 0
+        self.deliveries = 0  # every job message handled, redeliveries included
 
     async def _facts(self, job: BacktestJobV1) -> BatchFacts:
         facts = await repository.batch_facts(self.pool, job.batch_id)
@@ -66,6 +74,7 @@ class BacktestJobRunner:
         return facts
 
     async def handle(self, job: BacktestJobV1) -> None:
+        self.deliveries += 1
         facts = await self._facts(job)
         outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
         if outcome is None and facts.cancelled:
@@ -73,10 +82,24 @@ class BacktestJobRunner:
             outcome = "skipped"
         if outcome is None:
             started = time.perf_counter()
-            results = await self._run(job)
-            stored = await repository.store_job_results(
-                self.pool, job.batch_id, job.job_id, job.symbol, job.interval, results
-            )
+            try:
+                results = await self._run(job, JobDeadline(self.time_limit_seconds))
+                stored = await repository.store_job_results(
+                    self.pool, job.batch_id, job.job_id, job.symbol, job.interval, results
+                )
+            except Exception as exc:
+                reason = permanent_reason(exc)
+                if reason is None:
+                    raise  # transient: the bus retries it
+                log.error(
+                    "backtest.job_failed_permanently",
+                    batch_id=str(job.batch_id),
+                    job_id=job.job_id,
+                    error=reason,
+                    seconds=round(time.perf_counter() - started, 4),
+                )
+                await self._fail(job, facts, reason)
+                raise PermanentError(reason) from exc  # dead-lettered, not redelivered
             self.jobs_run += 1
             if stored:
                 self.fault.committed()
@@ -90,12 +113,12 @@ class BacktestJobRunner:
             )
         await self._announce(job, facts)
 
-    async def _run(self, job: BacktestJobV1) -> list[ResultRow]:
+    async def _run(self, job: BacktestJobV1, deadline: JobDeadline) -> list[ResultRow]:
         bars = await self.candles.bars(job.symbol, job.interval, job.start, job.end)
         if len(bars.times) == 0:
             raise PermanentError(f"no {job.symbol} {job.interval} candles in the job's range")
         if job.walk_forward is not None:
-            return await self._walk_forward(job, bars)
+            return await self._walk_forward(job, bars, deadline)
         results = await asyncio.to_thread(
             run_grid,
             bars,
@@ -106,10 +129,13 @@ class BacktestJobRunner:
             initial_cash=job.initial_cash,
             interval=job.interval,
             details=job.details,
+            check=deadline.check,
         )
         return [_result_row(r, job.details) for r in results]
 
-    async def _walk_forward(self, job: BacktestJobV1, bars: Bars) -> list[ResultRow]:
+    async def _walk_forward(
+        self, job: BacktestJobV1, bars: Bars, deadline: JobDeadline
+    ) -> list[ResultRow]:
         """Two results per series: the stitched out-of-sample run (its params list each
         window's choice) and the in-sample best, both with trades and equity."""
         assert job.walk_forward is not None
@@ -125,6 +151,7 @@ class BacktestJobRunner:
             slippage_bps=job.slippage_bps,
             initial_cash=job.initial_cash,
             interval=job.interval,
+            check=deadline.check,
         )
         windows = [
             {
@@ -160,6 +187,23 @@ class BacktestJobRunner:
         if outcome is None:
             raise RuntimeError(f"job {job.job_id} of {job.batch_id} has no recorded outcome")
         events: list[tuple[str, dict[str, Any]]] = []
+        if outcome == "failed":
+            # The reason first recorded, whoever announces it (this delivery, a
+            # redelivery after a crash, or the dead-letter consumer).
+            reason = await repository.job_error(self.pool, job.batch_id, job.job_id)
+            events.append(
+                (
+                    "error",
+                    {
+                        "batch_id": str(job.batch_id),
+                        "job_id": job.job_id,
+                        "symbol": job.symbol,
+                        "interval": job.interval,
+                        "backtests": len(job.param_sets),
+                        "error": reason or "the job failed; see worker logs",
+                    },
+                )
+            )
         if outcome == "done":
             for params, metrics in await repository.job_results(
                 self.pool, job.batch_id, job.job_id
@@ -219,32 +263,21 @@ class BacktestJobRunner:
             log.info("backtest.batch_done", batch_id=str(job.batch_id), **_counts(summary))
 
     async def handle_dead_letter(self, job: BacktestJobV1, reason: str) -> None:
-        """A job that could not be run: record it failed, announce an `error`."""
+        """A job that could not be run: record it failed, announce an `error` (once:
+        a job that failed permanently was announced before it was dead-lettered)."""
         facts = await repository.batch_facts(self.pool, job.batch_id)
         if facts is None:
             log.warning("backtest.dead_letter_without_batch", batch_id=str(job.batch_id))
             return
-        await repository.record_job(self.pool, job.batch_id, job.job_id, "failed", reason)
-        outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
-        events: list[tuple[str, dict[str, Any]]] = []
-        if outcome == "failed":
-            events.append(
-                (
-                    "error",
-                    {
-                        "batch_id": str(job.batch_id),
-                        "job_id": job.job_id,
-                        "symbol": job.symbol,
-                        "interval": job.interval,
-                        "backtests": len(job.param_sets),
-                        "error": reason,
-                    },
-                )
+        await self._fail(job, facts, reason)
+
+    async def _fail(self, job: BacktestJobV1, facts: BatchFacts, reason: str) -> None:
+        """Record the job failed (unless it is already over) and announce its outcome."""
+        if await repository.record_job(self.pool, job.batch_id, job.job_id, "failed", reason):
+            log.error(
+                "backtest.job_failed", batch_id=str(job.batch_id), job_id=job.job_id, error=reason
             )
-            log.error("backtest.job_failed", batch_id=str(job.batch_id), job_id=job.job_id)
-            await self._append(str(job.batch_id), job, "failed", facts, events)
-        else:
-            await self._announce(job, facts)
+        await self._announce(job, facts)
 
 
 def _counts(summary: dict[str, Any]) -> dict[str, Any]:

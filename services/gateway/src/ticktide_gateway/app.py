@@ -45,6 +45,7 @@ from ticktide_common.topology import (
 )
 from ticktide_gateway import auth_proxy, openapi_doc, repository, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
+from ticktide_gateway.body_limits import install_body_limits
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
     ResponseCache,
@@ -226,6 +227,7 @@ def create_app(
     app.include_router(performance.router)
     app.include_router(services.router)
     web_proxy.install_page_forwarding(app)  # whatever no route matched: a page
+    install_body_limits(app)  # innermost: a 413 is still logged and counted
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     return app

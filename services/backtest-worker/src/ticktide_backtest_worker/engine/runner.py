@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,10 +140,12 @@ def run_grid(
     interval: str,
     details: bool = True,
     max_equity_points: int = 2000,
+    check: Callable[[], None] | None = None,
 ) -> list[BacktestResult]:
     """One BacktestResult per parameter set, in order. Parameters are validated by the
     strategy's model (missing ones take defaults); indicators are computed once per
-    window for the whole list. `details=False` skips trade lists and equity curves."""
+    window for the whole list. `details=False` skips trade lists and equity curves.
+    `check` is called before each parameter set (a time limit raises from it)."""
     spec = strategy_spec(strategy)
     costs = Costs(fee, slippage_bps, initial_cash)
     costs.check()
@@ -156,6 +158,8 @@ def run_grid(
     results = []
     run: Simulation | None = None
     for raw in param_sets:
+        if check is not None:
+            check()
         params = validate_params(spec, raw)
         run = simulate_params(cache, spec, params, costs, details=details, reuse=run)
         metrics = compute_metrics(

@@ -13,7 +13,7 @@ have believed without walk-forward.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +94,11 @@ def walk_forward(
     initial_cash: float,
     interval: str,
     max_equity_points: int = 2000,
+    check: Callable[[], None] | None = None,
 ) -> WalkForwardResult:
-    """Rolling walk-forward of `param_sets` over `bars` (see the module docstring)."""
+    """Rolling walk-forward of `param_sets` over `bars` (see the module docstring).
+    `check` is called before each parameter set of every window (a time limit
+    raises from it)."""
     spec = strategy_spec(strategy)
     costs = Costs(fee, slippage_bps, initial_cash)
     costs.check()
@@ -120,7 +123,7 @@ def walk_forward(
         test_start, test_end = start + train_bars, min(start + train_bars + test_bars, n)
         train = run_grid(bars.window(start, test_start), strategy, param_sets, fee=fee,
                          slippage_bps=slippage_bps, initial_cash=initial_cash,
-                         interval=interval, details=False)  # fmt: skip
+                         interval=interval, details=False, check=check)  # fmt: skip
         chosen = best_result(train, rank_by)
         segment = bars.window(start, test_end)
         first = test_start - start
@@ -170,7 +173,8 @@ def walk_forward(
         equity=thin_equity(test_times, equity, max_equity_points),
     )  # fmt: skip
     full = run_grid(bars, strategy, param_sets, fee=fee, slippage_bps=slippage_bps,
-                    initial_cash=initial_cash, interval=interval, details=False)  # fmt: skip
+                    initial_cash=initial_cash, interval=interval, details=False,
+                    check=check)  # fmt: skip
     in_sample = best_result(full, rank_by)
     in_sample = run_grid(bars, strategy, [in_sample.params], fee=fee, slippage_bps=slippage_bps,
                          initial_cash=initial_cash, interval=interval,

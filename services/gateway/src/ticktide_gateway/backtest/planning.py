@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from ticktide_common.backtest_grid import MAX_AXES, MAX_LIST_ITEMS, MAX_NUMBER_CHARS
 from ticktide_common.messages import CryptoInterval, WalkForwardV1
 from ticktide_gateway.validation import Symbol, as_utc
 
@@ -43,7 +44,9 @@ RANKABLE_METRICS = (
     "final_equity",
 )
 
-ParamValue = int | float | str | bool
+# A range "start:stop:step" is three numbers of at most MAX_NUMBER_CHARS each.
+ParamValue = int | float | Annotated[str, Field(max_length=3 * MAX_NUMBER_CHARS + 2)] | bool
+ParamList = Annotated[list[ParamValue], Field(max_length=MAX_LIST_ITEMS)]
 UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 Money = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -71,10 +74,13 @@ class BacktestBatchRequest(_Costs):
     symbols: Annotated[list[Symbol], Field(min_length=1, max_length=20)]
     intervals: Annotated[list[CryptoInterval], Field(min_length=1, max_length=3)]
     grid: Annotated[
-        dict[str, list[ParamValue] | ParamValue],
+        dict[Annotated[str, Field(max_length=64)], ParamList | ParamValue],
         Field(
+            max_length=MAX_AXES,
             description='each parameter: a list of values, or a range "start:stop:step" '
-            "(stop inclusive); parameters left out take their defaults",
+            "(stop inclusive); parameters left out take their defaults. At most "
+            f"{MAX_LIST_ITEMS} values per parameter; the grid's size is counted before "
+            "it is expanded",
             examples=[{"fast": "5:50:5", "slow": [50, 100, 200]}],
         ),
     ] = Field(default_factory=dict)
@@ -114,7 +120,9 @@ class BacktestRunRequest(_Costs):
 
     symbol: Symbol
     interval: CryptoInterval
-    params: dict[str, ParamValue] = Field(default_factory=dict)
+    params: Annotated[
+        dict[Annotated[str, Field(max_length=64)], ParamValue], Field(max_length=MAX_AXES)
+    ] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 jobs, announce `queued`, publish the jobs (each confirmed by the broker).
 
 Every rejection is an `InvalidQuery` (422) or `UnknownSymbol` (404) whose
-message names what was wrong, raised before anything is stored.
+message names what was wrong, raised before anything is stored. The grid is
+counted before it is expanded (bounded work on the event loop) and expanded in a
+thread; a walk-forward is bounded by parameter sets × windows. A batch exists
+only with its `queued` event: if that cannot be written the batch is removed and
+`SubmissionUnavailable` (503) raised.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from redis.exceptions import RedisError
 
 from ticktide_backtest_worker.engine import GridError, expand_grid
+from ticktide_backtest_worker.engine.grid import check_grid
 from ticktide_backtest_worker.events import BatchEventLog
+from ticktide_common.backtest_grid import normalised_grid
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
@@ -25,11 +32,22 @@ from ticktide_gateway.backtest.planning import BacktestBatchRequest, plan_jobs
 from ticktide_gateway.deps import UnknownSymbol
 from ticktide_gateway.validation import InvalidQuery
 
-__all__ = ["SubmittedBatch", "submit_batch", "expand_checked"]
+__all__ = [
+    "SubmittedBatch",
+    "SubmissionUnavailable",
+    "submit_batch",
+    "expand_checked",
+    "walk_forward_windows",
+]
 
 log = get_logger(__name__)
 
 _PUBLISH_CONCURRENCY = 32
+
+
+class SubmissionUnavailable(Exception):
+    """The batch could not be recorded completely (its event log refused `queued`);
+    nothing of it is left behind."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +65,13 @@ class SubmittedBatch:
         }
 
 
-def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+async def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """The grid's parameter sets: counted here (O(parameters)), so an oversized grid
+    is refused at once; expanded in a thread (up to `limit` × RAW_FACTOR
+    combinations checked), so the event loop never does work that grows with it."""
     try:
-        param_sets = expand_grid(strategy, grid, limit)
+        check_grid(strategy, grid, limit)
+        param_sets = await asyncio.to_thread(expand_grid, strategy, grid, limit)
     except GridError as exc:
         raise InvalidQuery(str(exc)) from None
     if not param_sets:
@@ -60,9 +82,36 @@ def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict
     return param_sets
 
 
-async def _check_series(pool: asyncpg.Pool, request: BacktestBatchRequest) -> None:
+def walk_forward_windows(bars: int, train_bars: int, test_bars: int) -> int:
+    """Train/test windows a walk-forward makes of `bars` (engine/walkforward.py)."""
+    return max(0, -(-(bars - train_bars) // test_bars))
+
+
+def _check_walk_forward_work(
+    request: BacktestBatchRequest, counts: dict[tuple[str, str], int], sets: int, limit: int
+) -> None:
+    """Each series is one job running every parameter set on every window."""
+    if request.walk_forward is None:
+        return
+    train, test = request.walk_forward.train_bars, request.walk_forward.test_bars
+    windows, series = max(
+        (walk_forward_windows(bars, train, test), f"{symbol} {interval}")
+        for (symbol, interval), bars in counts.items()
+    )
+    if sets * windows > limit:
+        raise InvalidQuery(
+            f"walk-forward work of {series} is {sets} parameter sets × {windows} windows = "
+            f"{sets * windows}, more than the limit of {limit} "
+            "(BACKTEST_MAX_WALK_FORWARD_WORK); use fewer parameter sets, a larger "
+            "test_bars or a shorter range"
+        )
+
+
+async def _check_series(
+    pool: asyncpg.Pool, request: BacktestBatchRequest
+) -> dict[tuple[str, str], int]:
     """Every symbol known, every series with candles in the range (and, for a
-    walk-forward, more than one train window of them)."""
+    walk-forward, more than one train window of them); the candles of each."""
     counts = await repository.series_candle_counts(
         pool, request.symbols, list(request.intervals), request.start, request.end
     )
@@ -84,6 +133,7 @@ async def _check_series(pool: asyncpg.Pool, request: BacktestBatchRequest) -> No
                 f"walk_forward.train_bars={train} leaves no test window: these series have "
                 f"only that many candles in the range: {', '.join(sorted(short))}"
             )
+    return counts
 
 
 async def submit_batch(
@@ -99,7 +149,7 @@ async def submit_batch(
     series = len(request.symbols) * len(request.intervals)
     combos_allowed = max(settings.backtest_max_combinations // series, 1)
     try:
-        param_sets = expand_checked(request.strategy, request.engine_grid(), combos_allowed)
+        param_sets = await expand_checked(request.strategy, request.engine_grid(), combos_allowed)
     except InvalidQuery as exc:
         if series > 1 and "combinations" in str(exc):
             raise InvalidQuery(
@@ -107,7 +157,10 @@ async def submit_batch(
                 f"here {combos_allowed} per series for {series} symbol × interval series"
             ) from None
         raise
-    await _check_series(pool, request)
+    counts = await _check_series(pool, request)
+    _check_walk_forward_work(
+        request, counts, len(param_sets), settings.backtest_max_walk_forward_work
+    )
     jobs = plan_jobs(
         request.symbols,
         list(request.intervals),
@@ -117,19 +170,23 @@ async def submit_batch(
     )
     batch_id = uuid.uuid4()
     backtests = len(param_sets) * len(request.symbols) * len(request.intervals)
+    stored = request.model_dump(mode="json")
+    stored["grid"] = normalised_grid(request.engine_grid())  # compact, never the raw body
     await repository.insert_batch(
         pool,
         batch_id=batch_id,
         user_id=user_id,
-        request=request.model_dump(mode="json"),
+        request=stored,
         strategy=request.strategy,
         rank_by=request.rank_by,
         total_jobs=len(jobs),
         total_backtests=backtests,
     )
-    await events.append(
-        str(batch_id),
-        "queued",
+    await _announce_queued(
+        pool,
+        events,
+        batch_id,
+        user_id,
         {
             "batch_id": str(batch_id),
             "jobs": len(jobs),
@@ -172,11 +229,37 @@ async def submit_batch(
         # Some jobs may never reach a worker: the batch could not end by itself, so it
         # is cancelled (the published ones skip) and the caller gets the error.
         await repository.cancel_batch(pool, batch_id, user_id)
-        await events.append(
-            str(batch_id),
-            "error",
-            {"batch_id": str(batch_id), "error": "the jobs could not all be queued; cancelled"},
-        )
+        try:
+            await events.append(
+                str(batch_id),
+                "error",
+                {"batch_id": str(batch_id), "error": "the jobs could not all be queued; cancelled"},
+            )
+        except (RedisError, OSError) as exc:  # the batch is cancelled either way
+            log.error("backtest.cancel_event_failed", batch_id=str(batch_id), error=repr(exc))
         raise
     log.info("backtest.batch_submitted", batch_id=str(batch_id), jobs=len(jobs), user_id=user_id)
     return SubmittedBatch(batch_id, len(jobs), backtests)
+
+
+async def _announce_queued(
+    pool: asyncpg.Pool,
+    events: BatchEventLog,
+    batch_id: uuid.UUID,
+    user_id: int,
+    queued: dict[str, Any],
+) -> None:
+    """Append `queued`; if the event log refuses it, remove the batch (no job was
+    published yet) so that no batch waits for events that will never come."""
+    try:
+        await events.append(str(batch_id), "queued", queued)
+    except (RedisError, OSError) as exc:
+        log.error("backtest.queued_event_failed", batch_id=str(batch_id), error=repr(exc))
+        try:
+            await repository.delete_batch(pool, batch_id, user_id)
+        except (asyncpg.PostgresError, OSError) as cleanup:
+            # Left queued with no job published: logged so an operator can remove it.
+            log.error("backtest.orphan_batch", batch_id=str(batch_id), error=repr(cleanup))
+        raise SubmissionUnavailable(
+            "the batch event log is unavailable, so the batch was not queued; try again shortly"
+        ) from exc

@@ -22,7 +22,11 @@ from ticktide_gateway.backtest import repository
 from ticktide_gateway.backtest.listing import BatchPage, batch_item, decode_cursor, encode_cursor
 from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
 from ticktide_gateway.backtest.sse import event_stream_response, valid_last_event_id
-from ticktide_gateway.backtest.submission import SubmittedBatch, submit_batch
+from ticktide_gateway.backtest.submission import (
+    SubmissionUnavailable,
+    SubmittedBatch,
+    submit_batch,
+)
 from ticktide_gateway.deps import BusDep, PoolDep, SettingsDep
 
 router = APIRouter(
@@ -68,6 +72,8 @@ async def _submit(
     except PublishError as exc:
         log.error("backtest.publish_failed", error=str(exc))
         raise HTTPException(503, "the job queue is unavailable; try again shortly") from exc
+    except SubmissionUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
 
 
 async def _owned(pool: PoolDep, batch_id: uuid.UUID, principal: CurrentPrincipal) -> Any:

@@ -1,0 +1,21 @@
+"""The gateway's request body limits, per route (413 with a JSON detail beyond
+them, checked on Content-Length and on the streamed body alike): backtest
+requests are a grid of a few parameters, so a few kilobytes; every other JSON
+route of the gateway is small too. Bodies forwarded to auth and web are bounded
+again by forwarding.py."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ticktide_common.body_limit import BodyLimitMiddleware
+
+__all__ = ["BACKTEST_BODY_BYTES", "DEFAULT_BODY_BYTES", "ROUTE_BODY_LIMITS", "install_body_limits"]
+
+BACKTEST_BODY_BYTES = 64 * 1024
+DEFAULT_BODY_BYTES = 1024 * 1024
+ROUTE_BODY_LIMITS: tuple[tuple[str, int], ...] = (("/api/crypto/backtest/", BACKTEST_BODY_BYTES),)
+
+
+def install_body_limits(app: FastAPI) -> None:
+    app.add_middleware(BodyLimitMiddleware, max_bytes=DEFAULT_BODY_BYTES, limits=ROUTE_BODY_LIMITS)
