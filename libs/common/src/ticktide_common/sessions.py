@@ -9,6 +9,8 @@ ends them) and the gateway (which checks one on every request).
   atomic Lua call, so the gateway's check costs one round trip.
 - Each user's session hashes are kept in a set, so logout-everywhere, a
   password change, a role change and disabling a user end every session at once.
+- `is_live` re-checks a session without sliding it (an event stream asks it
+  periodically, so an open stream does not keep an idle session alive).
 """
 
 from __future__ import annotations
@@ -49,6 +51,17 @@ redis.call('PEXPIRE', KEYS[1], math.max(1000, math.floor(remaining * 1000)))
 return fields
 """
 
+# KEYS[1] session hash key. ARGV: now, idle seconds, absolute seconds.
+# 1 while the session is live, else 0; reads only (the idle window does not slide).
+_IS_LIVE = """
+local times = redis.call('HMGET', KEYS[1], 'last_seen', 'created_at')
+if not times[1] or not times[2] then return 0 end
+local now = tonumber(ARGV[1])
+if now - tonumber(times[1]) > tonumber(ARGV[2]) then return 0 end
+if now - tonumber(times[2]) > tonumber(ARGV[3]) then return 0 end
+return 1
+"""
+
 
 def new_secret() -> str:
     """256 bits from the OS's CSPRNG, URL-safe."""
@@ -86,6 +99,7 @@ class SessionStore:
         self.absolute_seconds = absolute_seconds
         self.clock = clock
         self._resolve = redis.register_script(_RESOLVE)
+        self._is_live = redis.register_script(_IS_LIVE)
 
     def _key(self, token_hash: str) -> str:
         return f"{self.prefix}session:{token_hash}"
@@ -145,6 +159,16 @@ class SessionStore:
             credential_hash=token_hash,
             csrf_token=values["csrf"],
         )
+
+    async def is_live(self, token_hash: str) -> bool:
+        """Whether the session (by token hash) still exists and has not timed out,
+        without sliding its idle window: for a long response re-checking the
+        session it started with. Raises redis errors."""
+        live = await self._is_live(
+            keys=[self._key(token_hash)],
+            args=[repr(self.clock()), self.idle_seconds, self.absolute_seconds],
+        )
+        return bool(live)
 
     async def end(self, token_hash: str, user_id: int) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -211,6 +211,20 @@ class Settings(BaseSettings):
     backtest_max_walk_forward_work: int = Field(default=200_000, ge=1)
     backtest_job_time_limit_seconds: float = Field(default=300.0, ge=0)
 
+    # Gateway (issue 10, H1): concurrent event streams (GET .../events, POST
+    # .../stream) and awaited POST .../run calls, per user and in all, counted per
+    # gateway process (429 beyond); how often an open stream re-checks its session
+    # or token; the Redis pool of session checks and the cache (bounded, with a short
+    # wait: exhausted answers 503 at once). Blocking stream reads have a pool of
+    # their own, one connection per batch listened to.
+    backtest_streams_per_user: int = Field(default=8, ge=1)
+    backtest_streams_total: int = Field(default=200, ge=1)
+    backtest_runs_per_user: int = Field(default=2, ge=1)
+    backtest_runs_total: int = Field(default=50, ge=1)
+    backtest_stream_recheck_seconds: float = Field(default=15.0, gt=0)
+    gateway_redis_max_connections: int = Field(default=64, ge=2)
+    gateway_redis_pool_timeout_seconds: float = Field(default=0.5, gt=0)
+
     # Bus.
     bus_publish_timeout_seconds: float = 15.0
     bus_delivery_limit: int = 5

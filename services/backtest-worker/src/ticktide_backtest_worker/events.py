@@ -178,9 +178,25 @@ class BatchEventLog:
         answer: Any = await self.redis.xread({key: after}, count=count, block=block_ms)
         entries: list[StreamEntry] = []
         for _stream, items in answer or []:
-            for entry_id, fields in items:
-                decoded = {_text(k): _text(v) for k, v in fields.items()}
-                entries.append(
-                    StreamEntry(_text(entry_id), decoded.get("event", ""), decoded.get("data", ""))
-                )
+            entries.extend(_entries(items))
         return entries
+
+    async def range(
+        self, batch_id: str, after: str, *, until: str = "+", count: int = 500
+    ) -> list[StreamEntry]:
+        """At most `count` entries after id `after` (exclusive; "0" = from the start)
+        up to id `until` (inclusive), without waiting."""
+        key = events_key(self.prefix, batch_id)
+        start = "-" if after in ("0", "0-0") else f"({after}"
+        items: Any = await self.redis.xrange(key, min=start, max=until, count=count)
+        return _entries(items or [])
+
+
+def _entries(items: Any) -> list[StreamEntry]:
+    entries: list[StreamEntry] = []
+    for entry_id, fields in items:
+        decoded = {_text(k): _text(v) for k, v in fields.items()}
+        entries.append(
+            StreamEntry(_text(entry_id), decoded.get("event", ""), decoded.get("data", ""))
+        )
+    return entries

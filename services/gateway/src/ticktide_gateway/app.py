@@ -13,7 +13,7 @@ from functools import partial
 
 import httpx
 from fastapi import FastAPI
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.activity import ActivityRecorder
@@ -45,6 +45,9 @@ from ticktide_common.topology import (
 )
 from ticktide_gateway import auth_proxy, openapi_doc, repository, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
+from ticktide_gateway.backtest.batch_reader import BatchReaderHub
+from ticktide_gateway.backtest.live import LiveBatches
+from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit
 from ticktide_gateway.body_limits import install_body_limits
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
@@ -77,6 +80,59 @@ SERVICE = "gateway"
 
 log = get_logger(__name__)
 
+STREAM_BLOCK_MS = 2000  # one XREAD BLOCK of a batch reader
+
+
+def _redis_pools(settings: Settings) -> tuple[Redis, Redis]:
+    """Two pools, so that no number of event streams can starve session checks:
+    - the main one (session checks, the cache, the event log's writes): bounded,
+      and a request finding it exhausted waits briefly, then answers 503;
+    - the stream one: the batch readers' XREAD BLOCK (one per batch listened to,
+      at most one per stream or awaited run) and their catch-up XRANGE pages.
+    Bounded socket waits: a hung Redis makes requests answer 503, not hang.
+    Named by installation, so `CLIENT LIST` tells this gateway's connections apart."""
+    name = f"ticktide-gateway@{settings.ticktide_redis_prefix}".replace(" ", "_")
+    main = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.gateway_redis_max_connections,
+        timeout=settings.gateway_redis_pool_timeout_seconds,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        client_name=name,
+    )
+    streams = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.backtest_streams_total + settings.backtest_runs_total + 16,
+        timeout=5.0,
+        socket_connect_timeout=2.0,
+        socket_timeout=STREAM_BLOCK_MS / 1000 + 5.0,
+        client_name=name.replace("ticktide-gateway@", "ticktide-gateway-streams@", 1),
+    )
+    return Redis.from_pool(main), Redis.from_pool(streams)
+
+
+def _live_batches(settings: Settings, stream_redis: Redis) -> LiveBatches:
+    events = BatchEventLog(
+        stream_redis,
+        settings.ticktide_redis_prefix,
+        maxlen=settings.backtest_events_maxlen,
+        ttl_seconds=settings.backtest_events_ttl_seconds,
+    )
+    return LiveBatches(
+        hub=BatchReaderHub(events, block_ms=STREAM_BLOCK_MS),
+        streams=ConcurrencyLimit(
+            "event streams",
+            per_user=settings.backtest_streams_per_user,
+            total=settings.backtest_streams_total,
+        ),
+        runs=ConcurrencyLimit(
+            "awaited runs",
+            per_user=settings.backtest_runs_per_user,
+            total=settings.backtest_runs_total,
+        ),
+        recheck_seconds=settings.backtest_stream_recheck_seconds,
+    )
+
 
 def create_app(
     settings: Settings | None = None, clock: Callable[[], float] | None = None
@@ -96,15 +152,11 @@ def create_app(
                 settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
             )
             stack.push_async_callback(pool.close)
-            # Bounded waits: a hung Redis makes session checks answer 503, not hang.
-            # Named by installation, so `CLIENT LIST` tells this gateway's connections apart.
-            redis = Redis.from_url(
-                settings.redis_url,
-                socket_connect_timeout=2.0,
-                socket_timeout=5.0,
-                client_name=f"ticktide-gateway@{settings.ticktide_redis_prefix}".replace(" ", "_"),
-            )
+            redis, stream_redis = _redis_pools(settings)
             stack.push_async_callback(redis.aclose)
+            stack.push_async_callback(stream_redis.aclose)
+            live_batches = _live_batches(settings, stream_redis)
+            stack.push_async_callback(live_batches.hub.close)  # runs before stream_redis.aclose
             topology = Topology(
                 prefix=settings.ticktide_bus_prefix,
                 default_delivery_limit=settings.bus_delivery_limit,
@@ -198,6 +250,7 @@ def create_app(
                     maxlen=settings.backtest_events_maxlen,
                     ttl_seconds=settings.backtest_events_ttl_seconds,
                 ),
+                live_batches=live_batches,
             )
             log.info("gateway.stopping")
 

@@ -16,6 +16,8 @@
   sent; the dependencies then find the principal already resolved.
 - The authenticated principal is kept in the ASGI scope, where the activity
   middleware finds it after the response.
+- A long response (an event stream) re-checks its credential with
+  `principal_recheck` (without sliding the session) and ends when it fails.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "GuardedRoute",
     "authenticate",
     "identify",
+    "PrincipalCheck",
+    "principal_recheck",
     "current_principal",
     "require_admin",
     "CurrentPrincipal",
@@ -136,6 +140,43 @@ async def identify(request: Request) -> Principal:
     principal = await _resolve(request)
     request.scope[PRINCIPAL_SCOPE_KEY] = principal
     return principal
+
+
+PrincipalCheck = Callable[[], Coroutine[Any, Any, str | None]]
+
+
+def principal_recheck(request: Request, principal: Principal) -> PrincipalCheck:
+    """A check, for a long response, of the credential the request came with:
+    it answers why that credential no longer holds (session ended or timed out;
+    token revoked, expired or its user disabled), or None while it does. A store
+    that cannot answer counts as no: the response ends (fail closed)."""
+    if principal.method == "token":
+        pool: asyncpg.Pool = request.state.pool
+        token = _bearer_token(request) or ""
+
+        async def token_check() -> str | None:
+            try:
+                found = await principal_for_token(pool, token)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                log.error("auth.token_recheck_failed", error=repr(exc))
+                return "the token could not be re-checked"
+            if found is None or found.user_id != principal.user_id:
+                return "the token was revoked or expired, or its user disabled"
+            return None
+
+        return token_check
+
+    sessions: SessionStore = request.state.sessions
+
+    async def session_check() -> str | None:
+        try:
+            live = await sessions.is_live(principal.credential_hash)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("auth.session_recheck_failed", error=repr(exc))
+            return "the session could not be re-checked"
+        return None if live else "the session ended"
+
+    return session_check
 
 
 def _authorize(principal: Principal, guard: Guard) -> None:

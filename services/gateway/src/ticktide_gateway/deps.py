@@ -17,6 +17,7 @@ from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings
 from ticktide_gateway import repository, weather_repository
+from ticktide_gateway.backtest.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
 
 __all__ = [
@@ -85,6 +86,7 @@ class GatewayState(TypedDict):
     sessions: SessionStore
     activity: ActivityRecorder
     backtest_events: BatchEventLog
+    live_batches: LiveBatches  # batch readers and stream/run caps (backtest.live)
 
 
 def get_settings(request: Request) -> Settings:

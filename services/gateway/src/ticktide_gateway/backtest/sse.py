@@ -1,12 +1,18 @@
-"""The SSE stream of one batch, read from its Redis event stream.
+"""The SSE stream of one batch, served from the batch's shared reader
+(`batch_reader`): no stream holds a Redis connection of its own.
 
 Replays every entry after `Last-Event-ID` (exclusive; from the start without
-one), then waits for new ones with XREAD BLOCK. A comment line goes out when
-nothing was sent for `keepalive` seconds; the response ends after `summary`, or
-after `lifetime` seconds (the client reconnects with `Last-Event-ID` and loses
-nothing), or when the client goes away (Starlette cancels the generator; the
-`finally` logs it). Nothing is subscribed server-side: XREAD holds no state
-between calls, so a disconnect leaks nothing.
+one), then sends new ones as the reader hands them over. A comment line goes
+out when nothing was sent for `keepalive` seconds. The response ends, with a
+comment saying why:
+- after `summary`;
+- after `lifetime` seconds (the client reconnects with `Last-Event-ID` and
+  loses nothing);
+- when the credential it was opened with no longer holds (re-checked every
+  `recheck_seconds`: session ended or timed out, token revoked, user disabled);
+- when the event store fails;
+- or when the client goes away (Starlette cancels the response).
+The stream's lease (`stream_limits`) is given back in `finally` on every path.
 """
 
 from __future__ import annotations
@@ -14,18 +20,22 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi.sse import EventSourceResponse, format_sse_event
+from redis.exceptions import RedisError
+from starlette.types import Receive, Scope, Send
 
-from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.logging import get_logger
+from ticktide_gateway.auth import PrincipalCheck
+from ticktide_gateway.backtest.batch_reader import BatchReaderHub
+from ticktide_gateway.backtest.stream_limits import Lease
 
 __all__ = ["batch_event_stream", "event_stream_response", "valid_last_event_id"]
 
 log = get_logger(__name__)
 
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-_BLOCK_MS = 2000
 KEEPALIVE_SECONDS = 10.0
 RETRY_MS = 1000
 
@@ -38,45 +48,97 @@ def valid_last_event_id(value: str | None) -> str:
 
 
 async def batch_event_stream(
-    events: BatchEventLog,
+    hub: BatchReaderHub,
     batch_id: str,
     after: str,
     *,
     lifetime: float,
+    recheck: PrincipalCheck,
+    recheck_seconds: float,
+    lease: Lease,
     keepalive: float = KEEPALIVE_SECONDS,
 ) -> AsyncIterator[bytes]:
     started = last_sent = time.monotonic()
+    next_check = started + recheck_seconds
     sent = 0
     reason = "disconnected"
     try:
         yield format_sse_event(retry=RETRY_MS, comment=f"batch {batch_id}")
-        while True:
-            now = time.monotonic()
-            if now - started >= lifetime:
-                reason = "lifetime"
-                yield format_sse_event(comment="lifetime reached; reconnect with Last-Event-ID")
-                return
-            entries = await events.read(batch_id, after, block_ms=_BLOCK_MS)
-            for entry in entries:
-                after = entry.id
-                sent += 1
-                yield format_sse_event(data_str=entry.data, event=entry.event, id=entry.id)
-                if entry.event == "summary":
-                    reason = "summary"
+        async with hub.subscribe(batch_id, after) as subscription:
+            while True:
+                now = time.monotonic()
+                if now - started >= lifetime:
+                    reason = "lifetime"
+                    yield format_sse_event(comment="lifetime reached; reconnect with Last-Event-ID")
                     return
-            if entries:
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= keepalive:
-                last_sent = time.monotonic()
-                yield format_sse_event(comment="keep-alive")
+                if now >= next_check:
+                    why = await recheck()
+                    if why is not None:
+                        reason = "credential"
+                        yield format_sse_event(comment=f"{why}; stream closed")
+                        return
+                    next_check = time.monotonic() + recheck_seconds
+                wait = min(started + lifetime, next_check, last_sent + keepalive) - now
+                try:
+                    entries = await subscription.next(wait)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    reason = "store"
+                    log.error("backtest.sse_read_failed", batch_id=batch_id, error=repr(exc))
+                    yield format_sse_event(
+                        comment="event store unavailable; reconnect with Last-Event-ID"
+                    )
+                    return
+                for entry in entries:
+                    sent += 1
+                    yield format_sse_event(data_str=entry.data, event=entry.event, id=entry.id)
+                    if entry.event == "summary":
+                        reason = "summary"
+                        return
+                if entries:
+                    last_sent = time.monotonic()
+                elif time.monotonic() - last_sent >= keepalive:
+                    last_sent = time.monotonic()
+                    yield format_sse_event(comment="keep-alive")
     finally:
+        lease.release()
         log.info("backtest.sse_closed", batch_id=batch_id, events=sent, reason=reason)
 
 
+class _LeasedEventStream(EventSourceResponse):
+    """Gives its lease back however the response ends, even when the body was
+    never started (a client gone before the first byte)."""
+
+    def __init__(self, content: Any, lease: Lease, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.lease.release()
+
+
 def event_stream_response(
-    events: BatchEventLog, batch_id: str, after: str, *, lifetime: float
+    hub: BatchReaderHub,
+    batch_id: str,
+    after: str,
+    *,
+    lifetime: float,
+    recheck: PrincipalCheck,
+    recheck_seconds: float,
+    lease: Lease,
 ) -> EventSourceResponse:
-    return EventSourceResponse(
-        batch_event_stream(events, batch_id, after, lifetime=lifetime),
+    return _LeasedEventStream(
+        batch_event_stream(
+            hub,
+            batch_id,
+            after,
+            lifetime=lifetime,
+            recheck=recheck,
+            recheck_seconds=recheck_seconds,
+            lease=lease,
+        ),
+        lease,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

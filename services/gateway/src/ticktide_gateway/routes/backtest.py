@@ -11,15 +11,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 
 from ticktide_backtest_worker.engine import strategy_schemas
 from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
 from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.errors import PublishError
 from ticktide_common.logging import get_logger
-from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_principal
+from ticktide_gateway.auth import (
+    CurrentPrincipal,
+    GuardedRoute,
+    current_principal,
+    principal_recheck,
+)
 from ticktide_gateway.backtest import repository
 from ticktide_gateway.backtest.listing import BatchPage, batch_item, decode_cursor, encode_cursor
+from ticktide_gateway.backtest.live import LiveDep, admit
 from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
 from ticktide_gateway.backtest.sse import event_stream_response, valid_last_event_id
 from ticktide_gateway.backtest.submission import (
@@ -38,8 +45,12 @@ router = APIRouter(
 
 log = get_logger(__name__)
 
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"description": "too many concurrent streams or awaited runs (Retry-After says when)"}
+}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "the batch's events"}
+    200: {"content": {"text/event-stream": {}}, "description": "the batch's events"},
+    **TOO_MANY,
 }
 
 
@@ -104,17 +115,30 @@ async def submit(
     "/stream", summary="Queue a grid of backtests and stream its events", responses=SSE_RESPONSE
 )
 async def submit_and_stream(
+    request: Request,
     body: BacktestBatchRequest,
     principal: CurrentPrincipal,
     pool: PoolDep,
     bus: BusDep,
     events: EventsDep,
     settings: SettingsDep,
+    live: LiveDep,
 ) -> Any:
-    batch = await _submit(body, principal, pool, bus, events, settings)
-    return event_stream_response(
-        events, str(batch.batch_id), "0", lifetime=settings.backtest_stream_lifetime_seconds
-    )
+    lease = admit(live.streams, principal)  # before the batch exists: a 429 queues nothing
+    try:
+        batch = await _submit(body, principal, pool, bus, events, settings)
+        return event_stream_response(
+            live.hub,
+            str(batch.batch_id),
+            "0",
+            lifetime=settings.backtest_stream_lifetime_seconds,
+            recheck=principal_recheck(request, principal),
+            recheck_seconds=live.recheck_seconds,
+            lease=lease,
+        )
+    except BaseException:
+        lease.release()
+        raise
 
 
 @router.get(
@@ -191,23 +215,27 @@ async def cancel(batch_id: uuid.UUID, principal: CurrentPrincipal, pool: PoolDep
     responses=SSE_RESPONSE,
 )
 async def batch_events(
+    request: Request,
     batch_id: uuid.UUID,
     principal: CurrentPrincipal,
     pool: PoolDep,
-    events: EventsDep,
     settings: SettingsDep,
+    live: LiveDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Any:
     await _owned(pool, batch_id, principal)
     return event_stream_response(
-        events,
+        live.hub,
         str(batch_id),
         valid_last_event_id(last_event_id),
         lifetime=settings.backtest_stream_lifetime_seconds,
+        recheck=principal_recheck(request, principal),
+        recheck_seconds=live.recheck_seconds,
+        lease=admit(live.streams, principal),
     )
 
 
-@router.post("/run", summary="One backtest, queued to a worker and awaited")
+@router.post("/run", summary="One backtest, queued to a worker and awaited", responses=TOO_MANY)
 async def run_one(
     body: BacktestRunRequest,
     principal: CurrentPrincipal,
@@ -215,6 +243,7 @@ async def run_one(
     bus: BusDep,
     events: EventsDep,
     settings: SettingsDep,
+    live: LiveDep,
 ) -> Any:
     batch_request = BacktestBatchRequest(
         symbols=[body.symbol],
@@ -227,18 +256,30 @@ async def run_one(
         slippage_bps=body.slippage_bps,
         initial_cash=body.initial_cash,
     )
-    batch = await _submit(batch_request, principal, pool, bus, events, settings, details=True)
-    batch_id = str(batch.batch_id)
-    deadline = time.monotonic() + settings.backtest_run_timeout_seconds
-    after = "0"
-    while time.monotonic() < deadline:
-        for entry in await events.read(batch_id, after, block_ms=2000):
-            after = entry.id
-            if entry.event == "error":
-                raise HTTPException(502, f"the backtest failed: {json.loads(entry.data)['error']}")
-            if entry.event == "summary":
-                result = await repository.run_result(pool, batch.batch_id)
-                if result is None:
-                    raise HTTPException(502, "the backtest produced no result")
-                return JSONResponse(result)
-    raise HTTPException(504, f"the backtest did not finish in time; see batch {batch_id}")
+    lease = admit(live.runs, principal)  # before the batch exists: a 429 queues nothing
+    try:
+        batch = await _submit(batch_request, principal, pool, bus, events, settings, details=True)
+        batch_id = str(batch.batch_id)
+        deadline = time.monotonic() + settings.backtest_run_timeout_seconds
+        # Waits on the batch's shared reader: no Redis connection of its own.
+        async with live.hub.subscribe(batch_id, "0") as subscription:
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    entries = await subscription.next(remaining)
+                except (RedisError, OSError, TimeoutError) as exc:
+                    log.error("backtest.run_read_failed", batch_id=batch_id, error=repr(exc))
+                    raise HTTPException(
+                        503, f"the event store is unavailable; see batch {batch_id}"
+                    ) from exc
+                for entry in entries:
+                    if entry.event == "error":
+                        error = json.loads(entry.data)["error"]
+                        raise HTTPException(502, f"the backtest failed: {error}")
+                    if entry.event == "summary":
+                        result = await repository.run_result(pool, batch.batch_id)
+                        if result is None:
+                            raise HTTPException(502, "the backtest produced no result")
+                        return JSONResponse(result)
+        raise HTTPException(504, f"the backtest did not finish in time; see batch {batch_id}")
+    finally:
+        lease.release()
