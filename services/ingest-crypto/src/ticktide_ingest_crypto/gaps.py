@@ -3,6 +3,10 @@
 Every open time of a series is a whole multiple of its interval's step since the
 Unix epoch (Binance aligns 1h, 4h and 1d bars to UTC midnight, which is such a
 multiple). Ranges are `[start, end)`: start inclusive, end exclusive.
+
+`refill_window` is what one gap-refill job fetches of an open gap: never before
+the source's history start, from where earlier refills of it stopped, and at
+most `max_backfill_candles` bars (the rest waits for the next attempt).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 __all__ = [
     "INTERVAL_MS",
     "Gap",
+    "RefillWindow",
     "align_down",
     "align_up",
     "datetime_to_ms",
@@ -22,6 +27,7 @@ __all__ = [
     "interval_ms",
     "is_aligned",
     "ms_to_datetime",
+    "refill_window",
     "slot_count",
     "slot_times",
     "step",
@@ -132,3 +138,39 @@ def incremental_range(
     if last_open_ms is None:
         return align_down(now_ms - history_days * 86_400_000, interval), end
     return align_down(last_open_ms, interval), end
+
+
+@dataclass(frozen=True)
+class RefillWindow:
+    """The bars `[start_ms, end_ms)` one refill fetches (`candles` of them) and the
+    `left` bars of the gap after `end_ms` that a later attempt must fetch."""
+
+    start_ms: int
+    end_ms: int
+    candles: int
+    left: int
+
+
+def refill_window(
+    gap_start_ms: int,
+    gap_end_ms: int,
+    interval: str,
+    *,
+    history_start_ms: int,
+    resume_ms: int | None,
+    max_candles: int,
+) -> RefillWindow | None:
+    """The part of the gap `[gap_start_ms, gap_end_ms)` one refill job fetches: from
+    the latest of the gap's start, the history start and `resume_ms` (the bar after
+    the newest one already stored inside the gap), at most `max_candles` bars.
+    None when nothing of the gap is left to fetch (all of it before the history)."""
+    start = max(gap_start_ms, align_up(history_start_ms, interval))
+    if resume_ms is not None:
+        start = max(start, resume_ms)
+    start = align_up(start, interval)
+    total = slot_count(start, gap_end_ms, interval)
+    if total <= 0:
+        return None
+    candles = min(total, max(1, max_candles))
+    end = min(gap_end_ms, start + candles * interval_ms(interval))
+    return RefillWindow(start_ms=start, end_ms=end, candles=candles, left=total - candles)

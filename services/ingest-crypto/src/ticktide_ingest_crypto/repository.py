@@ -2,7 +2,7 @@
 
 Crypto's view of `ingest_jobs` (the transitions live in
 `ticktide_common.ingest_lifecycle`; the sweep is limited to crypto jobs), the
-last stored candle of a series,
+last stored candle of a series (and inside a gap, where a capped refill resumes),
 gap detection with `lead()` over `crypto_prices`, the `crypto_gaps` upsert
 (new holes open; open gaps whose range is complete again become 'refilled'),
 open gaps due for a refill attempt, and the atomic finalize claim.
@@ -43,6 +43,7 @@ __all__ = [
     "ensure_job",
     "get_job",
     "last_open_time",
+    "last_open_time_between",
     "mark_job_done",
     "mark_job_failed",
     "mark_job_fetched",
@@ -127,6 +128,23 @@ async def last_open_time(pool: asyncpg.Pool, symbol: str, interval: str) -> date
            ORDER BY p.datetime DESC LIMIT 1""",
         symbol,
         interval,
+    )
+    return value
+
+
+async def last_open_time_between(
+    pool: asyncpg.Pool, symbol: str, interval: str, start: datetime, end: datetime
+) -> datetime | None:
+    """Open time of the newest stored candle in `[start, end)` (None when none)."""
+    value: datetime | None = await pool.fetchval(
+        """SELECT max(p.datetime) FROM crypto_prices p
+           JOIN cryptocurrencies c ON c.id = p.crypto_id
+           WHERE c.binance_symbol = $1 AND p.interval_type = $2
+             AND p.datetime >= $3 AND p.datetime < $4""",
+        symbol,
+        interval,
+        start,
+        end,
     )
     return value
 

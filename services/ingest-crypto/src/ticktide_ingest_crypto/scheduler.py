@@ -3,7 +3,8 @@
 Each tick (every `crypto_schedule_seconds`, when `crypto_scheduler_enabled`)
 takes a PostgreSQL advisory lock so that only one replica works at a time, then
 for each symbol × interval requests a 'scheduled' job from the newest stored
-bar (inclusive) to now, or from `crypto_history_days` ago for an empty series,
+bar (inclusive) to now, or from `crypto_history_days` ago for an empty series
+(never before `crypto_history_start`),
 unless a recent scheduled job of that series exists; then requests refills of
 open gaps whose last attempt is old enough (bounded attempts).
 """
@@ -17,12 +18,18 @@ from collections.abc import Callable
 import asyncpg
 
 from ticktide_common.bus import Bus
+from ticktide_common.dates import day_start
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.periodic import run_periodically
 from ticktide_common.settings import Settings
 from ticktide_ingest_crypto import repository as repo
-from ticktide_ingest_crypto.gaps import datetime_to_ms, incremental_range, ms_to_datetime
+from ticktide_ingest_crypto.gaps import (
+    align_up,
+    datetime_to_ms,
+    incremental_range,
+    ms_to_datetime,
+)
 from ticktide_ingest_crypto.service import JobFinalizer
 
 __all__ = ["SCHEDULER_LOCK_KEY", "Scheduler", "run_periodically"]
@@ -65,6 +72,7 @@ class Scheduler:
 
     async def _refresh_series(self) -> list[uuid.UUID]:
         now_ms = int(self.clock() * 1000)
+        history_start_ms = datetime_to_ms(day_start(self.settings.crypto_history_start))
         jobs: list[uuid.UUID] = []
         for symbol in self.settings.crypto_symbols:
             for interval in self.settings.crypto_intervals:
@@ -79,6 +87,8 @@ class Scheduler:
                     interval,
                     self.settings.crypto_history_days,
                 )
+                # Never before Binance's history (the runner would refuse the job).
+                start_ms = max(start_ms, align_up(history_start_ms, interval))
                 job_id = await request_crypto_backfill(
                     self.pool,
                     self.bus,

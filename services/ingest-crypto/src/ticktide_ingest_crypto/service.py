@@ -4,9 +4,13 @@
 skipped; otherwise the job runs, each Binance page is published as a
 `CandleBatchV1` with a deterministic batch id (a redelivered command publishes
 the same ids, which the writer recognises), then the job is `fetched` with the
-number of batches and candles, and finalizing is attempted. When Binance is
-unreachable and the simulated fallback is on, the rest of the range comes from
-the simulated source instead (labelled `simulated`).
+number of batches and candles, and finalizing is attempted. A command starting
+before Binance's history (`crypto_history_start`) or ending after now plus
+`backfill_max_ahead_days` fails at once (the gateway refuses those too). When
+Binance is unreachable and the simulated fallback is on, the rest of the range
+comes from the simulated source instead (labelled `simulated`) — never for a
+gap refill: a hole is filled with real candles or stays open (the refill fails
+and the gap is retried later), as in ingest-stocks.
 
 `JobFinalizer` completes a job once the writer stored all its batches: an
 atomic claim, gap detection over the whole series, the `crypto_gaps` upsert,
@@ -14,6 +18,9 @@ gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
 It runs on every `CandlesStoredV1`, right after `fetched`, and in a periodic
 sweep, so no ordering of those events leaves a job unfinished; the same
 periodic pass retries open gaps once `crypto_gap_retry_seconds` have passed.
+One refill job fetches at most `max_backfill_candles` bars of a gap, from the
+history start on and from where earlier refills of it stopped (`refill_window`);
+what is left is logged and fetched by the next attempts.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from ticktide_common.bus import Bus
+from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start
 from ticktide_common.errors import PermanentError
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.logging import get_logger
@@ -38,7 +47,13 @@ from ticktide_common.messages import (
 from ticktide_common.settings import Settings
 from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.client import MAX_LIMIT, BinanceClient, BinanceUnavailableError
-from ticktide_ingest_crypto.gaps import align_down, datetime_to_ms, interval_ms
+from ticktide_ingest_crypto.gaps import (
+    align_down,
+    datetime_to_ms,
+    interval_ms,
+    ms_to_datetime,
+    refill_window,
+)
 from ticktide_ingest_crypto.simulated import SIMULATED_SOURCE, simulated_candles
 
 __all__ = ["BackfillRunner", "FetchResult", "JobFinalizer", "batch_id_for"]
@@ -129,13 +144,36 @@ class JobFinalizer:
         for gap in due:
             if not await repo.claim_gap_attempt(self.pool, gap.id, retry):
                 continue
+            newest = await repo.last_open_time_between(
+                self.pool, gap.symbol, gap.interval, gap.start, gap.end
+            )
+            window = refill_window(
+                datetime_to_ms(gap.start),
+                datetime_to_ms(gap.end),
+                gap.interval,
+                history_start_ms=datetime_to_ms(day_start(self.settings.crypto_history_start)),
+                resume_ms=(datetime_to_ms(newest) + interval_ms(gap.interval) if newest else None),
+                max_candles=self.settings.max_backfill_candles,
+            )
+            if window is None:
+                log.warning(
+                    "ingest.gap_refill_skipped",
+                    symbol=gap.symbol,
+                    interval=gap.interval,
+                    start=gap.start.isoformat(),
+                    end=gap.end.isoformat(),
+                    reason="nothing of the gap lies after the history start "
+                    f"{self.settings.crypto_history_start.isoformat()}",
+                )
+                continue
+            start, end = ms_to_datetime(window.start_ms), ms_to_datetime(window.end_ms)
             job_id = await request_crypto_backfill(
                 self.pool,
                 self.bus,
                 symbol=gap.symbol,
                 interval=gap.interval,  # type: ignore[arg-type]
-                start=gap.start,
-                end=gap.end,
+                start=start,
+                end=end,
                 requested_by="gap-refill",
                 kind="gap-refill",
             )
@@ -144,10 +182,22 @@ class JobFinalizer:
                 job_id=str(job_id),
                 symbol=gap.symbol,
                 interval=gap.interval,
-                start=gap.start.isoformat(),
-                end=gap.end.isoformat(),
+                start=start.isoformat(),
+                end=end.isoformat(),
+                candles=window.candles,
                 attempt=gap.refill_attempts + 1,
             )
+            if window.left:
+                log.warning(
+                    "ingest.gap_refill_capped",
+                    job_id=str(job_id),
+                    symbol=gap.symbol,
+                    interval=gap.interval,
+                    max_candles=self.settings.max_backfill_candles,
+                    left_start=end.isoformat(),
+                    left_end=gap.end.isoformat(),
+                    left_candles=window.left,
+                )
             jobs.append(job_id)
         return jobs
 
@@ -207,8 +257,12 @@ class BackfillRunner:
             await self.finalizer.try_finalize(job.id)
             return
         await repo.mark_job_running(self.pool, command.job_id)
+        gap_refill = command.requested_by == "gap-refill" or (
+            job is not None and job.kind == "gap-refill"
+        )
         try:
-            result = await self.fetch_and_publish(command)
+            self.check_bounds(command)
+            result = await self.fetch_and_publish(command, simulated_allowed=not gap_refill)
         except PermanentError as exc:
             await repo.mark_job_failed(self.pool, command.job_id, str(exc))
             log.error("ingest.job_failed", job_id=str(command.job_id), error=str(exc))
@@ -238,9 +292,27 @@ class BackfillRunner:
         )
         await self.finalizer.try_finalize(command.job_id)
 
-    async def fetch_and_publish(self, command: CryptoBackfillRequestedV1) -> FetchResult:
+    def check_bounds(self, command: CryptoBackfillRequestedV1) -> None:
+        """PermanentError unless the command lies within Binance's history and now."""
+        try:
+            check_backfill_bounds(
+                start=command.start,
+                end=command.end,
+                earliest=day_start(self.settings.crypto_history_start),
+                now=datetime.fromtimestamp(self.clock(), UTC),
+                ahead=timedelta(days=self.settings.backfill_max_ahead_days),
+                source="crypto (Binance)",
+                setting="CRYPTO_HISTORY_START",
+            )
+        except DateOutOfRange as exc:
+            raise PermanentError(f"refused: {exc}") from exc
+
+    async def fetch_and_publish(
+        self, command: CryptoBackfillRequestedV1, *, simulated_allowed: bool = True
+    ) -> FetchResult:
         """Publish every page of `[start, end)`; falls back to simulated candles
-        for the remaining range when Binance is unreachable (if allowed)."""
+        for the remaining range when Binance is unreachable (if the settings allow
+        it and `simulated_allowed`: never for a gap refill)."""
         start_ms, end_ms = datetime_to_ms(command.start), datetime_to_ms(command.end)
         batches = candles = 0
         cursor = start_ms
@@ -253,6 +325,17 @@ class BackfillRunner:
                 cursor = datetime_to_ms(page[-1].t) + interval_ms(command.interval)
         except BinanceUnavailableError as exc:
             if not self.settings.ticktide_simulated_fallback:
+                raise
+            if not simulated_allowed:
+                log.warning(
+                    "ingest.gap_refill_waits",
+                    job_id=str(command.job_id),
+                    symbol=command.symbol,
+                    interval=command.interval,
+                    reason="Binance is unavailable and a gap is never filled with "
+                    "simulated candles",
+                    error=str(exc),
+                )
                 raise
             log.warning(
                 "ingest.simulated_fallback",

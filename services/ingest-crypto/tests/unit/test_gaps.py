@@ -8,6 +8,7 @@ import pytest
 
 from ticktide_ingest_crypto.gaps import (
     Gap,
+    RefillWindow,
     align_down,
     align_up,
     datetime_to_ms,
@@ -15,6 +16,7 @@ from ticktide_ingest_crypto.gaps import (
     incremental_range,
     interval_ms,
     ms_to_datetime,
+    refill_window,
     slot_count,
 )
 
@@ -60,3 +62,46 @@ def test_incremental_range() -> None:
     )
     start, end = incremental_range(None, now, "1d", 5)
     assert (start, end) == (JAN1 + 5 * DAY, JAN1 + 11 * DAY)
+
+
+def test_refill_window_takes_the_whole_gap_when_it_is_small() -> None:
+    window = refill_window(10 * H, 15 * H, "1h", history_start_ms=0, resume_ms=None, max_candles=9)
+    assert window == RefillWindow(start_ms=10 * H, end_ms=15 * H, candles=5, left=0)
+
+
+def test_refill_window_is_capped_at_max_candles_and_says_what_is_left() -> None:
+    window = refill_window(0, 1000 * H, "1h", history_start_ms=0, resume_ms=None, max_candles=100)
+    assert window == RefillWindow(start_ms=0, end_ms=100 * H, candles=100, left=900)
+
+
+def test_refill_window_resumes_after_the_newest_stored_bar_of_the_gap() -> None:
+    window = refill_window(
+        0, 1000 * H, "1h", history_start_ms=0, resume_ms=100 * H, max_candles=100
+    )
+    assert window == RefillWindow(start_ms=100 * H, end_ms=200 * H, candles=100, left=800)
+    last = refill_window(0, 1000 * H, "1h", history_start_ms=0, resume_ms=950 * H, max_candles=100)
+    assert last == RefillWindow(start_ms=950 * H, end_ms=1000 * H, candles=50, left=0)
+
+
+def test_refill_window_never_reaches_before_the_history_start() -> None:
+    year_one = datetime_to_ms(datetime(1, 2, 1, tzinfo=UTC))
+    history = datetime_to_ms(datetime(2017, 7, 14, tzinfo=UTC))
+    today = datetime_to_ms(datetime(2025, 3, 1, tzinfo=UTC))
+    window = refill_window(
+        year_one, today, "1d", history_start_ms=history, resume_ms=None, max_candles=200_000
+    )
+    assert window is not None
+    assert (window.start_ms, window.end_ms, window.left) == (history, today, 0)
+    assert window.candles == (today - history) // DAY
+    # A gap wholly before the history has nothing to refill.
+    assert (
+        refill_window(
+            year_one, history - DAY, "1d", history_start_ms=history, resume_ms=None, max_candles=9
+        )
+        is None
+    )
+    # The 739,829-candle gap of the year-1 report: at most max_candles per refill.
+    capped = refill_window(
+        year_one, today, "1d", history_start_ms=year_one, resume_ms=None, max_candles=200_000
+    )
+    assert capped is not None and capped.candles == 200_000 and capped.left > 500_000
