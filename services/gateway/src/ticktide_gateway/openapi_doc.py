@@ -6,7 +6,9 @@ served with a note saying so. `/api/docs` shows the merged document.
 
 The merge is pure (`merge_documents`): paths under `/api/` and components are
 added; a component auth names like one of the gateway's but defines
-differently is renamed `auth_<name>`, and auth's references follow it.
+differently is renamed `auth_<name>`, and auth's references follow it. The
+merged document then gets its error answers by rule (`openapi_errors`): 401/403
+from each route's guard, 404/413/422/429/503 and the shared `ErrorBody`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from ticktide_common.logging import get_logger
+from ticktide_gateway.auth import route_guard
 from ticktide_gateway.deps import HttpDep, SettingsDep
+from ticktide_gateway.openapi_errors import Operation, document_errors
 
 __all__ = ["router", "merge_documents", "OPENAPI_URL", "DOCS_URL", "AUTH_MISSING_NOTE"]
 
@@ -94,18 +99,31 @@ async def _auth_document(http: httpx.AsyncClient, auth_url: str) -> Document | N
     return document if isinstance(document, dict) else None
 
 
+def admin_operations(app: FastAPI) -> set[Operation]:
+    """(method, path) of every gateway route whose guard is the admin role."""
+    return {
+        (method.lower(), str(context.path))
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and route_guard(context.original_route.dependant) == "admin"
+        for method in context.methods or ()
+    }
+
+
 @router.get(OPENAPI_URL, include_in_schema=False)
 async def openapi_document(request: Request, settings: SettingsDep, http: HttpDep) -> JSONResponse:
     app: FastAPI = request.app
     own = app.openapi()
     auth = await _auth_document(http, settings.auth_url)
+    admin = admin_operations(app)
     if auth is None:
         document = copy.deepcopy(own)
         info = document.setdefault("info", {})
         info["description"] = (info.get("description") or "") + AUTH_MISSING_NOTE
         info["x-ticktide-incomplete"] = True
-        return JSONResponse(document)
-    return JSONResponse(merge_documents(own, auth))
+        return JSONResponse(document_errors(document, admin))
+    proxied = [path for path in auth.get("paths") or {} if path.startswith("/api/")]
+    return JSONResponse(document_errors(merge_documents(own, auth), admin, proxied))
 
 
 @router.get(DOCS_URL, include_in_schema=False)

@@ -51,3 +51,21 @@ async def test_validation_and_invalid_query_are_422_with_detail() -> None:
         )
         response = await http.get("/query", params={"symbol": "BADRANGE"})
     assert (response.status_code, response.json()) == (422, {"detail": "start must be before end"})
+
+
+async def test_a_405_lists_every_method_of_the_path() -> None:
+    # FastAPI makes one route per method; Starlette's 405 named only the first.
+    app = make_app()
+
+    @app.get("/things/{thing_id}")
+    async def read(thing_id: int) -> None: ...
+
+    @app.delete("/things/{thing_id}")
+    async def remove(thing_id: int) -> None: ...
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        response = await http.options("/things/1")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+    assert response.json() == {"detail": "Method Not Allowed"}
