@@ -132,13 +132,16 @@ async def test_openapi_merges_auth_and_declares_the_security_schemes(
         assert {"bearer": []} in paths[path][method]["security"]
     assert "security" not in paths["/api/health"]["get"]
 
-    # Auth's differing HTTPValidationError is renamed and its reference follows.
+    # Both services' 422 bodies are the shared ErrorBody, not FastAPI's HTTPValidationError
+    # (auth's, renamed by the merge, included); protected operations document 401.
     schemas = document["components"]["schemas"]
-    assert schemas["auth_HTTPValidationError"] == {"type": "object", "title": "auth's own"}
-    assert schemas["HTTPValidationError"] != schemas["auth_HTTPValidationError"]
+    assert not {"HTTPValidationError", "auth_HTTPValidationError"} & set(schemas)
+    error_body = {"$ref": "#/components/schemas/ErrorBody"}
     login = paths["/api/auth/login"]["post"]
-    assert login["responses"]["422"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/auth_HTTPValidationError"
-    }
+    assert login["responses"]["422"]["content"]["application/json"]["schema"] == error_body
+    prices = paths["/api/crypto/prices"]["get"]["responses"]
+    assert prices["401"]["content"]["application/json"]["schema"] == error_body
+    assert "403" in paths["/api/crypto/quality"]["get"]["responses"]
+    assert schemas["ErrorBody"]["required"] == ["detail"]
     assert "Login" in schemas
     assert (await anonymous_api.get("/api/docs")).status_code == 200
