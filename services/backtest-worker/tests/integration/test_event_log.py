@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 
 from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.settings import Settings
+from ticktide_gateway.backtest.batch_reader import BatchReaderHub
 from ticktide_gateway.backtest.sse import batch_event_stream
+from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit
 
 pytestmark = pytest.mark.integration
 
@@ -72,13 +74,30 @@ async def test_a_job_is_announced_once_and_progress_counts_jobs(event_log: Batch
     assert [e.id for e in after_second] == [e.id for e in entries[2:]]
 
 
+async def _still_valid() -> str | None:
+    return None
+
+
+def _stream(event_log: BatchEventLog, batch: str, limit: ConcurrencyLimit, **kwargs: float):  # type: ignore[no-untyped-def]
+    return batch_event_stream(
+        BatchReaderHub(event_log),
+        batch,
+        "0",
+        recheck=_still_valid,
+        recheck_seconds=60,
+        lease=limit.acquire(1),
+        **kwargs,
+    )
+
+
 async def test_sse_generator_replays_then_closes_at_its_lifetime(event_log: BatchEventLog) -> None:
     batch = str(uuid.uuid4())
     entry_id = await event_log.append(batch, "queued", {"jobs": 1})
+    limit = ConcurrencyLimit("event streams", per_user=1, total=1)
     chunks = [
-        chunk
-        async for chunk in batch_event_stream(event_log, batch, "0", lifetime=2.5, keepalive=0.0)
+        chunk async for chunk in _stream(event_log, batch, limit, lifetime=2.5, keepalive=1.0)
     ]
+    assert limit.active == 0  # the stream gave its lease back
     text = b"".join(chunks).decode()
     assert f'event: queued\ndata: {{"jobs": 1}}\nid: {entry_id}\n\n' in text
     assert ": keep-alive" in text  # nothing new for `keepalive` seconds
@@ -90,6 +109,8 @@ async def test_sse_generator_ends_after_the_summary(event_log: BatchEventLog) ->
     batch = str(uuid.uuid4())
     await event_log.append(batch, "queued", {"jobs": 1})
     await event_log.append_summary(batch, {"results": 0})
-    chunks = [c async for c in batch_event_stream(event_log, batch, "0", lifetime=60)]
+    limit = ConcurrencyLimit("event streams", per_user=1, total=1)
+    chunks = [c async for c in _stream(event_log, batch, limit, lifetime=60)]
+    assert limit.active == 0
     text = b"".join(chunks).decode()
     assert text.count("event: ") == 2 and "event: summary" in text
