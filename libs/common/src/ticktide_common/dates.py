@@ -2,13 +2,14 @@
 bounds a backfill of each source must stay within.
 
 Pure: no I/O. Every time a request carries (query parameter or JSON body field)
-goes through `to_utc` (the gateway's `Timestamp` and the backtest bodies'
-`UtcTime`): a naive time is UTC, an aware one is converted, and one whose UTC
-value leaves the years 1-9999 (`0001-01-01T00:00:00+05:00`) is a `ValueError`
-naming the range, which pydantic reports as a 422 on the field, never an
-`OverflowError` (a 500) further in. Backfills are bounded on both sides: not
-before the source's history start (nothing older exists upstream, and a year-1
-backfill would be filled with simulated candles), not after now plus a margin.
+goes through `to_utc` (the gateway's `Timestamp`, the backtest bodies' and
+auth's `UtcTime`, and `UtcDate` for calendar dates): a naive time is UTC, an
+aware one is converted, and one whose UTC value leaves the years 1-9999
+(`0001-01-01T00:00:00+05:00`) is a `ValueError` naming the range, which
+pydantic reports as a 422 on the field, never an `OverflowError` (a 500)
+further in. Backfills are bounded on both sides: not before the source's
+history start (nothing older exists upstream, and a year-1 backfill would be
+filled with simulated candles), not after now plus a margin.
 The gateway checks the bounds before queueing, the ingesters again when they
 run the command.
 """
@@ -18,13 +19,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 __all__ = [
     "EARLIEST_UTC",
     "LATEST_UTC",
     "REPRESENTABLE",
     "DateOutOfRange",
+    "UtcDate",
     "UtcTime",
     "check_backfill_bounds",
     "day_start",
@@ -56,6 +58,30 @@ def to_utc(value: datetime) -> datetime:
 
 
 UtcTime = Annotated[datetime, AfterValidator(to_utc)]
+
+
+def _date_of(value: object) -> object:
+    """A date field given a time: the UTC date of a time at midnight UTC. Anything
+    else is left to pydantic's date parsing (whose error names the field)."""
+    if isinstance(value, str) and len(value.strip()) > 10:
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        utc = to_utc(value)
+        if utc.time() != time():
+            raise ValueError(
+                f"{value.isoformat()} is not a date: give YYYY-MM-DD, or a time at midnight "
+                "UTC (zero time)"
+            )
+        return utc.date()
+    return value
+
+
+# A calendar date; a time is accepted only at midnight UTC (so an offset that moves
+# it to another day, or out of the years 1-9999, is a 422, not a silent other day).
+UtcDate = Annotated[date, BeforeValidator(_date_of)]
 
 
 def day_start(day: date) -> datetime:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from ticktide_common.dates import (
     DateOutOfRange,
+    UtcDate,
     UtcTime,
     check_backfill_bounds,
     day_start,
@@ -130,3 +131,40 @@ def test_iso_z() -> None:
     assert iso_z(datetime(2024, 1, 1, 2, tzinfo=timezone(timedelta(hours=2)))) == (
         "2024-01-01T00:00:00Z"
     )
+
+
+class Day(BaseModel):
+    day: UtcDate
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2024-01-01", date(2024, 1, 1)),
+        ("2024-01-01T00:00:00Z", date(2024, 1, 1)),
+        ("2024-01-01T02:00:00+02:00", date(2024, 1, 1)),
+        ("0001-01-01", date(1, 1, 1)),
+        ("9999-12-31T00:00:00", date(9999, 12, 31)),
+        (date(2024, 2, 29), date(2024, 2, 29)),
+    ],
+)
+def test_dates_and_midnight_utc_times(value: object, expected: date) -> None:
+    assert Day.model_validate({"day": value}).day == expected
+
+
+@pytest.mark.parametrize(
+    "value,reason",
+    [
+        ("0001-01-01T00:00:00+05:00", "outside the years 1 to 9999"),
+        ("9999-12-31T23:00:00-05:00", "outside the years 1 to 9999"),
+        ("2024-01-01T00:00:00+02:00", "zero time"),
+        ("2024-01-01T05:00:00Z", "zero time"),
+        ("2024-02-30", "date"),
+        ("soon", "date"),
+    ],
+)
+def test_other_date_inputs_are_refused_on_the_field(value: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Day.model_validate({"day": value})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("day",) and reason in error["msg"], error

@@ -17,7 +17,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start, iso_z
+from ticktide_common.dates import (
+    DateOutOfRange,
+    UtcDate,
+    check_backfill_bounds,
+    day_start,
+    iso_z,
+)
 from ticktide_common.messages import LOCATION_PATTERN, STOCK_SYMBOL_PATTERN, StockExchange
 from ticktide_gateway.validation import InvalidQuery, Timestamp, as_utc
 
@@ -143,8 +149,8 @@ class StocksBackfillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbol: StockSymbol
-    start: date
-    end: date
+    start: UtcDate
+    end: UtcDate
 
 
 class WeatherBackfillRequest(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from ticktide_auth.deps import AdminPrincipal, AdminServiceDep, MetaDep
 from ticktide_auth.routes.auth import MAX_ID
 from ticktide_auth.schemas import AdminUserCreate, AdminUserPatch, RoleChange, RoleName, UserOut
+from ticktide_common.dates import UtcTime
 
 __all__ = ["router"]
 
@@ -25,10 +26,11 @@ Username = Annotated[
         max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="exactly this user's (any case)"
     ),
 ]
-Since = Annotated[datetime | None, Query(description="from this time on (inclusive)")]
-Until = Annotated[datetime | None, Query(description="before this time (exclusive)")]
+# UtcTime: converted to UTC, a 422 when that leaves the years 1-9999 (issue 10).
+Since = Annotated[UtcTime | None, Query(description="from this time on (inclusive)")]
+Until = Annotated[UtcTime | None, Query(description="before this time (exclusive)")]
 Before = Annotated[
-    datetime | None,
+    UtcTime | None,
     Query(description="keyset cursor, with `before_id`: the previous page's last `timestamp`"),
 ]
 BeforeId = Annotated[
