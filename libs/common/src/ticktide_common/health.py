@@ -1,4 +1,8 @@
-"""`/health` (liveness), `/ready` (dependencies) and `/metrics` for any service."""
+"""`/health` (liveness), `/ready` (dependencies) and `/metrics` for any service.
+
+They are for operators and scripts on each service's own port. nginx answers 404
+for them; a request that still reaches them through a trusted hop (nginx or the
+web service, `proxy_trust.VIA_TRUSTED_PROXY`) is answered 404 here as well."""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
+from ticktide_common.proxy_trust import VIA_TRUSTED_PROXY
 
 __all__ = ["ReadinessCheck", "health_router", "postgres_check", "redis_check", "bus_check"]
 
@@ -58,12 +63,17 @@ async def run_checks(
     return all(r.startswith("ok") for r in results), report
 
 
+def _not_through_a_proxy(request: Request) -> None:
+    if request.scope.get(VIA_TRUSTED_PROXY):
+        raise HTTPException(404, "Not Found")
+
+
 def health_router(
     service: str, version: str, checks: Callable[[], Mapping[str, ReadinessCheck]]
 ) -> APIRouter:
     """Routes for liveness, readiness and Prometheus; `checks` is read per request
     so that it can reach objects created in the app's lifespan."""
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], dependencies=[Depends(_not_through_a_proxy)])
 
     @router.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

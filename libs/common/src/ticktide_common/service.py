@@ -1,6 +1,7 @@
 """Start-up helpers shared by every service's `__main__`: logging, then uvicorn,
 which drains in-flight requests on SIGTERM before the app's lifespan closes
-its pool and bus (unacked messages go back to their queues)."""
+its pool and bus (unacked messages go back to their queues). uvicorn's proxy
+headers are off: who the client is, is decided by `proxy_trust`."""
 
 from __future__ import annotations
 
@@ -22,4 +23,7 @@ def run_service(app: FastAPI, *, service: str, host: str, port: int, log_level: 
         access_log=False,
         timeout_graceful_shutdown=20,
         lifespan="on",
+        # Never uvicorn's address-based trust of X-Forwarded-For (every local program
+        # shares nginx's 127.0.0.1): the client comes from ticktide_common.proxy_trust.
+        proxy_headers=False,
     )

@@ -236,6 +236,13 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     rabbitmq_management_url: str = ""
 
+    # Trust boundary (nginx -> gateway -> web/auth): the secret a hop that knows the
+    # client sends in X-Ticktide-Proxy-Secret beside X-Forwarded-For (`make up`
+    # generates one into the run directory; required in prod). Empty: nobody's
+    # X-Forwarded-For is believed. Anonymous /api/health is a summary at most this old.
+    ticktide_proxy_secret: str = Field(default="", repr=False)
+    health_cache_seconds: float = Field(default=5.0, ge=0)
+
     @field_validator("weather_locations", mode="before")
     @classmethod
     def _parse_locations(cls, value: object) -> object:
@@ -274,6 +281,11 @@ class Settings(BaseSettings):
     def _no_dev_defaults_in_prod(self) -> Settings:
         if self.ticktide_env == "prod" and "guest:guest" in self.amqp_url:
             raise ValueError("AMQP_URL uses the default guest account; set real credentials")
+        if self.ticktide_env == "prod" and len(self.ticktide_proxy_secret) < 16:
+            raise ValueError(
+                "TICKTIDE_PROXY_SECRET is missing or shorter than 16 characters; "
+                "set one (e.g. `openssl rand -hex 32`)"
+            )
         return self
 
 

@@ -18,6 +18,7 @@ from ticktide_auth.errors import Forbidden, NotAuthenticated
 from ticktide_auth.service import AuthService, RequestMeta
 from ticktide_common.api_tokens import principal_for_token
 from ticktide_common.principal import Principal
+from ticktide_common.proxy_trust import PROXY_SECRET_HEADER, client_address
 from ticktide_common.sessions import SessionStore, constant_time_equal
 from ticktide_common.settings import Settings
 
@@ -61,9 +62,17 @@ def get_admin(request: Request) -> AdminService:
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as uvicorn determined it (X-Forwarded-For from a
-    trusted local proxy), if it is an IP address at all."""
-    host = request.client.host if request.client else None
+    """The client's address, if it is an IP address at all: `X-Forwarded-For` of a
+    request that carries the proxy secret (the gateway's forwarder sets both), the
+    socket's peer otherwise, whatever headers a direct caller sends."""
+    peer = request.client.host if request.client else None
+    secret = request.state.settings.ticktide_proxy_secret
+    host = client_address(
+        peer,
+        request.headers.get("x-forwarded-for"),
+        request.headers.get(PROXY_SECRET_HEADER),
+        secret,
+    )
     if not host:
         return None
     try:

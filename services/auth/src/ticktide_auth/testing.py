@@ -1,8 +1,10 @@
 """Test helpers for anyone who runs the auth service in-process: a clock tests
-move by hand, a uvicorn server on a thread (real HTTP, real proxy-header
-handling, so `X-Forwarded-For` from 127.0.0.1 sets the client IP), and a small
-client that carries the session cookie and CSRF token itself (httpx would not
-send a `Secure` cookie over plain http)."""
+move by hand, a uvicorn server on a thread (real HTTP, configured as
+`run_service` does: uvicorn's proxy headers off, so only `X-Forwarded-For` with the
+proxy secret sets the client IP), and a small client that plays the gateway (it
+sends the secret with its client IP, unless told `trusted=False`) and carries the
+session cookie and CSRF token itself (httpx would not send a `Secure` cookie over
+plain http)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+
+from ticktide_common.testing.proxy import TEST_PROXY_SECRET, trusted_hop
 
 __all__ = ["FakeClock", "AuthServer", "Session", "AuthClient", "unique_name", "session_token"]
 
@@ -44,8 +48,7 @@ class AuthServer:
             log_config=None,
             access_log=False,
             lifespan="on",
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"auth-{port}", daemon=True)
@@ -91,7 +94,8 @@ class Session:
 
 
 class AuthClient:
-    """Calls as one client IP (sent as X-Forwarded-For), optionally in a session."""
+    """Calls as one client IP (sent as X-Forwarded-For, with the proxy secret as
+    the gateway sends it; without, when `trusted` is False), optionally in a session."""
 
     def __init__(
         self,
@@ -99,10 +103,18 @@ class AuthClient:
         *,
         ip: str = "203.0.113.1",
         cookie_name: str = "__Host-ticktide_session",
+        trusted: bool = True,
+        proxy_secret: str = TEST_PROXY_SECRET,
+        local_address: str | None = None,
     ) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0)
+        # local_address: connect from another loopback address (127.0.0.N), so that
+        # what the socket's address is charged with stays this client's own.
+        transport = httpx.AsyncHTTPTransport(local_address=local_address)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0, transport=transport)
         self.ip = ip
         self.cookie_name = cookie_name
+        self.trusted = trusted
+        self.proxy_secret = proxy_secret
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -110,7 +122,12 @@ class AuthClient:
     def headers(
         self, session: Session | None = None, *, csrf: bool = True, **extra: str
     ) -> dict[str, str]:
-        headers = {"X-Forwarded-For": self.ip, **extra}
+        forwarded = (
+            trusted_hop(self.ip, self.proxy_secret)
+            if self.trusted
+            else {"X-Forwarded-For": self.ip}
+        )
+        headers = {**forwarded, **extra}
         if session is not None:
             headers["Cookie"] = f"{self.cookie_name}={session.token}"
             if csrf:

@@ -1,5 +1,6 @@
 """`python -m ticktide_auth` as a real process: health, readiness, metrics, the
-client IP taken from X-Forwarded-For of the local proxy, a clean SIGTERM."""
+client IP taken from X-Forwarded-For of a hop holding the proxy secret (the
+gateway), a clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from ticktide_auth.testing import session_token, unique_name
 from ticktide_common.bus import Bus
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_common.testing.proxy import trusted_hop
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +37,7 @@ async def test_auth_service_process(
 
             name = unique_name("proc")
             body = {"username": name, "email": f"{name}@example.com", "password": "process pw 1"}
-            ip = {"X-Forwarded-For": "192.0.2.200"}
+            ip = trusted_hop("192.0.2.200")
             assert (await http.post("/api/auth/register", json=body, headers=ip)).status_code == 201
             login = await http.post(
                 "/api/auth/login", json={"username": name, "password": "process pw 1"}, headers=ip

@@ -34,6 +34,7 @@ from ticktide_common.messages import (
     StockPricesStoredV1,
     WeatherStoredV1,
 )
+from ticktide_common.proxy_trust import TrustedProxyMiddleware
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import (
@@ -283,4 +284,7 @@ def create_app(
     install_body_limits(app)  # innermost: a 413 is still logged and counted
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
+    # Outermost: who the client is (X-Forwarded-For only with the proxy secret),
+    # before the activity log and anything else reads it.
+    app.add_middleware(TrustedProxyMiddleware, secret=settings.ticktide_proxy_secret)
     return app

@@ -4,6 +4,9 @@ are forwarded to `AUTH_URL` with any method, unchanged, and auth's answer is
 passed back unchanged (status, body, content type, every `Set-Cookie`; how:
 `forwarding`).
 
+Paths with `.`/`..` segments or encoded slashes are refused (404) before
+forwarding: `/api/auth/%2e%2e/%2e%2e/ready` must not reach auth's own /ready.
+
 The gateway does not check sessions on these paths: auth authenticates its own
 routes, so each request still costs one round trip to the session store.
 """
@@ -41,6 +44,8 @@ async def forward(request: Request, settings: SettingsDep, http: HttpDep) -> Res
         # auth answers uncompressed; nginx compresses for the browser
         drop_request_headers=("accept-encoding",),
         drop_response_headers=("content-encoding",),
+        # auth believes the X-Forwarded-For of a request carrying it, nobody else's
+        proxy_secret=settings.ticktide_proxy_secret,
     )
 
 

@@ -11,7 +11,9 @@
 - Redis or PostgreSQL failing during the check answers 503: fail closed.
 
 The web service then reads and writes through the API with the same cookie,
-so every permission is checked here, in one place.
+so every permission is checked here, in one place. The forwarded request carries
+the client's address and the proxy secret (`forwarding`), so that the web
+service's own API calls, which pass both on, still count the real client.
 """
 
 from __future__ import annotations
@@ -107,7 +109,13 @@ async def forward_page(request: Request) -> Response:
         if is_admin_page(path) and not principal.is_admin:
             extra = {"path": FORBIDDEN_PAGE, "method": "GET", "status_code": 403}
     return await forwarding.forward(
-        request, http, settings.web_url, service="web", timeout=TIMEOUT_SECONDS, **extra
+        request,
+        http,
+        settings.web_url,
+        service="web",
+        timeout=TIMEOUT_SECONDS,
+        proxy_secret=settings.ticktide_proxy_secret,
+        **extra,
     )
 
 

@@ -72,6 +72,7 @@ class StubService:
         self.name = name
         self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
+        self.probes: list[str] = []  # every /health and /ready asked (appends are atomic)
 
     @property
     def url(self) -> str:
@@ -79,6 +80,7 @@ class StubService:
 
     def start(self) -> None:
         name = self.name
+        probes = self.probes
 
         class Handler(BaseHTTPRequestHandler):
             def _send_json(
@@ -116,6 +118,8 @@ class StubService:
                 )
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's names
+                if self.path in ("/health", "/ready"):
+                    probes.append(self.path)
                 if self.path == "/health":
                     self._send_json(200, {"status": "ok", "service": name, "version": "stub"})
                 elif self.path == "/ready":

@@ -19,6 +19,7 @@ from ticktide_common.sessions import NewSession, SessionStore
 from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
 from ticktide_common.testing.processes import ServiceProcess, wait_until
+from ticktide_common.testing.proxy import trusted_hop
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_common.topology import Topology
 
@@ -212,7 +213,8 @@ async def test_authenticated_writes_are_published_as_activity(
 ) -> None:
     admin_id, admin_name, token = admin_user
     agent = f"activity-test/{uuid.uuid4().hex[:8]}"
-    headers = {**bearer(token), "User-Agent": agent, "X-Forwarded-For": "198.51.100.23"}
+    # As nginx forwards it: the client's address with the proxy secret.
+    headers = {**bearer(token), "User-Agent": agent, **trusted_hop("198.51.100.23")}
     assert (
         await anonymous_api.post(BACKFILL, json=BACKFILL_BODY, headers=headers)
     ).status_code == 202

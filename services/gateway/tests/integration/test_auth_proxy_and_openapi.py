@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from ticktide_common.testing.proxy import TEST_PROXY_SECRET, trusted_hop
 from ticktide_gateway.openapi_doc import AUTH_MISSING_NOTE
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ async def test_auth_paths_are_forwarded_unchanged_without_a_session_check(
             "X-CSRF-Token": "csrf-123",
             "Authorization": "Bearer ttk_x",
             "User-Agent": "proxy-test",
-            "X-Forwarded-For": "203.0.113.9",
+            **trusted_hop("203.0.113.9"),  # as nginx sends it
             "X-Request-ID": "req-42",
         },
     )
@@ -55,9 +56,10 @@ async def test_auth_paths_are_forwarded_unchanged_without_a_session_check(
     assert sent["authorization"] == "Bearer ttk_x"
     assert sent["user-agent"] == "proxy-test"
     assert sent["content-type"] == "application/json"
-    # The gateway trusts X-Forwarded-For only from a local peer (uvicorn's default),
-    # as nginx in front of it is; it passes on the client it determined.
+    # The gateway trusts X-Forwarded-For only with the proxy secret, as nginx sends
+    # it; it passes on the client it determined, with the secret for auth.
     assert sent["x-forwarded-for"] == "203.0.113.9"
+    assert sent["x-ticktide-proxy-secret"] == TEST_PROXY_SECRET
     assert sent["x-request-id"] == "req-42"
     assert sent["host"] != "testserver" and "127.0.0.1" in sent["host"]
     # Every Set-Cookie comes back, unchanged, with auth's other headers.

@@ -18,6 +18,7 @@ import httpx
 from fastapi import Request
 
 from ticktide_common.logging import get_logger
+from ticktide_common.proxy_trust import PROXY_SECRET_HEADER, client_address
 
 __all__ = ["ApiError", "ApiSession", "Me", "field_errors", "API_TIMEOUT_SECONDS"]
 
@@ -103,10 +104,24 @@ class ApiSession:
 
     def __init__(self, http: httpx.AsyncClient, request: Request) -> None:
         self._http = http
-        headers = {name: request.headers[name] for name in _FORWARDED if name in request.headers}
-        # The gateway forwarded the page with the client's address; pass it on.
-        if request.client is not None:
-            headers["x-forwarded-for"] = request.client.host
+        headers = {
+            name: request.headers[name].strip(" \t")
+            for name in _FORWARDED
+            if name in request.headers
+        }
+        # The gateway forwarded the page with the client's address and the proxy
+        # secret; pass both on (a direct caller is its socket's address).
+        secret = request.state.settings.ticktide_proxy_secret
+        client = client_address(
+            request.client.host if request.client is not None else None,
+            request.headers.get("x-forwarded-for"),
+            request.headers.get(PROXY_SECRET_HEADER),
+            secret,
+        )
+        if client is not None:
+            headers["x-forwarded-for"] = client
+            if secret:
+                headers[PROXY_SECRET_HEADER] = secret
         request_id = request.headers.get("x-request-id")
         if request_id:
             headers["x-request-id"] = request_id

@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from ticktide_common.bus import Bus
 from ticktide_common.migrate import apply_migrations
 from ticktide_common.settings import Settings
+from ticktide_common.testing.proxy import TEST_PROXY_SECRET
 from ticktide_common.topology import Topology
 
 ADMIN_DSN = os.environ.get(
@@ -64,6 +65,7 @@ def settings(database_url: str, run_id: str) -> Settings:
         crypto_scheduler_enabled=False,
         stocks_scheduler_enabled=False,
         weather_scheduler_enabled=False,
+        ticktide_proxy_secret=TEST_PROXY_SECRET,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -83,6 +85,7 @@ def service_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         "WEATHER_SCHEDULER_ENABLED": "0",
         "TICKTIDE_SIMULATED_FALLBACK": "0",
         "LOG_LEVEL": "INFO",
+        "TICKTIDE_PROXY_SECRET": TEST_PROXY_SECRET,
     }
 
 
