@@ -4,9 +4,9 @@ and a megabyte "password" or a ten-megabyte grid is an attack.
 
 Both the declared `Content-Length` and the bytes actually streamed (a chunked
 body declares none) are checked. The rest of a too-large body is read and
-dropped (up to `DRAIN_BYTES`) before answering, so the client, still sending,
-reads a clean 413 rather than a reset connection; beyond that the connection is
-simply closed."""
+dropped (up to `DRAIN_BYTES`, discarded as it arrives) before answering, so the
+client, still sending, reads a clean 413 rather than a reset connection; beyond
+that the connection is simply closed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimitMiddleware", "DRAIN_BYTES"]
 
-DRAIN_BYTES = 8 * 1024 * 1024
+DRAIN_BYTES = 16 * 1024 * 1024
 _MAX_LENGTH_DIGITS = 18  # a longer Content-Length is beyond any limit (and any int64)
 
 

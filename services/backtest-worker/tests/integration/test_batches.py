@@ -112,8 +112,9 @@ async def test_sse_resumes_after_last_event_id_without_duplicates(
 async def test_poison_job_is_reported_as_error_and_the_batch_still_ends(
     backtest_stack: BacktestStack, db_pool: asyncpg.Pool
 ) -> None:
-    """A job that fails on every delivery dead-letters at the delivery limit; the
-    dead-letter consumer records it and the batch's summary still arrives."""
+    """A job that cannot run (its strategy does not exist) fails permanently at its
+    first delivery: recorded failed with the reason, one `error`, dead-lettered
+    (never redelivered), and the batch's summary still arrives."""
     batch_id = uuid.uuid4()
     await db_pool.execute(
         "INSERT INTO backtests (id, user_id, request, strategy, total_jobs, total_backtests) "
@@ -164,7 +165,7 @@ async def test_poison_job_is_reported_as_error_and_the_batch_still_ends(
     assert kinds.count("error") == 1 and kinds.count("result") == 1
     assert kinds[-1] == "summary"
     error = next(data for _, kind, data in events if kind == "error")
-    assert error["job_id"] == 0 and "delivery limit" in str(error["error"])
+    assert error["job_id"] == 0 and "unknown strategy 'no_such_strategy'" in str(error["error"])
     summary = events[-1][2]
     assert (summary["jobs_done"], summary["jobs_failed"]) == (1, 1)
     assert status.status_code == 200
