@@ -26,6 +26,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EARLY = "0001-01-01T00:00:00+05:00"  # UTC: year 0
 LATE = "9999-12-31T23:00:00-05:00"  # UTC: year 10000
+EDGE_EARLY = "0001-01-01T00:00:00Z"  # the first and last representable times
+EDGE_LATE = "9999-12-31T23:59:59Z"
+STARTS = {"start", "since", "after", "from"}
 METHODS = ("get", "post", "put", "patch", "delete")
 TIME_NAMES = {"start", "end", "before", "after", "since", "until", "from", "to", "date", "at"}
 TIME_FORMATS = {"date", "date-time"}
@@ -52,6 +55,8 @@ class TimeInput:
     where: str  # "query" or "body"
     name: str
     formats: frozenset[str]
+    # The operation's required query parameters with their documented example.
+    required: tuple[tuple[str, str], ...] = ()
     # Integer query parameters of the operation, sent as 1 beside the time (a
     # cursor's `before` is checked only with its `before_id`).
     integers: tuple[str, ...] = ()
@@ -83,6 +88,22 @@ def _types(document: dict[str, Any], schema: dict[str, Any]) -> set[str]:
     return found
 
 
+def _example(document: dict[str, Any], parameter: dict[str, Any]) -> str:
+    schema = _resolve(document, parameter.get("schema", {}))
+    for value in (
+        *parameter.get("examples", {}).values(),
+        parameter.get("example"),
+        *schema.get("examples", []),
+        schema.get("default"),
+        *schema.get("enum", []),
+    ):
+        if isinstance(value, dict):
+            value = value.get("value")
+        if value is not None:
+            return str(value)
+    return "1"
+
+
 def _is_time(name: str, formats: set[str]) -> bool:
     return bool(formats & TIME_FORMATS) or name.lower() in TIME_NAMES
 
@@ -111,6 +132,11 @@ def time_inputs(document: dict[str, Any]) -> list[TimeInput]:
                 for p in operation.get("parameters", [])
                 if p.get("in") == "query" and "integer" in _types(document, p.get("schema", {}))
             )
+            required = tuple(
+                (p["name"], _example(document, p))
+                for p in operation.get("parameters", [])
+                if p.get("in") == "query" and p.get("required")
+            )
             for parameter in operation.get("parameters", []):
                 formats = _formats(document, parameter.get("schema", {}))
                 if parameter.get("in") == "query" and _is_time(parameter["name"], formats):
@@ -122,6 +148,7 @@ def time_inputs(document: dict[str, Any]) -> list[TimeInput]:
                             "query",
                             parameter["name"],
                             frozenset(formats),
+                            required,
                             integers,
                         )
                     )
@@ -231,3 +258,29 @@ async def test_a_year_one_crypto_backfill_is_refused_at_the_gateway(
     detail = response.json()["detail"]
     assert "start (0001-01-01T00:00:00Z) is before the crypto (Binance) history" in detail
     assert "2017-07-14" in detail
+
+
+async def test_reads_take_the_first_and_last_representable_times_without_a_500(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    """A far end is allowed on reads, but nothing derived from it may overflow."""
+    document = (await client.get("/api/openapi.json")).json()
+    reads: dict[tuple[str, str], list[TimeInput]] = {}
+    for found in time_inputs(document):
+        if found.method == "GET" and found.where == "query":
+            reads.setdefault((found.url, found.template), []).append(found)
+    assert len(reads) >= 5, reads
+    admin = await _headers(db_pool, "admin")
+    wrong: list[str] = []
+    for (url, template), inputs in reads.items():
+        base = {name: "1" for name in inputs[0].integers} | dict(inputs[0].required)
+        edges = {f.name: EDGE_EARLY if f.name in STARTS else EDGE_LATE for f in inputs}
+        tries = [{name: value} for name, value in edges.items()] + [edges]
+        if "start" in edges:
+            tries.append({"start": EDGE_LATE.replace("23:59:59", "23:00:00")})
+        for times in tries:
+            params = {**base, **times}
+            answer = await client.get(url, params=params, headers=admin)
+            if answer.status_code >= 500:
+                wrong.append(f"GET {template} {params}: {answer.status_code} {answer.text:.300}")
+    assert not wrong, "\n".join(wrong)
