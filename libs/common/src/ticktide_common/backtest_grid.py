@@ -73,7 +73,7 @@ class Axis:
         return [float(Decimal(v).scaleb(self.exponent)) for v in scaled]
 
     def normalised(self) -> list[int | float] | str:
-        """What is stored for this axis: the range's canonical text, or the list."""
+        """What is stored for this axis: the range's text (trimmed), or the list."""
         return self.text if self.items is None else list(self.items)
 
 
@@ -108,11 +108,6 @@ def _scaled(value: Decimal, exponent: int) -> int:
     return -magnitude if sign else magnitude
 
 
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if len(text) <= MAX_NUMBER_CHARS else str(value.normalize())
-
-
 def _range_axis(parameter: str, spec: str) -> Axis:
     parts = spec.split(":")
     if len(parts) != 3:
@@ -130,19 +125,12 @@ def _range_axis(parameter: str, spec: str) -> Axis:
             f"parameter {parameter!r}: range {spec!r} has {_count_text(count)} values, "
             f"more than the {MAX_AXIS_VALUES} allowed per parameter"
         )
-    integral = all(_INTEGER.fullmatch(p.strip()) for p in parts)
-    if integral:
-        return Axis(
-            parameter, count, start=int(start), step=int(step), text=f"{start}:{stop}:{step}"
-        )
+    # The numbers as written (trimmed): "1.0" stays a float range when sent again.
+    text = ":".join(p.strip() for p in parts)
+    if all(_INTEGER.fullmatch(p.strip()) for p in parts):
+        return Axis(parameter, count, start=int(start), step=int(step), text=text)
     return Axis(
-        parameter,
-        count,
-        start=first,
-        step=stride,
-        exponent=exponent,
-        integral=False,
-        text=f"{_plain(start)}:{_plain(stop)}:{_plain(step)}",
+        parameter, count, start=first, step=stride, exponent=exponent, integral=False, text=text
     )
 
 
@@ -203,5 +191,5 @@ def describe_size(axes: Sequence[Axis]) -> str:
 
 
 def normalised_grid(grid: Mapping[str, object]) -> dict[str, list[int | float] | str]:
-    """The grid as it is stored: ranges in canonical text, lists deduplicated."""
+    """The grid as it is stored: ranges as checked text, lists deduplicated."""
     return {axis.name: axis.normalised() for axis in grid_axes(grid)}
