@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Renders nginx/compose.conf (nginx of compose.yaml: 443/80, upstream gateway:8100)
-# from the same template as the local instance. `make nginx-compose`; prints to stdout
+# from the same template as the local instance. The proxy secret stays a
+# ${TICKTIDE_PROXY_SECRET} placeholder: compose's nginx mounts the file as a template
+# that its entrypoint fills from the environment (envsubst) at start. `make nginx-compose`; prints to stdout
 # with --stdout (the e2e tests compare that with the committed file).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,7 +20,8 @@ render() {
         "LISTEN_HTTPS=listen 443 ssl http2; listen [::]:443 ssl http2;" \
         "HTTPS_PORT=443" \
         "TLS_CERT=/etc/nginx/tls/cert.pem" \
-        "TLS_KEY=/etc/nginx/tls/key.pem"
+        "TLS_KEY=/etc/nginx/tls/key.pem" \
+        "PROXY_SECRET=\${TICKTIDE_PROXY_SECRET}"
 }
 if [ "${1:-}" = --stdout ]; then
     render

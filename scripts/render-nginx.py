@@ -3,15 +3,22 @@
 Fills every `{{NAME}}` field and refuses a field without a value (or a value for no
 field), so the template and its callers cannot drift apart silently. Standard library
 only: it runs before and without the project's virtual environment.
+
+PROXY_SECRET goes into a quoted header value: it must be 16 to 256 letters, digits,
+`-` or `_` (or `${NAME}`, a placeholder the compose nginx fills from its environment).
+The output holds it, so the file is written readable by its owner only; no value is
+ever printed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 FIELD = re.compile(r"\{\{([A-Z_]+)\}\}")
+SECRET_VALUE = re.compile(r"[A-Za-z0-9_-]{16,256}|\$\{[A-Z_]+\}")
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -20,6 +27,12 @@ def render(template: str, values: dict[str, str]) -> str:
     unknown = sorted(values.keys() - fields)
     if missing or unknown:
         raise SystemExit(f"render-nginx: missing values {missing}, unknown names {unknown}")
+    secret = values.get("PROXY_SECRET")
+    if secret is not None and SECRET_VALUE.fullmatch(secret) is None:
+        raise SystemExit(
+            "render-nginx: PROXY_SECRET must be 16-256 letters, digits, '-' or '_' "
+            "(the value is not shown)"
+        )
     return FIELD.sub(lambda match: values[match.group(1)], template)
 
 
@@ -32,7 +45,11 @@ def main(argv: list[str]) -> int:
     if out_path == "-":
         sys.stdout.write(rendered)
     else:
-        Path(out_path).write_text(rendered, encoding="utf-8")
+        # Created (or narrowed) to 0600 before the secret is written into it.
+        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(rendered)
     return 0
 
 

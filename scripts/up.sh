@@ -76,6 +76,19 @@ command -v openssl >/dev/null 2>&1 || { say "installing openssl"; apt_install op
 mkdir -p "$LOG_DIR" "$RUN_DIR/nginx/tmp" "$RUN_DIR/tls"
 bash scripts/make-cert.sh "$RUN_DIR/tls"
 
+# The proxy secret (TICKTIDE_PROXY_SECRET): nginx sends it to the gateway, the
+# gateway to auth and web, web back to the gateway; only a request carrying it may
+# name its client in X-Forwarded-For. Unless given, made once per run directory,
+# readable by this user only; never printed. honcho's services inherit it.
+if [ -z "${TICKTIDE_PROXY_SECRET:-}" ]; then
+    secret_file="$RUN_DIR/proxy-secret"
+    if [ ! -s "$secret_file" ]; then
+        (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > "$secret_file")
+    fi
+    TICKTIDE_PROXY_SECRET="$(< "$secret_file")"
+fi
+export TICKTIDE_PROXY_SECRET
+
 listen() {  # listen PORT [ssl]: IPv4 and, where the kernel has it, IPv6
     local directive="listen $1${2:+ $2};"
     if [ -f /proc/net/if_inet6 ]; then
@@ -98,7 +111,8 @@ python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/ngi
     "LISTEN_HTTPS=$(listen "$TICKTIDE_HTTPS_PORT" "ssl http2")" \
     "HTTPS_PORT=$TICKTIDE_HTTPS_PORT" \
     "TLS_CERT=$RUN_DIR/tls/cert.pem" \
-    "TLS_KEY=$RUN_DIR/tls/key.pem"
+    "TLS_KEY=$RUN_DIR/tls/key.pem" \
+    "PROXY_SECRET=$TICKTIDE_PROXY_SECRET"
 "$NGINX_BIN" -q -t -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -e stderr \
     || die "nginx rejects $RUN_DIR/nginx/nginx.conf"
 

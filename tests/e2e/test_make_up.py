@@ -2,13 +2,17 @@
 under honcho, nginx with TLS) on this run's own ports, database and prefixes, and the
 checks a user would make hold: /api/health through nginx reports every service healthy
 with the security headers, HTTP redirects to HTTPS, a second `make up` changes nothing,
-and `make down` stops every process it started."""
+and `make down` stops every process it started. The trust boundary holds (issue 10):
+monitoring endpoints and `..` escapes are 404 through nginx, anonymous health is a
+summary, and the client address is nginx's through nginx and the socket's otherwise."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import ssl
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -36,6 +40,24 @@ async def run_make(target: str, env: dict[str, str], cwd: Path) -> tuple[int, st
     output, _ = await asyncio.wait_for(process.communicate(), timeout=420)
     assert process.returncode is not None
     return process.returncode, output.decode(errors="replace")
+
+
+async def https_get_as_is(port: int, path: str, *headers: str) -> tuple[int, bytes]:
+    """GET `path` from nginx exactly as written (`curl --path-as-is`: no `..`
+    resolution, no re-encoding) over TLS; (status, body)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the local certificate is self-signed
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+    try:
+        lines = [f"GET {path} HTTP/1.1", f"Host: localhost:{port}", "Connection: close", *headers]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 15)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
 
 
 def answers(port: int) -> bool:
@@ -103,6 +125,7 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         "TICKTIDE_ENV_FILE": str(env_file),
         "WORKERS": "2",
     }
+    env.pop("TICKTIDE_PROXY_SECRET", None)  # make up generates one into the run directory
     https = ports["TICKTIDE_HTTPS_PORT"]
     try:
         code, output = await run_make("up", env, repo_root)
@@ -161,6 +184,35 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
             assert missing.status_code == 404
             assert missing.headers["x-frame-options"] == "DENY"
 
+            # The proxy secret: made by make up, readable by its owner only, never logged.
+            secret_file = run_dir / "proxy-secret"
+            secret = secret_file.read_text().strip()
+            assert len(secret) >= 32
+            assert secret_file.stat().st_mode & 0o077 == 0
+            assert (run_dir / "nginx" / "nginx.conf").stat().st_mode & 0o077 == 0
+            assert secret not in (run_dir / "logs" / "honcho.log").read_text()
+
+            # Anonymous /api/health through nginx: the summary, no addresses or internals.
+            assert set(report) == {"status", "services"}, report
+            assert "127.0.0.1" not in response.text and "url" not in response.text
+
+            # Monitoring endpoints and `..` escapes are not served through nginx, and
+            # are still served on each service's own port.
+            for path in (
+                "/metrics",
+                "/ready",
+                "/health",
+                "/api/auth/%2e%2e/%2e%2e/ready",
+                "/api/auth/%2e%2e/%2e%2e/metrics",
+                "/api/auth/..%2f..%2fready",
+            ):
+                status, body = await https_get_as_is(https, path)
+                assert status == 404, (path, body[:300])
+            for name in ("GATEWAY_PORT", "AUTH_PORT"):
+                base = f"http://127.0.0.1:{ports[name]}"
+                assert (await client.get(f"{base}/metrics")).status_code == 200
+                assert (await client.get(f"{base}/ready")).status_code == 200
+
             # A failed login through nginx is counted against the address nginx saw,
             # not one the client wrote into X-Forwarded-For (the throttle is per IP).
             failed = await client.post(
@@ -174,6 +226,27 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
                 " AND details->>'username_tried' = 'nobody-here' ORDER BY id DESC LIMIT 1"
             )
             assert logged_ip in ("127.0.0.1", "::1"), logged_ip
+
+            # On the gateway's own port an X-Forwarded-For is not believed at all: the
+            # address is the caller's socket, and spoofing does not dodge the throttle.
+            gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+            spoofer = f"spoofer-{uuid.uuid4().hex[:8]}"
+            direct = await client.post(
+                f"{gateway}/api/auth/login",
+                json={"username": spoofer, "password": "wrong password"},
+                headers={"X-Forwarded-For": "203.0.113.10", "X-Ticktide-Proxy-Secret": "guess"},
+            )
+            assert direct.status_code == 401, direct.text
+            logged_ip = await db_pool.fetchval(
+                "SELECT host(ip_address) FROM security_events WHERE event_type = 'login_failed'"
+                " AND details->>'username_tried' = $1",
+                spoofer,
+            )
+            assert logged_ip == "127.0.0.1", logged_ip
+
+            # A header value with trailing whitespace is trimmed, not a 503.
+            status, body = await https_get_as_is(https, "/api/auth/me", "User-Agent: Mozilla ")
+            assert status == 401, body[:300]
 
             redirect = await client.get(
                 f"http://localhost:{ports['TICKTIDE_HTTP_PORT']}/crypto?x=1", follow_redirects=False
