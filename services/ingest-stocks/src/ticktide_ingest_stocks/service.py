@@ -12,7 +12,8 @@ and the walk stops there. When the provider is unreachable and
 `ticktide_simulated_fallback` is on, the rest of the range (older than what
 was fetched) is published as simulated bars — never after an error block such
 as an unknown symbol, and never for a gap refill (a hole must not be filled
-with invented data).
+with invented data). A command starting before `stocks_history_start` fails
+at once (the gateway refuses it first).
 
 Completion (`JobCompleter.on_complete`) detects the gaps of the whole stored
 series against the exchange calendar and brings `stock_gaps` up to date.
@@ -150,6 +151,13 @@ class StocksIngest:
 
     # ---- fetching ----------------------------------------------------------
     async def fetch_and_publish(self, command: StocksBackfillRequestedV1) -> FetchResult:
+        if command.start < self.settings.stocks_history_start:
+            # The gateway answers 422 first; a command from elsewhere is refused too.
+            raise PermanentError(
+                f"refused: start ({command.start.isoformat()}) is before the stocks history, "
+                f"which starts {self.settings.stocks_history_start.isoformat()} "
+                "(STOCKS_HISTORY_START)"
+            )
         exchange: StockExchange = command.exchange
         stock = await repo.get_stock(self.pool, command.symbol)
         if stock is not None and stock.exchange != exchange:

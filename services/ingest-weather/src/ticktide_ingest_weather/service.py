@@ -9,7 +9,8 @@ uuid5(job_id, "{location}:{first hour of the chunk}[:source]"), so a
 redelivered command republishes the same ids. When the provider is unreachable
 (`UpstreamUnavailableError`, never after a rejection) and
 `ticktide_simulated_fallback` is on, the remaining chunks come from the
-simulated source, labelled `simulated`.
+simulated source, labelled `simulated`. A command starting before
+`weather_history_start` fails at once (the gateway refuses it first).
 
 `publish_current` publishes one `WeatherObservationsV1(kind="current",
 job_id=None)` per location, batch id uuid5(namespace, "{location}:{observed
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from ticktide_common.bus import Bus
+from ticktide_common.dates import day_start, iso_z
 from ticktide_common.errors import PermanentError
 from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
 from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL
@@ -115,6 +117,13 @@ class WeatherIngester:
 
     async def fetch_history(self, command: WeatherBackfillRequestedV1) -> FetchResult:
         """Publish every chunk of the command's hours; see the module docstring."""
+        history_start = day_start(self.settings.weather_history_start)
+        if command.start < history_start:
+            # The gateway answers 422 first; a command from elsewhere is refused too.
+            raise PermanentError(
+                f"refused: start ({iso_z(command.start)}) is before the weather history, "
+                f"which starts {iso_z(history_start)} (WEATHER_HISTORY_START)"
+            )
         location = await self.resolve_location(command.location)
         end = min(command.end, align_hour_down(self.now()) + HOUR)
         chunks = hour_chunks(command.start, end)
