@@ -102,3 +102,17 @@ def test_run_grid_refuses_bad_parameters_by_name() -> None:
         run_grid(bars, "buy_and_hold", [{}], **{**costs, "fee": 1.5})
     with pytest.raises(ValueError, match="no bars"):
         run_grid(bars.window(0, 0), "buy_and_hold", [{}], **costs)
+
+
+def test_feasibility_on_whole_columns_matches_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    grid = {"fast": "1:30:1", "slow": [5, 10.0, 25, 40]}
+    at_once = expand_grid("sma_cross", grid, 1000)
+    assert len(at_once) == 4 + 9 + 24 + 30 and all(c["fast"] < c["slow"] for c in at_once)
+    assert all(type(c["slow"]) is int for c in at_once)  # 10.0 is the int field's 10
+    # A rule numpy cannot evaluate on columns (`bool()` of an array) is checked per set.
+    spec = STRATEGIES["sma_cross"]
+    scalar_only = dataclasses.replace(spec, feasible=lambda p: bool(p.fast < p.slow))
+    monkeypatch.setitem(STRATEGIES, "sma_cross", scalar_only)  # type: ignore[index]
+    assert expand_grid("sma_cross", grid, 1000) == at_once

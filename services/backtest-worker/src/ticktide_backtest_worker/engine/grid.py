@@ -12,10 +12,12 @@ GridError naming the parameter.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from ticktide_common.backtest_grid import (
@@ -94,6 +96,28 @@ def _validated(spec: StrategySpec, axis: Axis) -> list[Any]:
     return list(values)
 
 
+def _feasible_mask(
+    spec: StrategySpec, names: list[str], values: list[list[Any]], defaults: dict[str, Any]
+) -> np.ndarray | None:
+    """Feasibility of every combination at once, in itertools.product order: the
+    rules are comparisons of parameters, which numpy evaluates on whole columns.
+    None when a rule does not vectorise (then each combination is checked)."""
+    shape = tuple(len(v) for v in values)
+    size = math.prod(shape)
+    columns: dict[str, Any] = dict(defaults)
+    for i, (name, axis) in enumerate(zip(names, values, strict=True)):
+        along = [1] * len(shape)
+        along[i] = len(axis)
+        columns[name] = np.broadcast_to(np.asarray(axis).reshape(along), shape).ravel()
+    try:
+        mask = np.asarray(spec.feasible(SimpleNamespace(**columns)))
+        if mask.dtype != np.bool_:
+            return None
+        return np.broadcast_to(mask, (size,))
+    except (TypeError, ValueError):  # e.g. `and` between arrays: check one by one
+        return None
+
+
 def expand_grid(
     strategy: str, grid: Mapping[str, GridValue], max_combinations: int
 ) -> list[dict[str, float | int]]:
@@ -102,18 +126,28 @@ def expand_grid(
     defaults = spec.params_model().model_dump()
     names = [axis.name for axis in axes]
     values = [_validated(spec, axis) for axis in axes]
+    too_many = GridError(
+        f"grid for {strategy!r} has more than {max_combinations} combinations"
+        f" (limit {max_combinations})"
+    )
+    mask = _feasible_mask(spec, names, values, defaults) if names else None
+    if mask is not None:
+        if int(mask.sum()) > max_combinations:
+            raise too_many
+        chosen_sets: Iterable[tuple[Any, ...]] = itertools.compress(
+            itertools.product(*values), mask.tolist()
+        )
+    else:
+        chosen_sets = itertools.product(*values)
     combinations: list[dict[str, float | int]] = []
-    for chosen in itertools.product(*values):
+    for chosen in chosen_sets:
         params = {**defaults, **dict(zip(names, chosen, strict=True))}
         # Fields are validated one by one above; the feasibility rule reads attributes.
-        if not spec.feasible(SimpleNamespace(**params)):
+        if mask is None and not spec.feasible(SimpleNamespace(**params)):
             continue
         combinations.append(params)
         if len(combinations) > max_combinations:
-            raise GridError(
-                f"grid for {strategy!r} has more than {max_combinations} combinations"
-                f" (limit {max_combinations})"
-            )
+            raise too_many
     if not combinations:
         raise GridError(
             f"grid for {strategy!r} has no valid combination"
