@@ -49,6 +49,7 @@ from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.client import MAX_LIMIT, BinanceClient, BinanceUnavailableError
 from ticktide_ingest_crypto.gaps import (
     align_down,
+    align_up,
     datetime_to_ms,
     interval_ms,
     ms_to_datetime,
@@ -347,13 +348,17 @@ class BackfillRunner:
             now_slot_end = align_down(int(self.clock() * 1000), command.interval) + interval_ms(
                 command.interval
             )
-            simulated = simulated_candles(
-                command.symbol, command.interval, cursor, min(end_ms, now_slot_end)
-            )
-            for offset in range(0, len(simulated), MAX_LIMIT):
-                page = simulated[offset : offset + MAX_LIMIT]
+            # One page at a time: a long range never sits in memory as a whole.
+            stop = min(end_ms, now_slot_end)
+            page_span = MAX_LIMIT * interval_ms(command.interval)
+            page_start = align_up(cursor, command.interval)
+            while page_start < stop:
+                page = simulated_candles(
+                    command.symbol, command.interval, page_start, min(stop, page_start + page_span)
+                )
                 await self._publish(command, page, SIMULATED_SOURCE)
                 batches, candles = batches + 1, candles + len(page)
+                page_start += page_span
             return FetchResult(batches, candles, SIMULATED_SOURCE)
         return FetchResult(batches, candles, "binance")
 
