@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+from ticktide_common.dates import to_utc
 
 __all__ = ["parse_utc"]
 
@@ -16,6 +18,4 @@ def parse_utc(text: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{text!r} is not an ISO-8601 date or time (e.g. 2024-01-31)") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return to_utc(parsed)  # ValueError outside the years 1-9999 in UTC

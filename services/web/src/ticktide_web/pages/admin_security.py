@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from ticktide_common.dates import to_utc
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
 
@@ -64,8 +65,8 @@ def _moment(text: str) -> datetime | None:
     """A `datetime-local` value (or any ISO time) as UTC; ValueError if not a time."""
     if not text:
         return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    # to_utc: a ValueError (not an OverflowError) outside the years 1-9999 in UTC.
+    return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _cursor(before: str, before_id: str) -> tuple[str, int] | None:

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import RedirectResponse, Response
 
+from ticktide_common.dates import to_utc
 from ticktide_web.api import ApiError
 from ticktide_web.rendering import PageContext
 
@@ -95,9 +96,10 @@ def parse_time(text: str, field: str) -> datetime:
         raise BadInput(
             field, f"{field.capitalize()}: '{text[:40]}' is not a date (YYYY-MM-DD[ HH:MM], UTC)"
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return to_utc(parsed)  # the API's own parser: years 1-9999 in UTC
+    except ValueError as exc:
+        raise BadInput(field, f"{field.capitalize()}: {exc}") from None
 
 
 def iso(value: datetime) -> str:
