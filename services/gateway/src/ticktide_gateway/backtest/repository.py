@@ -13,7 +13,6 @@ from asyncpg.pool import PoolConnectionProxy
 __all__ = [
     "series_candle_counts",
     "insert_batch",
-    "delete_batch",
     "owned_batch",
     "batch_results",
     "cancel_batch",
@@ -93,11 +92,6 @@ async def insert_batch(
         total_jobs,
         total_backtests,
     )
-
-
-async def delete_batch(pool: asyncpg.Pool, batch_id: uuid.UUID, user_id: int) -> None:
-    """Remove a batch that never got under way (nothing of it was published)."""
-    await pool.execute("DELETE FROM backtests WHERE id = $1 AND user_id = $2", batch_id, user_id)
 
 
 async def owned_batch(

@@ -5,8 +5,8 @@ Every rejection is an `InvalidQuery` (422) or `UnknownSymbol` (404) whose
 message names what was wrong, raised before anything is stored. The grid is
 counted before it is expanded (bounded work on the event loop) and expanded in a
 thread; a walk-forward is bounded by parameter sets × windows. A batch exists
-only with its `queued` event: if that cannot be written the batch is removed and
-`SubmissionUnavailable` (503) raised.
+only with its `queued` event, which is appended before the row is inserted: if
+it cannot be written nothing is stored and `SubmissionUnavailable` (503) raised.
 """
 
 from __future__ import annotations
@@ -172,6 +172,21 @@ async def submit_batch(
     backtests = len(param_sets) * len(request.symbols) * len(request.intervals)
     stored = request.model_dump(mode="json")
     stored["grid"] = normalised_grid(request.engine_grid())  # compact, never the raw body
+    # `queued` first: a batch row exists only once its first event does, even if this
+    # process dies in between (an event stream without a row is unreadable: every
+    # read checks ownership in the database, and it expires).
+    await _announce_queued(
+        events,
+        batch_id,
+        {
+            "batch_id": str(batch_id),
+            "jobs": len(jobs),
+            "backtests": backtests,
+            "strategy": request.strategy,
+            "symbols": request.symbols,
+            "intervals": list(request.intervals),
+        },
+    )
     await repository.insert_batch(
         pool,
         batch_id=batch_id,
@@ -181,20 +196,6 @@ async def submit_batch(
         rank_by=request.rank_by,
         total_jobs=len(jobs),
         total_backtests=backtests,
-    )
-    await _announce_queued(
-        pool,
-        events,
-        batch_id,
-        user_id,
-        {
-            "batch_id": str(batch_id),
-            "jobs": len(jobs),
-            "backtests": backtests,
-            "strategy": request.strategy,
-            "symbols": request.symbols,
-            "intervals": list(request.intervals),
-        },
     )
     messages = [
         BacktestJobV1(
@@ -243,23 +244,14 @@ async def submit_batch(
 
 
 async def _announce_queued(
-    pool: asyncpg.Pool,
-    events: BatchEventLog,
-    batch_id: uuid.UUID,
-    user_id: int,
-    queued: dict[str, Any],
+    events: BatchEventLog, batch_id: uuid.UUID, queued: dict[str, Any]
 ) -> None:
-    """Append `queued`; if the event log refuses it, remove the batch (no job was
-    published yet) so that no batch waits for events that will never come."""
+    """Append `queued`; if the event log refuses it, nothing of the batch is stored
+    and the caller gets `SubmissionUnavailable` (503)."""
     try:
         await events.append(str(batch_id), "queued", queued)
     except (RedisError, OSError) as exc:
         log.error("backtest.queued_event_failed", batch_id=str(batch_id), error=repr(exc))
-        try:
-            await repository.delete_batch(pool, batch_id, user_id)
-        except (asyncpg.PostgresError, OSError) as cleanup:
-            # Left queued with no job published: logged so an operator can remove it.
-            log.error("backtest.orphan_batch", batch_id=str(batch_id), error=repr(cleanup))
         raise SubmissionUnavailable(
             "the batch event log is unavailable, so the batch was not queued; try again shortly"
         ) from exc
