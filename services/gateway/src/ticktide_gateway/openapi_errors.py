@@ -10,7 +10,8 @@ operation of a merged document the statuses it can give:
   is an admin operation or a state-changing method (a cookie session without its
   X-CSRF-Token); 503 when the session or token store (or auth, for the routes the
   gateway proxies) cannot be reached: the check fails closed;
-- a path parameter → 404 (no such object, or not the caller's);
+- a path parameter, or a parameter naming stored data (`LOOKUPS`: symbol,
+  symbols, location) → 404 (no such object, or not the caller's);
 - a request body → 400 (not parseable as its media type: FastAPI's "There was an
   error parsing the body"), 413 (over the route's body limit) and 422;
 - any parameter or body → 422 (FastAPI's validation, and the gateway's own rules);
@@ -50,11 +51,20 @@ _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 STATE_CHANGING = frozenset({"post", "put", "patch", "delete"})
 
-# Throttled by auth (per client IP and per account) whether or not its own
-# document says so.
+# Throttled by auth whether or not its own document says so: registration per
+# client IP; login, and the operations that check the current password (a token,
+# a password change), per account and IP.
 THROTTLED: frozenset[Operation] = frozenset(
-    {("post", "/api/auth/login"), ("post", "/api/auth/register")}
+    {
+        ("post", "/api/auth/login"),
+        ("post", "/api/auth/register"),
+        ("post", "/api/auth/tokens"),
+        ("post", "/api/auth/password"),
+    }
 )
+
+# Query parameters looked up in the database: an unknown one is a 404.
+LOOKUPS = frozenset({"symbol", "symbols", "location"})
 
 # Public operations that answer 401 on their own: wrong username or password.
 CREDENTIAL_CHECKS: frozenset[Operation] = frozenset({("post", "/api/auth/login")})
@@ -89,7 +99,7 @@ DESCRIPTIONS = {
     "400": "request body not parseable as the media type it declares",
     "401": "not signed in: no session cookie or API token, or one that does not check out",
     "403": "not allowed: an admin operation, or a cookie session's write without its X-CSRF-Token",
-    "404": "no such object, or not the caller's",
+    "404": "no such object (or not the caller's), or an unknown symbol or location",
     "413": "request body over this operation's limit",
     "422": "invalid request: `errors` says which field and why",
     "429": "too many requests; retry after `Retry-After` seconds",
@@ -161,7 +171,7 @@ def _statuses(
         statuses.append("401")
     if protected and (admin or method in STATE_CHANGING):
         statuses.append("403")
-    if any(p.get("in") == "path" for p in parameters):
+    if any(p.get("in") == "path" or p.get("name") in LOOKUPS for p in parameters):
         statuses.append("404")
     if body:
         statuses.append("413")

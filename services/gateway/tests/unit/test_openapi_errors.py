@@ -35,7 +35,9 @@ DOCUMENT: dict[str, Any] = {
                 },
             )
         },
-        "/api/crypto/quality": {"get": operation(security=SECURED)},
+        "/api/crypto/quality": {
+            "get": operation(security=SECURED, parameters=[{"name": "symbol", "in": "query"}])
+        },
         "/api/crypto/backtest/batch/{batch_id}": {
             "parameters": [{"name": "batch_id", "in": "path"}],
             "delete": operation(security=SECURED),
@@ -79,8 +81,16 @@ def test_each_operation_gets_the_statuses_its_rules_give() -> None:
     document = documented()
     assert statuses(document, "/api/health", "get") == ["200"]
     assert statuses(document, "/api/crypto/prices", "get") == ["200", "401", "404", "422", "503"]
-    # Admin: 403 even for a read; no parameters: no 422.
-    assert statuses(document, "/api/crypto/quality", "get") == ["200", "401", "403", "503"]
+    # Admin: 403 even for a read; a symbol is looked up: 404.
+    assert statuses(document, "/api/crypto/quality", "get") == [
+        "200",
+        "401",
+        "403",
+        "404",
+        "422",
+        "503",
+    ]
+    # No parameters: no 404, no 422.
     assert statuses(document, "/api/admin/users", "get") == ["200", "401", "403", "503"]
     # A write (CSRF: 403) with a path parameter declared on the path item.
     assert statuses(document, "/api/crypto/backtest/batch/{batch_id}", "delete") == [

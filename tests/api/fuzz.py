@@ -1,0 +1,171 @@
+"""One schemathesis run against the live gateway, as `st run --checks all` would
+do it (the same engine, phases examples, coverage, fuzzing and stateful), with
+the run's identity, seeded values and guards; every failed check comes back as
+a `Finding` (see `findings.py`), with the run's figures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from schemathesis.checks import load_all_checks
+from schemathesis.core.failures import Failure
+from schemathesis.engine import events, from_schema
+from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
+
+from tests.api.findings import Finding, RunFigures
+
+__all__ = ["FuzzRun", "run_schemathesis", "SELF_TARGETING", "NOT_FUZZED", "UNUSED_ID"]
+
+load_all_checks()
+
+# Operations not fuzzed at all: a logout ends the run's own session.
+NOT_FUZZED = ("/api/auth/logout",)
+
+# Operations that act on the account (or token) in their path parameter: aimed at
+# the run's own, the run would delete, disable or demote itself, change its own
+# password (PATCH) or revoke its own token; such a request is sent for UNUSED_ID
+# instead (a 404, which the checks then see).
+SELF_TARGETING: dict[tuple[str, str], str] = {
+    ("DELETE", "/api/admin/users/{user_id}"): "user_id",
+    ("PATCH", "/api/admin/users/{user_id}"): "user_id",
+    ("POST", "/api/admin/users/{user_id}/disable"): "user_id",
+    ("PUT", "/api/admin/users/{user_id}/role"): "user_id",
+    ("DELETE", "/api/auth/tokens/{token_id}"): "token_id",
+}
+UNUSED_ID = 2_000_000_000
+
+NEGATIVE_DATA_REFUSALS = [
+    *("400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"),
+    "5xx",  # schemathesis' default list and 413; a 5xx is still a server error (ST101)
+]
+
+DEFAULT_SEED = 20261202  # fixed, so `make test` is repeatable; TICKTIDE_FUZZ_SEED overrides
+
+
+@dataclass(frozen=True)
+class FuzzRun:
+    """What to run: where, as whom, how much."""
+
+    role: str
+    base_url: str
+    headers: dict[str, str]
+    own_ids: dict[str, int]  # path parameter name -> the run's own id
+    dictionaries: dict[str, list[str | int]]  # path/query parameter -> seeded values
+    max_examples: int = 25
+    workers: int = 2
+    request_timeout: float = 20.0
+
+
+def _config(run: FuzzRun) -> schemathesis.Config:
+    seed = int(os.environ.get("TICKTIDE_FUZZ_SEED", DEFAULT_SEED))
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            "base-url": run.base_url,
+            "headers": run.headers,
+            "workers": run.workers,
+            "request-timeout": run.request_timeout,
+            "generation": {
+                "max-examples": run.max_examples,
+                # The run's credentials are the headers; generated ones would stand
+                # beside them (a random cookie next to a valid token) and prove nothing.
+                "with-security-parameters": False,
+            },
+            "dictionaries": {
+                name.replace(".", "_"): {"values": values}
+                for name, values in run.dictionaries.items()
+            },
+            "parameters": {
+                name: {"dictionary": name.replace(".", "_"), "probability": 0.5}
+                for name in run.dictionaries
+            },
+            "operations": [{"include-path": path, "enabled": False} for path in NOT_FUZZED],
+            # A body over the route's limit refused with 413 (documented) is refused.
+            "checks": {
+                "negative_data_rejection": {"expected-statuses": NEGATIVE_DATA_REFUSALS},
+            },
+        }
+    )
+    config.projects.override.checks.update(included_check_names=["all"])
+    return config
+
+
+def _finding(role: str, failure: Failure, case: Any, response: Any) -> Finding:
+    status = getattr(response, "status_code", None)
+    try:
+        body = response.content.decode(errors="replace") if response is not None else ""
+    except AttributeError:
+        body = ""
+    try:
+        request = case.as_curl_command()
+    except Exception as exc:  # a case schemathesis cannot render still gets reported
+        request = f"(no curl: {exc!r})"
+    return Finding(
+        role=role,
+        code=type(failure).code,
+        title=failure.title,
+        operation=case.operation.label,
+        status=status,
+        body=" ".join(body.split())[:500],
+        message=failure.message,
+        request=request,
+    )
+
+
+@contextmanager
+def _guard_own_ids(own_ids: dict[str, int]) -> Iterator[None]:
+    """A `before_call` hook (global in schemathesis: registered for this run only)
+    that turns a request aimed at the run's own account or token to UNUSED_ID."""
+
+    def before_call(context: HookContext, case: Any, **kwargs: Any) -> None:
+        operation = context.operation
+        if operation is None:
+            return
+        name = SELF_TARGETING.get((operation.method.upper(), operation.path))
+        params = case.path_parameters
+        if name is None or not params or name not in own_ids:
+            return
+        if str(params.get(name)) == str(own_ids[name]):
+            params[name] = UNUSED_ID
+
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
+    try:
+        yield
+    finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(before_call)
+
+
+def run_schemathesis(run: FuzzRun) -> tuple[list[Finding], RunFigures, list[str]]:
+    """Every failed check of the run, its figures, and errors the engine reported
+    (an operation it could not test, a request that got no answer)."""
+    findings: list[Finding] = []
+    errors: list[str] = []
+    figures = RunFigures(run.role)
+    schema = schemathesis.openapi.from_url(f"{run.base_url}/api/openapi.json", config=_config(run))
+
+    @schema.hook
+    def filter_failure(context: HookContext, failure: Failure, case: Any, response: Any) -> bool:
+        # Keep every failure in schemathesis' own run; collect it here to sort.
+        findings.append(_finding(run.role, failure, case, response))
+        return True
+
+    with _guard_own_ids(run.own_ids):
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+                if " /" in event.recorder.label:  # "GET /api/...", not "Stateful tests"
+                    figures.operations.add(event.recorder.label)
+                figures.examples += len(event.recorder.cases)
+            elif isinstance(event, events.NonFatalError):
+                errors.append(
+                    f"[{run.role}] {event.label}: {event.info.title}: {event.info.message}"
+                )
+            elif isinstance(event, events.FatalError):
+                raise AssertionError(f"schemathesis stopped: {event.exception!r}")
+            elif isinstance(event, events.EngineFinished):
+                figures.seconds = event.running_time
+    return findings, figures, errors
