@@ -49,6 +49,7 @@ def read_new_password(settings: Settings, stdin: TextIO | None = None) -> str:
             password,
             min_length=settings.password_min_length,
             max_length=settings.password_max_length,
+            min_score=settings.password_min_score,
         )
     except PolicyError as exc:
         raise CliError(str(exc)) from None
@@ -69,7 +70,11 @@ async def create_user_from_cli(
         return await create_user(
             AuthRepository(connection_pool),
             PasswordHasher(max_concurrent=1),
-            PasswordLimits(settings.password_min_length, settings.password_max_length),
+            PasswordLimits(
+                settings.password_min_length,
+                settings.password_max_length,
+                settings.password_min_score,
+            ),
             username=username,
             email=email,
             password=password,

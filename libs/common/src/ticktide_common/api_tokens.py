@@ -1,6 +1,8 @@
 """Personal API tokens (`Authorization: Bearer ...`): how a presented token is
-checked. The auth service creates, lists and revokes them; the gateway checks
-them with one query. Only the token's SHA-256 is stored."""
+checked. The auth service creates, lists and revokes them (a password change
+revokes them all); the gateway checks them with one query: live means not
+revoked, not expired (`expires_at`) and of an active user. Only the token's
+SHA-256 is stored."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ _PRINCIPAL_FOR_TOKEN = """
 WITH hit AS (
     SELECT t.id AS token_id, u.id, u.username, u.user_level
     FROM api_tokens t JOIN users u ON u.id = t.user_id
-    WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.is_active
+    WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now() AND u.is_active
 ), touched AS (
     UPDATE api_tokens SET last_used_at = now()
     WHERE id = (SELECT token_id FROM hit)
@@ -31,7 +33,8 @@ SELECT id, username, user_level FROM hit
 
 
 async def principal_for_token(pool: asyncpg.Pool, token: str) -> Principal | None:
-    """The token's user if the token is live and the user active, else None."""
+    """The token's user if the token is live (not revoked, not expired) and the
+    user active, else None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     token_hash = hash_secret(token)

@@ -177,6 +177,14 @@ class Settings(BaseSettings):
     # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
     session_cookie_name: str = "__Host-ticktide_session"
 
+    # Auth (issue 10, H3): passwords need this zxcvbn score (0-4, 3 = "safely
+    # unguessable"); personal API tokens expire, and a user holds a bounded
+    # number of live ones.
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    api_token_default_days: int = Field(default=90, ge=1)
+    api_token_max_days: int = Field(default=365, ge=1)
+    api_token_max_live_per_user: int = Field(default=20, ge=1)
+
     # Gateway.
     cache_ttl_seconds: int = 3600
     max_candles_per_request: int = 20000

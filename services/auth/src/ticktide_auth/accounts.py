@@ -5,12 +5,18 @@ the input passes the policy and before the password is hashed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ticktide_auth.passwords import PasswordHasher
-from ticktide_auth.policy import check_password, check_username, normalise_email
+from ticktide_auth.policy import (
+    DEFAULT_MIN_SCORE,
+    check_password,
+    check_username,
+    normalise_email,
+)
 from ticktide_auth.repository import AuthRepository, UserRow
 from ticktide_common.principal import Role
 
@@ -27,6 +33,19 @@ class DuplicateUser(Exception):
 class PasswordLimits:
     min_length: int
     max_length: int
+    min_score: int = DEFAULT_MIN_SCORE
+
+    async def check(self, password: str, username: str | None) -> str:
+        """`check_password` off the event loop (a strength estimate takes up to
+        tens of milliseconds)."""
+        return await asyncio.to_thread(
+            check_password,
+            password,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            username=username,
+            min_score=self.min_score,
+        )
 
 
 async def create_user(
@@ -48,7 +67,7 @@ async def create_user(
     whatever `admit` raises to refuse; nothing is stored then."""
     check_username(username)
     address = normalise_email(email) if email is not None else f"{username.lower()}@localhost"
-    check_password(password, min_length=limits.min_length, max_length=limits.max_length)
+    await limits.check(password, username)
     if admit is not None:
         await admit()
     password_hash = await hasher.hash(password)

@@ -1,7 +1,9 @@
 """The administrators' side: users (list, add, edit, disable, delete, role),
 the security-event log and the activity log. A change that would leave no
 active administrator is refused; a change to who someone is or may do (role,
-disabled, password, deletion) ends all of that user's sessions at once."""
+disabled, password, deletion) ends all of that user's sessions at once, and a
+new password also revokes all of their API tokens (with the new hash, in one
+transaction)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
+from ticktide_auth.accounts import DuplicateUser, create_user
 from ticktide_auth.errors import Conflict, NotFound
-from ticktide_auth.policy import check_password, normalise_email
+from ticktide_auth.policy import normalise_email
 from ticktide_auth.repository import LastAdminError, UserRow
 from ticktide_auth.schemas import AdminUserCreate, AdminUserPatch
 from ticktide_auth.service import AuthService, RequestMeta
@@ -53,7 +55,7 @@ class AdminService:
             user = await create_user(
                 self.repo,
                 self.auth.hasher,
-                PasswordLimits(self.auth.password_min_length, self.auth.password_max_length),
+                self.auth.passwords,
                 username=body.username,
                 email=body.email,
                 password=body.password,
@@ -73,11 +75,8 @@ class AdminService:
         email = normalise_email(patch.email) if patch.email is not None else None
         password_hash = None
         if patch.password is not None:
-            check_password(
-                patch.password,
-                min_length=self.auth.password_min_length,
-                max_length=self.auth.password_max_length,
-            )
+            target = await self.get_user(user_id)  # the policy refuses their own name in it
+            await self.auth.passwords.check(patch.password, target.username)
             password_hash = await self.auth.hasher.hash(patch.password)
         try:
             changed = await self.repo.update_user(
@@ -94,8 +93,10 @@ class AdminService:
             raise Conflict("that email address is already registered") from None
         if changed is None:
             raise NotFound(f"no user {user_id}")
-        before, after = changed
-        await self._log_changes(actor, before, after, password_hash is not None, meta)
+        before, after, tokens_revoked = changed
+        await self._log_changes(
+            actor, before, after, tokens_revoked if password_hash is not None else None, meta
+        )
         return after
 
     async def _log_changes(
@@ -103,16 +104,17 @@ class AdminService:
         actor: Principal,
         before: UserRow,
         after: UserRow,
-        new_password: bool,
+        tokens_revoked: int | None,
         meta: RequestMeta,
     ) -> None:
+        """`tokens_revoked` is None when the password was not changed."""
         events: list[tuple[str, dict[str, Any]]] = []
         if before.role != after.role:
             events.append(("role_changed", {"from": before.role, "to": after.role}))
         if before.is_active != after.is_active:
             events.append(("user_disabled" if not after.is_active else "user_enabled", {}))
-        if new_password:
-            events.append(("password_changed", {"by": "admin"}))
+        if tokens_revoked is not None:
+            events.append(("password_changed", {"by": "admin", "tokens_revoked": tokens_revoked}))
         if before.email != after.email:
             events.append(("email_changed", {}))
         ended = 0
@@ -144,6 +146,7 @@ class AdminService:
         await self.repo.insert_security_event(
             "user_deleted",
             user_id=None,
+            username=deleted.username,
             ip_address=meta.ip_address,
             details={
                 "target_user_id": deleted.id,

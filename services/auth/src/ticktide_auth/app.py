@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from ticktide_auth.accounts import PasswordLimits
 from ticktide_auth.admin_service import AdminService
 from ticktide_auth.body_limit import BodyLimitMiddleware
 from ticktide_auth.deps import AuthState
@@ -21,7 +22,7 @@ from ticktide_auth.errors import install_error_handlers
 from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.routes import admin, auth
-from ticktide_auth.service import AuthService
+from ticktide_auth.service import AuthService, TokenPolicy
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
@@ -109,8 +110,16 @@ def create_app(
                 ),
                 hasher=hasher or PasswordHasher(),
                 activity=activity,
-                password_min_length=settings.password_min_length,
-                password_max_length=settings.password_max_length,
+                passwords=PasswordLimits(
+                    settings.password_min_length,
+                    settings.password_max_length,
+                    settings.password_min_score,
+                ),
+                tokens=TokenPolicy(
+                    default_days=settings.api_token_default_days,
+                    max_days=settings.api_token_max_days,
+                    max_live=settings.api_token_max_live_per_user,
+                ),
             )
             log.info("auth.started", port=settings.auth_port)
             yield AuthState(

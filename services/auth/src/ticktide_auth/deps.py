@@ -107,7 +107,9 @@ async def authenticate(
             raise NotAuthenticated("Authorization must be 'Bearer <API token>'")
         principal = await principal_for_token(request.state.pool, token)
         if principal is None:
-            raise NotAuthenticated("API token is invalid or revoked, or its user is disabled")
+            raise NotAuthenticated(
+                "API token is invalid, expired or revoked, or its user is disabled"
+            )
         return principal
     settings = get_settings(request)
     cookie = request.cookies.get(settings.session_cookie_name)

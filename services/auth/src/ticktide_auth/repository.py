@@ -2,6 +2,9 @@
 
 Changes that could remove an administrator run in one transaction under an
 advisory lock, so two admins demoting each other at once cannot leave none.
+A new password hash and the revocation of the user's API tokens are one
+transaction; a new token and the count of the user's live ones are one too
+(under the user's row lock), so a burst cannot pass the cap.
 """
 
 from __future__ import annotations
@@ -56,7 +59,18 @@ class TokenRow:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime
 
+
+_TOKEN_COLUMNS = "id, name, created_at, last_used_at, revoked_at, expires_at"
+_INSERT_TOKEN = (
+    "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) "  # noqa: S608 - a constant
+    "VALUES ($1, $2, $3, now() + make_interval(days => $4)) "
+    f"RETURNING {_TOKEN_COLUMNS}"
+)
+_REVOKE_TOKENS = (
+    "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+)
 
 _USER_BY_NAME = """
 SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
@@ -170,12 +184,16 @@ class AuthRepository:
             updated_hash,
         )
 
-    async def set_password(self, user_id: int, password_hash: str) -> None:
-        await self.pool.execute(
-            "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
-            user_id,
-            password_hash,
-        )
+    async def set_password(self, user_id: int, password_hash: str) -> int:
+        """Store the new hash and revoke every live API token of the user, in one
+        transaction; returns how many tokens were revoked."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+                user_id,
+                password_hash,
+            )
+            return _row_count(await conn.execute(_REVOKE_TOKENS, user_id))
 
     async def update_user(
         self,
@@ -186,10 +204,11 @@ class AuthRepository:
         is_active: bool | None = None,
         password_hash: str | None = None,
         removes_admin: AdminGuard,
-    ) -> tuple[UserRow, UserRow] | None:
-        """(before, after), None if there is no such user; raises LastAdminError
-        (changing nothing) when the change `removes_admin` and no other active
-        admin exists. Raises asyncpg.UniqueViolationError for a taken email."""
+    ) -> tuple[UserRow, UserRow, int] | None:
+        """(before, after, API tokens revoked), None if there is no such user; a
+        new password revokes the user's tokens in the same transaction. Raises
+        LastAdminError (changing nothing) when the change `removes_admin` and no
+        other active admin exists, asyncpg.UniqueViolationError for a taken email."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADMINS_LOCK)
             before = await conn.fetchrow(
@@ -210,7 +229,10 @@ class AuthRepository:
             previous, after = UserRow.from_record(before), UserRow.from_record(row)
             if removes_admin(previous, after) and not await self._other_admin(conn, user_id):
                 raise LastAdminError(user_id)  # rolls the update back
-            return previous, after
+            revoked = 0
+            if password_hash is not None:
+                revoked = _row_count(await conn.execute(_REVOKE_TOKENS, user_id))
+            return previous, after, revoked
 
     async def delete_user(self, user_id: int, *, removes_admin: AdminGuard) -> UserRow | None:
         """The deleted user, None if absent; LastAdminError when it is the last admin."""
@@ -239,24 +261,42 @@ class AuthRepository:
 
     # API tokens ------------------------------------------------------------
 
-    async def insert_token(self, user_id: int, name: str, token_hash: str) -> TokenRow:
-        row = await self.pool.fetchrow(
-            "INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3) "
-            "RETURNING id, name, created_at, last_used_at, revoked_at",
-            user_id,
-            name,
-            token_hash,
-        )
+    async def insert_token(
+        self, user_id: int, name: str, token_hash: str, *, lifetime_days: int, max_live: int
+    ) -> TokenRow | None:
+        """The new token, or None when the user already holds `max_live` live
+        (unrevoked, unexpired) tokens. The user's row lock serialises a burst."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+            live = await conn.fetchval(
+                "SELECT count(*) FROM api_tokens "
+                "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
+                user_id,
+            )
+            if live >= max_live:
+                return None
+            row = await conn.fetchrow(
+                _INSERT_TOKEN,
+                user_id,
+                name,
+                token_hash,
+                lifetime_days,
+            )
         assert row is not None
         return TokenRow(**dict(row))
 
     async def list_tokens(self, user_id: int) -> list[TokenRow]:
         rows = await self.pool.fetch(
-            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens "
-            "WHERE user_id = $1 ORDER BY id",
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id",  # noqa: S608
             user_id,
         )
         return [TokenRow(**dict(r)) for r in rows]
+
+    async def token_id_by_hash(self, token_hash: str) -> int | None:
+        token_id = await self.pool.fetchval(
+            "SELECT id FROM api_tokens WHERE token_hash = $1", token_hash
+        )
+        return int(token_id) if token_id is not None else None
 
     async def revoke_token(self, user_id: int, token_id: int) -> bool:
         """True if a live token of this user was revoked."""
@@ -277,14 +317,19 @@ class AuthRepository:
         user_id: int | None,
         ip_address: str | None,
         details: dict[str, Any],
+        username: str | None = None,
     ) -> None:
+        """`username` names the event's user in text (it outlives the user row);
+        by default the current name of `user_id`."""
         await self.pool.execute(
-            "INSERT INTO security_events (event_type, user_id, ip_address, details) "
-            "VALUES ($1, (SELECT id FROM users WHERE id = $2), $3::inet, $4::jsonb)",
+            "INSERT INTO security_events (event_type, user_id, username, ip_address, details) "
+            "SELECT $1, u.id, coalesce($5::text, u.username), $3::inet, $4::jsonb "
+            "FROM (SELECT $2::bigint AS wanted) w LEFT JOIN users u ON u.id = w.wanted",
             event_type,
             user_id,
             ip_address,
             json.dumps(details),
+            username,
         )
 
     async def security_events(
@@ -303,10 +348,13 @@ class AuthRepository:
         where = _Where()
         if event_type is not None:
             where.add(f"event_type = {where.bind(event_type)}")
-        _log_filters(where, user_id, username, since, until, before)
+        if username is not None:  # the stored name: it outlives the user row
+            where.add(f"lower(username) = lower({where.bind(username)})")
+        _log_filters(where, user_id, None, since, until, before)
         rows = await self.pool.fetch(
             "SELECT id, event_type, user_id, "  # noqa: S608 - constants and _Where
-            f"{_USERNAME_OF_ROW} AS username, host(ip_address) AS ip_address, "
+            f"coalesce(username, {_USERNAME_OF_ROW}) AS username, "
+            "host(ip_address) AS ip_address, "
             f"details::text AS details, timestamp FROM security_events{where.sql()} "
             f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
             *where.args,
@@ -331,7 +379,8 @@ class AuthRepository:
         _log_filters(where, user_id, username, since, until, before)
         rows = await self.pool.fetch(
             "SELECT id, event_id, user_id, action, "  # noqa: S608 - constants and _Where
-            f"{_USERNAME_OF_ROW} AS username, host(ip_address) AS ip_address, user_agent, "
+            f"coalesce({_USERNAME_OF_ROW}, details->>'username') AS username, "
+            "host(ip_address) AS ip_address, user_agent, "
             f"details::text AS details, timestamp FROM user_activity_log{where.sql()} "
             f"ORDER BY timestamp DESC, id DESC LIMIT {where.bind(limit)}",
             *where.args,
@@ -341,8 +390,14 @@ class AuthRepository:
 
 # The user's current name beside each log row (null once deleted): a primary-key
 # lookup per row of one page. A subquery, not a join, so the filters' bare
-# column names stay the log's own.
+# column names stay the log's own. Once the user is deleted, a security event
+# shows its stored `username`, an activity row the `username` of its details.
 _USERNAME_OF_ROW = "(SELECT u.username FROM users u WHERE u.id = user_id)"
+
+
+def _row_count(status: str) -> int:
+    """The row count of an asyncpg command status such as 'UPDATE 3'."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 def like_escape(text: str) -> str:

@@ -23,6 +23,8 @@ __all__ = [
     "UserOut",
     "TokenOut",
     "TokenCreated",
+    "RegistrationAnswer",
+    "PasswordChanged",
 ]
 
 # Generous outer bounds: the policy gives the precise message inside them.
@@ -50,6 +52,16 @@ class PasswordChangeRequest(BaseModel):
 
 class TokenCreateRequest(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    password: Annotated[Password, Field(description="the current password of the signed-in user")]
+    expires_in_days: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=36500,
+            description="lifetime in days (default API_TOKEN_DEFAULT_DAYS, at most "
+            "API_TOKEN_MAX_DAYS: 90 and 365 unless configured)",
+        ),
+    ] = None
 
 
 class AdminUserCreate(BaseModel):
@@ -105,12 +117,21 @@ class TokenOut(BaseModel):
     id: int
     name: str
     created_at: datetime
+    expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    state: Literal["live", "expired", "revoked"]
 
     @classmethod
-    def of(cls, token: TokenRow) -> TokenOut:
-        return cls(**token.__dict__)
+    def of(cls, token: TokenRow, now: datetime) -> TokenOut:
+        state: Literal["live", "expired", "revoked"] = (
+            "revoked"
+            if token.revoked_at is not None
+            else "expired"
+            if token.expires_at <= now
+            else "live"
+        )
+        return cls(**token.__dict__, state=state)
 
 
 class TokenCreated(BaseModel):
@@ -118,3 +139,16 @@ class TokenCreated(BaseModel):
     name: str
     token: str  # shown this once; only its SHA-256 is stored
     created_at: datetime
+    expires_at: datetime
+
+
+class RegistrationAnswer(BaseModel):
+    """The same for a new account and for a name or address already taken."""
+
+    detail: str
+
+
+class PasswordChanged(BaseModel):
+    detail: str
+    other_sessions_ended: int
+    tokens_revoked: int

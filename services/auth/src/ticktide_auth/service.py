@@ -1,8 +1,11 @@
 """The user's side of auth: registration (throttled per client IP, before any
-hashing), login (throttled, constant-cost), logout, password change, and
-personal API tokens. Each state change is logged as a security event (in
-PostgreSQL, synchronously) and as activity (on the bus); a throttle lock is
-logged once (`login_throttled`, `registration_throttled`)."""
+hashing; the same answer whether or not the name or address was taken),
+login (throttled, constant-cost), logout, password change (which ends the
+other sessions and revokes every API token), and personal API tokens
+(created only from a session with the current password, expiring, capped per
+user). Each state change is logged as a security event (in PostgreSQL,
+synchronously) and as activity (on the bus); a throttle lock is logged once
+(`login_throttled`, `registration_throttled`)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import NoReturn
 from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
 from ticktide_auth.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyAttempts
 from ticktide_auth.passwords import PasswordHasher
-from ticktide_auth.policy import check_password, is_possible_username, printable
+from ticktide_auth.policy import PolicyError, is_possible_username, printable
 from ticktide_auth.repository import AuthRepository, TokenRow, UserRow
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle, Throttled
 from ticktide_common.activity import ActivityRecorder
@@ -20,10 +23,35 @@ from ticktide_common.api_tokens import TOKEN_PREFIX
 from ticktide_common.principal import Principal
 from ticktide_common.sessions import NewSession, SessionStore, hash_secret, new_secret
 
-__all__ = ["RequestMeta", "AuthService", "INVALID_LOGIN"]
+__all__ = ["RequestMeta", "AuthService", "INVALID_LOGIN", "REGISTERED", "TokenPolicy"]
 
 # The same words for an unknown user, a wrong password and a disabled account.
 INVALID_LOGIN = "invalid username or password"
+# The one answer to a registration that passed the policy, whether it created an
+# account or found the name or address taken (no enumeration of accounts).
+REGISTERED = (
+    "registration received: if that username and email address were not already "
+    "registered, the account now exists and you can sign in with them"
+)
+WRONG_PASSWORD = "current password is wrong"
+TOKEN_NEEDS_SESSION = (
+    "API tokens cannot create API tokens: sign in with your password (a session) to create one"
+)
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """Lifetimes and the per-user cap of personal API tokens."""
+
+    default_days: int = 90
+    max_days: int = 365
+    max_live: int = 20
+
+    def lifetime_days(self, requested: int | None) -> int:
+        days = self.default_days if requested is None else requested
+        if not 1 <= days <= self.max_days:
+            raise PolicyError(f"expires_in_days must be between 1 and {self.max_days}")
+        return days
 
 
 @dataclass(frozen=True)
@@ -42,8 +70,8 @@ class AuthService:
         registration_throttle: RegistrationThrottle,
         hasher: PasswordHasher,
         activity: ActivityRecorder,
-        password_min_length: int,
-        password_max_length: int,
+        passwords: PasswordLimits,
+        tokens: TokenPolicy | None = None,
     ) -> None:
         self.repo = repo
         self.sessions = sessions
@@ -51,8 +79,8 @@ class AuthService:
         self.registration_throttle = registration_throttle
         self.hasher = hasher
         self.activity = activity
-        self.password_min_length = password_min_length
-        self.password_max_length = password_max_length
+        self.passwords = passwords
+        self.tokens = tokens or TokenPolicy()
 
     def record(
         self, who: Principal | UserRow, action: str, meta: RequestMeta, **details: object
@@ -116,10 +144,12 @@ class AuthService:
 
     async def register(
         self, username: str, email: str, password: str, meta: RequestMeta
-    ) -> UserRow:
-        """A new `user` account; 409 if the name or address is taken; 429 with
-        Retry-After when the client IP has used up its registrations (counted once
-        the input passes the policy, before the password is hashed, success or not)."""
+    ) -> UserRow | None:
+        """A new `user` account, or None when the name or address is taken: the
+        caller answers both alike (REGISTERED), and both cost the same (policy,
+        throttle, an Argon2id hash, one insert attempt, one security event). 429
+        with Retry-After when the client IP has used up its registrations (counted
+        once the input passes the policy, before the password is hashed)."""
         limit = self.registration_throttle
 
         async def admit() -> None:
@@ -139,7 +169,7 @@ class AuthService:
             user = await create_user(
                 self.repo,
                 self.hasher,
-                PasswordLimits(self.password_min_length, self.password_max_length),
+                self.passwords,
                 username=username,
                 email=email,
                 password=password,
@@ -149,7 +179,13 @@ class AuthService:
                 admit=admit,
             )
         except DuplicateUser:
-            raise Conflict("that username or email address is already registered") from None
+            await self.repo.insert_security_event(
+                "register_duplicate",
+                user_id=None,
+                ip_address=meta.ip_address,
+                details={"username_tried": printable(username), "email_tried": printable(email)},
+            )
+            return None
         self.record(user, "register", meta)
         return user
 
@@ -198,57 +234,101 @@ class AuthService:
             await self.sessions.end(principal.credential_hash, principal.user_id)
         self.record(principal, "logout", meta, method=principal.method)
 
-    async def change_password(
-        self, principal: Principal, current: str, new: str, meta: RequestMeta
-    ) -> int:
-        """Needs the current password (throttled like a login). Ends every other
-        session of the user; returns how many."""
-        check_password(
-            new, min_length=self.password_min_length, max_length=self.password_max_length
-        )
+    async def _check_current_password(
+        self, principal: Principal, password: str, meta: RequestMeta, failed_event: str
+    ) -> UserRow:
+        """The caller's user if `password` is their current one; throttled and
+        counted like a login (so it cannot be brute-forced through here), 403
+        and a `failed_event` security event when wrong."""
         outcome = await self.throttle.attempt(principal.username, meta.ip_address or "unknown")
         if isinstance(outcome, Throttled):
             await self._throttled(outcome, principal.username, meta)
         user = await self.repo.user_by_id(principal.user_id)
         if user is None:
             raise NotAuthenticated("this account no longer exists")
-        verification = await self.hasher.verify(current, user.password_hash)
+        verification = await self.hasher.verify(password, user.password_hash)
         if not verification.ok:
             await self.repo.insert_security_event(
-                "password_change_failed",
+                failed_event,
                 user_id=user.id,
                 ip_address=meta.ip_address,
-                details={"reason": "wrong_current_password"},
+                details={"reason": "wrong_current_password", "method": principal.method},
             )
-            raise Forbidden("current password is wrong")
+            raise Forbidden(WRONG_PASSWORD)
         await self.throttle.succeeded(outcome)
-        await self.repo.set_password(user.id, await self.hasher.hash(new))
+        return user
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, meta: RequestMeta
+    ) -> tuple[int, int]:
+        """Needs the current password (throttled like a login). Revokes every API
+        token of the user (in the transaction that stores the new hash) and ends
+        every other session; returns (sessions ended, tokens revoked)."""
+        await self.passwords.check(new, principal.username)
+        user = await self._check_current_password(
+            principal, current, meta, "password_change_failed"
+        )
+        revoked = await self.repo.set_password(user.id, await self.hasher.hash(new))
         keep = principal.credential_hash if principal.method == "session" else None
         ended = await self.sessions.end_all(user.id, keep=keep)
         await self.repo.insert_security_event(
             "password_changed",
             user_id=user.id,
             ip_address=meta.ip_address,
-            details={"by": "self", "sessions_ended": ended},
+            details={"by": "self", "sessions_ended": ended, "tokens_revoked": revoked},
         )
-        self.record(principal, "password_change", meta, sessions_ended=ended)
-        return ended
+        self.record(
+            principal, "password_change", meta, sessions_ended=ended, tokens_revoked=revoked
+        )
+        return ended, revoked
 
     async def create_token(
-        self, principal: Principal, name: str, meta: RequestMeta
+        self,
+        principal: Principal,
+        name: str,
+        password: str,
+        expires_in_days: int | None,
+        meta: RequestMeta,
     ) -> tuple[TokenRow, str]:
+        """Only from a session (403 for a Bearer token), with the current password
+        (403 when wrong, throttled like a login); 422 for a lifetime out of bounds,
+        409 when the user already holds `max_live` live tokens."""
+        if principal.method != "session":
+            raise Forbidden(TOKEN_NEEDS_SESSION)
+        days = self.tokens.lifetime_days(expires_in_days)
+        await self._check_current_password(principal, password, meta, "token_create_failed")
         token = TOKEN_PREFIX + new_secret()
-        row = await self.repo.insert_token(principal.user_id, name, hash_secret(token))
+        row = await self.repo.insert_token(
+            principal.user_id,
+            name,
+            hash_secret(token),
+            lifetime_days=days,
+            max_live=self.tokens.max_live,
+        )
+        if row is None:
+            raise Conflict(
+                f"you already have {self.tokens.max_live} live API tokens, the most allowed: "
+                "revoke one you no longer use (DELETE /api/auth/tokens/{id}) first"
+            )
         await self.repo.insert_security_event(
             "token_created",
             user_id=principal.user_id,
             ip_address=meta.ip_address,
-            details={"token_id": row.id, "name": printable(name, 100)},
+            details={"token_id": row.id, "name": printable(name, 100), "expires_in_days": days},
         )
         self.record(principal, "token_create", meta, token_id=row.id)
         return row, token
 
     async def revoke_token(self, principal: Principal, token_id: int, meta: RequestMeta) -> None:
+        """A session revokes any live token of its user; an API token only itself
+        (a leaked token must not be able to lock its owner's other scripts out)."""
+        if principal.method != "session":
+            own = await self.repo.token_id_by_hash(principal.credential_hash)
+            if own != token_id:
+                raise Forbidden(
+                    "an API token can revoke only itself: sign in with your password "
+                    "(a session) to revoke other tokens"
+                )
         if not await self.repo.revoke_token(principal.user_id, token_id):
             raise NotFound(f"no live API token {token_id} of yours")
         await self.repo.insert_security_event(

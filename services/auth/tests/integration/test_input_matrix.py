@@ -115,9 +115,9 @@ async def test_injection_text_is_only_ever_a_password(
     and another injection string does not log in."""
     body = register_body(password="' OR '1'='1' --")
     created = await client.request("POST", "/api/auth/register", json=body)
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     stored = await db_pool.fetchval(
-        "SELECT password_hash FROM users WHERE id = $1", created.json()["id"]
+        "SELECT password_hash FROM users WHERE username = $1", body["username"]
     )
     assert stored.startswith("$argon2id$") and "OR" not in stored
     assert (await client.login_response(body["username"], "' OR 1=1 --")).status_code == 401
@@ -125,36 +125,78 @@ async def test_injection_text_is_only_ever_a_password(
 
 
 async def test_register_then_login_with_a_unicode_password(client: AuthClient) -> None:
-    body = register_body(password="🔑🔑🔑🔑🔑🔑🔑🔑")  # 8 characters, 32 bytes
-    assert (await client.request("POST", "/api/auth/register", json=body)).status_code == 201
+    body = register_body(password="🔑🐉🌊🎻🧭🍋🚲🪐🦉")  # 9 characters, 36 bytes
+    assert (await client.request("POST", "/api/auth/register", json=body)).status_code == 202
     assert (await client.login_response(body["username"], body["password"])).status_code == 200
-    assert (await client.login_response(body["username"], "🔑" * 7)).status_code == 401
+    wrong = body["password"][:8]
+    assert (await client.login_response(body["username"], wrong)).status_code == 401
 
 
-async def test_duplicates_in_any_case_are_409_with_a_generic_message(
-    client: AuthClient, db_pool: asyncpg.Pool
+async def test_a_taken_name_or_address_answers_as_a_new_one_and_creates_nothing(
+    client: AuthClient, db_pool: asyncpg.Pool, server_hasher
 ) -> None:
+    """Issue 10: registration said whether a username or email existed (409)."""
     body = register_body()
     created = await client.request("POST", "/api/auth/register", json=body)
-    assert created.status_code == 201
-    assert created.json()["role"] == "user" and "password" not in created.text
+    assert created.status_code == 202 and "password" not in created.text
+    user_id = await db_pool.fetchval(
+        "SELECT id FROM users WHERE username = $1 AND user_level = 'user'", body["username"]
+    )
+    assert user_id is not None
     before = await user_count(db_pool)
     same_name = register_body(username=body["username"].upper())
     same_email = register_body(email=body["email"].upper())
     for duplicate in (same_name, same_email):
+        hashes = server_hasher.hashes
         response = await client.request("POST", "/api/auth/register", json=duplicate)
-        assert response.status_code == 409
-        assert response.json() == {"detail": "that username or email address is already registered"}
+        assert (response.status_code, response.json()) == (created.status_code, created.json())
+        assert set(response.headers) == set(created.headers)
+        assert server_hasher.hashes == hashes + 1  # the same work: no timing oracle
     assert await user_count(db_pool) == before
     event = await db_pool.fetchval(
-        "SELECT event_type FROM security_events WHERE user_id = $1", created.json()["id"]
+        "SELECT event_type FROM security_events WHERE user_id = $1", user_id
     )
     assert event == "register"
+    tried = await db_pool.fetch(
+        "SELECT details->>'username_tried' AS name FROM security_events "
+        "WHERE event_type = 'register_duplicate' AND details->>'username_tried' = ANY($1)",
+        [same_name["username"], same_email["username"]],
+    )
+    assert len(tried) == 2  # an admin still sees the attempts
 
 
-async def test_register_ignores_a_requested_role(client: AuthClient) -> None:
-    response = await client.request("POST", "/api/auth/register", json=register_body(role="admin"))
-    assert response.status_code == 201 and response.json()["role"] == "user"
+@pytest.mark.parametrize("password", ["password", "12345678", "ticktide123", "aaaaaaaaaaaa"])
+async def test_weak_passwords_are_422_with_advice(
+    client: AuthClient, db_pool: asyncpg.Pool, password: str
+) -> None:
+    """Issue 10: the policy checked length only (`password`, `12345678` passed)."""
+    body = register_body(password=password)
+    response = await client.request("POST", "/api/auth/register", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "password" in detail and "passphrase" in detail, detail
+    assert (
+        await db_pool.fetchval("SELECT count(*) FROM users WHERE username = $1", body["username"])
+        == 0
+    )
+
+
+async def test_a_password_with_the_username_in_it_is_422(client: AuthClient) -> None:
+    body = register_body()
+    body["password"] = f"my {body['username'].upper()} is great 77"
+    response = await client.request("POST", "/api/auth/register", json=body)
+    assert response.status_code == 422
+    assert "must not contain your username" in response.json()["detail"]
+
+
+async def test_register_ignores_a_requested_role(client: AuthClient, db_pool: asyncpg.Pool) -> None:
+    body = register_body(role="admin")
+    response = await client.request("POST", "/api/auth/register", json=body)
+    assert response.status_code == 202
+    role = await db_pool.fetchval(
+        "SELECT user_level FROM users WHERE username = $1", body["username"]
+    )
+    assert role == "user"
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,9 @@ async def test_redis_stopped_then_back(
         assert login.status_code == 503 and "session store unavailable" in login.text
         me = await client.request("GET", "/api/auth/me", session)
         assert me.status_code == 503  # neither let through nor mistaken for a logout
-        made = await client.request("POST", "/api/auth/tokens", session, json={"name": "x"})
+        made = await client.request(
+            "POST", "/api/auth/tokens", session, json={"name": "x", "password": user.password}
+        )
         assert made.status_code == 503
 
         await private_redis.start()  # empty: sessions were in memory only

@@ -36,11 +36,17 @@ async def test_auth_service_process(
             assert (await http.get("/metrics")).status_code == 200
 
             name = unique_name("proc")
-            body = {"username": name, "email": f"{name}@example.com", "password": "process pw 1"}
+            body = {
+                "username": name,
+                "email": f"{name}@example.com",
+                "password": "process passphrase 1",
+            }
             ip = trusted_hop("192.0.2.200")
-            assert (await http.post("/api/auth/register", json=body, headers=ip)).status_code == 201
+            assert (await http.post("/api/auth/register", json=body, headers=ip)).status_code == 202
             login = await http.post(
-                "/api/auth/login", json={"username": name, "password": "process pw 1"}, headers=ip
+                "/api/auth/login",
+                json={"username": name, "password": "process passphrase 1"},
+                headers=ip,
             )
             assert login.status_code == 200
             token = session_token(login, "__Host-ticktide_session")

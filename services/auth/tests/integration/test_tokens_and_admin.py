@@ -50,7 +50,8 @@ async def test_every_admin_route_refuses_a_user(
 ) -> None:
     user = await make_user()
     session = await client.login(user.username, user.password)
-    token = (await client.request("POST", "/api/auth/tokens", session, json={"name": "t"})).json()
+    body = {"name": "t", "password": user.password}
+    token = (await client.request("POST", "/api/auth/tokens", session, json=body)).json()
     admin_routes = [r for r in await routes(auth_server) if r[1].startswith("/api/admin/")]
     assert len(admin_routes) >= 9
     for method, path in admin_routes:
@@ -66,10 +67,13 @@ async def test_token_lifecycle(
 ) -> None:
     user, stranger = await make_user(), await make_user()
     session = await client.login(user.username, user.password)
-    created = await client.request("POST", "/api/auth/tokens", session, json={"name": "laptop"})
+    created = await client.request(
+        "POST", "/api/auth/tokens", session, json={"name": "laptop", "password": user.password}
+    )
     assert created.status_code == 201
     body = created.json()
-    assert set(body) == {"id", "name", "token", "created_at"} and body["name"] == "laptop"
+    assert set(body) == {"id", "name", "token", "created_at", "expires_at"}
+    assert body["name"] == "laptop"
     token = body["token"]
     assert token.startswith("ttk_") and len(token) >= 4 + 43
     stored = await db_pool.fetchval("SELECT token_hash FROM api_tokens WHERE id = $1", body["id"])
@@ -92,7 +96,7 @@ async def test_token_lifecycle(
     again = await client.request("DELETE", f"/api/auth/tokens/{body['id']}", session)
     assert again.status_code == 404
     listed = (await client.request("GET", "/api/auth/tokens", session)).json()
-    assert listed[0]["revoked_at"] is not None
+    assert listed[0]["revoked_at"] is not None and listed[0]["state"] == "revoked"
     kinds = await db_pool.fetch(
         "SELECT event_type FROM security_events WHERE user_id = $1 ORDER BY id", user.id
     )
@@ -254,7 +258,9 @@ async def test_activity_is_published_on_the_bus(
     user = await make_user()
     async with EventProbe(settings.amqp_url, topology, UserActivityV1) as probe:
         session = await client.login(user.username, user.password)
-        await client.request("POST", "/api/auth/tokens", session, json={"name": "probe"})
+        await client.request(
+            "POST", "/api/auth/tokens", session, json={"name": "probe", "password": user.password}
+        )
         await client.request("POST", "/api/auth/logout", session)
         mine = await probe.wait_for(lambda e: e.user_id == user.id, count=3, timeout=20)
     assert [e.action for e in mine] == ["login", "token_create", "logout"]

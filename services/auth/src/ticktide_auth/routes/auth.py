@@ -3,6 +3,7 @@ account and IP), logout, me, password change, API tokens."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
@@ -16,14 +17,16 @@ from ticktide_auth.deps import (
 )
 from ticktide_auth.schemas import (
     LoginRequest,
+    PasswordChanged,
     PasswordChangeRequest,
     RegisterRequest,
+    RegistrationAnswer,
     SessionInfo,
     TokenCreated,
     TokenCreateRequest,
     TokenOut,
-    UserOut,
 )
+from ticktide_auth.service import REGISTERED
 
 __all__ = ["router", "MAX_ID"]
 
@@ -37,12 +40,19 @@ def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterRequest, auth: AuthServiceDep, meta: MetaDep) -> UserOut:
-    """Anyone may register; the new account has the `user` role. 429 with
+@router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationAnswer)
+async def register(
+    body: RegisterRequest, auth: AuthServiceDep, meta: MetaDep
+) -> RegistrationAnswer:
+    """Anyone may register; the new account has the `user` role. The answer is
+    202 with the same body whether the account was created or the username or
+    email address was already registered (nothing is created then), so it does
+    not tell who has an account; sign in to use the new one. 422 when the input
+    breaks the policy (a weak password: the detail says why), 429 with
     Retry-After once the client IP has tried `REGISTRATION_MAX_PER_IP` times
     within `REGISTRATION_WINDOW_MINUTES` (before any password hashing)."""
-    return UserOut.of(await auth.register(body.username, body.email, body.password, meta))
+    await auth.register(body.username, body.email, body.password, meta)
+    return RegistrationAnswer(detail=REGISTERED)
 
 
 @router.post("/login", response_model=SessionInfo)
@@ -97,13 +107,18 @@ async def me(principal: CurrentPrincipal, response: Response) -> SessionInfo:
     )
 
 
-@router.post("/password")
+@router.post("/password", response_model=PasswordChanged)
 async def change_password(
     body: PasswordChangeRequest, principal: CurrentPrincipal, auth: AuthServiceDep, meta: MetaDep
-) -> dict[str, str | int]:
-    """Needs the current password; every other session of the user ends."""
-    ended = await auth.change_password(principal, body.current_password, body.new_password, meta)
-    return {"detail": "password changed", "other_sessions_ended": ended}
+) -> PasswordChanged:
+    """Needs the current password (403 when wrong; throttled like a login);
+    every other session of the user ends and every API token is revoked."""
+    ended, revoked = await auth.change_password(
+        principal, body.current_password, body.new_password, meta
+    )
+    return PasswordChanged(
+        detail="password changed", other_sessions_ended=ended, tokens_revoked=revoked
+    )
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
@@ -114,18 +129,31 @@ async def create_token(
     meta: MetaDep,
     response: Response,
 ) -> TokenCreated:
-    row, token = await auth.create_token(principal, body.name, meta)
+    """From a signed-in session only (403 for a Bearer token), with the current
+    password (403 when wrong, counted by the login throttle: 429 beyond). The
+    token expires after `expires_in_days` (default 90, at most 365); 409 when
+    the user already holds `API_TOKEN_MAX_LIVE_PER_USER` (20) live tokens."""
+    row, token = await auth.create_token(
+        principal, body.name, body.password, body.expires_in_days, meta
+    )
     _no_store(response)
-    return TokenCreated(id=row.id, name=row.name, token=token, created_at=row.created_at)
+    return TokenCreated(
+        id=row.id, name=row.name, token=token, created_at=row.created_at, expires_at=row.expires_at
+    )
 
 
 @router.get("/tokens", response_model=list[TokenOut])
 async def list_tokens(principal: CurrentPrincipal, auth: AuthServiceDep) -> list[TokenOut]:
-    return [TokenOut.of(t) for t in await auth.repo.list_tokens(principal.user_id)]
+    """Every token of the caller's (a Bearer token may list them too), with its
+    expiry, last use (to the minute) and state: live, expired or revoked."""
+    now = datetime.now(UTC)
+    return [TokenOut.of(t, now) for t in await auth.repo.list_tokens(principal.user_id)]
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_token(
     token_id: TokenId, principal: CurrentPrincipal, auth: AuthServiceDep, meta: MetaDep
 ) -> None:
+    """A session revokes any token of its user; a Bearer token only itself (403
+    for another: a leaked token must not lock its owner's other scripts out)."""
     await auth.revoke_token(principal, token_id, meta)
