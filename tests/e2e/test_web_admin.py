@@ -319,6 +319,11 @@ async def test_delete_asks_for_confirmation_first(admin: Visitor, db_pool: async
     gone = await admin.get(f"/admin/users/{user_id}/edit")
     assert gone.status_code == 404 and "<h1>Not found</h1>" in gone.text
     assert (await admin.get(f"/admin/users/{user_id}/delete")).status_code == 404
+    # Issue 10: the security log still names the deleted user (unlinked).
+    log = await admin.get("/admin/security", user=name)
+    events = body_rows(table(log, "Security events"))
+    assert any("user_deleted" in row for row in events), events
+    assert all(f'{name} <span class="text-body-secondary">(deleted)</span>' in r for r in events)
 
 
 async def test_a_form_without_its_csrf_token_changes_nothing(

@@ -168,3 +168,63 @@ async def test_unknown_page_is_a_404_page_for_a_signed_in_user(web_stack: Crypto
         assert page.status_code == 404
         assert "<h1>Not found</h1>" in page.text
         assert "Traceback" not in page.text
+
+
+async def test_account_tokens_need_the_password_and_show_expiry_and_last_use(
+    web_stack: CryptoStack,
+) -> None:
+    """Issue 10: the account page asks for the current password and offers an
+    expiry when creating a token, and lists each token's expiry and last use."""
+    async with _client(web_stack) as client:
+        registered = await register(client, "pageuser4")
+        cookies = {"__Host-ticktide_session": session_cookie(registered)}
+        account = await client.get("/account", cookies=cookies)
+        assert 'name="password"' in account.text and 'name="expires_in_days"' in account.text
+        assert 'max="365"' in account.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', account.text)
+        assert csrf, account.text
+        form = {"csrf_token": csrf.group(1), "name": "laptop", "expires_in_days": "7"}
+        wrong = await client.post(
+            "/account/tokens", data={**form, "password": "not my password"}, cookies=cookies
+        )
+        assert wrong.status_code == 403 and "current password is wrong" in wrong.text
+        assert 'value="laptop"' in wrong.text  # what was typed stays
+        made = await client.post(
+            "/account/tokens", data={**form, "password": PASSWORD}, cookies=cookies
+        )
+        assert made.status_code == 201, made.text
+        token = re.search(r'id="new-token" readonly value="(ttk_[^"]+)"', made.text)
+        assert token, made.text
+        used = await client.get(
+            "/api/crypto/symbols", headers={"Authorization": f"Bearer {token.group(1)}"}
+        )
+        assert used.status_code == 200
+        listed = await client.get("/account", cookies=cookies)
+        table = listed.text[listed.text.index('aria-label="API tokens"') :]
+        assert '<th scope="col">Expires</th>' in table and '<th scope="col">Last used</th>' in table
+        row = table[table.index("<td>laptop</td>") :].split("</tr>", 1)[0]
+        assert row.count(" UTC") == 3, row  # created, expires and last used
+
+
+async def test_registering_a_taken_name_says_so_without_saying_which(
+    web_stack: CryptoStack,
+) -> None:
+    async with _client(web_stack) as client:
+        await register(client, "pageuser5")
+    async with _client(web_stack) as client:
+        again = await client.post(
+            "/register",
+            data={
+                "username": "pageuser5",
+                "email": "someone-else@example.com",
+                "password": "a different passphrase",
+            },
+        )
+        assert again.status_code == 409
+        assert "may be registered already" in again.text
+        assert "set-cookie" not in again.headers
+        weak = await client.post(
+            "/register",
+            data={"username": "pageuser6", "email": "p6@example.com", "password": "12345678"},
+        )
+        assert weak.status_code == 422 and "passphrase" in weak.text

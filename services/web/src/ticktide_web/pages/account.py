@@ -1,5 +1,7 @@
 """`/account`: change the password (which ends the other sessions and revokes
-every API token) and manage personal API tokens: create (shown once), revoke."""
+every API token) and manage personal API tokens: create (shown once; needs the
+current password, with an optional lifetime in days), list with their expiry
+and last use, revoke."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
+from ticktide_common.settings import Settings
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
 from ticktide_web.rendering import PageContext
@@ -19,12 +22,17 @@ FormText = Annotated[str, Form(max_length=4096)]
 
 async def _render(page: PageContext, status_code: int = 200, **context: Any) -> Response:
     tokens = await page.api.get("/api/auth/tokens")
-    active = [t for t in tokens if not t.get("revoked_at")]
+    # Revoked tokens are gone for good; expired ones stay listed, marked, until revoked.
+    active = [t for t in tokens if t.get("state", "live") != "revoked"]
+    settings: Settings = page.request.state.settings
     return page.render(
         "account.html",
         title="Account",
         status_code=status_code,
         tokens=active,
+        max_days=settings.api_token_max_days,
+        default_days=settings.api_token_default_days,
+        max_tokens=settings.api_token_max_live_per_user,
         token_name=context.pop("token_name", ""),
         expires=context.pop("expires", ""),
         **context,

@@ -1,7 +1,12 @@
 """`/login`, `/register` and `/logout`: plain forms posted to this service,
 which signs in through the API and passes the session cookie on to the
 browser. After signing in the visitor goes back to the page they asked for
-(`next`, a local path only)."""
+(`next`, a local path only).
+
+The API answers a registration alike whether or not the username or address
+was taken (issue 10), so `/register` signs in with what was typed: success
+means the account is there; a refused sign-in means it was not created (most
+likely the name or address is registered already), said without telling which."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ticktide_web.api import ApiError, field_errors
 from ticktide_web.deps import PublicPageDep
-from ticktide_web.rendering import relay_cookies, safe_next
+from ticktide_web.rendering import PageContext, relay_cookies, safe_next
 
 router = APIRouter()
 
@@ -87,25 +92,46 @@ async def register(
             "/api/auth/register",
             json={"username": username, "email": email, "password": password},
         )
+    except ApiError as exc:
+        return _register_refused(page, values, exc)
+    try:
         await page.api.call(
             "POST", "/api/auth/login", json={"username": username, "password": password}
         )
     except ApiError as exc:
-        errors = field_errors(exc, ("username", "email", "password"))
+        if exc.status != 401:
+            return _register_refused(page, values, exc)
         return page.render(
             "register.html",
             title="Create account",
-            status_code=exc.status if 400 <= exc.status < 500 else 503,
+            status_code=409,
             values=values,
-            errors=errors,
-            error=_register_message(exc, errors),
+            errors={},
+            error=NOT_CREATED,
         )
     return relay_cookies(RedirectResponse("/", status_code=303), page.api)
 
 
+NOT_CREATED = (
+    "That account could not be created: the username or the email address may be "
+    "registered already. If it is yours, sign in; otherwise choose another."
+)
+
+
+def _register_refused(page: PageContext, values: dict[str, str], exc: ApiError) -> Response:
+    """The form again, with what the API refused beside its field."""
+    errors = field_errors(exc, ("username", "email", "password"))
+    return page.render(
+        "register.html",
+        title="Create account",
+        status_code=exc.status if 400 <= exc.status < 500 else 503,
+        values=values,
+        errors=errors,
+        error=_register_message(exc, errors),
+    )
+
+
 def _register_message(error: ApiError, errors: dict[str, str]) -> str:
-    if error.status == 409:
-        return error.message
     if error.status == 429:
         return _login_message(error)
     if errors:
