@@ -3,7 +3,13 @@ gateway, writer, ingest-crypto): the OpenAPI walk — every `/api` route listed
 in the document answers 401 anonymously (but the public ones) and 403 to a
 user where it is an admin route; a cookie session from a real login needs its
 CSRF token on a write; and authenticated writes land in `user_activity_log`
-through the bus and the writer."""
+through the bus and the writer.
+
+Issue 10's account findings through the gateway: tokens die with the password
+(own change, admin reset) and at expiry, cannot mint tokens or revoke their
+owner's other tokens, are capped per user; registration answers alike for a
+taken name; weak passwords are refused with advice; a deleted user's security
+events still name them."""
 
 from __future__ import annotations
 
@@ -53,7 +59,8 @@ async def stack(
     # Every service, so that /api/health (public) answers 200 "ok".
     started = await start_stack(
         binance,
-        stack_env(service_env, binance.url),
+        # Issue 10's tests register several users from the one gateway address.
+        stack_env(service_env, binance.url, REGISTRATION_MAX_PER_IP="100"),
         log_dir,
         ingesters=("stocks", "weather", "web"),
     )
@@ -158,7 +165,7 @@ async def test_cookie_session_needs_csrf_and_writes_reach_the_activity_log(
         "/api/auth/register",
         json={"username": username, "email": f"{username}@example.com", "password": password},
     )
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
     await db_pool.execute(
         "UPDATE users SET user_level = 'admin' WHERE lower(username) = lower($1)", username
     )
@@ -193,3 +200,149 @@ async def test_cookie_session_needs_csrf_and_writes_reach_the_activity_log(
     ]
     # The login itself is recorded by auth through the same path.
     assert any(r["action"] != f"POST {BACKFILL}" for r in rows), rows
+
+
+# ---- issue 10: tokens and accounts -------------------------------------------
+
+DATA = "/api/crypto/symbols"  # a gateway route any user may read
+TOKENS = "/api/auth/tokens"
+
+
+class Account:
+    """A user registered and signed in through the gateway."""
+
+    def __init__(self, username: str, password: str, session: str, csrf: str) -> None:
+        self.username, self.password = username, password
+        self.headers = {"Cookie": f"{COOKIE}={session}", "X-CSRF-Token": csrf}
+
+    async def token(self, client: httpx.AsyncClient, **extra: object) -> dict[str, Any]:
+        made = await client.post(
+            TOKENS, json={"name": "e2e", "password": self.password, **extra}, headers=self.headers
+        )
+        assert made.status_code == 201, made.text
+        body: dict[str, Any] = made.json()
+        return body
+
+
+async def signed_up(
+    client: httpx.AsyncClient, prefix: str = "acct", admin_in: asyncpg.Pool | None = None
+) -> Account:
+    """Registered through the gateway; made an admin in `admin_in` before signing in."""
+    username = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    password = "correct horse battery staple"
+    body = {"username": username, "email": f"{username}@example.com", "password": password}
+    assert (await client.post("/api/auth/register", json=body)).status_code == 202
+    if admin_in is not None:
+        await admin_in.execute(
+            "UPDATE users SET user_level = 'admin' WHERE username = $1", username
+        )
+    return Account(username, password, *await login(client, username, password))
+
+
+async def test_tokens_die_with_the_password_and_at_expiry(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    user = await signed_up(client)
+    own, expiring = await user.token(client), await user.token(client)
+    for token in (own, expiring):
+        assert (await client.get(DATA, headers=bearer(token["token"]))).status_code == 200
+
+    await db_pool.execute(
+        "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1",
+        expiring["id"],
+    )
+    assert (await client.get(DATA, headers=bearer(expiring["token"]))).status_code == 401
+
+    new_password = "a brand new passphrase"
+    changed = await client.post(
+        "/api/auth/password",
+        json={"current_password": user.password, "new_password": new_password},
+        headers=user.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await client.get(DATA, headers=bearer(own["token"]))).status_code == 401
+
+    # An admin's reset revokes the tokens made since, too.
+    user.password = new_password
+    after_change = await user.token(client)
+    admin = await signed_up(client, "admin", admin_in=db_pool)
+    user_id = await db_pool.fetchval("SELECT id FROM users WHERE username = $1", user.username)
+    assert (await client.get(DATA, headers=bearer(after_change["token"]))).status_code == 200
+    patched = await client.patch(
+        f"/api/admin/users/{user_id}", json={"password": "set by the admin"}, headers=admin.headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert (await client.get(DATA, headers=bearer(after_change["token"]))).status_code == 401
+
+
+async def test_a_token_cannot_mint_or_revoke_other_tokens_and_tokens_are_capped(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    user = await signed_up(client)
+    first, second = await user.token(client), await user.token(client)
+    as_token = bearer(first["token"])
+    minted = await client.post(
+        TOKENS, json={"name": "more", "password": user.password}, headers=as_token
+    )
+    assert minted.status_code == 403 and "cannot create API tokens" in minted.json()["detail"]
+    revoked = await client.delete(f"{TOKENS}/{second['id']}", headers=as_token)
+    assert revoked.status_code == 403 and "only itself" in revoked.json()["detail"]
+    assert (await client.get(DATA, headers=bearer(second["token"]))).status_code == 200
+    listed = await client.get(TOKENS, headers=as_token)
+    assert listed.status_code == 200
+    assert {"created_at", "expires_at", "last_used_at", "state"} <= set(listed.json()[0])
+
+    user_id = await db_pool.fetchval("SELECT id FROM users WHERE username = $1", user.username)
+    for _ in range(18):  # 20 live in all: the default cap
+        await create_test_token(db_pool, user_id)
+    capped = await client.post(
+        TOKENS, json={"name": "21st", "password": user.password}, headers=user.headers
+    )
+    assert capped.status_code == 409 and "live API tokens" in capped.json()["detail"]
+
+
+async def test_registration_answers_alike_for_a_taken_name_and_creates_nothing(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    name = f"reg-{uuid.uuid4().hex[:8]}"
+    body = {"username": name, "email": f"{name}@example.com", "password": "correct horse battery"}
+    new = await client.post("/api/auth/register", json=body)
+    count = await db_pool.fetchval("SELECT count(*) FROM users")
+    taken_name = {**body, "email": f"other-{name}@example.com"}
+    taken_email = {**body, "username": f"other-{name}"}
+    for duplicate in (taken_name, taken_email):
+        again = await client.post("/api/auth/register", json=duplicate)
+        assert (again.status_code, again.json()) == (new.status_code, new.json())
+        assert new.status_code == 202
+    assert await db_pool.fetchval("SELECT count(*) FROM users") == count
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "ticktide123"])
+async def test_weak_passwords_are_refused_with_advice(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    name = f"weak-{uuid.uuid4().hex[:8]}"
+    body = {"username": name, "email": f"{name}@example.com", "password": password}
+    refused = await client.post("/api/auth/register", json=body)
+    assert refused.status_code == 422, refused.text
+    assert "passphrase" in refused.json()["detail"]
+
+
+async def test_a_deleted_users_security_events_still_name_them(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    admin = await signed_up(client, "admin", admin_in=db_pool)
+    user = await signed_up(client)
+    user_id = await db_pool.fetchval("SELECT id FROM users WHERE username = $1", user.username)
+    disabled = await client.post(f"/api/admin/users/{user_id}/disable", headers=admin.headers)
+    assert disabled.status_code == 200
+    assert (
+        await client.delete(f"/api/admin/users/{user_id}", headers=admin.headers)
+    ).status_code == 204
+    events = await client.get(
+        "/api/admin/security-events", params={"username": user.username}, headers=admin.headers
+    )
+    assert events.status_code == 200, events.text
+    shown = events.json()
+    assert {"register", "user_disabled", "user_deleted"} <= {e["event_type"] for e in shown}
+    assert {e["username"] for e in shown} == {user.username}
