@@ -3,7 +3,10 @@ data table, and TimescaleDB chunk and compression figures where installed."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel
 
 from ticktide_gateway import database_repository
 from ticktide_gateway.auth import GuardedRoute, require_admin
@@ -32,8 +35,35 @@ INFO_DESCRIPTION = (
 )
 
 
+class Hypertable(BaseModel):
+    chunks: int
+    compressed_chunks: int
+    before_compression_bytes: int | None
+    after_compression_bytes: int | None
+
+
+class TableFigures(BaseModel):
+    table: str
+    rows: int
+    size_bytes: int
+    size: str
+    first: datetime | None
+    last: datetime | None
+    hypertable: Hypertable | None
+
+
+class DatabaseInfo(BaseModel):
+    """The answer's shape, for the OpenAPI document (the body is built by json_bytes)."""
+
+    timescaledb: bool
+    tables: list[TableFigures]
+
+
 @router.get(
-    "/info", summary="Rows, sizes and time ranges of the data tables", description=INFO_DESCRIPTION
+    "/info",
+    summary="Rows, sizes and time ranges of the data tables",
+    description=INFO_DESCRIPTION,
+    responses={200: {"model": DatabaseInfo}},
 )
 async def database_info(pool: PoolDep) -> Response:
     timescaledb = await database_repository.timescaledb_installed(pool)
