@@ -85,23 +85,33 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         "one field against another",
     ),
     Excuse(
-        "ST202", ANY, r"range too large|spans \d+ .* more than", "a range against a maximum count"
+        "ST202",
+        ANY,
+        r"range too large|spans \d+ .* more than|more than the limit of|runs at most \d+ backtests",
+        "a count computed from the request (candles of a range, backtests of a grid) "
+        "against its maximum",
     ),
     Excuse("ST202", ANY, r"not a cursor of this list", "an opaque cursor from a previous page"),
     Excuse(
         "ST202",
         ANY,
-        r"no (candles|bars|observations|data)|is not a table of the public schema",
+        r"no (candles|bars|observations|data)|leaves no test window|"
+        r"is not a table of the public schema",
         "a value against stored data (a range with no rows, a table that does not exist)",
     ),
     Excuse(
         "ST202",
         ANY,
-        r"before .*history|history starts|in the future|after now|ahead",
-        "a date against the source's history or the clock",
+        r"before .*history|history starts|in the future|after now|now plus|ahead|"
+        r"outside the years 1 to 9999",
+        "a date against the source's history, the clock, or what UTC can represent",
     ),
     Excuse(
-        "ST202", ANY, r"unknown (strategy )?parameter|not a parameter", "a strategy's own schema"
+        "ST202",
+        ANY,
+        r"unknown strategy|\"detail\":\"parameter '|no valid parameter combination|"
+        r"unknown (strategy )?parameter|not a parameter",
+        "a strategy's own parameters (its schema depends on `strategy`), a grid range's arithmetic",
     ),
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
 )
