@@ -201,8 +201,10 @@ async def test_stream_answers_the_new_batch_events_until_its_summary(
 async def test_disconnected_sse_clients_leave_nothing_blocked_in_redis(
     backtest_stack: BacktestStack, redis_client: Redis
 ) -> None:
-    """Twenty clients that go away while the gateway waits in XREAD BLOCK for a
-    batch with no new events: no Redis client stays blocked afterwards."""
+    """Eight clients (the per-user cap) that go away while the gateway waits in
+    XREAD BLOCK for a batch with no new events: they shared ONE blocking read (the
+    batch's reader, on the gateway's stream pool), and no Redis client stays
+    blocked afterwards."""
     async with httpx.AsyncClient(base_url=backtest_stack.api, timeout=30) as client:
         answer = await client.post(BATCH, json=batch_body(), headers=backtest_stack.owner_headers)
         events_url = answer.json()["events_url"]
@@ -211,7 +213,7 @@ async def test_disconnected_sse_clients_leave_nothing_blocked_in_redis(
         )  # the batch is over; reconnecting after its summary waits for nothing new
         summary_id = (await read_events(client, events_url, backtest_stack.owner_headers))[-1][0]
 
-        gateway_name = f"ticktide-gateway@{backtest_stack.env['TICKTIDE_REDIS_PREFIX']}"
+        gateway_name = f"ticktide-gateway-streams@{backtest_stack.env['TICKTIDE_REDIS_PREFIX']}"
 
         async def blocked() -> int:
             clients = await redis_client.client_list()
@@ -231,10 +233,14 @@ async def test_disconnected_sse_clients_leave_nothing_blocked_in_redis(
                 assert (await lines.__anext__()).startswith(": batch")
                 await all_waiting.wait()
 
-        holders = [asyncio.create_task(hold_and_drop()) for _ in range(20)]
+        # The readers of the streams above stop within one block after them.
+        await wait_until(lambda: _is_zero(blocked()), timeout=10, what="earlier readers gone")
+        holders = [asyncio.create_task(hold_and_drop()) for _ in range(8)]
         await wait_until(
-            lambda: _at_least(blocked(), 20), timeout=10, what="20 gateway XREADs blocked"
+            lambda: _at_least(blocked(), 1), timeout=10, what="the batch's XREAD blocked"
         )
+        await asyncio.sleep(0.5)  # all eight attached by now: still one read
+        assert await blocked() == 1
         all_waiting.set()
         await asyncio.gather(*holders)
         await wait_until(

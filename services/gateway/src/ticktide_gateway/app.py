@@ -81,7 +81,7 @@ SERVICE = "gateway"
 
 log = get_logger(__name__)
 
-STREAM_BLOCK_MS = 2000  # one XREAD BLOCK of a batch reader
+STREAM_BLOCK_MS = 1000  # one XREAD BLOCK of a batch reader: how long one may outlive its listeners
 
 
 def _redis_pools(settings: Settings) -> tuple[Redis, Redis]:

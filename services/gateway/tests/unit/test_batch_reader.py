@@ -196,3 +196,37 @@ async def test_from_the_start(after: str) -> None:
     entry = await log.append("b")
     async with hub.subscribe("b", after) as subscription:
         assert await collect(subscription, 1) == [entry]
+
+
+class SwallowingLog(MemoryLog):
+    """A blocking read that swallows a cancellation, as redis-py can (#2028)."""
+
+    async def read(
+        self, batch_id: str, after: str, *, block_ms: int | None = None, count: int = 500
+    ) -> list[StreamEntry]:
+        self.blocking += 1
+        try:
+            while True:
+                try:
+                    async with self.changed:
+                        await self.changed.wait_for(lambda: bool(self._after(batch_id, after)))
+                    return self._after(batch_id, after)[:count]
+                except asyncio.CancelledError:
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        finally:
+            self.blocking -= 1
+
+
+async def test_a_reader_whose_cancellation_is_swallowed_stops_after_its_read() -> None:
+    log = SwallowingLog()
+    hub = BatchReaderHub(log)
+    async with hub.subscribe("b", "0") as subscription:
+        await subscription.next(0)
+        await settle()
+        assert log.blocking == 1
+    await settle()
+    assert hub.readers == 0  # gone from the registry at once: a newcomer starts afresh
+    assert log.blocking == 1  # still in its read
+    await log.append("b")  # the read returns; nobody listens any more
+    await settle()
+    assert log.blocking == 0

@@ -10,10 +10,14 @@ Redis connection per batch.
 - A subscription whose buffer is full (a slow client) is detached and catches
   up with XRANGE again from the last entry it returned: memory stays bounded
   and nothing is lost or repeated.
-- The reader stops when its last subscription leaves (its task is cancelled,
-  which also closes its connection: redis-py drops a connection interrupted
-  mid-command). A failed read is logged and retried after a pause while anyone
-  listens.
+- The reader stops when its last subscription leaves: it leaves the registry at
+  once (a newcomer starts a fresh reader) and its task is cancelled, which
+  closes its connection (redis-py drops a connection interrupted mid-command).
+  redis-py can swallow a cancellation that lands at the wrong moment of a
+  blocking command (redis/redis-py#2028), so the loop also ends by itself when
+  its read returns and nobody listens: a reader outlives its last listener by
+  at most one `block_ms`. A failed read is logged and retried after a pause
+  while anyone listens.
 
 No Redis import here: the event log is anything with `read` and `range`
 (`BatchEventLog` in production), so the fan-out tests in memory.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi.sse import EventSourceResponse, format_sse_event
@@ -57,7 +57,7 @@ async def batch_event_stream(
     recheck_seconds: float,
     lease: Lease,
     keepalive: float = KEEPALIVE_SECONDS,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     started = last_sent = time.monotonic()
     next_check = started + recheck_seconds
     sent = 0
@@ -105,18 +105,25 @@ async def batch_event_stream(
 
 
 class _LeasedEventStream(EventSourceResponse):
-    """Gives its lease back however the response ends, even when the body was
-    never started (a client gone before the first byte)."""
+    """Closes its body and gives its lease back however the response ends: a
+    client gone while the body waits to send leaves the generator suspended at a
+    `yield`, and only closing it runs its `finally` (which leaves the batch's
+    reader) now rather than at some later garbage collection; a client gone
+    before the first byte never started it at all."""
 
-    def __init__(self, content: Any, lease: Lease, **kwargs: Any) -> None:
+    def __init__(self, content: AsyncGenerator[bytes, None], lease: Lease, **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
+        self._body = content
         self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.lease.release()
+            try:
+                await self._body.aclose()
+            finally:
+                self.lease.release()
 
 
 def event_stream_response(
