@@ -284,3 +284,35 @@ async def test_compose_nginx_conf_is_the_rendered_template(repo_root: Path) -> N
     assert process.returncode == 0, errors.decode()
     committed = (repo_root / "nginx" / "compose.conf").read_text()
     assert rendered.decode() == committed, "nginx/compose.conf is stale: run `make nginx-compose`"
+
+
+async def test_render_nginx_writes_the_secret_privately_and_refuses_a_bad_one(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """The rendered config holds the proxy secret: 0600, and a value that could break
+    out of its quoted header (or is too short to be a secret) is refused unseen."""
+    template = tmp_path / "t.conf"
+    template.write_text('proxy_set_header X-Ticktide-Proxy-Secret "{{PROXY_SECRET}}";\n')
+    out = tmp_path / "out.conf"
+
+    async def render(secret: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            "python3",
+            str(repo_root / "scripts" / "render-nginx.py"),
+            str(template),
+            str(out),
+            f"PROXY_SECRET={secret}",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, output.decode()
+
+    code, output = await render("0123456789abcdef0123")
+    assert code == 0, output
+    assert out.stat().st_mode & 0o077 == 0
+    assert "0123456789abcdef0123" in out.read_text()
+    for bad in ("short", 'x"; proxy_pass http://evil; #0123456789'):
+        code, output = await render(bad)
+        assert code != 0 and bad not in output, output

@@ -61,6 +61,7 @@ _NOT_FORWARDED = _HOP_BY_HOP | {
     "host",
     "content-length",
     "x-forwarded-for",
+    "x-forwarded-proto",
     "x-request-id",
     PROXY_SECRET_HEADER,
 }
@@ -144,6 +145,8 @@ def _forwarded_headers(
     headers = normalised_headers(request.headers.raw, dropped)
     if request.client is not None:
         headers.append((b"x-forwarded-for", request.client.host.encode("latin-1")))
+        # The scheme as the gateway determined it (https through nginx), not as sent.
+        headers.append((b"x-forwarded-proto", request.url.scheme.encode("latin-1")))
         if proxy_secret:
             headers.append((PROXY_SECRET_HEADER.encode("latin-1"), proxy_secret.encode()))
     headers.append((b"x-request-id", request_id.encode("latin-1")))

@@ -66,20 +66,27 @@ async def test_spoofed_forwarded_for_on_the_gateway_port_is_not_believed(
         echo = (
             await anonymous_api.get(
                 "/api/auth/me",
-                headers={"X-Forwarded-For": spoofed, SECRET_HEADER: "a guess"},
+                headers={
+                    "X-Forwarded-For": spoofed,
+                    "X-Forwarded-Proto": "https",
+                    SECRET_HEADER: "a guess",
+                },
             )
         ).json()
         sent = echo["headers"]
-        # The gateway vouches for the address it saw: the socket's.
+        # The gateway vouches for the address and scheme it saw: the socket's.
         assert sent["x-forwarded-for"] == "127.0.0.1", sent
+        assert sent["x-forwarded-proto"] == "http"
         assert sent[SECRET_HEADER] == TEST_PROXY_SECRET
 
 
 async def test_forwarded_for_with_the_secret_names_the_client(
     anonymous_api: httpx.AsyncClient,
 ) -> None:
-    echo = (await anonymous_api.get("/api/auth/me", headers=trusted_hop("203.0.113.77"))).json()
+    headers = {**trusted_hop("203.0.113.77"), "X-Forwarded-Proto": "https"}
+    echo = (await anonymous_api.get("/api/auth/me", headers=headers)).json()
     assert echo["headers"]["x-forwarded-for"] == "203.0.113.77"
+    assert echo["headers"]["x-forwarded-proto"] == "https"
 
 
 @pytest.mark.parametrize(
@@ -216,5 +223,6 @@ async def test_many_anonymous_health_calls_share_one_fan_out(
     # cache period (plus the one a period boundary may fall into), not 300.
     fan_outs = (len(writer.probes) - before) / 2
     assert fan_outs <= elapsed / cache_seconds + 1, (fan_outs, elapsed)
-    # Was a median of 1.5 s (ten probes per call); generous for a loaded machine.
-    assert statistics.median(latencies) < 0.5, statistics.median(latencies)
+    # Was a median of 1.5 s (ten probes per call) on an idle machine; about 0.15 s
+    # now, and generous for a loaded one (the suite shares its cores).
+    assert statistics.median(latencies) < 1.0, statistics.median(latencies)

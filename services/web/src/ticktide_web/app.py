@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticktide_common.health import ReadinessCheck, health_router
 from ticktide_common.logging import get_logger
+from ticktide_common.proxy_trust import TrustedProxyMiddleware
 from ticktide_common.settings import Settings, get_settings
 from ticktide_web import pages
 from ticktide_web.api import ApiError, ApiSession
@@ -179,4 +180,6 @@ def create_app(settings: Settings | None = None, build_dir: str | None = None) -
     async def favicon() -> Response:
         return RedirectResponse(assets.url("img/favicon.svg"), status_code=301)
 
+    # The client and scheme the gateway forwarded, believed only with the proxy secret.
+    app.add_middleware(TrustedProxyMiddleware, secret=settings.ticktide_proxy_secret)
     return app
