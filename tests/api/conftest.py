@@ -33,6 +33,7 @@ SESSION_COOKIE = "__Host-ticktide_session"
 SEED_START = datetime(2024, 1, 1, tzinfo=UTC)
 SEED_END = datetime(2024, 1, 4, tzinfo=UTC)
 LOCATION = "Helsinki"
+INTERVALS = ("1h", "4h", "1d")
 
 FIGURES_KEY = pytest.StashKey[list[RunFigures]]()
 
@@ -59,7 +60,8 @@ class Seeds:
 @pytest.fixture(scope="package")
 def providers() -> Iterator[tuple[FakeBinance, FakeNasdaq, FakeOpenMeteo]]:
     with FakeBinance() as binance, FakeNasdaq() as nasdaq, FakeOpenMeteo() as meteo:
-        binance.add_series("BTCUSDT", "1h", SEED_START, SEED_END)
+        for interval in INTERVALS:
+            binance.add_series("BTCUSDT", interval, SEED_START, SEED_END)
         yield binance, nasdaq, meteo
 
 
@@ -204,15 +206,18 @@ async def fuzz_target(api_stack: CryptoStack, db_pool: asyncpg.Pool) -> FuzzTarg
         async with httpx.AsyncClient(
             base_url=api_stack.api, headers=admin.headers, timeout=30
         ) as as_admin:
-            job_url = await request_backfill(as_admin, "BTCUSDT", SEED_START, SEED_END)
-        job_id = job_url.rsplit("/", 1)[1]
+            job_urls = [
+                await request_backfill(as_admin, "BTCUSDT", SEED_START, SEED_END, interval)
+                for interval in INTERVALS
+            ]
 
-        async def backfilled() -> bool:
-            job = (await client.get(job_url, headers=admin.headers)).json()
-            assert job["status"] != "failed", job
-            return bool(job["status"] == "done")
+            async def backfilled() -> bool:
+                jobs = [(await as_admin.get(url)).json() for url in job_urls]
+                assert all(job["status"] != "failed" for job in jobs), jobs
+                return all(job["status"] == "done" for job in jobs)
 
-        await wait_until(backfilled, timeout=90, what="the seeded BTCUSDT backfill")
+            await wait_until(backfilled, timeout=90, what="the seeded BTCUSDT backfills")
+        job_id = job_urls[0].rsplit("/", 1)[1]
         batch_id = await _finished_batch(client, user.headers)
     return FuzzTarget(api_stack, user, admin, Seeds(batch_id=batch_id, job_id=job_id))
 

@@ -6,6 +6,7 @@ a `Finding` (see `findings.py`), with the run's figures."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,10 +56,15 @@ class FuzzRun:
     base_url: str
     headers: dict[str, str]
     own_ids: dict[str, int]  # path parameter name -> the run's own id
-    dictionaries: dict[str, list[str | int]]  # path/query parameter -> seeded values
+    # "path.batch_id", "query.symbol", "body.symbols[*]" -> values offered half the time
+    dictionaries: dict[str, list[str | int]]
     max_examples: int = 25
     workers: int = 2
     request_timeout: float = 20.0
+
+
+def _dictionary_name(binding: str) -> str:
+    return re.sub(r"\W", "_", binding)
 
 
 def _config(run: FuzzRun) -> schemathesis.Config:
@@ -77,11 +83,11 @@ def _config(run: FuzzRun) -> schemathesis.Config:
                 "with-security-parameters": False,
             },
             "dictionaries": {
-                name.replace(".", "_"): {"values": values}
+                _dictionary_name(name): {"values": values}
                 for name, values in run.dictionaries.items()
             },
             "parameters": {
-                name: {"dictionary": name.replace(".", "_"), "probability": 0.5}
+                name: {"dictionary": _dictionary_name(name), "probability": 0.5}
                 for name in run.dictionaries
             },
             "operations": [{"include-path": path, "enabled": False} for path in NOT_FUZZED],
@@ -157,9 +163,14 @@ def run_schemathesis(run: FuzzRun) -> tuple[list[Finding], RunFigures, list[str]
     with _guard_own_ids(run.own_ids):
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
-                if " /" in event.recorder.label:  # "GET /api/...", not "Stateful tests"
-                    figures.operations.add(event.recorder.label)
                 figures.examples += len(event.recorder.cases)
+                label = event.recorder.label
+                if " /" not in label:  # "Stateful tests", not one operation
+                    continue
+                figures.operations.add(label)
+                answered = [i.response for i in event.recorder.interactions.values()]
+                if any(r is not None and 200 <= r.status_code < 300 for r in answered):
+                    figures.succeeded.add(label)
             elif isinstance(event, events.NonFatalError):
                 errors.append(
                     f"[{run.role}] {event.label}: {event.info.title}: {event.info.message}"

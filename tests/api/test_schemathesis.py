@@ -35,7 +35,7 @@ from dataclasses import asdict
 
 import pytest
 
-from tests.api.conftest import FuzzTarget, Identity
+from tests.api.conftest import SEED_END, SEED_START, FuzzTarget, Identity
 from tests.api.findings import KNOWN_FINDINGS, SCHEMA_CANNOT_SAY, RunFigures, describe, unexcused
 from tests.api.fuzz import FuzzRun, run_schemathesis
 
@@ -58,6 +58,17 @@ def fuzz(target: FuzzTarget, identity: Identity, figures: list[RunFigures]) -> N
             "path.job_id": [target.seeds.job_id],
             "query.symbol": ["BTCUSDT", "AAPL"],
             "query.location": ["Helsinki"],
+            # Bodies that can pass every rule (a range with seeded candles), so that
+            # backtests and backfills are queued and run, not only refused.
+            "body.symbols[*]": ["BTCUSDT"],
+            "body.symbol": ["BTCUSDT", "AAPL"],
+            "body.interval": ["1h"],
+            "body.intervals[*]": ["1h"],
+            "body.location": ["Helsinki"],
+            "body.strategy": ["sma_cross", "buy_and_hold"],
+            "body.rank_by": ["sharpe"],
+            "body.start": [SEED_START.isoformat()],
+            "body.end": [SEED_END.isoformat()],
         },
         max_examples=MAX_EXAMPLES,
     )
