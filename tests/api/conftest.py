@@ -21,7 +21,7 @@ import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from tests.api.findings import RunFigures
+from tests.api.findings import RunFigures, stale_known
 from tests.stack import CryptoStack, request_backfill, stack_env, start_stack
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
@@ -235,3 +235,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("schemathesis")
     for run in figures:
         terminalreporter.write_line(run.summary())
+    if len(figures) > 1:
+        for known in stale_known(figures):
+            terminalreporter.write_line(
+                f"known finding not seen by any run (fixed? remove it from KNOWN_FINDINGS): "
+                f"{known.owner}: {known.code} {known.operation} /{known.body}/"
+            )

@@ -31,6 +31,7 @@ __all__ = [
     "excuse_for",
     "unexcused",
     "describe",
+    "stale_known",
 ]
 
 
@@ -243,6 +244,12 @@ def describe(finding: Finding) -> str:
     return "\n".join(lines)
 
 
+def stale_known(runs: Iterable[RunFigures]) -> list[Excuse]:
+    """The known findings no run matched: fixed, probably; time to remove them."""
+    used = set().union(*(run.excuses_used for run in runs))
+    return [known for known in KNOWN_FINDINGS if known not in used]
+
+
 @dataclass
 class RunFigures:
     """What one run did: operations tested, examples sent, seconds taken, findings."""
@@ -255,6 +262,7 @@ class RunFigures:
     findings: int = 0
     excused: int = 0
     new: int = 0
+    excuses_used: set[Excuse] = field(default_factory=set)
 
     def summary(self) -> str:
         never = sorted(self.operations - self.succeeded)

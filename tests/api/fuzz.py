@@ -19,26 +19,11 @@ from schemathesis.engine import events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 
 from tests.api.findings import Finding, RunFigures
+from tests.api.guards import NOT_FUZZED, UNUSED_ID, redirected
 
-__all__ = ["FuzzRun", "run_schemathesis", "SELF_TARGETING", "NOT_FUZZED", "UNUSED_ID"]
+__all__ = ["FuzzRun", "run_schemathesis"]
 
 load_all_checks()
-
-# Operations not fuzzed at all: a logout ends the run's own session.
-NOT_FUZZED = ("/api/auth/logout",)
-
-# Operations that act on the account (or token) in their path parameter: aimed at
-# the run's own, the run would delete, disable or demote itself, change its own
-# password (PATCH) or revoke its own token; such a request is sent for UNUSED_ID
-# instead (a 404, which the checks then see).
-SELF_TARGETING: dict[tuple[str, str], str] = {
-    ("DELETE", "/api/admin/users/{user_id}"): "user_id",
-    ("PATCH", "/api/admin/users/{user_id}"): "user_id",
-    ("POST", "/api/admin/users/{user_id}/disable"): "user_id",
-    ("PUT", "/api/admin/users/{user_id}/role"): "user_id",
-    ("DELETE", "/api/auth/tokens/{token_id}"): "token_id",
-}
-UNUSED_ID = 2_000_000_000
 
 NEGATIVE_DATA_REFUSALS = [
     *("400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"),
@@ -132,12 +117,9 @@ def _guard_own_ids(own_ids: dict[str, int]) -> Iterator[None]:
         operation = context.operation
         if operation is None:
             return
-        name = SELF_TARGETING.get((operation.method.upper(), operation.path))
-        params = case.path_parameters
-        if name is None or not params or name not in own_ids:
-            return
-        if str(params.get(name)) == str(own_ids[name]):
-            params[name] = UNUSED_ID
+        name = redirected(operation.method, operation.path, case.path_parameters, own_ids)
+        if name is not None:
+            case.path_parameters[name] = UNUSED_ID
 
     GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
     try:

@@ -7,8 +7,10 @@ from tests.api.findings import (
     SCHEMA_CANNOT_SAY,
     Excuse,
     Finding,
+    RunFigures,
     describe,
     excuse_for,
+    stale_known,
     unexcused,
 )
 
@@ -60,3 +62,10 @@ def test_described_with_its_request() -> None:
         "    check: check says",
         "    request: curl x",
     ]
+
+
+def test_known_findings_no_run_matched_are_stale() -> None:
+    first, *rest = KNOWN_FINDINGS
+    runs = [RunFigures("user", excuses_used={first}), RunFigures("admin", excuses_used=set(rest))]
+    assert stale_known(runs) == []
+    assert stale_known([RunFigures("user", excuses_used={first})]) == rest
