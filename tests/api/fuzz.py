@@ -30,7 +30,9 @@ NEGATIVE_DATA_REFUSALS = [
     "5xx",  # schemathesis' default list and 413; a 5xx is still a server error (ST101)
 ]
 
-DEFAULT_SEED = 20261202  # fixed, so `make test` is repeatable; TICKTIDE_FUZZ_SEED overrides
+# Fixed, so each `make test` draws the same examples (what the server's state makes
+# of them may still differ); TICKTIDE_FUZZ_SEED explores others.
+DEFAULT_SEED = 20261202
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,14 @@ from dataclasses import asdict
 import pytest
 
 from tests.api.conftest import SEED_END, SEED_START, FuzzTarget, Identity
-from tests.api.findings import KNOWN_FINDINGS, SCHEMA_CANNOT_SAY, RunFigures, describe, unexcused
+from tests.api.findings import (
+    KNOWN_FINDINGS,
+    SCHEMA_CANNOT_SAY,
+    RunFigures,
+    describe,
+    excuse_for,
+    unexcused,
+)
 from tests.api.fuzz import FuzzRun, run_schemathesis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -73,11 +80,10 @@ def fuzz(target: FuzzTarget, identity: Identity, figures: list[RunFigures]) -> N
         max_examples=MAX_EXAMPLES,
     )
     findings, run_figures, errors = run_schemathesis(run)
-    new, used = unexcused(findings, (*SCHEMA_CANNOT_SAY, *KNOWN_FINDINGS))
+    excuses = (*SCHEMA_CANNOT_SAY, *KNOWN_FINDINGS)
+    new, used = unexcused(findings, excuses)
     run_figures.findings = len(findings)
-    run_figures.excused = len(findings) - sum(
-        1 for f in findings if f.key() in {n.key() for n in new}
-    )
+    run_figures.excused = sum(excuse_for(f, excuses) is not None for f in findings)
     run_figures.new = len(new)
     run_figures.excuses_used = used
     report = os.environ.get("TICKTIDE_FUZZ_REPORT")  # a file for every finding, excused or not
