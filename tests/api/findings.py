@@ -119,7 +119,12 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
     # Not a schema rule but the contract: DELETE of a batch cancels what has not run
     # (CONTRACT §2); the batch and its results stay readable, as its owner expects.
-    Excuse("ST301", r"GET /api/crypto/backtest/batch/\{batch_id\}", r"batch_id", "DELETE cancels"),
+    Excuse(
+        "ST301",
+        r"GET /api/crypto/backtest/batch/\{batch_id\}(/events)?",
+        r"batch_id",
+        "DELETE cancels; the batch, its results and its events stay",
+    ),
 )
 
 H2 = "H2 (gateway backtest/planning.py)"
