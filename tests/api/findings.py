@@ -113,7 +113,7 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         "ST202",
         ANY,
         r"unknown strategy|\"detail\":\"parameter '|no valid parameter combination|"
-        r"unknown (strategy )?parameter|not a parameter",
+        r"unknown (strategy )?parameter|not a parameter|has no parameter",
         "a strategy's own parameters (its schema depends on `strategy`), a grid range's arithmetic",
     ),
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
