@@ -1,6 +1,7 @@
 """The auth service's typed errors and how each becomes a response: a clear
 4xx `{"detail": ...}` for what the caller did, 503 when Redis or PostgreSQL is
-unreachable (fail closed), and a bare 500 for anything unexpected."""
+unreachable (fail closed), and a bare 500 for anything unexpected. A 405 lists
+in `Allow` every method of the path (`ticktide_common.allow_header`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticktide_auth.policy import PolicyError
+from ticktide_common.allow_header import http_error_with_allow
 from ticktide_common.logging import get_logger
 
 __all__ = [
@@ -127,6 +130,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error_with_allow)
     app.add_exception_handler(PolicyError, _policy_error)
     app.add_exception_handler(AuthApiError, _api_error)
     app.add_exception_handler(RedisError, _redis_down)
