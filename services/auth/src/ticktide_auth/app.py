@@ -19,6 +19,7 @@ from ticktide_auth.admin_service import AdminService
 from ticktide_auth.body_limit import BodyLimitMiddleware
 from ticktide_auth.deps import AuthState
 from ticktide_auth.errors import install_error_handlers
+from ticktide_auth.openapi import install_openapi
 from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.routes import admin, auth
@@ -140,6 +141,7 @@ def create_app(
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app, settings)  # the document declares this deployment's bounds
     app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
     app.include_router(auth.router)
     app.include_router(admin.router)

@@ -14,7 +14,7 @@ import re
 import threading
 
 import zxcvbn
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from zxcvbn.matching import RANKED_DICTIONARIES
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "USERNAME_MIN",
     "USERNAME_MAX",
     "EMAIL_MAX",
+    "EMAIL_REFUSED_DOMAINS",
     "PolicyError",
     "check_username",
     "is_possible_username",
@@ -37,6 +38,9 @@ USERNAME_MIN, USERNAME_MAX = 3, 32
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 _USERNAME = re.compile(USERNAME_PATTERN)
 EMAIL_MAX = 254  # RFC 5321 path limit
+# email_validator refuses addresses at these domains and their subdomains (RFC 6761
+# special-use names: test, localhost, ...), even without a DNS lookup.
+EMAIL_REFUSED_DOMAINS: tuple[str, ...] = tuple(SPECIAL_USE_DOMAIN_NAMES)
 DEFAULT_MIN_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline attacks"
 # zxcvbn refuses more than 72 characters and takes ~40 ms at 64; the strength of
 # a longer password is judged by its start (which must be strong on its own).
@@ -56,7 +60,9 @@ class PolicyError(ValueError):
 
 def is_possible_username(username: str) -> bool:
     """Could a stored user have this name? (Lets login skip impossible lookups.)"""
-    return USERNAME_MIN <= len(username) <= USERNAME_MAX and bool(_USERNAME.match(username))
+    # fullmatch: `$` alone would also take a trailing newline ("bob\n"), which the
+    # published pattern (a JSON Schema regex: `$` is the end) does not.
+    return USERNAME_MIN <= len(username) <= USERNAME_MAX and bool(_USERNAME.fullmatch(username))
 
 
 def check_username(username: str) -> str:
