@@ -1,7 +1,9 @@
 """The one conversion of the times and dates that enter Ticktide to UTC, and the
 bounds a backfill of each source must stay within.
 
-Pure: no I/O. Every time a request carries (query parameter or JSON body field)
+Pure: no I/O. Times and dates enter as ISO-8601 text only (what the OpenAPI
+document says): a number, or a numeric string, which pydantic's lax mode would
+read as Unix seconds, is a 422. Every time a request carries (query parameter or JSON body field)
 goes through `to_utc` (the gateway's `Timestamp`, the backtest bodies' and
 auth's `UtcTime`, and `UtcDate` for calendar dates): a naive time is UTC, an
 aware one is converted, and one whose UTC value leaves the years 1-9999
@@ -16,6 +18,7 @@ run the command.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -57,12 +60,53 @@ def to_utc(value: datetime) -> datetime:
         ) from None
 
 
-UtcTime = Annotated[datetime, AfterValidator(to_utc)]
+# ISO-8601 text starts with its four-digit year; pydantic's lax parsing would also
+# take a number, or a numeric string, as Unix seconds, which the document (a
+# `date-time` or `date` string) does not say.
+_ISO_START = re.compile(r"\d{4}-")
+
+
+def _unix_seconds(value: object) -> bool:
+    """A number, or text that is one and not ISO-8601: what lax pydantic would read
+    as Unix seconds."""
+    if isinstance(value, int | float):
+        return True
+    if not isinstance(value, str) or _ISO_START.match(value):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _iso_text(value: object, kind: str) -> object:
+    """`value` unchanged unless it would be read as Unix seconds: then a ValueError
+    (a 422 naming the field). `kind`: "time" or "date", what the field takes. Other
+    text is left to pydantic, whose error says what a valid value is."""
+    if not _unix_seconds(value):
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+    example = "2024-01-01" if kind == "date" else "2024-01-01T00:00:00Z or 2024-01-01"
+    raise ValueError(
+        f"{shown} is not an ISO-8601 {kind}: give text such as {example} "
+        "(a number of Unix seconds is not accepted)"
+    )
+
+
+def _time_text(value: object) -> object:
+    return _iso_text(value, "time")
+
+
+# A time: ISO-8601 text (or a datetime), converted to UTC.
+UtcTime = Annotated[datetime, BeforeValidator(_time_text), AfterValidator(to_utc)]
 
 
 def _date_of(value: object) -> object:
     """A date field given a time: the UTC date of a time at midnight UTC. Anything
-    else is left to pydantic's date parsing (whose error names the field)."""
+    else is left to pydantic's date parsing (whose error names the field), but for
+    numbers (Unix seconds in pydantic's lax mode), refused here."""
+    value = _iso_text(value, "date")
     if isinstance(value, str) and len(value.strip()) > 10:
         try:
             value = datetime.fromisoformat(value.strip())

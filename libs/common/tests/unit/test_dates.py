@@ -1,5 +1,5 @@
 """The one time parser (`to_utc`, `UtcTime`) and the backfill bounds: timezone
-edges, years 1 and 9999 with offsets, garbage."""
+edges, years 1 and 9999 with offsets, garbage, numbers (Unix seconds)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,28 @@ def test_naive_is_utc_and_offsets_are_converted() -> None:
         ("2024-03-31T03:30:00+03:00", datetime(2024, 3, 31, 0, 30, tzinfo=UTC)),
         ("2024-01-01T00:00:00+23:59", datetime(2023, 12, 31, 0, 1, tzinfo=UTC)),
         ("2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
-        ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
     ],
 )
 def test_edges_that_stay_in_years_1_to_9999(text: str, expected: datetime) -> None:
     assert Window.model_validate({"start": text}).start == expected
+
+
+# The OpenAPI document says a `date-time` / `date` string: a number, or a numeric
+# string (pydantic's lax mode reads both as Unix seconds), is refused (issue 10).
+@pytest.mark.parametrize("body", ['{"start": 0}', '{"start": 1700000000.5}', '{"start": "0.5"}'])
+def test_unix_seconds_are_not_a_time(body: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Window.model_validate_json(body)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("start",) and "Unix seconds is not accepted" in error["msg"], error
+
+
+@pytest.mark.parametrize("body", ['{"day": 0}', '{"day": 19723}', '{"day": "1700000000"}'])
+def test_unix_seconds_are_not_a_date(body: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Day.model_validate_json(body)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("day",) and "Unix seconds is not accepted" in error["msg"], error
 
 
 @pytest.mark.parametrize(
