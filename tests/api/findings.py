@@ -117,6 +117,13 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         "a strategy's own parameters (its schema depends on `strategy`), a grid range's arithmetic",
     ),
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
+    Excuse(
+        "ST202",
+        r"POST /api/auth/(register|password)|POST /api/admin/users|PATCH /api/admin/users/.*",
+        r"password (is too easy to guess|is one of the most common|must not contain)",
+        "a new password's strength: zxcvbn's estimate, its list of common passwords, the "
+        "username or the service's name inside it (the schema says its length)",
+    ),
     # Not a schema rule but the contract: DELETE of a batch cancels what has not run
     # (CONTRACT §2); the batch and its results stay readable, as its owner expects.
     Excuse(
@@ -127,94 +134,7 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
     ),
 )
 
-H2 = "H2 (gateway backtest/planning.py)"
-H3 = "H3 (services/auth)"
-H4 = "H4 (gateway validation.py, data_validation.py, data_bodies.py)"
-
-KNOWN_FINDINGS: tuple[Excuse, ...] = (
-    Excuse(
-        "ST202",
-        r"POST /api/crypto/backtest/(batch|stream)",
-        r"rank_by .* is not one of",
-        "BacktestBatchRequest.rank_by is a str checked in a validator, not an enum of "
-        'RANKABLE_METRICS: {"symbols": ["BTCUSDT"], "intervals": ["1d"], "strategy": '
-        '"sma_cross", "start": "2024-01-01T00:00:00+00:00", "end": '
-        '"2024-01-04T00:00:00+00:00", "rank_by": "310028"} -> 422 "rank_by \'310028\' is '
-        'not one of [...]"',
-        H2,
-    ),
-    Excuse(
-        "ST202",
-        r"\w+ /api/(crypto|stocks|weather|admin/ingest)/.*",
-        r"String should match pattern",
-        "the symbol and location types validate a `pattern` after a BeforeValidator (strip, "
-        "upper), and pydantic then leaves the pattern out of the input schema: the document "
-        'says any string. POST /api/crypto/backtest/batch {..., "symbols": [""]} -> 422 '
-        "\"body parameter 'symbols.0': String should match pattern '^[A-Z0-9]{2,20}$'\"; "
-        "GET /api/weather/current?location=%0Fw -> 422 (location pattern)",
-        H4,
-    ),
-    Excuse(
-        "ST202",
-        r"GET /api/crypto/prices",
-        r"limit must be between",
-        "PricesQuery.limit is checked in code (1..max_candles_per_request), not declared: "
-        'GET /api/crypto/prices?symbol=BTCUSDT&limit=-34723325 -> 422 "limit must be between '
-        '1 and 20000"',
-        H4,
-    ),
-    Excuse(
-        "ST202",
-        r"GET /api/stocks/multi",
-        r"give at least one stock symbol|is not a stock symbol",
-        "`symbols` (comma-separated) is parsed in code; its schema is any string: "
-        'GET /api/stocks/multi?symbols= -> 422 "give at least one stock symbol"',
-        H4,
-    ),
-    Excuse(
-        "ST201",
-        r"POST /api/admin/ingest/\w+/backfill",
-        r"job_id",
-        "a body date given as a number (Unix seconds) is accepted where the schema says a "
-        'string: POST /api/admin/ingest/stocks/backfill {"symbol": "AAPL", "start": 0, '
-        '"end": "2000-01-01"} -> 202',
-        H4,
-    ),
-    Excuse(
-        "ST202",
-        r"POST /api/auth/(password|register)|POST /api/admin/users|PATCH /api/admin/users/.*",
-        r"password must be at (least|most)|username must be|email is not a valid address",
-        "auth's request schemas do not declare what its policy checks (password 8..128 "
-        'characters, username pattern, e-mail format): POST /api/auth/register {"username": '
-        '"0", ...} -> 422 "username must be 3-32 characters"; {"email": "0"} -> 422',
-        H3,
-    ),
-    Excuse(
-        "ST202",
-        r"POST /api/auth/tokens",
-        r"expires_in_days must be between",
-        'TokenCreate.expires_in_days is checked in code, not declared: {"name": "x", '
-        '"password": ..., "expires_in_days": 9983} -> 422',
-        H3,
-    ),
-    Excuse(
-        "ST205",
-        r"\w+ /api/(admin/users|auth/tokens).*",
-        ANY,
-        "auth's 405 names only the first route's methods (Starlette; FastAPI makes one route "
-        "per method): OPTIONS /api/admin/users/1 -> 405 `Allow: GET` (PATCH, DELETE missing); "
-        "the gateway's error_handlers._http_error shows the fix",
-        H3,
-    ),
-    Excuse(
-        "ST201",
-        r"GET /api/admin/(security-events|activity)",
-        ANY,
-        "auth's date-time query parameters also take Unix seconds (pydantic's lax mode), "
-        "which the schema does not say: GET /api/admin/security-events?until=0.5 -> 200 []",
-        H3,
-    ),
-)
+KNOWN_FINDINGS: tuple[Excuse, ...] = ()
 
 
 def excuse_for(finding: Finding, excuses: Iterable[Excuse]) -> Excuse | None:
@@ -249,10 +169,12 @@ def describe(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def stale_known(runs: Iterable[RunFigures]) -> list[Excuse]:
+def stale_known(
+    runs: Iterable[RunFigures], known_findings: Sequence[Excuse] = KNOWN_FINDINGS
+) -> list[Excuse]:
     """The known findings no run matched: fixed, probably; time to remove them."""
     used = set().union(*(run.excuses_used for run in runs))
-    return [known for known in KNOWN_FINDINGS if known not in used]
+    return [known for known in known_findings if known not in used]
 
 
 @dataclass

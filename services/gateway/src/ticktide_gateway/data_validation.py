@@ -15,7 +15,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ticktide_common.dates import (
     DateOutOfRange,
@@ -24,7 +24,7 @@ from ticktide_common.dates import (
     day_start,
     iso_z,
 )
-from ticktide_common.messages import LOCATION_PATTERN, STOCK_SYMBOL_PATTERN, StockExchange
+from ticktide_common.messages import StockExchange
 from ticktide_gateway.validation import InvalidQuery, Timestamp, as_utc
 
 __all__ = [
@@ -40,6 +40,11 @@ __all__ = [
     "HistoricWeatherQuery",
     "StocksBackfillRequest",
     "WeatherBackfillRequest",
+    "STOCK_SYMBOL_INPUT_PATTERN",
+    "LOCATION_INPUT_PATTERN",
+    "SYMBOL_LIST_PATTERN",
+    "StockSymbol",
+    "LocationName",
     "parse_symbol_list",
     "stock_window",
     "stats_window",
@@ -58,37 +63,66 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
-_SYMBOL_RE = re.compile(STOCK_SYMBOL_PATTERN)
-_SYMBOL_RULE = "1 to 20 of A-Z, 0-9, '.', '-' starting with a letter or digit, e.g. AAPL, NDA-FI"
+_SYMBOL_RULE = (
+    "1 to 20 of A-Z (either case), 0-9, '.', '-' starting with a letter or digit, e.g. AAPL, NDA-FI"
+)
 
 
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
+# The exchange in either case with spaces around: checked here (the enum after it
+# sees the normalised value), documented as this pattern, not as the enum, which
+# would say that only the upper-case names are taken.
+EXCHANGE_INPUT_PATTERN = r"^ *([Nn][Aa][Ss][Dd][Aa][Qq]|[Oo][Mm][Xx][Hh]) *$"
+_EXCHANGE_INPUT_RE = re.compile(EXCHANGE_INPUT_PATTERN)
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
+def _exchange_of(value: object) -> object:
+    if isinstance(value, str) and _EXCHANGE_INPUT_RE.fullmatch(value):
+        return value.strip(" ").upper()
+    return value  # the enum refuses it, naming the two exchanges
 
+
+def _stock_normalised(value: str) -> str:
+    return value.strip(" ").upper()
+
+
+def _location_normalised(value: str) -> str:
+    return value.strip(" ")
+
+
+# What a request may send, checked as sent (so that the OpenAPI document carries the
+# pattern that is enforced: constraints placed before the AfterValidator stay in the
+# schema) and then normalised: a stock symbol in either case with spaces around
+# (ASCII only, so upper-casing cannot make a refused input valid: "ß" -> "SS"); a
+# location with spaces around.
+_STOCK_SYMBOL = r"[A-Za-z0-9][A-Za-z0-9.\-]{0,19}"
+STOCK_SYMBOL_INPUT_PATTERN = rf"^ *{_STOCK_SYMBOL} *$"
+LOCATION_INPUT_PATTERN = r"^ *[A-Za-z][A-Za-z .'\-]{0,63}$"
+# `symbols` of /multi: 1 to MAX_MULTI_SYMBOLS symbols separated by commas, blanks
+# (spaces, empty items) allowed around them; `parse_symbol_list` reads exactly this.
+SYMBOL_LIST_PATTERN = (
+    rf"^[ ,]*{_STOCK_SYMBOL}(?: *,[ ,]*{_STOCK_SYMBOL}){{0,{MAX_MULTI_SYMBOLS - 1}}}[ ,]*$"
+)
+_SYMBOL_INPUT_RE = re.compile(_STOCK_SYMBOL)
 
 StockSymbol = Annotated[
     str,
-    BeforeValidator(_upper),
     Field(
-        pattern=STOCK_SYMBOL_PATTERN,
+        pattern=STOCK_SYMBOL_INPUT_PATTERN,
         description="our stock symbol (case-insensitive), e.g. AAPL, NOKIA, NDA-FI",
         examples=["AAPL"],
     ),
+    AfterValidator(_stock_normalised),
 ]
 LocationName = Annotated[
     str,
-    BeforeValidator(_strip),
     Field(
         min_length=1,
         max_length=64,
-        pattern=LOCATION_PATTERN,
+        pattern=LOCATION_INPUT_PATTERN,
         description="a configured location's name, matched case-insensitively",
         examples=["Helsinki"],
     ),
+    AfterValidator(_location_normalised),
 ]
 DateOrTime = Annotated[
     Timestamp,
@@ -112,10 +146,13 @@ class StockRangeQuery(StockQuery):
 class MultiStockQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    # The pattern is documented, and checked by `parse_symbol_list`, whose messages
+    # say which item is wrong.
     symbols: str = Field(
         max_length=MAX_MULTI_SYMBOLS * 22,
-        description=f"comma-separated stock symbols, at most {MAX_MULTI_SYMBOLS}",
+        description=f"comma-separated stock symbols (case-insensitive), 1 to {MAX_MULTI_SYMBOLS}",
         examples=["AAPL,NOKIA"],
+        json_schema_extra={"pattern": SYMBOL_LIST_PATTERN},
     )
     start: DateOrTime | None = None
     end: DateOrTime | None = None
@@ -124,9 +161,13 @@ class MultiStockQuery(BaseModel):
 class LatestStocksQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    exchange: Annotated[StockExchange | None, BeforeValidator(_upper)] = Field(
-        None, description="NASDAQ or OMXH; all exchanges when absent"
-    )
+    exchange: Annotated[
+        StockExchange | None,
+        BeforeValidator(_exchange_of),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": EXCHANGE_INPUT_PATTERN}, {"type": "null"}]}
+        ),
+    ] = Field(None, description="NASDAQ or OMXH (case-insensitive); all exchanges when absent")
 
 
 class LocationQuery(BaseModel):
@@ -188,24 +229,24 @@ def _check_order(start: datetime, end: datetime) -> None:
 
 
 def parse_symbol_list(text: str) -> list[str]:
-    """`"aapl, NOKIA,AAPL"` → `["AAPL", "NOKIA"]` (order kept, repeats dropped)."""
-    symbols: list[str] = []
+    """`"aapl, NOKIA,AAPL"` → `["AAPL", "NOKIA"]` (order kept, repeats dropped).
+    Accepts exactly the strings SYMBOL_LIST_PATTERN matches: items split on commas,
+    spaces around them and blank items ignored, 1 to MAX_MULTI_SYMBOLS symbols given
+    (repeats counted)."""
+    given: list[str] = []
     for part in text.split(","):
-        symbol = part.strip().upper()
-        if not symbol:
+        raw = part.strip(" ")
+        if not raw:
             continue
-        if not _SYMBOL_RE.match(symbol):
-            shown = symbol if len(symbol) <= 30 else symbol[:30] + "..."
+        if not _SYMBOL_INPUT_RE.fullmatch(raw):
+            shown = raw if len(raw) <= 30 else raw[:30] + "..."
             raise InvalidQuery(f"symbols: {shown!r} is not a stock symbol ({_SYMBOL_RULE})")
-        if symbol not in symbols:
-            symbols.append(symbol)
-    if not symbols:
+        given.append(raw.upper())
+    if not given:
         raise InvalidQuery("symbols: give at least one stock symbol, e.g. symbols=AAPL,NOKIA")
-    if len(symbols) > MAX_MULTI_SYMBOLS:
-        raise InvalidQuery(
-            f"symbols: {len(symbols)} given, at most {MAX_MULTI_SYMBOLS} per request"
-        )
-    return symbols
+    if len(given) > MAX_MULTI_SYMBOLS:
+        raise InvalidQuery(f"symbols: {len(given)} given, at most {MAX_MULTI_SYMBOLS} per request")
+    return list(dict.fromkeys(given))
 
 
 def stock_window(

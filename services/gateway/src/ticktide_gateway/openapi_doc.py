@@ -9,6 +9,11 @@ added; a component auth names like one of the gateway's but defines
 differently is renamed `auth_<name>`, and auth's references follow it. The
 merged document then gets its error answers by rule (`openapi_errors`): 401/403
 from each route's guard, 404/413/422/429/503 and the shared `ErrorBody`.
+
+A bound that is a setting (`limit` of the prices, at most MAX_CANDLES_PER_REQUEST)
+is declared in its schema as `SETTING_MAXIMUM: <setting name>` and served as the
+running setting's value (`with_setting_bounds`), so the document states the bound
+the code checks, whatever the deployment set.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ from ticktide_gateway.auth import route_guard
 from ticktide_gateway.deps import HttpDep, SettingsDep
 from ticktide_gateway.openapi_errors import Operation, document_errors
 
-__all__ = ["router", "merge_documents", "OPENAPI_URL", "DOCS_URL", "AUTH_MISSING_NOTE"]
+__all__ = [
+    "router",
+    "merge_documents",
+    "with_setting_bounds",
+    "OPENAPI_URL",
+    "DOCS_URL",
+    "AUTH_MISSING_NOTE",
+    "SETTING_MAXIMUM",
+]
 
 log = get_logger(__name__)
 
@@ -43,6 +56,22 @@ AUTH_MISSING_NOTE = (
 router = APIRouter()
 
 Document = dict[str, Any]
+
+SETTING_MAXIMUM = "x-ticktide-maximum-setting"
+
+
+def with_setting_bounds(node: Any, settings: object) -> Any:
+    """A copy of `node` where each schema naming a setting under SETTING_MAXIMUM has
+    that setting's value as its `maximum` instead."""
+    if isinstance(node, dict):
+        out = {key: with_setting_bounds(value, settings) for key, value in node.items()}
+        setting = out.pop(SETTING_MAXIMUM, None)
+        if isinstance(setting, str):
+            out["maximum"] = getattr(settings, setting)
+        return out
+    if isinstance(node, list):
+        return [with_setting_bounds(item, settings) for item in node]
+    return node
 
 
 def _rewrite_refs(node: Any, renamed: dict[str, str]) -> Any:
@@ -113,7 +142,7 @@ def admin_operations(app: FastAPI) -> set[Operation]:
 @router.get(OPENAPI_URL, include_in_schema=False)
 async def openapi_document(request: Request, settings: SettingsDep, http: HttpDep) -> JSONResponse:
     app: FastAPI = request.app
-    own = app.openapi()
+    own = with_setting_bounds(app.openapi(), settings)
     auth = await _auth_document(http, settings.auth_url)
     admin = admin_operations(app)
     if auth is None:

@@ -1,11 +1,13 @@
 """Validation of the gateway's inputs: query and body models, and the rules that
 turn `start`/`end`/`limit` into the exact window a prices query reads.
 
-Every time a request carries is a `Timestamp` (or the backtest bodies' `UtcTime`
-over `as_utc`): converted to UTC by `ticktide_common.dates.to_utc`, so a value
+Every time a request carries is a `Timestamp` (or the backtest bodies'
+`ticktide_common.dates.UtcTime` it extends): ISO-8601 text only, never a number
+(the document says a date-time string), converted to UTC by `to_utc`, so a value
 whose UTC conversion leaves the years 1-9999 is a 422 naming the field, and
-models hold UTC times only. Backfills are also bounded by the source's history
-start and by now (`check_backfill_range`).
+models hold UTC times only. A symbol is checked as sent against the pattern the
+document shows (`SYMBOL_INPUT_PATTERN`), then upper-cased. Backfills are also
+bounded by the source's history start and by now (`check_backfill_range`).
 
 Pure: no I/O. Every rejection is an `InvalidQuery` whose message says what was
 wrong and what is allowed; the app turns it into a 422 `{"detail": ...}`.
@@ -20,13 +22,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, iso_z, to_utc
+from ticktide_common.dates import DateOutOfRange, UtcTime, check_backfill_bounds, iso_z, to_utc
 from ticktide_common.messages import CryptoInterval
 from ticktide_common.settings import CRYPTO_INTERVALS
 
 __all__ = [
     "INTERVAL_STEPS",
     "SYMBOL_PATTERN",
+    "SYMBOL_INPUT_PATTERN",
+    "Symbol",
+    "Timestamp",
     "InvalidQuery",
     "PricesQuery",
     "SeriesQuery",
@@ -44,15 +49,20 @@ INTERVAL_STEPS: dict[str, timedelta] = {
 }
 assert tuple(INTERVAL_STEPS) == CRYPTO_INTERVALS
 
-SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"  # a symbol as stored and answered
+# What a request may send: the same, in either case, with spaces around. The raw
+# input is checked against this (so the OpenAPI document carries the pattern that
+# is enforced), then normalised to SYMBOL_PATTERN by `_normalised`; being ASCII,
+# upper-casing cannot turn a refused input into an accepted one ("ß" -> "SS").
+SYMBOL_INPUT_PATTERN = r"^ *[A-Za-z0-9]{2,20} *$"
 
 
 class InvalidQuery(ValueError):
     """A request that is well-formed but asks for something not allowed."""
 
 
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
+def _normalised(value: str) -> str:
+    return value.strip(" ").upper()
 
 
 def _plus_restored(value: object) -> object:
@@ -62,17 +72,23 @@ def _plus_restored(value: object) -> object:
     return value
 
 
+# Constraints before the validator: pydantic then applies the pattern to the str
+# itself and keeps it in the JSON schema (after a BeforeValidator it would check it
+# but leave it out of the document).
 Symbol = Annotated[
     str,
-    BeforeValidator(_upper),
-    Field(pattern=SYMBOL_PATTERN, description="trading pair, e.g. BTCUSDT", examples=["BTCUSDT"]),
+    Field(
+        pattern=SYMBOL_INPUT_PATTERN,
+        description="trading pair (case-insensitive), e.g. BTCUSDT",
+        examples=["BTCUSDT"],
+    ),
+    AfterValidator(_normalised),
 ]
 Timestamp = Annotated[
-    datetime,
+    UtcTime,
     BeforeValidator(_plus_restored),
-    AfterValidator(to_utc),
     Field(
-        description="ISO-8601 (UTC when no offset is given), a date, or Unix seconds; "
+        description="ISO-8601 (UTC when no offset is given) or a date (YYYY-MM-DD); "
         "its UTC value must lie in 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
     ),
 ]
@@ -99,7 +115,13 @@ class PricesQuery(SeriesQuery):
 
     start: Timestamp | None = None
     end: Timestamp | None = None
-    limit: int | None = Field(None, description="at most this many candles")
+    # Checked by `resolve_price_window` against the running setting, which the served
+    # document states as `maximum` (openapi_doc.SETTING_MAXIMUM).
+    limit: int | None = Field(
+        None,
+        description="at most this many candles (1 to MAX_CANDLES_PER_REQUEST)",
+        json_schema_extra={"minimum": 1, "x-ticktide-maximum-setting": "max_candles_per_request"},
+    )
 
 
 class BackfillRequest(BaseModel):

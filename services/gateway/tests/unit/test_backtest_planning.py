@@ -35,7 +35,7 @@ def test_request_normalises_symbols_times_and_grid() -> None:
     ("change", "says"),
     [
         ({"end": "2023-01-01T00:00:00Z"}, "end must be after start"),
-        ({"rank_by": "vibes"}, "rank_by 'vibes'"),
+        ({"rank_by": "vibes"}, "rank_by\n  Input should be 'total_return', 'cagr'"),
         ({"walk_forward": {"windows": 4}}, "walk_forward"),
         ({"symbols": ["BTC-USDT"]}, "symbols"),
         ({"slippage_bps": float("nan")}, "slippage_bps"),

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticktide_common.backtest_grid import MAX_AXES, MAX_LIST_ITEMS, MAX_NUMBER_CHARS
+from ticktide_common.dates import UtcTime
 from ticktide_common.messages import CryptoInterval, WalkForwardV1
-from ticktide_gateway.validation import Symbol, as_utc
+from ticktide_gateway.validation import Symbol
 
 __all__ = [
     "RANKABLE_METRICS",
+    "RankableMetric",
     "BacktestBatchRequest",
     "BacktestRunRequest",
     "PlannedJob",
@@ -27,8 +28,9 @@ __all__ = [
 ]
 
 # Metrics a batch's summary can rank by (every result carries them); the drawdowns
-# rank smallest first, the others largest first.
-RANKABLE_METRICS = (
+# rank smallest first, the others largest first. A Literal, so that the OpenAPI
+# document lists them as the enum of `rank_by` (what is documented is what is checked).
+RankableMetric = Literal[
     "total_return",
     "cagr",
     "sharpe",
@@ -42,12 +44,12 @@ RANKABLE_METRICS = (
     "trades",
     "exposure",
     "final_equity",
-)
+]
+RANKABLE_METRICS: tuple[str, ...] = get_args(RankableMetric)
 
 # A range "start:stop:step" is three numbers of at most MAX_NUMBER_CHARS each.
 ParamValue = int | float | Annotated[str, Field(max_length=3 * MAX_NUMBER_CHARS + 2)] | bool
 ParamList = Annotated[list[ParamValue], Field(max_length=MAX_LIST_ITEMS)]
-UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 Money = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -84,7 +86,10 @@ class BacktestBatchRequest(_Costs):
             examples=[{"fast": "5:50:5", "slow": [50, 100, 200]}],
         ),
     ] = Field(default_factory=dict)
-    rank_by: str = "sharpe"
+    rank_by: Annotated[
+        RankableMetric,
+        Field(description="the metric the summary ranks results by (drawdowns smallest first)"),
+    ] = "sharpe"
     walk_forward: Annotated[
         WalkForwardV1 | None,
         Field(
@@ -98,8 +103,6 @@ class BacktestBatchRequest(_Costs):
 
     @model_validator(mode="after")
     def _checked(self) -> BacktestBatchRequest:
-        if self.rank_by not in RANKABLE_METRICS:
-            raise ValueError(f"rank_by '{self.rank_by}' is not one of {list(RANKABLE_METRICS)}")
         self.symbols = list(dict.fromkeys(self.symbols))
         self.intervals = list(dict.fromkeys(self.intervals))
         return self

@@ -48,6 +48,8 @@ log = get_logger(__name__)
 TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {"description": "too many concurrent streams or awaited runs (Retry-After says when)"}
 }
+# A body's symbol that matches the pattern but names no known pair (submission.py).
+UNKNOWN_SYMBOL: dict[int | str, dict[str, Any]] = {404: {"description": "unknown symbol"}}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "the batch's events"},
     **TOO_MANY,
@@ -99,7 +101,12 @@ async def strategies() -> dict[str, Any]:
     return strategy_schemas()
 
 
-@router.post("/batch", status_code=202, summary="Queue a grid of backtests; answers at once")
+@router.post(
+    "/batch",
+    status_code=202,
+    summary="Queue a grid of backtests; answers at once",
+    responses=UNKNOWN_SYMBOL,
+)
 async def submit(
     body: BacktestBatchRequest,
     principal: CurrentPrincipal,
@@ -112,7 +119,9 @@ async def submit(
 
 
 @router.post(
-    "/stream", summary="Queue a grid of backtests and stream its events", responses=SSE_RESPONSE
+    "/stream",
+    summary="Queue a grid of backtests and stream its events",
+    responses={**SSE_RESPONSE, **UNKNOWN_SYMBOL},
 )
 async def submit_and_stream(
     request: Request,
@@ -235,7 +244,11 @@ async def batch_events(
     )
 
 
-@router.post("/run", summary="One backtest, queued to a worker and awaited", responses=TOO_MANY)
+@router.post(
+    "/run",
+    summary="One backtest, queued to a worker and awaited",
+    responses={**TOO_MANY, **UNKNOWN_SYMBOL},
+)
 async def run_one(
     body: BacktestRunRequest,
     principal: CurrentPrincipal,
