@@ -6,7 +6,8 @@ checks as `/ready`. The overall status is "ok" only when everything is.
 
 `HealthReportCache` makes one fan-out serve many callers: concurrent callers
 share the computation in flight, and a caller content with a recent report (the
-anonymous one) gets the last one while it is at most `max_age` seconds old.
+anonymous one, the dashboard) gets the last one while it is at most `max_age`
+seconds old.
 `public_summary` is what anonymous callers see of a report: the overall status
 and each service's status, no URLs, versions, latencies or error texts.
 """
@@ -128,11 +129,16 @@ class HealthReportCache:
         # shield: a caller that goes away does not cancel the others' computation.
         return await asyncio.shield(self._task)
 
-    async def recent(self) -> dict[str, Any]:
-        """The last report while it is at most `max_age` old, else a fresh one."""
+    def latest(self) -> dict[str, Any] | None:
+        """The last report while it is at most `max_age` old, else None (never computes)."""
         if self._last is not None and self._clock() - self._last_at <= self.max_age:
             return self._last
-        return await self.fresh()
+        return None
+
+    async def recent(self) -> dict[str, Any]:
+        """The last report while it is at most `max_age` old, else a fresh one."""
+        last = self.latest()
+        return last if last is not None else await self.fresh()
 
     async def _run(self) -> dict[str, Any]:
         try:

@@ -1,11 +1,14 @@
 """`GET /api/dashboard` against the real gateway, PostgreSQL, Redis and RabbitMQ:
 latest prices and changes computed from known closes, current weather, the
 caller's running and recent batches (nobody else's), the health summary, the
-freshness of each source with its simulated flag, and a hung service that
-makes its entry "down" instead of the dashboard slow."""
+freshness of each source with its simulated flag, a hung service that makes its
+entry "down" instead of the dashboard slow, and many concurrent calls that share
+one round of health probes per HEALTH_CACHE_SECONDS (issue 10: each call probed
+every service)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -13,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -280,6 +284,25 @@ async def test_health_summary_says_every_service_is_up(
         },
         "dependencies": {"postgresql": "ok", "redis": "ok", "rabbitmq": "ok"},
     }
+
+
+async def test_many_concurrent_dashboards_share_one_probe_round_per_period(
+    caller: tuple[int, httpx.AsyncClient], stub_services: dict[str, Any]
+) -> None:
+    _, client = caller
+    writer = stub_services["writer"]
+    calls, cache_seconds = 50, 5.0  # HEALTH_CACHE_SECONDS' default
+    await dashboard(client)  # a summary in the cache
+    before = len(writer.probes)
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(client.get(DASHBOARD) for _ in range(calls)))
+    elapsed = time.perf_counter() - started
+    assert [a.status_code for a in answers] == [200] * calls
+    assert all(a.json()["health"]["services"]["writer"] == "ok" for a in answers)
+    # A round asks the writer for /health and /ready: at most one round per cache
+    # period (plus the one a period boundary may fall into), not one per call.
+    rounds = (len(writer.probes) - before) / 2
+    assert rounds <= elapsed / cache_seconds + 1, (rounds, elapsed)
 
 
 async def test_freshness_is_the_newest_row_of_each_source_and_flags_simulated(

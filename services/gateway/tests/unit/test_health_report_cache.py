@@ -1,5 +1,6 @@
 """One fan-out of probes serves many /api/health callers (issue 10: every anonymous
-call fanned out to ten probes), and anonymous callers see no internals."""
+call fanned out to ten probes), and anonymous callers see no internals; the
+dashboard reads the same report while it is recent."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from ticktide_gateway.health_report import HealthReportCache, public_summary
+from ticktide_gateway.routes.dashboard import summary_of_report
 
 
 class Clock:
@@ -79,4 +81,29 @@ def test_public_summary_has_statuses_only() -> None:
     assert public_summary(report) == {
         "status": "degraded",
         "services": {"gateway": {"status": "ok"}, "writer": {"status": "down"}},
+    }
+
+
+async def test_latest_never_computes_and_the_dashboard_reduces_a_full_report() -> None:
+    clock = Clock()
+    report = {
+        "status": "degraded",
+        "services": {"gateway": {"status": "ok", "url": "x"}, "writer": {"status": "down"}},
+        "dependencies": {"redis": {"status": "ok", "detail": "ok 1 ms"}},
+        "backtest_workers": {"consumers": 0},
+    }
+
+    async def compute() -> dict[str, Any]:
+        return report
+
+    cache = HealthReportCache(compute, max_age=5.0, clock=clock)
+    assert cache.latest() is None and cache.computations == 0
+    await cache.fresh()
+    assert cache.latest() is report
+    clock.now += 5.5
+    assert cache.latest() is None and cache.computations == 1
+    assert summary_of_report(report).model_dump() == {
+        "status": "degraded",
+        "services": {"gateway": "ok", "writer": "down"},
+        "dependencies": {"redis": "ok"},
     }

@@ -3,8 +3,12 @@ answer: latest prices and changes, current weather, the caller's batches, a
 health summary of the services and the freshness of each data source.
 
 The data comes from one read-only snapshot on one connection (a few index
-probes); the health probes run beside it with a short timeout of their own, so
-a service that hangs makes its entry "down", never the dashboard slow.
+probes); the health summary comes beside it from a report shared by every caller
+(`shared_health`): the full report `/api/health` keeps while it is at most
+HEALTH_CACHE_SECONDS old, else the dashboard's own summary, probed with a short
+timeout (a service that hangs makes its entry "down", never the dashboard slow)
+at most once per HEALTH_CACHE_SECONDS, concurrent callers joining the round in
+flight (`HealthReportCache`). So no number of dashboard calls makes more probes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from ticktide_common.health import ReadinessCheck
@@ -26,9 +30,15 @@ from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_princi
 from ticktide_gateway.backtest import repository as backtest_repository
 from ticktide_gateway.backtest.listing import BatchItem, batch_item
 from ticktide_gateway.deps import ChecksDep, HttpDep, PoolDep, SettingsDep
-from ticktide_gateway.health_report import dependency_report, overall_status, probe_service
+from ticktide_gateway.health_report import (
+    HealthReportCache,
+    dependency_report,
+    overall_status,
+    probe_service,
+)
+from ticktide_gateway.routes.public import health_cache_of
 
-__all__ = ["router", "Dashboard"]
+__all__ = ["router", "Dashboard", "health_summary", "shared_health", "summary_of_report"]
 
 router = APIRouter(
     prefix="/api",
@@ -40,6 +50,7 @@ router = APIRouter(
 RECENT_BATCHES = 5
 RUNNING_BATCHES = 20
 HEALTH_TIMEOUT_SECONDS = 1.0  # at most; less when the probe timeout is shorter
+_CACHE_ATTRIBUTE = "dashboard_health_cache"
 
 SessionDate = date  # the field below is named `date` too
 
@@ -161,6 +172,41 @@ async def health_summary(
     )
 
 
+def summary_of_report(report: Mapping[str, Any]) -> HealthSummary:
+    """A full `/api/health` report reduced to one status per service and dependency."""
+    services = report.get("services") or {}
+    dependencies = report.get("dependencies") or {}
+    return HealthSummary(
+        status=str(report.get("status", "degraded")),
+        services={name: str(entry.get("status", "down")) for name, entry in services.items()},
+        dependencies={name: str(d.get("status", "down")) for name, d in dependencies.items()},
+    )
+
+
+async def shared_health(
+    request: Request,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    checks: Mapping[str, ReadinessCheck],
+) -> HealthSummary:
+    """The health summary from a report shared by every caller: `/api/health`'s while
+    recent, else the dashboard's own, computed at most once per HEALTH_CACHE_SECONDS."""
+    full = health_cache_of(request.app)
+    report = full.latest() if full is not None else None
+    if report is not None:
+        return summary_of_report(report)
+    # One per app, made on first use with the lifespan's objects (which live as long).
+    cache: HealthReportCache | None = getattr(request.app.state, _CACHE_ATTRIBUTE, None)
+    if cache is None:
+
+        async def compute() -> dict[str, Any]:
+            return (await health_summary(settings, http, checks)).model_dump()
+
+        cache = HealthReportCache(compute, settings.health_cache_seconds)
+        setattr(request.app.state, _CACHE_ATTRIBUTE, cache)
+    return HealthSummary.model_validate(await cache.recent())
+
+
 async def _snapshot(pool: asyncpg.Pool, user_id: int) -> dict[str, Any]:
     async with (
         pool.acquire() as connection,
@@ -190,10 +236,13 @@ def _freshness(found: repo.Freshness, now: datetime) -> SourceFreshness:
     summary="Latest prices, weather, the caller's batches, service health and data freshness",
     description="Crypto prices are the newest 1h close of each active pair and its change "
     "from the close exactly 24 h earlier; stocks the newest daily close and its change "
-    "from the previous session; null where not known. Health probes are cut short after "
-    f"at most {HEALTH_TIMEOUT_SECONDS:g} s (an unanswering service shows as down).",
+    "from the previous session; null where not known. Health comes from a report shared "
+    "by every caller, refreshed at most every HEALTH_CACHE_SECONDS; its probes are cut "
+    f"short after at most {HEALTH_TIMEOUT_SECONDS:g} s (an unanswering service shows as "
+    "down).",
 )
 async def dashboard(
+    request: Request,
     principal: CurrentPrincipal,
     pool: PoolDep,
     settings: SettingsDep,
@@ -201,7 +250,7 @@ async def dashboard(
     checks: ChecksDep,
 ) -> Dashboard:
     data, health = await asyncio.gather(
-        _snapshot(pool, principal.user_id), health_summary(settings, http, checks)
+        _snapshot(pool, principal.user_id), shared_health(request, settings, http, checks)
     )
     now = datetime.now(UTC)
     fresh = {f.domain: _freshness(f, now) for f in data["freshness"]}

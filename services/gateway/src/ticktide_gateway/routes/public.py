@@ -32,6 +32,8 @@ from ticktide_gateway.health_report import (
     public_summary,
 )
 
+__all__ = ["router", "full_report", "health_cache_of"]
+
 router = APIRouter(prefix="/api", tags=["health"])
 
 log = get_logger(__name__)
@@ -72,6 +74,12 @@ async def _sees_everything(request: Request) -> bool:
             log.warning("health.identify_failed", status=exc.status_code, detail=exc.detail)
         return False
     return principal.is_admin
+
+
+def health_cache_of(app: Any) -> HealthReportCache | None:
+    """The app's cache of the full report, once a `/api/health` call has made it."""
+    cache: HealthReportCache | None = getattr(app.state, _CACHE_ATTRIBUTE, None)
+    return cache
 
 
 def _cache(
