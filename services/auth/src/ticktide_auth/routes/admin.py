@@ -16,6 +16,16 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
+# The 409s these routes give (the gateway's document adds the other errors by rule).
+_LAST_ADMIN = "the change would leave no active administrator"
+_TAKEN: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the username or email address is already registered"}
+}
+_LAST_ADMIN_409: dict[int | str, dict[str, Any]] = {409: {"description": _LAST_ADMIN}}
+_EDIT_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": f"the email address is already registered, or {_LAST_ADMIN}"}
+}
+
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 # Printable text only: PostgreSQL refuses NUL, and nothing typed needs control characters.
@@ -92,7 +102,9 @@ async def list_users(
     return [UserOut.of(u) for u in users]
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@router.post(
+    "/users", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_TAKEN
+)
 async def add_user(
     body: AdminUserCreate, actor: AdminPrincipal, admin: AdminServiceDep, meta: MetaDep
 ) -> UserOut:
@@ -104,7 +116,7 @@ async def get_user(user_id: UserId, _: AdminPrincipal, admin: AdminServiceDep) -
     return UserOut.of(await admin.get_user(user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id}", response_model=UserOut, responses=_EDIT_CONFLICT)
 async def edit_user(
     user_id: UserId,
     body: AdminUserPatch,
@@ -117,14 +129,16 @@ async def edit_user(
     return UserOut.of(await admin.update_user(actor, user_id, body, meta))
 
 
-@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_LAST_ADMIN_409
+)
 async def delete_user(
     user_id: UserId, actor: AdminPrincipal, admin: AdminServiceDep, meta: MetaDep
 ) -> None:
     await admin.delete_user(actor, user_id, meta)
 
 
-@router.post("/users/{user_id}/disable", response_model=UserOut)
+@router.post("/users/{user_id}/disable", response_model=UserOut, responses=_LAST_ADMIN_409)
 async def disable_user(
     user_id: UserId, actor: AdminPrincipal, admin: AdminServiceDep, meta: MetaDep
 ) -> UserOut:
@@ -133,7 +147,7 @@ async def disable_user(
     )
 
 
-@router.put("/users/{user_id}/role", response_model=UserOut)
+@router.put("/users/{user_id}/role", response_model=UserOut, responses=_LAST_ADMIN_409)
 async def change_role(
     user_id: UserId, body: RoleChange, actor: AdminPrincipal, admin: AdminServiceDep, meta: MetaDep
 ) -> UserOut:

@@ -121,7 +121,12 @@ async def change_password(
     )
 
 
-@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenCreated)
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenCreated,
+    responses={409: {"description": "the user holds API_TOKEN_MAX_LIVE_PER_USER live tokens"}},
+)
 async def create_token(
     body: TokenCreateRequest,
     principal: CurrentPrincipal,
