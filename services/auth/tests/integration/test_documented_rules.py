@@ -100,3 +100,17 @@ async def test_the_served_document_declares_the_settings_bounds(
     assert register["email"]["format"] == "idn-email" and register["email"]["maxLength"] == 254
     days = schemas["TokenCreateRequest"]["properties"]["expires_in_days"]["anyOf"][0]
     assert days["maximum"] == settings.api_token_max_days
+
+
+async def test_every_route_that_answers_409_documents_it(client: AuthClient) -> None:
+    """A second POST /api/admin/users of a name answered an undocumented 409."""
+    paths = (await client.request("GET", "/api/auth/openapi.json")).json()["paths"]
+    for method, path in [
+        ("post", "/api/admin/users"),
+        ("patch", "/api/admin/users/{user_id}"),
+        ("delete", "/api/admin/users/{user_id}"),
+        ("post", "/api/admin/users/{user_id}/disable"),
+        ("put", "/api/admin/users/{user_id}/role"),
+        ("post", "/api/auth/tokens"),
+    ]:
+        assert "409" in paths[path][method]["responses"], (method, path)
