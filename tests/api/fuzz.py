@@ -110,15 +110,40 @@ def _finding(role: str, failure: Failure, case: Any, response: Any) -> Finding:
     )
 
 
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _fill_missing_path_parameters(
+    path: str, case: Any, dictionaries: dict[str, list[str | int]]
+) -> None:
+    """schemathesis' coverage phase sometimes sends a case without its path
+    parameters (the URL then holds the literal "{batch_id}"), which tests the path
+    template, not the API: each missing one gets the run's seeded value."""
+    missing = [
+        name for name in _PATH_PARAMETER.findall(path) if name not in (case.path_parameters or {})
+    ]
+    if not missing:
+        return
+    if case.path_parameters is None:
+        case.path_parameters = {}
+    for name in missing:
+        seeded = dictionaries.get(f"path.{name}")
+        case.path_parameters[name] = seeded[0] if seeded else UNUSED_ID
+
+
 @contextmanager
-def _guard_own_ids(own_ids: dict[str, int]) -> Iterator[None]:
+def _guard_own_ids(
+    own_ids: dict[str, int], dictionaries: dict[str, list[str | int]]
+) -> Iterator[None]:
     """A `before_call` hook (global in schemathesis: registered for this run only)
-    that turns a request aimed at the run's own account or token to UNUSED_ID."""
+    that turns a request aimed at the run's own account or token to UNUSED_ID,
+    and fills path parameters schemathesis left out."""
 
     def before_call(context: HookContext, case: Any, **kwargs: Any) -> None:
         operation = context.operation
         if operation is None:
             return
+        _fill_missing_path_parameters(operation.path, case, dictionaries)
         name = redirected(operation.method, operation.path, case.path_parameters, own_ids)
         if name is not None:
             case.path_parameters[name] = UNUSED_ID
@@ -144,7 +169,7 @@ def run_schemathesis(run: FuzzRun) -> tuple[list[Finding], RunFigures, list[str]
         findings.append(_finding(run.role, failure, case, response))
         return True
 
-    with _guard_own_ids(run.own_ids):
+    with _guard_own_ids(run.own_ids, run.dictionaries):
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
                 figures.examples += len(event.recorder.cases)
