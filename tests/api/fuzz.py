@@ -116,11 +116,15 @@ _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 def _fill_missing_path_parameters(
     path: str, case: Any, dictionaries: dict[str, list[str | int]]
 ) -> None:
-    """schemathesis' coverage phase sometimes sends a case without its path
-    parameters (the URL then holds the literal "{batch_id}"), which tests the path
-    template, not the API: each missing one gets the run's seeded value."""
+    """schemathesis sometimes sends a case whose path parameter is missing or is the
+    template's own placeholder (the URL then holds the literal "{batch_id}": seen in
+    `make test` for GET .../batch/{batch_id}/events), which tests the template, not
+    the API: each such parameter gets the run's seeded value."""
+    given = case.path_parameters or {}
     missing = [
-        name for name in _PATH_PARAMETER.findall(path) if name not in (case.path_parameters or {})
+        name
+        for name in _PATH_PARAMETER.findall(path)
+        if name not in given or str(given[name]).strip() == f"{{{name}}}"
     ]
     if not missing:
         return

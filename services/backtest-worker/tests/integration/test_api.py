@@ -35,7 +35,7 @@ BATCH = "/api/crypto/backtest/batch"
         ({"intervals": ["4h"]}, 422, f"no candles stored in [{SERIES_START.isoformat()}"),
         ({"intervals": ["7m"]}, 422, "intervals"),
         ({"end": SERIES_START.isoformat()}, 422, "end must be after start"),
-        ({"rank_by": "luck"}, 422, "rank_by 'luck'"),
+        ({"rank_by": "luck"}, 422, "body parameter 'rank_by'"),
         ({"walk_forward": {"train": 3}}, 422, "walk_forward"),
         ({"walk_forward": {"train_bars": 400, "test_bars": 10}}, 422, "leaves no test window"),
         ({"fee": -1}, 422, "fee"),
