@@ -116,8 +116,7 @@ python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/ngi
 "$NGINX_BIN" -q -t -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -e stderr \
     || die "nginx rejects $RUN_DIR/nginx/nginx.conf"
 
-say "applying migrations"
-"$VENV_PYTHON" -m ticktide_common.migrate_cli
+bash scripts/migrate.sh
 
 for var in GATEWAY_PORT INGEST_CRYPTO_PORT INGEST_STOCKS_PORT INGEST_WEATHER_PORT WRITER_PORT AUTH_PORT WEB_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
     if port_open 127.0.0.1 "${!var}"; then

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import asyncpg
 import typer
 from rich.console import Console
 
@@ -19,7 +20,7 @@ from ticktide_cli.stocks_weather import run_stocks_backfill, run_weather_backfil
 from ticktide_cli.timeparse import parse_utc
 from ticktide_cli.users import check_identity, create_user_from_cli, read_new_password
 from ticktide_common.logging import configure_logging
-from ticktide_common.migrate import apply_migrations, ensure_database
+from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
 from ticktide_common.settings import CRYPTO_INTERVALS, Settings
 
 app = typer.Typer(
@@ -79,11 +80,20 @@ def migrate() -> None:
     settings = Settings()
     configure_logging("cli", "WARNING")
 
-    async def main() -> list[str]:
+    async def main() -> MigrationRun:
         await ensure_database(settings.database_url)
-        return await apply_migrations(settings.database_url)
+        return await run_migrations(settings.database_url)
 
-    applied = asyncio.run(main())
+    try:
+        run = asyncio.run(main())
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as exc:
+        # One line, never a traceback: the file and the server's message.
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    for warning in run.warnings:
+        err_console.print(warning, markup=False, highlight=False, soft_wrap=True)
+    applied = run.applied
     console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 

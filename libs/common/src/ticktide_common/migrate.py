@@ -1,11 +1,14 @@
 """Numbered SQL migrations (`db/migrations/NNNN_name.sql`).
 
 Applied under a PostgreSQL advisory lock, so concurrent starters wait for each
-other; one transaction per file; each applied file's SHA-256 is recorded, and a
-file edited after it was applied stops the runner. A file whose first lines say
-`-- requires-extension: NAME` runs only where that extension is available
-(TimescaleDB in production); elsewhere it is skipped, not recorded, and so it
-applies on the first run where the extension appears.
+other; each file runs in one transaction together with its bookkeeping row, so a
+file that fails leaves the database as it was and raises `MigrationFailed` (one
+line: the file and the server's message). Each applied file's SHA-256 is recorded,
+and a file edited after it was applied stops the runner. A file whose first lines
+say `-- requires-extension: NAME` runs only where that extension is usable (see
+`extension_state`: TimescaleDB must also be preloaded); elsewhere it is skipped,
+not recorded, and so it applies on the first run where the extension becomes
+usable. An extension installed but not preloaded gives one warning in the result.
 """
 
 from __future__ import annotations
@@ -17,11 +20,20 @@ from pathlib import Path
 
 import asyncpg
 
+from ticktide_common.extension_state import (
+    ExtensionState,
+    classify_extension,
+    not_preloaded_warning,
+    preloaded_libraries,
+)
 from ticktide_common.logging import get_logger
 
 __all__ = [
     "Migration",
     "MigrationError",
+    "MigrationFailed",
+    "MigrationRun",
+    "run_migrations",
     "discover",
     "apply_migrations",
     "ensure_database",
@@ -37,6 +49,18 @@ _REQUIRES = re.compile(r"^--\s*requires-extension:\s*([a-z_]+)\s*$", re.MULTILIN
 
 class MigrationError(RuntimeError):
     """A migration file is missing, malformed or was changed after it ran."""
+
+
+class MigrationFailed(MigrationError):
+    """A migration's SQL failed (its transaction rolled back); the message is one line."""
+
+
+@dataclass(frozen=True)
+class MigrationRun:
+    """What one run did: the files applied, and warnings for the operator (one line each)."""
+
+    applied: list[str]
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
@@ -110,10 +134,53 @@ async def ensure_database(dsn: str) -> bool:
 
 
 async def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]:
-    """Apply what is pending; returns the names applied in this call."""
+    """Apply what is pending; returns the names applied in this call (warnings are logged)."""
+    run = await run_migrations(dsn, directory)
+    for warning in run.warnings:
+        log.warning("migration.extension_not_preloaded", message=warning)
+    return run.applied
+
+
+async def _extension_states(
+    connection: asyncpg.Connection, names: set[str]
+) -> dict[str, ExtensionState]:
+    available = {
+        r["name"] for r in await connection.fetch("SELECT name FROM pg_available_extensions")
+    }
+    created = {r["extname"] for r in await connection.fetch("SELECT extname FROM pg_extension")}
+    preloaded = await _preloaded(connection)
+    return {
+        name: classify_extension(
+            name, available=name in available, created=name in created, preloaded=preloaded
+        )
+        for name in names
+    }
+
+
+async def _preloaded(connection: asyncpg.Connection) -> frozenset[str]:
+    try:
+        setting = await connection.fetchval("SELECT current_setting('shared_preload_libraries')")
+    except asyncpg.InsufficientPrivilegeError:
+        # Only superusers and pg_read_all_settings may read it; a loaded TimescaleDB
+        # loader shows itself by the settings it defines.
+        loader = await connection.fetchval(
+            "SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load'"
+        )
+        log.info("migration.preload_setting_unreadable", timescaledb_loader=bool(loader))
+        return frozenset({"timescaledb"}) if loader else frozenset()
+    return preloaded_libraries(setting or "")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+async def run_migrations(dsn: str, directory: Path | None = None) -> MigrationRun:
+    """Apply what is pending; the files applied and the warnings of this run."""
     migrations = discover(directory or default_migrations_dir())
     connection = await asyncpg.connect(dsn)
     applied_now: list[str] = []
+    waiting: dict[str, list[str]] = {}  # extension not preloaded -> files waiting for it
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", _ADVISORY_LOCK_KEY)
         try:
@@ -130,40 +197,51 @@ async def apply_migrations(dsn: str, directory: Path | None = None) -> list[str]
                     "SELECT version, name, checksum FROM schema_migrations"
                 )
             }
-            available = {
-                r["name"]
-                for r in await connection.fetch("SELECT name FROM pg_available_extensions")
-            }
+            states = await _extension_states(
+                connection, {m.requires_extension for m in migrations if m.requires_extension}
+            )
             for migration in migrations:
+                file = f"{migration.version:04d}_{migration.name}.sql"
                 previous = done.get(migration.version)
                 if previous is not None:
                     if previous["checksum"] != migration.checksum:
                         raise MigrationError(
-                            f"{migration.version:04d}_{migration.name}.sql changed after it was "
+                            f"{file} changed after it was "
                             "applied; add a new migration instead of editing this one"
                         )
                     continue
-                if migration.requires_extension and migration.requires_extension not in available:
+                required = migration.requires_extension
+                if required and states[required] is not ExtensionState.USABLE:
+                    if states[required] is ExtensionState.NOT_PRELOADED:
+                        waiting.setdefault(required, []).append(file)
                     log.info(
                         "migration.skipped",
                         version=migration.version,
                         name=migration.name,
-                        missing_extension=migration.requires_extension,
+                        extension=required,
+                        extension_state=states[required].value,
                     )
                     continue
-                async with connection.transaction():
-                    await connection.execute(migration.sql)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) "
-                        "VALUES ($1, $2, $3)",
-                        migration.version,
-                        migration.name,
-                        migration.checksum,
-                    )
+                try:
+                    async with connection.transaction():
+                        await connection.execute(migration.sql)
+                        await connection.execute(
+                            "INSERT INTO schema_migrations (version, name, checksum) "
+                            "VALUES ($1, $2, $3)",
+                            migration.version,
+                            migration.name,
+                            migration.checksum,
+                        )
+                except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    log.error("migration.failed", file=file, error=_one_line(error))
+                    raise MigrationFailed(f"{file}: {_one_line(error)}") from error
                 applied_now.append(f"{migration.version:04d}_{migration.name}")
                 log.info("migration.applied", version=migration.version, name=migration.name)
         finally:
-            await connection.execute("SELECT pg_advisory_unlock($1)", _ADVISORY_LOCK_KEY)
+            # A connection the server ended holds no lock any more.
+            if not connection.is_closed():
+                await connection.execute("SELECT pg_advisory_unlock($1)", _ADVISORY_LOCK_KEY)
     finally:
         await connection.close()
-    return applied_now
+    warnings = [not_preloaded_warning(name, files) for name, files in sorted(waiting.items())]
+    return MigrationRun(applied=applied_now, warnings=warnings)

@@ -1,7 +1,9 @@
 """`python -m ticktide_common.migrate_cli`: create the database of DATABASE_URL when it
 does not exist yet (through the `postgres` database of the same server), apply the
-pending migrations and print what was applied; a clear one-line error otherwise.
-Used by `make up` (scripts/up.sh) and by compose's `migrate` service."""
+pending migrations and print what was applied, and each warning of the run once on
+stderr (TimescaleDB installed but not preloaded: the line for postgresql.conf). A
+failure is one line on stderr (the file and the server's message) and exit 1, never a
+traceback. Used by `make up` (scripts/migrate.sh) and by compose's `migrate` service."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from ticktide_common.logging import configure_logging
-from ticktide_common.migrate import MigrationError, apply_migrations, ensure_database
+from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
 from ticktide_common.settings import Settings
 
 __all__ = ["database_name", "main"]
@@ -24,23 +26,26 @@ def database_name(dsn: str) -> str:
     return unquote(parts.path.lstrip("/")) or unquote(parts.username or "postgres")
 
 
-async def _migrate(dsn: str) -> list[str]:
+async def _migrate(dsn: str) -> MigrationRun:
     if await ensure_database(dsn):
         print(f"created database {database_name(dsn)}")
-    return await apply_migrations(dsn)
+    return await run_migrations(dsn)
 
 
 def main() -> int:
     configure_logging("migrate", "WARNING")
     dsn = Settings().database_url
     try:
-        applied = asyncio.run(_migrate(dsn))
-    except (OSError, asyncpg.PostgresError, MigrationError) as error:
-        print(f"migrate: database {database_name(dsn)}: {error}", file=sys.stderr)
+        run = asyncio.run(_migrate(dsn))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"migrate: database {database_name(dsn)}: {message}", file=sys.stderr)
         return 1
-    for name in applied:
+    for warning in run.warnings:
+        print(f"migrate: {warning}", file=sys.stderr)
+    for name in run.applied:
         print(f"applied {name}")
-    if not applied:
+    if not run.applied:
         print(f"database {database_name(dsn)} is up to date")
     return 0
 
