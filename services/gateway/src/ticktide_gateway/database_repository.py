@@ -20,7 +20,11 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from ticktide_common.logging import get_logger
+
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+log = get_logger(__name__)
 
 __all__ = [
     "InfoTable",
@@ -28,6 +32,7 @@ __all__ = [
     "TableInfo",
     "timescaledb_installed",
     "table_info",
+    "background_jobs",
     "PublicTable",
     "ContinuousAggregate",
     "quote_identifier",
@@ -91,19 +96,45 @@ _HAS_TIMESCALEDB = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 't
 _EXISTS = "SELECT to_regclass($1) IS NOT NULL"
 _PLAIN_SIZE = "SELECT pg_total_relation_size($1::regclass)"
 _IS_HYPERTABLE = """
-SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = $1)
+SELECT EXISTS (
+    SELECT 1 FROM timescaledb_information.hypertables
+    WHERE hypertable_schema = 'public' AND hypertable_name = $1::name
+)
 """
-_HYPERTABLE = """
-SELECT hypertable_size($1::regclass) AS size_bytes,
-       (SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = $1)
-           AS chunks,
-       (SELECT count(*) FROM timescaledb_information.chunks
-        WHERE hypertable_name = $1 AND is_compressed) AS compressed_chunks,
-       (SELECT sum(before_compression_total_bytes) FROM hypertable_compression_stats($1::regclass))
-           AS before_compression_bytes,
-       (SELECT sum(after_compression_total_bytes) FROM hypertable_compression_stats($1::regclass))
-           AS after_compression_bytes
+# Each figure of a hypertable is its own statement in its own savepoint, so that
+# one that fails (a TimescaleDB version without that view or column) is logged and
+# named in the entry's `error` while the others are still shown. Names compare as
+# `name` and functions take `regclass`: one parameter each (a parameter used as
+# both is typed by its first use, and `name = regclass` has no operator).
+_HYPERTABLE_SIZE = "SELECT hypertable_size($1::regclass)"
+_CHUNKS = """
+SELECT count(*) AS chunks, count(*) FILTER (WHERE is_compressed) AS compressed_chunks
+FROM timescaledb_information.chunks
+WHERE hypertable_schema = 'public' AND hypertable_name = $1::name
 """
+_COMPRESSION = """
+SELECT sum(before_compression_total_bytes) AS before_compression_bytes,
+       sum(after_compression_total_bytes) AS after_compression_bytes
+FROM hypertable_compression_stats($1::regclass)
+"""
+_JOB_COLUMNS = """
+SELECT j.job_id, j.proc_name, j.hypertable_name,
+       extract(epoch FROM j.schedule_interval)::bigint AS schedule_interval_seconds,
+       j.scheduled, s.job_status, s.last_run_status,
+       CASE WHEN isfinite(s.last_run_started_at) THEN s.last_run_started_at END
+           AS last_run_started_at,
+       CASE WHEN isfinite(s.last_successful_finish) THEN s.last_successful_finish END
+           AS last_successful_finish,
+       CASE WHEN isfinite(s.next_start) THEN s.next_start END AS next_start,
+       s.total_runs, s.total_successes, s.total_failures
+FROM timescaledb_information.jobs j
+LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
+"""
+_HYPERTABLE_JOBS = (
+    _JOB_COLUMNS
+    + "WHERE j.hypertable_schema = 'public' AND j.hypertable_name = $1::name ORDER BY j.job_id"
+)
+_ALL_JOBS = _JOB_COLUMNS + "ORDER BY j.job_id"
 _PRETTY = "SELECT pg_size_pretty($1::bigint)"
 
 
@@ -122,24 +153,81 @@ def _int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
+def _job(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "job_id": int(row["job_id"]),
+        "proc_name": str(row["proc_name"]),
+        "hypertable": row["hypertable_name"],
+        "schedule_interval_seconds": _int_or_none(row["schedule_interval_seconds"]),
+        "scheduled": row["scheduled"],
+        "job_status": row["job_status"],
+        "last_run_status": row["last_run_status"],
+        "last_run_started_at": row["last_run_started_at"],
+        "last_successful_finish": row["last_successful_finish"],
+        "next_start": row["next_start"],
+        "total_runs": _int_or_none(row["total_runs"]),
+        "total_successes": _int_or_none(row["total_successes"]),
+        "total_failures": _int_or_none(row["total_failures"]),
+    }
+
+
+async def _guarded_fetch(
+    connection: Connection, errors: list[str], table: str, figure: str, sql: str, *args: Any
+) -> list[asyncpg.Record] | None:
+    """The rows of one figure's statement, in a savepoint; None when it fails,
+    which is logged and added to `errors` (one line: the figure and the error)."""
+    try:
+        async with connection.transaction():
+            return list(await connection.fetch(sql, *args))
+    except asyncpg.PostgresError as exc:
+        message = " ".join(str(exc).split())
+        log.error(
+            "database.hypertable_figure_failed",
+            table=table,
+            figure=figure,
+            sqlstate=exc.sqlstate,
+            error=message,
+        )
+        errors.append(f"{figure}: {message}")
+        return None
+
+
 async def _hypertable_facts(
     connection: Connection, table: str
-) -> tuple[int, dict[str, Any]] | None:
-    """(size in bytes, chunk and compression figures) of a hypertable; None when
-    TimescaleDB's views do not answer (an older or newer version): the plain
-    figures are shown then."""
-    try:
-        async with connection.transaction():  # a savepoint: a failure leaves the rest
-            facts = await connection.fetchrow(_HYPERTABLE, table)
-    except asyncpg.PostgresError:
-        return None
-    assert facts is not None
-    return int(facts["size_bytes"] or 0), {
-        "chunks": int(facts["chunks"]),
-        "compressed_chunks": int(facts["compressed_chunks"]),
-        "before_compression_bytes": _int_or_none(facts["before_compression_bytes"]),
-        "after_compression_bytes": _int_or_none(facts["after_compression_bytes"]),
+) -> tuple[int | None, dict[str, Any]]:
+    """(size in bytes, or None where it could not be had; chunk, compression and
+    background-job figures) of a hypertable of the public schema. A figure that
+    fails is null and named in `error`."""
+    regclass = f"public.{quote_identifier(table)}"
+    errors: list[str] = []
+    size = await _guarded_fetch(connection, errors, table, "size", _HYPERTABLE_SIZE, regclass)
+    chunks = await _guarded_fetch(connection, errors, table, "chunks", _CHUNKS, table)
+    compression = await _guarded_fetch(
+        connection, errors, table, "compression", _COMPRESSION, regclass
+    )
+    jobs = await _guarded_fetch(connection, errors, table, "jobs", _HYPERTABLE_JOBS, table)
+    size_bytes = int(size[0][0] or 0) if size else None
+    return size_bytes, {
+        "chunks": int(chunks[0]["chunks"]) if chunks else None,
+        "compressed_chunks": int(chunks[0]["compressed_chunks"]) if chunks else None,
+        "before_compression_bytes": (
+            _int_or_none(compression[0]["before_compression_bytes"]) if compression else None
+        ),
+        "after_compression_bytes": (
+            _int_or_none(compression[0]["after_compression_bytes"]) if compression else None
+        ),
+        "jobs": [_job(row) for row in jobs] if jobs is not None else None,
+        "error": "; ".join(errors) or None,
     }
+
+
+async def background_jobs(pool: asyncpg.Pool) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Every TimescaleDB background job with its last run (call only where
+    TimescaleDB is): (jobs, None), or (None, the error) when the views fail."""
+    errors: list[str] = []
+    async with pool.acquire() as connection:
+        rows = await _guarded_fetch(connection, errors, "*", "jobs", _ALL_JOBS)
+    return ([_job(row) for row in rows] if rows is not None else None), "; ".join(errors) or None
 
 
 async def table_info(pool: asyncpg.Pool, *, timescaledb: bool) -> list[TableInfo]:
@@ -155,12 +243,10 @@ async def table_info(pool: asyncpg.Pool, *, timescaledb: bool) -> list[TableInfo
             stats = await connection.fetchrow(_stats_sql(table))
             assert stats is not None
             hypertable: dict[str, Any] | None = None
-            facts = None
+            size_bytes: int | None = None
             if timescaledb and await connection.fetchval(_IS_HYPERTABLE, table.name):
-                facts = await _hypertable_facts(connection, table.name)
-            if facts is not None:
-                size_bytes, hypertable = facts
-            else:
+                size_bytes, hypertable = await _hypertable_facts(connection, table.name)
+            if size_bytes is None:
                 size_bytes = int(await connection.fetchval(_PLAIN_SIZE, table.name))
             found.append(
                 TableInfo(
@@ -264,18 +350,17 @@ async def public_tables(pool: asyncpg.Pool, *, timescaledb: bool) -> list[Public
         for row in rows:
             size_bytes, size = int(row["size_bytes"]), str(row["size"])
             estimate = _estimate(row["reltuples"])
-            facts = None
+            hypertable: dict[str, Any] | None = None
             if row["name"] in hypertables:
-                facts = await _hypertable_facts(connection, row["name"])
+                hypertable_size, hypertable = await _hypertable_facts(connection, row["name"])
+                if hypertable_size is not None:
+                    size_bytes = hypertable_size
+                    size = str(await connection.fetchval(_PRETTY, size_bytes))
                 approximate = await _savepoint_value(
                     connection, _HYPERTABLE_ESTIMATE, f"public.{quote_identifier(row['name'])}"
                 )
                 if approximate is not None and approximate >= 0:
                     estimate = int(approximate)
-            hypertable = None
-            if facts is not None:
-                size_bytes, hypertable = facts
-                size = str(await connection.fetchval(_PRETTY, size_bytes))
             found.append(PublicTable(row["name"], size_bytes, size, estimate, hypertable))
     return found
 

@@ -19,6 +19,7 @@ from ticktide_common.logging import get_logger
 from ticktide_gateway import database_repository
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.deps import PoolDep
+from ticktide_gateway.routes.database import Hypertable
 
 __all__ = ["router"]
 
@@ -35,13 +36,6 @@ NO_TIMESCALEDB = (
     "TimescaleDB is not installed in this database, so there are no continuous "
     "aggregates to refresh"
 )
-
-
-class Hypertable(BaseModel):
-    chunks: int
-    compressed_chunks: int
-    before_compression_bytes: int | None = Field(description="null before any compression")
-    after_compression_bytes: int | None
 
 
 class TableEntry(BaseModel):
