@@ -175,6 +175,29 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+async def _apply_one(connection: asyncpg.Connection, migration: Migration, file: str) -> None:
+    """The file and its bookkeeping row in one transaction; on failure, rolled back
+    (or gone with the connection the server ended) and raised as one line. Not
+    `async with transaction()`: its exit on a dropped connection would hide the
+    server's message behind "the underlying connection is closed"."""
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        await connection.execute(migration.sql)
+        await connection.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            migration.version,
+            migration.name,
+            migration.checksum,
+        )
+        await transaction.commit()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        if not connection.is_closed() and connection.is_in_transaction():
+            await transaction.rollback()
+        # Raised, not logged: the caller prints or logs it once.
+        raise MigrationFailed(f"{file}: {_one_line(error)}") from error
+
+
 async def run_migrations(dsn: str, directory: Path | None = None) -> MigrationRun:
     """Apply what is pending; the files applied and the warnings of this run."""
     migrations = discover(directory or default_migrations_dir())
@@ -222,19 +245,7 @@ async def run_migrations(dsn: str, directory: Path | None = None) -> MigrationRu
                         extension_state=states[required].value,
                     )
                     continue
-                try:
-                    async with connection.transaction():
-                        await connection.execute(migration.sql)
-                        await connection.execute(
-                            "INSERT INTO schema_migrations (version, name, checksum) "
-                            "VALUES ($1, $2, $3)",
-                            migration.version,
-                            migration.name,
-                            migration.checksum,
-                        )
-                except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.error("migration.failed", file=file, error=_one_line(error))
-                    raise MigrationFailed(f"{file}: {_one_line(error)}") from error
+                await _apply_one(connection, migration, file)
                 applied_now.append(f"{migration.version:04d}_{migration.name}")
                 log.info("migration.applied", version=migration.version, name=migration.name)
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ticktide_common.migrate import MigrationError, apply_migrations
+from ticktide_common.migrate import MigrationError, MigrationFailed, apply_migrations
 from ticktide_common.testing.fixtures import ADMIN_DSN, _replace_database
 
 
@@ -37,7 +37,7 @@ async def test_concurrent_runs_apply_each_file_once(scratch_dsn: str, tmp_path: 
 async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str, tmp_path: Path) -> None:
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (id int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (id int); SELECT nonsense();")
-    with pytest.raises(asyncpg.PostgresError):
+    with pytest.raises(MigrationFailed, match=r"^0002_broken\.sql: function nonsense\(\) does not"):
         await apply_migrations(scratch_dsn, tmp_path)
     connection = await asyncpg.connect(scratch_dsn)
     try:
