@@ -153,6 +153,14 @@ def create_app(
                 settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
             )
             stack.push_async_callback(pool.close)
+            series_path = await repository.series_path(pool)
+            log.info(
+                "gateway.series_path",
+                timescaledb=series_path.timescaledb,
+                crypto_daily_aggregate=series_path.crypto_daily_aggregate,
+                weather_daily_aggregate=series_path.weather_daily_aggregate,
+                path=series_path.describe(),
+            )
             redis, stream_redis = _redis_pools(settings)
             stack.push_async_callback(redis.aclose)
             stack.push_async_callback(stream_redis.aclose)
@@ -242,6 +250,7 @@ def create_app(
                 http=http,
                 cache=cache,
                 symbols=SymbolDirectory(pool),
+                series_path=series_path,
                 checks=checks,
                 sessions=sessions,
                 activity=activity,

@@ -17,6 +17,7 @@ from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
 from ticktide_common.settings import Settings
 from ticktide_gateway import repository, weather_repository
+from ticktide_gateway.aggregate_paths import SeriesPath
 from ticktide_gateway.backtest.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
 
@@ -32,6 +33,7 @@ __all__ = [
     "SettingsDep",
     "SymbolsDep",
     "ChecksDep",
+    "SeriesPathDep",
 ]
 
 
@@ -87,6 +89,7 @@ class GatewayState(TypedDict):
     activity: ActivityRecorder
     backtest_events: BatchEventLog
     live_batches: LiveBatches  # batch readers and stream/run caps (backtest.live)
+    series_path: SeriesPath  # how series are aggregated here, asked once at start-up
 
 
 def get_settings(request: Request) -> Settings:
@@ -121,6 +124,10 @@ def get_checks(request: Request) -> dict[str, ReadinessCheck]:
     return request.state.checks  # type: ignore[no-any-return]
 
 
+def get_series_path(request: Request) -> SeriesPath:
+    return request.state.series_path  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
@@ -129,3 +136,4 @@ HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 CacheDep = Annotated[ResponseCache, Depends(get_cache)]
 SymbolsDep = Annotated[SymbolDirectory, Depends(get_symbols)]
 ChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_checks)]
+SeriesPathDep = Annotated[SeriesPath, Depends(get_series_path)]

@@ -14,10 +14,13 @@ from typing import NamedTuple
 import asyncpg
 
 from ticktide_common.candle_json import candle_json_sql
+from ticktide_gateway.aggregate_paths import BUCKET_ORIGIN, SeriesPath
 from ticktide_gateway.quality import SeriesFacts
 
 __all__ = [
     "CandlesJson",
+    "series_path",
+    "bucketed_candles",
     "find_crypto_id",
     "candles_in_range",
     "latest_candles",
@@ -111,6 +114,66 @@ FROM crypto_gaps
 WHERE crypto_id = $1 AND interval_type = $2 AND status = 'refilled'
 """
 
+# Is TimescaleDB in this database, and are the real-time daily aggregates of
+# migration 0014 (sums and counts, `materialized_only = false`) there?
+_EXTENSION = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
+_REALTIME_AGGREGATES = """
+SELECT a.view_name::text
+FROM timescaledb_information.continuous_aggregates a
+JOIN information_schema.columns c
+  ON c.table_schema = a.view_schema AND c.table_name = a.view_name
+WHERE a.view_schema = 'public' AND NOT a.materialized_only
+  AND ((a.view_name = 'crypto_prices_daily' AND c.column_name = 'from_binance')
+       OR (a.view_name = 'weather_historic_daily' AND c.column_name = 'temperature_sum'))
+"""
+
+# Buckets of hourly candles, one JSON object each: `n` is the number of hours in
+# the bucket. Every number is numeric text (first/last/min/max/sum of numerics
+# are exact), so each path prints the same digits.
+_BUCKET_JSON = """concat('{"t":"', to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    '","o":', open_price, ',"h":', high_price, ',"l":', low_price, ',"c":', close_price,
+    ',"v":', volume, ',"n":', candles, '}')"""
+_BUCKETS_SELECT = f"""
+SELECT coalesce(string_agg({_BUCKET_JSON}, ',' ORDER BY bucket), '') AS candles,
+       coalesce(bool_or(from_binance), false),
+       coalesce(bool_or(from_binance_archive), false),
+       coalesce(bool_or(from_simulated), false)
+FROM (
+"""  # noqa: S608 - constants only
+_BUCKET_FLAGS = """bool_or(source = 'binance') AS from_binance,
+           bool_or(source = 'binance-archive') AS from_binance_archive,
+           bool_or(source = 'simulated') AS from_simulated"""
+_HOURLY_WHERE = """FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = '1h' AND datetime >= $2 AND datetime < $3
+    GROUP BY 1"""
+# Plain PostgreSQL: date_bin from time_bucket's origin; first/last by ordered arrays.
+_BUCKETS_PLAIN = f"""{_BUCKETS_SELECT}
+    SELECT date_bin($4::interval, datetime, $5::timestamptz) AS bucket,
+           (array_agg(open_price ORDER BY datetime))[1] AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           (array_agg(close_price ORDER BY datetime DESC))[1] AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    {_HOURLY_WHERE}
+) buckets
+"""  # noqa: S608 - constants only
+_BUCKETS_TIME_BUCKET = f"""{_BUCKETS_SELECT}
+    SELECT time_bucket($4::interval, datetime) AS bucket,
+           first(open_price, datetime) AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           last(close_price, datetime) AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    {_HOURLY_WHERE}
+) buckets
+"""  # noqa: S608 - constants only
+# The real-time aggregate: materialized days, and the newest from the raw hours.
+_DAYS_FROM_AGGREGATE = f"""{_BUCKETS_SELECT}
+    SELECT bucket, open_price, high_price, low_price, close_price, volume, candles,
+           from_binance, from_binance_archive, from_simulated
+    FROM crypto_prices_daily
+    WHERE crypto_id = $1 AND bucket >= $2 AND bucket < $3
+) buckets
+"""  # noqa: S608 - constants only
+
 METRICS_COLUMNS = ("endpoint", "method", "response_time_ms", "status_code", "timestamp")
 
 
@@ -153,6 +216,39 @@ async def latest_candles(
     return _candles_json(
         await pool.fetchrow(_LATEST_CANDLES, crypto_id, interval, _EARLIEST, end, limit)
     )
+
+
+async def series_path(pool: asyncpg.Pool) -> SeriesPath:
+    """Ask the database which aggregation path it offers (once, at start-up)."""
+    async with pool.acquire() as connection:
+        if not await connection.fetchval(_EXTENSION):
+            return SeriesPath(False, False, False)
+        names = {r[0] for r in await connection.fetch(_REALTIME_AGGREGATES)}
+    return SeriesPath(
+        timescaledb=True,
+        crypto_daily_aggregate="crypto_prices_daily" in names,
+        weather_daily_aggregate="weather_historic_daily" in names,
+    )
+
+
+async def bucketed_candles(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    step: timedelta,
+    start: datetime,
+    end: datetime,
+    path: SeriesPath,
+) -> CandlesJson:
+    """Buckets of `step` (4h, 1d) of the hourly candles whose open times lie in
+    [start, end) (both bucket starts), oldest first: daily from the real-time
+    continuous aggregate, others by `time_bucket`, or plain SQL without TimescaleDB."""
+    if step == timedelta(days=1) and path.crypto_daily_aggregate:
+        row = await pool.fetchrow(_DAYS_FROM_AGGREGATE, crypto_id, start, end)
+    elif path.timescaledb:
+        row = await pool.fetchrow(_BUCKETS_TIME_BUCKET, crypto_id, start, end, step)
+    else:
+        row = await pool.fetchrow(_BUCKETS_PLAIN, crypto_id, start, end, step, BUCKET_ORIGIN)
+    return _candles_json(row)
 
 
 async def active_symbols(pool: asyncpg.Pool) -> list[asyncpg.Record]:

@@ -2,7 +2,9 @@
 
 Observations and daily aggregates leave PostgreSQL as ready JSON arrays
 (`json_build_object`, whose float8 output is the shortest text that reads back
-as the same double); days are UTC days, aggregated in SQL.
+as the same double); days are UTC days, aggregated in SQL: from the raw hours
+on plain PostgreSQL, from the real-time continuous aggregate where TimescaleDB
+has it (`aggregate_paths`), with the same digits either way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
+from ticktide_gateway.aggregate_paths import SeriesPath, full_days
 
 __all__ = [
     "WEATHER_SOURCES",
@@ -64,25 +68,61 @@ FROM weather_historic
 WHERE location = $1 AND datetime >= $2 AND datetime < $3
 """  # noqa: S608 - constants only
 
-_DAILY = f"""
+# A day's means are sum / count of numeric sums (exact whatever order the rows
+# are added in), derived by this one expression whether the day's sums come
+# from the raw hours or from `weather_historic_daily`: both paths print the same
+# float8 digits. A float8 avg() varies in its last digit with the summing order.
+_DAY_COLUMNS = """
+    min(temperature) AS temperature_min, max(temperature) AS temperature_max,
+    sum(temperature::numeric) AS temperature_sum, count(temperature) AS temperature_n,
+    sum(humidity::numeric) AS humidity_sum, count(humidity) AS humidity_n,
+    sum(pressure::numeric) AS pressure_sum, count(pressure) AS pressure_n,
+    sum(wind_speed::numeric) AS wind_speed_sum, count(wind_speed) AS wind_speed_n,
+    count(*) AS hours,"""
+_AGGREGATE_COLUMNS = """bucket, temperature_min, temperature_max,
+    temperature_sum, temperature_n, humidity_sum, humidity_n, pressure_sum, pressure_n,
+    wind_speed_sum, wind_speed_n, hours, from_open_meteo, from_openweather, from_simulated"""
+
+
+def _mean(column: str) -> str:
+    return f"({column}_sum / nullif({column}_n, 0))::float8"
+
+
+_DAYS_JSON = f"""
 SELECT coalesce(json_agg(json_build_object(
-           'date', to_char(day, 'YYYY-MM-DD'),
-           'temperature_min', temperature_min, 'temperature_mean', temperature_mean,
-           'temperature_max', temperature_max, 'humidity_mean', humidity_mean,
-           'pressure_mean', pressure_mean, 'wind_speed_mean', wind_speed_mean,
+           'date', to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+           'temperature_min', temperature_min, 'temperature_mean', {_mean("temperature")},
+           'temperature_max', temperature_max, 'humidity_mean', {_mean("humidity")},
+           'pressure_mean', {_mean("pressure")}, 'wind_speed_mean', {_mean("wind_speed")},
            'hours', hours) ORDER BY day), '[]')::text AS rows,
        coalesce(bool_or(from_open_meteo), false) AS from_open_meteo,
        coalesce(bool_or(from_openweather), false) AS from_openweather,
        coalesce(bool_or(from_simulated), false) AS from_simulated
-FROM (
-    SELECT date_trunc('day', datetime AT TIME ZONE 'UTC') AS day,
-           min(temperature) AS temperature_min, avg(temperature) AS temperature_mean,
-           max(temperature) AS temperature_max, avg(humidity) AS humidity_mean,
-           avg(pressure) AS pressure_mean, avg(wind_speed) AS wind_speed_mean,
-           count(*) AS hours, {_SOURCE_FLAGS}
+FROM ("""  # noqa: S608 - constants only
+
+# Plain PostgreSQL: every day from the raw hours.
+_DAILY = f"""{_DAYS_JSON}
+    SELECT date_bin(INTERVAL '1 day', datetime, TIMESTAMPTZ '2000-01-03 00:00+00') AS day,
+           {_DAY_COLUMNS} {_SOURCE_FLAGS}
     FROM weather_historic
     WHERE location = $1 AND datetime >= $2 AND datetime < $3
     GROUP BY 1
+) days
+"""  # noqa: S608 - constants only
+
+# TimescaleDB: the whole days [$4, $5) from the real-time aggregate (its newest,
+# not yet materialized days computed from the raw hours at query time), the
+# partial days at the window's edges from the raw hours.
+_DAILY_FROM_AGGREGATE = f"""{_DAYS_JSON}
+    SELECT time_bucket(INTERVAL '1 day', datetime) AS day, {_DAY_COLUMNS} {_SOURCE_FLAGS}
+    FROM weather_historic
+    WHERE location = $1 AND datetime >= $2 AND datetime < $3
+      AND (datetime < $4 OR datetime >= $5)
+    GROUP BY 1
+    UNION ALL
+    SELECT {_AGGREGATE_COLUMNS}
+    FROM weather_historic_daily
+    WHERE location = $1 AND bucket >= $4 AND bucket < $5
 ) days
 """  # noqa: S608 - constants only
 
@@ -109,6 +149,12 @@ async def historic_json(
     return _json_rows(await pool.fetchrow(_HISTORIC, location, start, end))
 
 
-async def daily_json(pool: asyncpg.Pool, location: str, start: datetime, end: datetime) -> JsonRows:
-    """UTC-day aggregates of the hourly observations in [start, end)."""
-    return _json_rows(await pool.fetchrow(_DAILY, location, start, end))
+async def daily_json(
+    pool: asyncpg.Pool, location: str, start: datetime, end: datetime, path: SeriesPath
+) -> JsonRows:
+    """UTC-day aggregates of the hourly observations in [start, end); the same text
+    from `weather_historic_daily` (where `path` has it) as from the raw hours."""
+    if not path.weather_daily_aggregate:
+        return _json_rows(await pool.fetchrow(_DAILY, location, start, end))
+    first, stop = full_days(start, end)
+    return _json_rows(await pool.fetchrow(_DAILY_FROM_AGGREGATE, location, start, end, first, stop))

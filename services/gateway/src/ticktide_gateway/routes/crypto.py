@@ -10,9 +10,15 @@ from fastapi import APIRouter, Depends, Query, Response
 from starlette.background import BackgroundTask
 
 from ticktide_gateway import repository
+from ticktide_gateway.aggregate_paths import (
+    BUCKET_STEPS,
+    BucketsQuery,
+    bucket_window,
+    buckets_body,
+)
 from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.cache import prices_key
-from ticktide_gateway.deps import CacheDep, PoolDep, SettingsDep, SymbolsDep
+from ticktide_gateway.deps import CacheDep, PoolDep, SeriesPathDep, SettingsDep, SymbolsDep
 from ticktide_gateway.serialization import prices_body, symbols_body
 from ticktide_gateway.validation import PricesQuery, as_utc, resolve_price_window
 
@@ -114,3 +120,39 @@ async def prices(
         else None
     )
     return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)
+
+
+@router.get(
+    "/aggregates",
+    summary="4-hour or daily buckets of the hourly candles of one symbol",
+    responses={
+        404: {"description": "unknown symbol"},
+        422: {"description": "bad bucket, date or range"},
+    },
+)
+async def aggregates(
+    query: Annotated[BucketsQuery, Query()],
+    settings: SettingsDep,
+    pool: PoolDep,
+    directory: SymbolsDep,
+    path: SeriesPathDep,
+) -> Response:
+    """Each bucket of the stored 1h candles: `t` its start (UTC), `o` the first
+    hour's open, `h`/`l` the extremes, `c` the last hour's close, `v` the summed
+    volume, `n` the hours present. `start` inclusive, `end` exclusive, both rounded
+    up to bucket starts; default the 365 buckets up to the one still open. Unlike
+    `/prices?interval=1d` (the provider's daily candles), these are computed from
+    the hourly series, the newest bucket included while it fills."""
+    first, stop = bucket_window(
+        query.bucket,
+        query.start,
+        query.end,
+        datetime.now(UTC),
+        settings.max_candles_per_request,
+    )
+    crypto_id = await directory.crypto_id(query.symbol)
+    candles = await repository.bucketed_candles(
+        pool, crypto_id, BUCKET_STEPS[query.bucket], first, stop, path
+    )
+    body = buckets_body(query.symbol, query.bucket, first, stop, candles.objects, candles.sources)
+    return Response(body, media_type=JSON)

@@ -22,7 +22,7 @@ from ticktide_gateway.data_validation import (
     bound_text,
     weather_window,
 )
-from ticktide_gateway.deps import CacheDep, PoolDep, SymbolDirectory, SymbolsDep
+from ticktide_gateway.deps import CacheDep, PoolDep, SeriesPathDep, SymbolDirectory, SymbolsDep
 
 __all__ = ["router", "resolve_location"]
 
@@ -89,13 +89,14 @@ async def historic(
     pool: PoolDep,
     cache: CacheDep,
     directory: SymbolsDep,
+    path: SeriesPathDep,
 ) -> Response:
     start, end = weather_window(query.start, query.end, datetime.now(UTC))
     location = await resolve_location(pool, query.location, directory)
 
     async def build() -> bytes:
         if query.aggregate == "daily":
-            rows = await repo.daily_json(pool, location, start, end)
+            rows = await repo.daily_json(pool, location, start, end, path)
         else:
             rows = await repo.historic_json(pool, location, start, end)
         return historic_weather_body(
