@@ -19,7 +19,7 @@ from ticktide_common.logging import get_logger
 from ticktide_gateway import database_repository
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.deps import PoolDep
-from ticktide_gateway.routes.database import Hypertable
+from ticktide_gateway.routes.database import BackgroundJob, Hypertable
 
 __all__ = ["router"]
 
@@ -58,6 +58,10 @@ class DatabaseTables(BaseModel):
     timescaledb: bool
     tables: list[TableEntry]
     continuous_aggregates: list[ContinuousAggregateEntry]
+    jobs: list[BackgroundJob] | None = Field(
+        description="every TimescaleDB background job and its last run; null without TimescaleDB"
+    )
+    jobs_error: str | None = Field(description="why `jobs` is null where TimescaleDB is")
 
 
 TableName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -106,10 +110,13 @@ def _ms(since: float) -> float:
 )
 async def database_tables(pool: PoolDep) -> DatabaseTables:
     """From the catalog only (no counting): cheap enough for a page to load.
-    `continuous_aggregates` is empty without TimescaleDB."""
+    `continuous_aggregates` is empty and `jobs` null without TimescaleDB."""
     timescaledb = await database_repository.timescaledb_installed(pool)
     tables = await database_repository.public_tables(pool, timescaledb=timescaledb)
     aggregates = await database_repository.continuous_aggregates(pool) if timescaledb else []
+    jobs, jobs_error = None, None
+    if timescaledb:
+        jobs, jobs_error = await database_repository.background_jobs(pool)
     return DatabaseTables(
         timescaledb=timescaledb,
         tables=[
@@ -128,6 +135,8 @@ async def database_tables(pool: PoolDep) -> DatabaseTables:
             )
             for a in aggregates
         ],
+        jobs=[BackgroundJob(**job) for job in jobs] if jobs is not None else None,
+        jobs_error=jobs_error,
     )
 
 

@@ -1,6 +1,7 @@
 """`/admin/database`: every table with its size and the planner's row
 estimate, TimescaleDB's chunks and compression where it is installed (and a
-plain word where it is not), the continuous aggregates; forms that ANALYZE one
+plain word where it is not; a figure that could not be read says why), its
+background jobs with their last run, the continuous aggregates; forms that ANALYZE one
 table or all, and refresh one continuous aggregate or all. After a form the
 page is shown again with the API's answer (role=status) or its refusal
 (role=alert). `?exact=1` adds the exact row counts and time ranges of the data
