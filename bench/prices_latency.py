@@ -1,8 +1,16 @@
 """Bench: latency of `GET /api/crypto/prices` for one year of 1h candles (8,760),
 served by a real gateway process, cached (Redis hit) and uncached (PostgreSQL,
-serialization and cache store on every request).
+serialization and cache store on every request), and of the daily aggregate of
+five years of those hourly candles (`GET /api/crypto/aggregates?bucket=1d`,
+1,826 days, never cached), on two legs side by side: plain PostgreSQL (the
+configured server) and TimescaleDB (`TICKTIDE_TIMESCALEDB_DSN`, else the cluster
+`scripts/ensure-timescaledb.sh` starts; the leg is skipped with a notice where
+there is none). On TimescaleDB the bench database is what production reaches:
+chunks older than 30 days compressed, the daily aggregate materialized, so the
+year is read from compressed chunks and the five years from the real-time
+continuous aggregate.
 
-A fresh database on the configured server holds the year; the gateway runs as
+A fresh database on each server holds the five years; the gateway runs as
 `python -m ticktide_gateway` on a free port with its own bus and Redis prefixes;
 everything is removed afterwards. Uncached requests are forced by bumping the
 series' cache version in Redis before each one (outside the timed section),
@@ -11,7 +19,7 @@ token of a user made in the bench database (as every `/api` route requires),
 so the figures include the gateway's credential check. Targets (issue 2):
 cached p99 < 5 ms, uncached p99 < 25 ms.
 
-    uv run python bench/prices_latency.py [--requests 300]
+    uv run python bench/prices_latency.py [--requests 300] [--leg both|plain|timescaledb]
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import asyncio
 import io
 import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
@@ -43,9 +52,14 @@ from ticktide_writer.repository import PRICE_COLUMNS
 from ticktide_writer.service import copy_text
 
 SYMBOL = "BENCHUSDT"
+HISTORY_START = datetime(2019, 1, 1, tzinfo=UTC)
 YEAR_START = datetime(2023, 1, 1, tzinfo=UTC)
-CANDLES = 8760
-TARGET_P99_MS = {"cached": 5.0, "uncached": 25.0}
+HISTORY_END = datetime(2024, 1, 1, tzinfo=UTC)
+HOURS = int((HISTORY_END - HISTORY_START) / timedelta(hours=1))  # five years: 43,824
+CANDLES = 8760  # the year of YEAR_START
+DAYS = (HISTORY_END - HISTORY_START).days  # 1,826
+TARGET_P99_MS = {"cached": 5.0, "uncached": 25.0, "daily-5y": 25.0}
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _replace_database(dsn: str, database: str) -> str:
@@ -59,7 +73,7 @@ def year_of_candles(seed: int = 7) -> list[tuple[Any, ...]]:
     rng = random.Random(seed)
     price = 16500.0
     rows: list[tuple[Any, ...]] = []
-    for i in range(CANDLES):
+    for i in range(HOURS):
         open_ = price
         close = max(1.0, open_ * (1 + rng.gauss(0, 0.004)))
         high = max(open_, close) * (1 + abs(rng.gauss(0, 0.002)))
@@ -67,7 +81,7 @@ def year_of_candles(seed: int = 7) -> list[tuple[Any, ...]]:
         volume = abs(rng.gauss(1200, 400))
         rows.append(
             (
-                YEAR_START + timedelta(hours=i),
+                HISTORY_START + timedelta(hours=i),
                 *(Decimal(f"{x:.8f}") for x in (open_, high, low, close, volume)),
             )
         )
@@ -75,8 +89,9 @@ def year_of_candles(seed: int = 7) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str]:
-    """The migrated bench database holding the year, and an API token of a user."""
+async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str, bool]:
+    """The migrated bench database holding the five years, an API token of a user,
+    and whether the database has TimescaleDB (asked, not assumed)."""
     admin = await asyncpg.connect(admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -109,13 +124,24 @@ async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str]:
             columns=PRICE_COLUMNS,
             format="text",
         )
-        await connection.execute("ANALYZE crypto_prices")
+        timescaledb = bool(
+            await connection.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        )
+        if timescaledb:  # what the policies leave behind in production
+            await connection.execute(
+                "SELECT compress_chunk(c, if_not_compressed => true)"
+                " FROM show_chunks('crypto_prices', older_than => INTERVAL '30 days') c"
+            )
+            await connection.execute(
+                "CALL refresh_continuous_aggregate('crypto_prices_daily', NULL, NULL)"
+            )
+        await connection.execute("ANALYZE")
         # A Connection has the pool methods the helpers use.
         user_id, _ = await create_test_user(connection)  # type: ignore[arg-type]
         token = await create_test_token(connection, user_id, name="bench")  # type: ignore[arg-type]
     finally:
         await connection.close()
-    return dsn, token
+    return dsn, token, timescaledb
 
 
 async def _drop_database(admin_dsn: str, name: str) -> None:
@@ -171,7 +197,11 @@ class KeepAliveClient:
 
 
 async def _measure(
-    client: KeepAliveClient, target: str, requests: int, expect_cache: str, before_each: Any = None
+    client: KeepAliveClient,
+    target: str,
+    requests: int,
+    expect_cache: str | None,
+    before_each: Any = None,
 ) -> list[float]:
     timings: list[float] = []
     for _ in range(requests):
@@ -188,14 +218,44 @@ async def _measure(
     return timings
 
 
-async def run(requests: int = 300) -> list[dict[str, Any]]:
-    load_before = os.getloadavg()[0]  # other work on the machine skews the tail
+def timescaledb_admin_dsn() -> str | None:
+    """The TimescaleDB cluster's admin DSN, or None (with the reason printed)."""
+    if dsn := os.environ.get("TICKTIDE_TIMESCALEDB_DSN"):
+        return dsn
+    done = subprocess.run(
+        ["bash", str(REPO / "scripts" / "ensure-timescaledb.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"prices_latency: TimescaleDB leg skipped: {done.stderr.strip()}")
+        return None
+    return done.stdout.strip().splitlines()[-1]
+
+
+async def run(requests: int = 300, leg: str = "both") -> list[dict[str, Any]]:
     base = Settings()  # the environment, then .env: the servers of this installation
+    legs: list[tuple[str, str]] = []
+    if leg in ("both", "plain"):
+        legs.append(("plain", _replace_database(base.database_url, "postgres")))
+    if leg in ("both", "timescaledb"):
+        dsn = timescaledb_admin_dsn()
+        if dsn is not None:
+            legs.append(("timescaledb", dsn))
+    rows: list[dict[str, Any]] = []
+    for name, admin_dsn in legs:
+        rows.extend(await run_leg(base, name, admin_dsn, requests))
+    return rows
+
+
+async def run_leg(base: Settings, leg: str, admin_dsn: str, requests: int) -> list[dict[str, Any]]:
+    load_before = os.getloadavg()[0]  # other work on the machine skews the tail
     run_id = f"bench{uuid.uuid4().hex[:8]}"
-    admin_dsn = _replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"
     redis_prefix = f"{run_id}:"
-    dsn, token = await _prepare_database(admin_dsn, database)
+    dsn, token, timescaledb = await _prepare_database(admin_dsn, database)
     port = free_port()
     env = {
         "TICKTIDE_ENV": "test",
@@ -220,6 +280,12 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
         "start": "2023-01-01T00:00:00Z",
         "end": "2024-01-01T00:00:00Z",
     }
+    daily_params = {
+        "symbol": SYMBOL,
+        "bucket": "1d",
+        "start": "2019-01-01T00:00:00Z",
+        "end": "2024-01-01T00:00:00Z",
+    }
     try:
         await gateway.start()
         target = f"/api/crypto/prices?{urlencode(params)}"
@@ -227,8 +293,12 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
             base_url=gateway.url, timeout=30.0, headers=bearer(token)
         ) as check_client:
             check = (await check_client.get(target)).json()
+            daily_target = f"/api/crypto/aggregates?{urlencode(daily_params)}"
+            days = (await check_client.get(daily_target)).json()["candles"]
         if len(check["candles"]) != CANDLES:
             raise RuntimeError(f"expected {CANDLES} candles, got {len(check['candles'])}")
+        if len(days) != DAYS or {day["n"] for day in days} != {24}:
+            raise RuntimeError(f"expected {DAYS} days of 24 hours, got {len(days)}")
         async with KeepAliveClient("127.0.0.1", port, bearer(token)) as client:
             body_bytes = len((await client.get(target))[2])
 
@@ -249,6 +319,11 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
             windows["cached"] = [datetime.now(UTC)]
             cached = await _measure(client, target, requests, "hit")
             windows["cached"].append(datetime.now(UTC))
+            daily_bytes = len((await client.get(daily_target))[2])
+            await _measure(client, daily_target, 20, None)
+            windows["daily-5y"] = [datetime.now(UTC)]
+            daily = await _measure(client, daily_target, requests, None)
+            windows["daily-5y"].append(datetime.now(UTC))
         server_ms = await _server_side_times(dsn, windows)
     finally:
         gateway.stop()
@@ -260,15 +335,22 @@ async def run(requests: int = 300) -> list[dict[str, Any]]:
 
     load_after = os.getloadavg()[0]
     rows = []
-    for case, timings in (("cached", cached), ("uncached", uncached)):
+    cases = (
+        ("cached", cached, CANDLES),
+        ("uncached", uncached, CANDLES),
+        ("daily-5y", daily, DAYS),
+    )
+    for case, timings, count in cases:
         ordered = sorted(timings)
         p99 = _percentile(ordered, 0.99)
         rows.append(
             {
                 "bench": "prices_latency",
+                "leg": leg,
+                "timescaledb": timescaledb,
                 "case": case,
-                "candles": CANDLES,
-                "body_bytes": body_bytes,
+                "candles": count,
+                "body_bytes": daily_bytes if case == "daily-5y" else body_bytes,
                 "requests": len(ordered),
                 "p50_ms": round(_percentile(ordered, 0.50), 2),
                 "p99_ms": round(p99, 2),
@@ -292,14 +374,15 @@ async def _server_side_times(
     query = """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY response_time_ms),
                       percentile_cont(0.99) WITHIN GROUP (ORDER BY response_time_ms), count(*)
                FROM performance_metrics
-               WHERE endpoint = '/api/crypto/prices' AND timestamp > $1 AND timestamp <= $2"""
+               WHERE endpoint = $3 AND timestamp > $1 AND timestamp <= $2"""
     connection = await asyncpg.connect(dsn)
     try:
         result: dict[str, tuple[float | None, float | None]] = {}
         for case, (since, until) in windows.items():
             row = None
             for _ in range(50):  # until the gateway's flush has written them
-                row = await connection.fetchrow(query, since, until)
+                endpoint = "/api/crypto/aggregates" if case == "daily-5y" else "/api/crypto/prices"
+                row = await connection.fetchrow(query, since, until, endpoint)
                 if row is not None and row[2] > 0:
                     break
                 await asyncio.sleep(0.2)
@@ -320,49 +403,55 @@ async def _delete_bus_names(amqp_url: str, prefix: str) -> None:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = (
-        "case",
-        "candles",
-        "requests",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "target p99",
-        "ok",
-        "server p50",
-        "server p99",
-    )
+    """One line per case, the legs side by side (p50/p99 of the client's timing)."""
+    legs = list(dict.fromkeys(row["leg"] for row in rows))
+    by = {(row["leg"], row["case"]): row for row in rows}
     print(
-        "GET /api/crypto/prices, one year of 1h candles "
-        f"({rows[0]['body_bytes']:,} bytes per response; 1-min load average "
-        f"{rows[0]['load_before']:.2f} before, {rows[0]['load_after']:.2f} after, "
-        f"{os.cpu_count()} CPUs)"
-    )
-    print("  ".join(f"{h:>10}" for h in header))
-    for row in rows:
-        values = (
-            row["case"],
-            row["candles"],
-            row["requests"],
-            f"{row['p50_ms']:.2f}",
-            f"{row['p99_ms']:.2f}",
-            f"{row['max_ms']:.2f}",
-            f"< {row['target_p99_ms']:g}",
-            "yes" if row["ok"] else "NO",
-            row["server_p50_ms"],
-            row["server_p99_ms"],
+        "GET /api/crypto/prices (one year of 1h candles) and /api/crypto/aggregates "
+        f"(1d over five years of 1h candles); {requests_of(rows)} requests per case; "
+        f"{os.cpu_count()} CPUs; 1-min load average per leg: "
+        + ", ".join(
+            f"{leg} {by[(leg, 'cached')]['load_before']:.2f}->"
+            f"{by[(leg, 'daily-5y')]['load_after']:.2f}"
+            for leg in legs
         )
-        print("  ".join(f"{v!s:>10}" for v in values))
+    )
+    header = ["case", "items", "bytes"]
+    for leg in legs:
+        header += [f"{leg} p50", f"{leg} p99", f"{leg} srv99"]
+    header += ["target p99"]
+    print("  ".join(f"{h:>16}" for h in header))
+    for case in dict.fromkeys(row["case"] for row in rows):
+        first = by[(legs[0], case)]
+        values: list[object] = [case, first["candles"], first["body_bytes"]]
+        for leg in legs:
+            row = by[(leg, case)]
+            mark = "" if row["ok"] else " !"
+            values += [f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}{mark}", row["server_p99_ms"]]
+        values.append(f"< {first['target_p99_ms']:g}")
+        print("  ".join(f"{v!s:>16}" for v in values))
 
 
-def main(requests: int = 300) -> list[dict[str, Any]]:
+def requests_of(rows: list[dict[str, Any]]) -> int:
+    return int(rows[0]["requests"]) if rows else 0
+
+
+def main(requests: int = 300, leg: str = "both") -> list[dict[str, Any]]:
     """Run the bench, print its table, return its rows (for bench/run.py)."""
-    rows = asyncio.run(run(requests))
-    print_table(rows)
+    rows = asyncio.run(run(requests, leg))
+    if rows:
+        print_table(rows)
     return rows
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="timed requests per case")
-    main(parser.parse_args().requests)
+    parser.add_argument(
+        "--leg",
+        choices=("both", "plain", "timescaledb"),
+        default=os.environ.get("TICKTIDE_BENCH_LEG", "both"),
+        help="which cluster(s) to run on (env TICKTIDE_BENCH_LEG)",
+    )
+    arguments = parser.parse_args()
+    main(arguments.requests, arguments.leg)
