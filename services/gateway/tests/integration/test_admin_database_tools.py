@@ -83,7 +83,7 @@ async def test_tables_of_the_public_schema(api: httpx.AsyncClient, db_pool: asyn
     response = await api.get(TABLES)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"timescaledb", "tables", "continuous_aggregates"}
+    assert set(body) == {"timescaledb", "tables", "continuous_aggregates", "jobs", "jobs_error"}
     assert body["timescaledb"] is await timescaledb(db_pool)
     expected = {
         r["tablename"]

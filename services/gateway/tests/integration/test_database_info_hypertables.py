@@ -210,3 +210,23 @@ async def test_compression_policies_succeed_and_answers_stay_byte_identical(
     )
     after = await _answers(api, queries)
     assert after == before
+
+
+async def test_admin_tables_answer_lists_the_jobs_too(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    response = await api.get("/api/admin/database/tables")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    tables = {t["name"]: t for t in body["tables"]}
+    if not await has_timescaledb(db_pool):
+        assert (body["jobs"], body["jobs_error"]) == (None, None)
+        assert tables["crypto_prices"]["hypertable"] is None
+        return
+    assert body["jobs_error"] is None
+    compression = {j["hypertable"] for j in body["jobs"] if j["proc_name"] == "policy_compression"}
+    assert set(HYPERTABLES) <= compression
+    for name in HYPERTABLES:
+        hypertable = tables[name]["hypertable"]
+        assert hypertable["error"] is None and hypertable["chunks"] is not None
+        assert [j["proc_name"] for j in hypertable["jobs"]] == ["policy_compression"]
