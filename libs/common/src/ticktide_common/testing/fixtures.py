@@ -27,6 +27,33 @@ ADMIN_DSN = os.environ.get(
 )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which database leg this run is: the admin DSN and what its server offers."""
+    import asyncio
+
+    async def describe() -> str:
+        connection = await asyncpg.connect(ADMIN_DSN, timeout=5)
+        try:
+            version = await connection.fetchval("SHOW server_version")
+            preload = await connection.fetchval("SHOW shared_preload_libraries")
+            available = await connection.fetchval(
+                "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+            )
+        finally:
+            await connection.close()
+        if "timescaledb" in preload:
+            return f"PostgreSQL {version}, TimescaleDB {available} preloaded (TimescaleDB leg)"
+        if available:
+            return f"PostgreSQL {version}, TimescaleDB installed, not preloaded (plain path)"
+        return f"PostgreSQL {version}, no TimescaleDB (plain PostgreSQL leg)"
+
+    host = ADMIN_DSN.rpartition("@")[2].rpartition("/")[0]
+    try:
+        return f"database: {host}: {asyncio.run(describe())}"
+    except (OSError, asyncpg.PostgresError) as error:
+        return f"database: {host}: not answering ({error})"
+
+
 def _replace_database(dsn: str, database: str) -> str:
     base, _, _ = dsn.rpartition("/")
     return f"{base}/{database}"
