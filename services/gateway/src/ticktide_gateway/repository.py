@@ -20,6 +20,7 @@ from ticktide_gateway.quality import SeriesFacts
 __all__ = [
     "CandlesJson",
     "series_path",
+    "fresh_aggregate_days_sql",
     "bucketed_candles",
     "find_crypto_id",
     "candles_in_range",
@@ -127,6 +128,40 @@ WHERE a.view_schema = 'public' AND NOT a.materialized_only
        OR (a.view_name = 'weather_historic_daily' AND c.column_name = 'temperature_sum'))
 """
 
+
+def fresh_aggregate_days_sql(view: str, key: str) -> str:
+    """A CTE `fresh` of `view`'s rows matching `key` (an SQL condition on the
+    view's columns, parameters included) with `bucket` in [$first, $stop) given as
+    the condition's own parameters, leaving out every day that rows written since
+    its materialization (a backfill below the watermark) have invalidated: those
+    wait in TimescaleDB's invalidation logs until the next refresh, and until then
+    the aggregate answers the old materialization, so such days are aggregated
+    from the raw rows like the partial days at the window's edges. Days above the
+    watermark are already computed at query time; they go the raw way too."""
+    return f"""
+stale AS (
+    SELECT l.lowest_modified_value AS low, l.greatest_modified_value AS high
+    FROM _timescaledb_catalog.continuous_agg a
+    JOIN _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
+      ON l.hypertable_id = a.raw_hypertable_id
+    WHERE a.user_view_schema = 'public' AND a.user_view_name = '{view}'
+    UNION ALL
+    SELECT m.lowest_modified_value, m.greatest_modified_value
+    FROM _timescaledb_catalog.continuous_agg a
+    JOIN _timescaledb_catalog.continuous_aggs_materialization_invalidation_log m
+      ON m.materialization_id = a.mat_hypertable_id
+    WHERE a.user_view_schema = 'public' AND a.user_view_name = '{view}'
+), fresh AS MATERIALIZED (
+    SELECT d.*
+    FROM {view} d
+    WHERE {key}
+      AND NOT EXISTS (
+          SELECT 1 FROM stale
+          WHERE stale.low < _timescaledb_functions.to_unix_microseconds(d.bucket + INTERVAL '1 day')
+            AND stale.high >= _timescaledb_functions.to_unix_microseconds(d.bucket))
+)"""  # noqa: S608 - constants only
+
+
 # Buckets of hourly candles, one JSON object each: `n` is the number of hours in
 # the bucket. Every number is numeric text (first/last/min/max/sum of numerics
 # are exact), so each path prints the same digits.
@@ -165,14 +200,30 @@ _BUCKETS_TIME_BUCKET = f"""{_BUCKETS_SELECT}
     {_HOURLY_WHERE}
 ) buckets
 """  # noqa: S608 - constants only
-# The real-time aggregate: materialized days, and the newest from the raw hours.
-_DAYS_FROM_AGGREGATE = f"""{_BUCKETS_SELECT}
+# The materialized days still valid from the aggregate, every other day of the
+# window (the newest, and any invalidated by a backfill) from the raw hours.
+_DAYS_FROM_AGGREGATE = (
+    "WITH"  # noqa: S608 - constants only
+    + fresh_aggregate_days_sql(
+        "crypto_prices_daily", "d.crypto_id = $1 AND d.bucket >= $2 AND d.bucket < $3"
+    )
+    + f"""{_BUCKETS_SELECT}
     SELECT bucket, open_price, high_price, low_price, close_price, volume, candles,
            from_binance, from_binance_archive, from_simulated
-    FROM crypto_prices_daily
-    WHERE crypto_id = $1 AND bucket >= $2 AND bucket < $3
+    FROM fresh
+    UNION ALL
+    SELECT time_bucket(INTERVAL '1 day', datetime) AS bucket,
+           first(open_price, datetime) AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           last(close_price, datetime) AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = '1h' AND datetime >= $2 AND datetime < $3
+      AND time_bucket(INTERVAL '1 day', datetime) NOT IN (SELECT bucket FROM fresh)
+    GROUP BY 1
 ) buckets
 """  # noqa: S608 - constants only
+)
 
 METRICS_COLUMNS = ("endpoint", "method", "response_time_ms", "status_code", "timestamp")
 

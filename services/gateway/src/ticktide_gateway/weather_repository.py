@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from ticktide_gateway.aggregate_paths import SeriesPath, full_days
+from ticktide_gateway.repository import fresh_aggregate_days_sql
 
 __all__ = [
     "WEATHER_SOURCES",
@@ -110,21 +111,26 @@ _DAILY = f"""{_DAYS_JSON}
 ) days
 """  # noqa: S608 - constants only
 
-# TimescaleDB: the whole days [$4, $5) from the real-time aggregate (its newest,
-# not yet materialized days computed from the raw hours at query time), the
-# partial days at the window's edges from the raw hours.
-_DAILY_FROM_AGGREGATE = f"""{_DAYS_JSON}
+# TimescaleDB: the whole days [$4, $5) that `weather_historic_daily` holds
+# materialized and valid, every other hour of the window (partial days at its
+# edges, the newest days, days a backfill invalidated) from the raw hours.
+_DAILY_FROM_AGGREGATE = (
+    "WITH"  # noqa: S608 - constants only
+    + fresh_aggregate_days_sql(
+        "weather_historic_daily", "d.location = $1 AND d.bucket >= $4 AND d.bucket < $5"
+    )
+    + f"""{_DAYS_JSON}
     SELECT time_bucket(INTERVAL '1 day', datetime) AS day, {_DAY_COLUMNS} {_SOURCE_FLAGS}
     FROM weather_historic
     WHERE location = $1 AND datetime >= $2 AND datetime < $3
-      AND (datetime < $4 OR datetime >= $5)
+      AND time_bucket(INTERVAL '1 day', datetime) NOT IN (SELECT bucket FROM fresh)
     GROUP BY 1
     UNION ALL
     SELECT {_AGGREGATE_COLUMNS}
-    FROM weather_historic_daily
-    WHERE location = $1 AND bucket >= $4 AND bucket < $5
+    FROM fresh
 ) days
 """  # noqa: S608 - constants only
+)
 
 
 async def canonical_location(pool: asyncpg.Pool, name: str) -> str | None:

@@ -6,8 +6,10 @@ on the TimescaleDB cluster (`TICKTIDE_TIMESCALEDB_DSN`, else
 one), runs a real gateway against each and compares the bodies of the daily and
 4-hour crypto aggregates, the hourly candles and the daily weather byte for byte.
 On TimescaleDB the older days are materialized and the newest are not, so the
-real-time aggregate must add them from the raw rows; the weather values are
-random doubles, whose daily means are not exactly representable.
+real-time aggregate must add them from the raw rows; rows written after the
+materialization (missing hours of materialized days, days before them: a
+backfill) must be in the answers too; the weather values are random doubles,
+whose daily means are not exactly representable.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parents[4]
 SYMBOL = "PARITYUSDT"
 LOCATION = "Parity Town"
 DAYS = 12
+BACKFILL_DAYS = 3
 SERIES_PATH_FIELDS = ("timescaledb", "crypto_daily_aggregate", "weather_daily_aggregate", "path")
 
 
@@ -63,17 +66,25 @@ def _database_dsn(admin_dsn: str, name: str) -> str:
     return f"{admin_dsn.rpartition('/')[0]}/{name}"
 
 
-def _rows(now: datetime) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Hourly candles and weather hours from DAYS days ago up to the current hour."""
+def _rows(
+    now: datetime, backfill: bool = False
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Hourly candles and weather hours from DAYS days ago up to the current hour,
+    every 37th missing; with `backfill` the rows written later: the missing hours
+    of the older days and BACKFILL_DAYS whole days before the first."""
     rng = random.Random(11)
     first = (now - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
     hours = int((now - first) // timedelta(hours=1)) + 1
     candles: list[tuple[object, ...]] = []
     weather: list[tuple[object, ...]] = []
-    for i in range(hours):
+    for i in range(-24 * BACKFILL_DAYS, hours):
         t = first + timedelta(hours=i)
-        if i % 37 == 5:
+        late = i < 0 or (i % 37 == 5 and t < now - timedelta(days=2))
+        if i >= 0 and i % 37 == 5 and not late:
             continue  # a missing hour: counts differ between buckets
+        if late != backfill:
+            rng.random()
+            continue
         base = Decimal(30000 + rng.randrange(-5000, 5000)) + Decimal(rng.randrange(100)) / 100
         o, c = base, base + Decimal(rng.randrange(-300, 300)) / 10
         h = max(o, c) + Decimal("0.01") * rng.randrange(1, 50)
@@ -94,11 +105,12 @@ def _rows(now: datetime) -> tuple[list[tuple[object, ...]], list[tuple[object, .
     return candles, weather
 
 
-async def _load(pool: asyncpg.Pool, now: datetime) -> None:
-    candles, weather = _rows(now)
+async def _load(pool: asyncpg.Pool, now: datetime, backfill: bool = False) -> None:
+    candles, weather = _rows(now, backfill)
     crypto_id = await pool.fetchval(
         "INSERT INTO cryptocurrencies (symbol, name, binance_symbol)"
-        " VALUES ('PARITY', 'Parity', $1) RETURNING id",
+        " VALUES ('PARITY', 'Parity', $1)"
+        " ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id",
         SYMBOL,
     )
     await pool.executemany(
@@ -108,7 +120,8 @@ async def _load(pool: asyncpg.Pool, now: datetime) -> None:
         [(crypto_id, *row) for row in candles],
     )
     await pool.execute(
-        "INSERT INTO weather_locations (name, latitude, longitude) VALUES ($1, 60.0, 25.0)",
+        "INSERT INTO weather_locations (name, latitude, longitude) VALUES ($1, 60.0, 25.0)"
+        " ON CONFLICT DO NOTHING",
         LOCATION,
     )
     await pool.executemany(
@@ -182,6 +195,8 @@ async def _leg(
         )
         if timescaledb:
             await _materialize_older_days(pool, now)
+        # Written after the materialization: days the aggregate holds without them.
+        await _load(pool, now, backfill=True)
         user_id, _ = await create_test_user(pool, role="user")
         token = await create_test_token(pool, user_id)
         port = free_port()
@@ -217,7 +232,7 @@ def _logged_path(gateway: ServiceProcess) -> dict[str, object]:
 def _queries(now: datetime) -> list[tuple[str, dict[str, str]]]:
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     tomorrow = (day + timedelta(days=1)).strftime("%Y-%m-%d")
-    start = (day - timedelta(days=DAYS)).strftime("%Y-%m-%d")
+    start = (day - timedelta(days=DAYS + BACKFILL_DAYS)).strftime("%Y-%m-%d")
     odd_start = (day - timedelta(days=DAYS - 1, hours=-7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     odd_end = (now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
