@@ -3,12 +3,14 @@ the run has (the tests ask the database): without TimescaleDB no table is a
 hypertable and there are no jobs; with it `crypto_prices`, `stock_prices` and
 `weather_historic` are hypertables whose compression policies, run here with
 `CALL run_job`, succeed and compress chunks, while the API's answers for the
-rows they compressed stay byte-identical. A figure whose statement fails is
+rows they compressed (raw series, the daily continuous aggregates, 4h buckets) stay
+byte-identical. A figure whose statement fails is
 logged and named in `error` (tested against the real server with a statement
 it refuses)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -136,6 +138,28 @@ async def _load_old_rows(db_pool: asyncpg.Pool, market, candle_store) -> dict[st
     return {"crypto": crypto, "stock": stock, "location": location}
 
 
+def _entries(body: bytes) -> int:
+    """How many candles, hours or days an answer holds (a stock body counts its days)."""
+    decoded = json.loads(body)
+    value = next(decoded[k] for k in ("candles", "observations", "days") if k in decoded)
+    return value if isinstance(value, int) else len(value)
+
+
+async def _materialize(db_pool: asyncpg.Pool, first: datetime, last: datetime) -> None:
+    """Refresh the continuous aggregates over the loaded days: rows loaded into
+    days an earlier refresh materialized are seen only after a refresh."""
+    names = await db_pool.fetch(
+        "SELECT view_name FROM timescaledb_information.continuous_aggregates"
+        " WHERE view_schema = 'public'"
+    )
+    async with db_pool.acquire() as connection:  # a procedure that commits: no transaction
+        for row in names:
+            await connection.execute(
+                f"CALL refresh_continuous_aggregate('public.{row['view_name']}',"  # noqa: S608
+                f" '{first.isoformat()}', '{last.isoformat()}')"
+            )
+
+
 async def _compress(db_pool: asyncpg.Pool, table: str) -> asyncpg.Record:
     """Run the table's compression policy now; its job statistics afterwards."""
     job_id = await db_pool.fetchval(
@@ -176,8 +200,23 @@ async def test_compression_policies_succeed_and_answers_stay_byte_identical(
             {"symbol": names["stock"], "start": str(OLD.date()), "end": str(date(2003, 4, 10))},
         ),
         ("/api/weather/historic", {"location": names["location"], "start": start, "end": end}),
+        (
+            "/api/weather/historic",
+            {"location": names["location"], "start": start, "end": end, "aggregate": "daily"},
+        ),
+        (
+            "/api/crypto/aggregates",
+            {"symbol": names["crypto"], "bucket": "1d", "start": start, "end": end},
+        ),
+        (
+            "/api/crypto/aggregates",
+            {"symbol": names["crypto"], "bucket": "4h", "start": start, "end": end},
+        ),
     ]
+    await _materialize(db_pool, OLD, OLD + timedelta(days=40))
     before = await _answers(api, queries)
+    sizes = [_entries(body) for body in before]
+    assert sizes == [960, 40, 960, 40, 40, 240]  # hours, days, hours, days, days, 4h buckets
 
     for table in HYPERTABLES:
         stats = await _compress(db_pool, table)
