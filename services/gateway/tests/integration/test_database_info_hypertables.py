@@ -3,10 +3,9 @@ the run has (the tests ask the database): without TimescaleDB no table is a
 hypertable and there are no jobs; with it `crypto_prices`, `stock_prices` and
 `weather_historic` are hypertables whose compression policies, run here with
 `CALL run_job`, succeed and compress chunks, while the API's answers for the
-rows they compressed (raw series, the daily continuous aggregates, 4h buckets) stay
-byte-identical. A figure whose statement fails is
-logged and named in `error` (tested against the real server with a statement
-it refuses)."""
+rows they compressed (raw series, the daily continuous aggregates, 4h buckets)
+stay byte-identical. A figure whose statement fails is logged and named in
+`error` (tested against the real server with a statement it refuses)."""
 
 from __future__ import annotations
 
