@@ -207,19 +207,25 @@ _DAYS_FROM_AGGREGATE = (
     + fresh_aggregate_days_sql(
         "crypto_prices_daily", "d.crypto_id = $1 AND d.bucket >= $2 AND d.bucket < $3"
     )
+    + """, missing AS MATERIALIZED (
+    SELECT day FROM generate_series($2::timestamptz, $3::timestamptz - INTERVAL '1 day',
+                                    INTERVAL '1 day') day
+    WHERE day NOT IN (SELECT bucket FROM fresh)
+)"""
     + f"""{_BUCKETS_SELECT}
     SELECT bucket, open_price, high_price, low_price, close_price, volume, candles,
            from_binance, from_binance_archive, from_simulated
     FROM fresh
     UNION ALL
-    SELECT time_bucket(INTERVAL '1 day', datetime) AS bucket,
+    SELECT missing.day AS bucket,
            first(open_price, datetime) AS open_price,
            max(high_price) AS high_price, min(low_price) AS low_price,
            last(close_price, datetime) AS close_price,
            sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
-    FROM crypto_prices
-    WHERE crypto_id = $1 AND interval_type = '1h' AND datetime >= $2 AND datetime < $3
-      AND time_bucket(INTERVAL '1 day', datetime) NOT IN (SELECT bucket FROM fresh)
+    FROM missing
+    JOIN crypto_prices
+      ON crypto_id = $1 AND interval_type = '1h'
+     AND datetime >= missing.day AND datetime < missing.day + INTERVAL '1 day'
     GROUP BY 1
 ) buckets
 """  # noqa: S608 - constants only

@@ -112,18 +112,26 @@ _DAILY = f"""{_DAYS_JSON}
 """  # noqa: S608 - constants only
 
 # TimescaleDB: the whole days [$4, $5) that `weather_historic_daily` holds
-# materialized and valid, every other hour of the window (partial days at its
-# edges, the newest days, days a backfill invalidated) from the raw hours.
+# materialized and valid; every other day of the window (partial days at its
+# edges, the newest days, days a backfill invalidated) from the raw hours, read
+# day by day by the index, so a long window costs only its missing days.
 _DAILY_FROM_AGGREGATE = (
     "WITH"  # noqa: S608 - constants only
     + fresh_aggregate_days_sql(
         "weather_historic_daily", "d.location = $1 AND d.bucket >= $4 AND d.bucket < $5"
     )
+    + """, missing AS MATERIALIZED (
+    SELECT day FROM generate_series(time_bucket(INTERVAL '1 day', $2::timestamptz),
+                                    $3::timestamptz - INTERVAL '1 microsecond',
+                                    INTERVAL '1 day') day
+    WHERE day NOT IN (SELECT bucket FROM fresh)
+)"""
     + f"""{_DAYS_JSON}
-    SELECT time_bucket(INTERVAL '1 day', datetime) AS day, {_DAY_COLUMNS} {_SOURCE_FLAGS}
-    FROM weather_historic
-    WHERE location = $1 AND datetime >= $2 AND datetime < $3
-      AND time_bucket(INTERVAL '1 day', datetime) NOT IN (SELECT bucket FROM fresh)
+    SELECT missing.day, {_DAY_COLUMNS} {_SOURCE_FLAGS}
+    FROM missing
+    JOIN weather_historic
+      ON location = $1 AND datetime >= greatest(missing.day, $2)
+     AND datetime < least(missing.day + INTERVAL '1 day', $3)
     GROUP BY 1
     UNION ALL
     SELECT {_AGGREGATE_COLUMNS}
