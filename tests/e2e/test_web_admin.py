@@ -489,8 +489,12 @@ async def test_database_lists_tables_and_analyze_answers_with_a_notice(admin: Vi
     overview = (await admin.http.get("/api/admin/database/tables", headers=admin.headers())).json()
     if overview["timescaledb"]:
         assert "TimescaleDB is installed" in page.text
+        assert '<span class="badge text-bg-info">hypertable</span>' in tables
+        jobs = table(page, "Background jobs")
+        assert jobs.count('<span class="tt-admin-code">policy_compression</span>') >= 3
     else:
         assert "TimescaleDB is not installed in this database" in page.text
+        assert "Background jobs" not in page.text
         assert re.search(r"<button[^>]*disabled[^>]*>Refresh continuous aggregates", page.text)
         refused = await admin.post("/admin/database/refresh-aggregates", {})
         assert refused.status_code == 409 and "TimescaleDB is not installed" in alert(refused)
@@ -504,7 +508,11 @@ async def test_database_lists_tables_and_analyze_answers_with_a_notice(admin: Vi
     assert unknown.status_code == 422 and "not a table of the public schema" in alert(unknown)
 
     exact = await admin.get("/admin/database", exact="1")
-    assert "crypto_prices" in table(exact, "Exact row counts")
+    counts = table(exact, "Exact row counts")
+    assert "crypto_prices" in counts
+    assert "not a hypertable" in counts  # weather_current is a plain table on both paths
+    if overview["timescaledb"]:
+        assert re.search(r"\d+ chunks, \d+ compressed", counts)
 
 
 async def test_a_plain_user_gets_403_forbidden_on_every_admin_page(
