@@ -327,15 +327,6 @@ def _estimate(reltuples: float | None) -> int | None:
     return None if reltuples is None or reltuples < 0 else int(reltuples)
 
 
-async def _savepoint_value(connection: Connection, sql: str, *args: Any) -> Any:
-    """One value of a TimescaleDB function, or None where this version lacks it."""
-    try:
-        async with connection.transaction():
-            return await connection.fetchval(sql, *args)
-    except asyncpg.PostgresError:
-        return None
-
-
 async def public_tables(pool: asyncpg.Pool, *, timescaledb: bool) -> list[PublicTable]:
     """Every table of the public schema by name; catalog figures only, no counting."""
     async with (
@@ -356,11 +347,18 @@ async def public_tables(pool: asyncpg.Pool, *, timescaledb: bool) -> list[Public
                 if hypertable_size is not None:
                     size_bytes = hypertable_size
                     size = str(await connection.fetchval(_PRETTY, size_bytes))
-                approximate = await _savepoint_value(
-                    connection, _HYPERTABLE_ESTIMATE, f"public.{quote_identifier(row['name'])}"
+                errors = [hypertable["error"]] if hypertable["error"] else []
+                approximate = await _guarded_fetch(
+                    connection,
+                    errors,
+                    row["name"],
+                    "row estimate",
+                    _HYPERTABLE_ESTIMATE,
+                    f"public.{quote_identifier(row['name'])}",
                 )
-                if approximate is not None and approximate >= 0:
-                    estimate = int(approximate)
+                if approximate and approximate[0][0] is not None and approximate[0][0] >= 0:
+                    estimate = int(approximate[0][0])
+                hypertable["error"] = "; ".join(errors) or None
             found.append(PublicTable(row["name"], size_bytes, size, estimate, hypertable))
     return found
 

@@ -96,6 +96,24 @@ async def test_a_failing_figure_is_logged_and_named_in_error(
     assert all(e["log_level"] == "error" and e["sqlstate"] == "42703" for e in failed)
 
 
+async def test_a_failing_row_estimate_of_the_admin_tables_is_logged_and_named(
+    db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not await has_timescaledb(db_pool):
+        pytest.skip("no TimescaleDB in this database: no hypertable estimate to fail")
+    monkeypatch.setattr(
+        database_repository, "_HYPERTABLE_ESTIMATE", "SELECT no_such_function($1::regclass)"
+    )
+    with capture_logs() as logs:
+        tables = await database_repository.public_tables(db_pool, timescaledb=True)
+    figures = {t.name: t for t in tables}["crypto_prices"].hypertable
+    assert figures is not None and figures["error"] is not None
+    assert figures["error"].startswith("row estimate: ") and "no_such_function" in figures["error"]
+    assert isinstance(figures["chunks"], int) and figures["jobs"] is not None
+    failed = [e for e in logs if e["event"] == "database.hypertable_figure_failed"]
+    assert {e["figure"] for e in failed} == {"row estimate"} and len(failed) >= 3
+
+
 async def _answers(
     api: httpx.AsyncClient, queries: list[tuple[str, dict[str, str]]]
 ) -> list[bytes]:
