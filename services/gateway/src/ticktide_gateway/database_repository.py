@@ -1,6 +1,9 @@
 """The SQL of `GET /api/user/database/info`: rows, size and time range of each
 table of a fixed allow-list, and, where the TimescaleDB extension exists, each
-hypertable's chunks and compression. Also the admin tools of `/admin/database`:
+hypertable's chunks, compression and background jobs (each figure in its own
+savepoint: one that fails is logged and named in the hypertable's `error`, the
+others still read), and every background job's last run. Also the admin tools
+of `/admin/database`:
 every table of the public schema with its size and the planner's row estimate,
 the continuous aggregates, ANALYZE and refreshing an aggregate.
 
