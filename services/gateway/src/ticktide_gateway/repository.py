@@ -21,6 +21,7 @@ __all__ = [
     "CandlesJson",
     "series_path",
     "fresh_aggregate_days_sql",
+    "fetchrow_without_jit",
     "bucketed_candles",
     "find_crypto_id",
     "candles_in_range",
@@ -299,13 +300,26 @@ async def bucketed_candles(
     """Buckets of `step` (4h, 1d) of the hourly candles whose open times lie in
     [start, end) (both bucket starts), oldest first: daily from the real-time
     continuous aggregate, others by `time_bucket`, or plain SQL without TimescaleDB."""
+    arguments: tuple[object, ...]
     if step == timedelta(days=1) and path.crypto_daily_aggregate:
-        row = await pool.fetchrow(_DAYS_FROM_AGGREGATE, crypto_id, start, end)
+        query, arguments = _DAYS_FROM_AGGREGATE, (crypto_id, start, end)
     elif path.timescaledb:
-        row = await pool.fetchrow(_BUCKETS_TIME_BUCKET, crypto_id, start, end, step)
+        query, arguments = _BUCKETS_TIME_BUCKET, (crypto_id, start, end, step)
     else:
-        row = await pool.fetchrow(_BUCKETS_PLAIN, crypto_id, start, end, step, BUCKET_ORIGIN)
-    return _candles_json(row)
+        query, arguments = _BUCKETS_PLAIN, (crypto_id, start, end, step, BUCKET_ORIGIN)
+    return _candles_json(await fetchrow_without_jit(pool, query, *arguments))
+
+
+async def fetchrow_without_jit(
+    pool: asyncpg.Pool, query: str, *arguments: object
+) -> asyncpg.Record | None:
+    """`fetchrow` with JIT off for this statement. The aggregate queries' plans
+    carry a high cost estimate (an index scan of every chunk per day the aggregate
+    cannot answer, although there are hardly ever any), so PostgreSQL would JIT-compile
+    them: about a second of compiling to save nothing."""
+    async with pool.acquire() as connection, connection.transaction(readonly=True):
+        await connection.execute("SET LOCAL jit = off")
+        return await connection.fetchrow(query, *arguments)
 
 
 async def active_symbols(pool: asyncpg.Pool) -> list[asyncpg.Record]:

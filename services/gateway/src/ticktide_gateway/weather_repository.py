@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from ticktide_gateway.aggregate_paths import SeriesPath, full_days
-from ticktide_gateway.repository import fresh_aggregate_days_sql
+from ticktide_gateway.repository import fetchrow_without_jit, fresh_aggregate_days_sql
 
 __all__ = [
     "WEATHER_SOURCES",
@@ -171,4 +171,6 @@ async def daily_json(
     if not path.weather_daily_aggregate:
         return _json_rows(await pool.fetchrow(_DAILY, location, start, end))
     first, stop = full_days(start, end)
-    return _json_rows(await pool.fetchrow(_DAILY_FROM_AGGREGATE, location, start, end, first, stop))
+    return _json_rows(
+        await fetchrow_without_jit(pool, _DAILY_FROM_AGGREGATE, location, start, end, first, stop)
+    )
