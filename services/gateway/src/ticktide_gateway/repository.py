@@ -127,6 +127,14 @@ JOIN information_schema.columns c
 WHERE a.view_schema = 'public' AND NOT a.materialized_only
   AND ((a.view_name = 'crypto_prices_daily' AND c.column_name = 'from_binance')
        OR (a.view_name = 'weather_historic_daily' AND c.column_name = 'temperature_sum'))
+  -- the catalog tables `fresh_aggregate_days_sql` reads (internal to TimescaleDB:
+  -- a release that renames them sends the gateway down the plain path, not to 500s)
+  AND to_regclass('_timescaledb_catalog.continuous_agg') IS NOT NULL
+  AND to_regclass('_timescaledb_catalog.continuous_aggs_hypertable_invalidation_log')
+      IS NOT NULL
+  AND to_regclass('_timescaledb_catalog.continuous_aggs_materialization_invalidation_log')
+      IS NOT NULL
+  AND to_regprocedure('_timescaledb_functions.to_unix_microseconds(timestamptz)') IS NOT NULL
 """
 
 
