@@ -124,6 +124,16 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         "a new password's strength: zxcvbn's estimate, its list of common passwords, the "
         "username or the service's name inside it (the schema says its length)",
     ),
+    # Not the API's: schemathesis (4.32.5) now and then sends the path template's own
+    # placeholder as the value ("/batch/%7Bbatch_id%7D/events", a before_call hook does not
+    # see it), which the API rightly refuses; only that exact refusal is excused.
+    Excuse(
+        "ST202",
+        r"GET /api/crypto/backtest/batch/\{batch_id\}(/events)?",
+        r"path parameter 'batch_id': Input should be a valid UUID, invalid character: "
+        r"found `t` at 3",
+        "schemathesis sent the literal placeholder '{batch_id}' as the batch id",
+    ),
     # Not a schema rule but the contract: DELETE of a batch cancels what has not run
     # (CONTRACT §2); the batch and its results stay readable, as its owner expects.
     Excuse(

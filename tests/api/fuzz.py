@@ -117,9 +117,9 @@ def _fill_missing_path_parameters(
     path: str, case: Any, dictionaries: dict[str, list[str | int]]
 ) -> None:
     """schemathesis sometimes sends a case whose path parameter is missing or is the
-    template's own placeholder (the URL then holds the literal "{batch_id}": seen in
-    `make test` for GET .../batch/{batch_id}/events), which tests the template, not
-    the API: each such parameter gets the run's seeded value."""
+    template's own placeholder (the URL then holds the literal "{batch_id}"), which
+    tests the template, not the API: each such parameter gets the run's seeded value.
+    (Some such cases are built after this hook runs: findings.py excuses those.)"""
     given = case.path_parameters or {}
     missing = [
         name

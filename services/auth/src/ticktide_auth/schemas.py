@@ -57,7 +57,8 @@ TOKEN_DAYS_LIMIT = 36500  # the outer bound pydantic checks; the service checks 
 def email_pattern(refused_domains: tuple[str, ...]) -> str:
     """A JSON Schema (ECMA-262) pattern of what the policy's email check needs
     beyond the `idn-email` format: a dot in the domain, no quoted local part or
-    IP-literal domain (no `"`, `[` or `]`), no whitespace, and a domain that is not
+    IP-literal domain (no `"`, `[` or `]`), no whitespace, a domain ending with a
+    letter, and a domain that is not
     one of `refused_domains` nor below one, in any case. (email_validator refuses
     more, e.g. two dots in a row; no regex here claims to be all of it.)"""
 
@@ -69,7 +70,9 @@ def email_pattern(refused_domains: tuple[str, ...]) -> str:
             raise ValueError(f"cannot write a pattern for the domain {name!r}")
     names = "|".join(any_case(name).replace(".", r"\.") for name in refused_domains)
     refused = rf"(?![\s\S]*[@.](?:{names})$)"
-    return rf'^{refused}[^\s"@]+@[^\s"@\[\]]+\.[^\s"@\[\]]+$'
+    # ... and a domain that ends with a letter (email_validator: "all TLDs currently
+    # end with a letter"; an internationalised one may end with any non-ASCII letter).
+    return rf'^{refused}[^\s"@]+@[^\s"@\[\]]+\.[^\s"@\[\]]*[A-Za-z\u0080-\uffff]$'
 
 
 # A new account's name and address: the policy checks them (with its own messages);
