@@ -83,15 +83,11 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
-async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
-    repo_root: Path,
-    service_env: dict[str, str],
-    tmp_path: Path,
-    bus: Bus,
-    db_pool: asyncpg.Pool,
-) -> None:
-    # `bus` is requested so that this run's queues, which the services declare, are
-    # deleted at the end of the session.
+def make_up_env(
+    service_env: dict[str, str], tmp_path: Path
+) -> tuple[dict[str, int], Path, dict[str, str]]:
+    """(ports, run directory, environment) of a `make up` on this run's own ports,
+    database and prefixes; the proxy secret is left to make up."""
     ports = {
         name: free_port()
         for name in (
@@ -126,11 +122,34 @@ async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
         "WORKERS": "2",
     }
     env.pop("TICKTIDE_PROXY_SECRET", None)  # make up generates one into the run directory
+    return ports, run_dir, env
+
+
+async def test_make_up_serves_healthy_stack_behind_nginx_and_make_down_stops_it(
+    repo_root: Path,
+    service_env: dict[str, str],
+    tmp_path: Path,
+    bus: Bus,
+    db_pool: asyncpg.Pool,
+) -> None:
+    # `bus` is requested so that this run's queues, which the services declare, are
+    # deleted at the end of the session.
+    ports, run_dir, env = make_up_env(service_env, tmp_path)
     https = ports["TICKTIDE_HTTPS_PORT"]
     try:
         code, output = await run_make("up", env, repo_root)
         assert code == 0, output
         assert f"https://localhost:{https}/" in output
+        # Its migrate step ran on this run's database, on the leg's server (issue 11), and
+        # warned about the preload only where the server has TimescaleDB unloaded.
+        database = service_env["DATABASE_URL"].rpartition("/")[2]
+        assert f"database {database} is up to date" in output, output
+        offered = await db_pool.fetchval(
+            "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        )
+        preloaded = "timescaledb" in await db_pool.fetchval("SHOW shared_preload_libraries")
+        warned = "shared_preload_libraries = 'timescaledb'" in output
+        assert warned == (offered and not preloaded), output
 
         pid_file = run_dir / "honcho.pid"
         honcho_pid = int(pid_file.read_text())
