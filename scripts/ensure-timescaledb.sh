@@ -28,8 +28,11 @@ dsn="postgresql://postgres@127.0.0.1:${port}/postgres"
 unavailable() { printf 'timescaledb unavailable: %s\n' "$*" >&2; exit 3; }
 
 build=""
-for candidate in "${TIMESCALEDB_BUILD_DIR:-}" "$TICKTIDE_ROOT/../shared/timescaledb" \
-    /work/shared/timescaledb; do
+# TIMESCALEDB_BUILD_DIR, when set, is the only place looked at (so a run can also ask
+# for the leg to be skipped: TIMESCALEDB_BUILD_DIR=none).
+candidates=("$TICKTIDE_ROOT/../shared/timescaledb" /work/shared/timescaledb)
+[ -z "${TIMESCALEDB_BUILD_DIR:-}" ] || candidates=("$TIMESCALEDB_BUILD_DIR")
+for candidate in "${candidates[@]}"; do
     if [ -n "$candidate" ] && [ -f "$candidate/install.sh" ]; then
         build="$(cd "$candidate" && pwd)"
         break

@@ -266,3 +266,16 @@ async def test_migration_that_ends_the_connection_fails_cleanly(
         assert await applied_versions(dsn) == {1}
     finally:
         await connection.close()
+
+
+async def test_ensure_timescaledb_exits_3_where_it_cannot_be_had(tmp_path: Path) -> None:
+    """What make test's TimescaleDB leg is skipped on (a machine without the build)."""
+    code, out, err = await run(
+        "bash",
+        "scripts/ensure-timescaledb.sh",
+        dsn="",
+        tmp_path=tmp_path,
+        TIMESCALEDB_BUILD_DIR=str(tmp_path / "no-build"),
+    )
+    assert code == 3, out + err
+    assert out == "" and "timescaledb unavailable" in err
