@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_config
 
-POSTGRES_IMAGE="${TICKTIDE_POSTGRES_IMAGE:-timescale/timescaledb:latest-pg16}"
+POSTGRES_IMAGE="${TICKTIDE_POSTGRES_IMAGE:-timescale/timescaledb:2.28.3-pg15}"
 REDIS_IMAGE="${TICKTIDE_REDIS_IMAGE:-redis:7}"
 RABBITMQ_IMAGE="${TICKTIDE_RABBITMQ_IMAGE:-rabbitmq:3-management}"
 

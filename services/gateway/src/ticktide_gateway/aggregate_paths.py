@@ -75,9 +75,15 @@ PLAIN_PATH = SeriesPath(
 
 
 def bucket_ceil(value: datetime, step: timedelta) -> datetime:
-    """The first bucket start at or after `value`."""
+    """The first bucket start at or after `value` (at the very end of year 9999,
+    where no later bucket start is representable, the last one before it)."""
     offset = (value - BUCKET_ORIGIN) % step
-    return value if not offset else value - offset + step
+    if not offset:
+        return value
+    try:
+        return value - offset + step
+    except OverflowError:
+        return value - offset
 
 
 def full_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -31,6 +31,14 @@ def test_bucket_ceil_keeps_a_start_and_rounds_up_inside_a_bucket() -> None:
     assert bucket_ceil(at(3, 8), 4 * H) == at(3, 8)
 
 
+def test_bucket_ceil_at_the_end_of_year_9999_does_not_overflow() -> None:
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert bucket_ceil(last, D) == datetime(9999, 12, 31, tzinfo=UTC)
+    assert bucket_ceil(last, 4 * H) == datetime(9999, 12, 31, 20, tzinfo=UTC)
+    first, stop = bucket_window("1d", None, last, at(3), 365)
+    assert stop == datetime(9999, 12, 31, tzinfo=UTC) and stop - first == 365 * D
+
+
 def test_full_days_are_the_whole_utc_days_of_the_window() -> None:
     assert full_days(at(1), at(4)) == (at(1), at(4))
     assert full_days(at(1, 7), at(4, 13)) == (at(2), at(4))
