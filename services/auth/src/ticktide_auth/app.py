@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 
 from ticktide_auth.accounts import PasswordLimits
 from ticktide_auth.admin_service import AdminService
-from ticktide_auth.body_limit import BodyLimitMiddleware
 from ticktide_auth.deps import AuthState
 from ticktide_auth.errors import install_error_handlers
 from ticktide_auth.openapi import install_openapi
@@ -26,6 +25,7 @@ from ticktide_auth.routes import admin, auth
 from ticktide_auth.service import AuthService, TokenPolicy
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle
 from ticktide_common.activity import ActivityRecorder
+from ticktide_common.body_limit import BodyLimitMiddleware
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import (

@@ -10,9 +10,9 @@ import pytest
 from fastapi import FastAPI, Request
 
 from ticktide_auth.admin_service import removes_admin
-from ticktide_auth.body_limit import BodyLimitMiddleware
 from ticktide_auth.cookies import expired_cookie, session_cookie
 from ticktide_auth.repository import UserRow
+from ticktide_common.body_limit import BodyLimitMiddleware
 
 ADMIN = UserRow(1, "root", "r@example.com", "h", "admin", True, datetime.now(UTC), None)
 
