@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,200 +56,92 @@ def parse_weather_locations(text: str) -> list[WeatherLocation]:
     return locations
 
 
-class Settings(BaseSettings):
-    """All configuration, one object; services read only what they need."""
+class ServiceSettings(BaseSettings):
+    """The base of every service's settings class: what every process reads.
+
+    A service declares its own class in `ticktide_<service>/settings.py` over
+    this base and the mixins below it needs (database, bus, Redis, ...), plus its
+    own fields, so it reads only the variables it uses (issue 12).
+    """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     ticktide_env: Literal["dev", "test", "prod"] = "dev"
     ticktide_version: str = "0.1.0"
     log_level: str = "INFO"
+    # Where services listen (each its own port) and how often each instance
+    # writes its heartbeat (the services page: silent for three periods = stale).
+    service_host: str = "127.0.0.1"
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+
+class DatabaseSettings(ServiceSettings):
+    """PostgreSQL: one database per installation (or test run)."""
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/ticktide"
+
+
+class RedisSettings(ServiceSettings):
+    """Redis, with the key prefix that isolates one installation (or test run)."""
+
     redis_url: str = "redis://127.0.0.1:6379/0"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-
-    binance_base_url: str = "https://api.binance.com"
-    nasdaq_base_url: str = "https://api.nasdaq.com"
-    nasdaq_nordic_base_url: str = "https://api.nasdaq.com"
-    openweather_base_url: str = "https://api.openweathermap.org"
-    openweather_api_key: str = ""
-    open_meteo_base_url: str = "https://api.open-meteo.com"
-    open_meteo_archive_url: str = "https://archive-api.open-meteo.com"
-
-    ticktide_https_port: int = 8443
-    ticktide_http_port: int = 8080
-    ticktide_simulated_fallback: bool = True
-
-    # Isolation of one installation (or one test run) on shared servers.
-    ticktide_bus_prefix: str = "ticktide"
     ticktide_redis_prefix: str = "ticktide:"
 
-    # Where each service listens, and where the gateway finds the others.
-    gateway_port: int = 8100
-    ingest_crypto_port: int = 8101
-    writer_port: int = 8102
-    auth_port: int = 8103
-    ingest_stocks_port: int = 8104
-    ingest_weather_port: int = 8105
-    web_port: int = 8106
-    auth_url: str = "http://127.0.0.1:8103"
-    service_host: str = "127.0.0.1"
-    ingest_crypto_url: str = "http://127.0.0.1:8101"
-    writer_url: str = "http://127.0.0.1:8102"
-    ingest_stocks_url: str = "http://127.0.0.1:8104"
-    ingest_weather_url: str = "http://127.0.0.1:8105"
-    web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
-    # Where the web service reaches the gateway's API (server-side, with the
-    # user's own credentials).
-    gateway_url: str = "http://127.0.0.1:8100"
 
-    # Crypto ingestion.
+class BusSettings(ServiceSettings):
+    """RabbitMQ, with the exchange/queue prefix that isolates one installation."""
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    ticktide_bus_prefix: str = "ticktide"
+    bus_publish_timeout_seconds: float = 15.0
+    bus_delivery_limit: int = 5
+    bus_prefetch: int = 8
+
+    @model_validator(mode="after")
+    def _no_guest_in_prod(self) -> Self:
+        if self.ticktide_env == "prod" and "guest:guest" in self.amqp_url:
+            raise ValueError("AMQP_URL uses the default guest account; set real credentials")
+        return self
+
+
+class ProxyTrustSettings(ServiceSettings):
+    """The trust boundary (nginx -> gateway -> web/auth): the secret a hop that
+    knows the client sends in X-Ticktide-Proxy-Secret beside X-Forwarded-For
+    (`make up` generates one into the run directory; required in prod). Empty:
+    nobody's X-Forwarded-For is believed."""
+
+    ticktide_proxy_secret: str = Field(default="", repr=False)
+
+    @model_validator(mode="after")
+    def _secret_in_prod(self) -> Self:
+        if self.ticktide_env == "prod" and len(self.ticktide_proxy_secret) < 16:
+            raise ValueError(
+                "TICKTIDE_PROXY_SECRET is missing or shorter than 16 characters; "
+                "set one (e.g. `openssl rand -hex 32`)"
+            )
+        return self
+
+
+class MarketCatalogueSettings(ServiceSettings):
+    """What is followed: crypto symbols and intervals, stocks per exchange, weather
+    locations (ingesters, gateway and web share these names)."""
+
     crypto_symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["BTCUSDT", "ETHUSDT"]
     )
     crypto_intervals: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(CRYPTO_INTERVALS)
     )
-    crypto_history_days: int = 90
-    crypto_schedule_seconds: float = 300.0
-    crypto_scheduler_enabled: bool = True
-    binance_weight_limit_1m: int = 6000
-    binance_weight_headroom: float = 0.8
-    binance_timeout_seconds: float = 10.0
-    binance_max_attempts: int = 5  # per request, for 5xx and connection errors
-    binance_backoff_seconds: float = 0.5  # first wait of the exponential backoff
-    binance_max_rate_limit_waits: int = 10  # 429/418 answers honoured per request
-    crypto_gap_retry_seconds: float = 3600.0  # an open gap is retried at most this often
-    crypto_gap_max_refill_attempts: int = 5
-    crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
-    crypto_finalize_sweep_seconds: float = 5.0
-    crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
-
-    # Every ingester: the finalize sweep, and how often a failing fetch is retried.
-    ingest_finalize_sweep_seconds: float = 5.0
-    ingest_finalize_stale_seconds: float = 300.0
-    ingest_fetch_max_attempts: int = 3
-    http_max_attempts: int = 4  # per upstream request, for 5xx, empty pages, timeouts
-    http_backoff_seconds: float = 0.5  # first wait of the exponential backoff
-    http_timeout_seconds: float = 15.0
-
-    # Stocks: NASDAQ and Nasdaq Helsinki (OMXH) symbols, ours (NDA-FI for 'NDA FI').
     stock_symbols_nasdaq: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["AAPL", "MSFT", "NVDA", "GOOGL", "AMZN"]
     )
     stock_symbols_omxh: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["NOKIA", "NDA-FI", "KNEBV", "SAMPO", "UPM"]
     )
-    stocks_history_days: int = 365  # what the first scheduled run loads
-    stocks_scheduler_enabled: bool = True
-    stocks_schedule_seconds: float = 900.0  # how often the scheduler looks for a closed session
-    max_backfill_days: int = 366 * 30
-
     # Weather: `Name:lat:lon;...`; Open-Meteo unless OPENWEATHER_API_KEY is set.
     weather_locations: Annotated[list[WeatherLocation], NoDecode] = Field(
         default_factory=lambda: parse_weather_locations(DEFAULT_WEATHER_LOCATIONS)
     )
-    weather_current_seconds: float = 900.0
-    weather_history_seconds: float = 3600.0
-    weather_history_days: int = 30  # what the first scheduled history run loads
-    weather_scheduler_enabled: bool = True
-    max_weather_backfill_days: int = 3660
-
-    # Dates (issue 10): the earliest day a backfill of each source may start (the
-    # gateway answers 422 before it, the ingester refuses it too), and how far past
-    # now a backfill may end. Gap refills never reach before the history start.
-    crypto_history_start: date = date(2017, 7, 14)  # Binance opened
-    stocks_history_start: date = date(1970, 1, 1)  # older than any listing we follow
-    weather_history_start: date = date(1940, 1, 1)  # Open-Meteo's archive begins
-    backfill_max_ahead_days: float = Field(default=1.0, ge=0)
-
-    # Auth: sessions, passwords, login and registration throttling.
-    session_idle_minutes: float = 30.0
-    session_absolute_hours: float = 12.0
-    login_max_failures: int = 20
-    login_window_minutes: float = 15.0
-    # Registrations per client IP (each one costs an Argon2id hash).
-    registration_max_per_ip: int = 5
-    registration_window_minutes: float = 60.0
-    password_min_length: int = 8
-    password_max_length: int = 128
-    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
-    session_cookie_name: str = "__Host-ticktide_session"
-
-    # Auth (issue 10, H3): passwords need this zxcvbn score (0-4, 3 = "safely
-    # unguessable"); personal API tokens expire, and a user holds a bounded
-    # number of live ones.
-    password_min_score: int = Field(default=3, ge=0, le=4)
-    api_token_default_days: int = Field(default=90, ge=1)
-    api_token_max_days: int = Field(default=365, ge=1)
-    api_token_max_live_per_user: int = Field(default=20, ge=1)
-
-    # Gateway.
-    cache_ttl_seconds: int = 3600
-    max_candles_per_request: int = 20000
-    metrics_flush_seconds: float = 2.0
-    metrics_flush_rows: int = 500
-    default_candles_per_request: int = 1000
-    max_backfill_candles: int = 200_000
-    service_probe_timeout_seconds: float = 2.0
-    gateway_local_cache_bytes: int = 64 * 1024 * 1024
-
-    # Writer: a group of batches shares one transaction; it closes at this many
-    # candles or after this wait, whichever comes first.
-    writer_prefetch: int = 64
-    writer_group_max_candles: int = 20000
-    writer_group_max_wait_ms: float = 5.0
-    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_common.faults).
-    ticktide_fault_exit_after_commit: int | None = None
-
-    # Backtests: gateway (validation, splitting, events) and workers.
-    backtest_worker_port: int = 8110  # `make up` gives worker i this + i
-    backtest_max_combinations: int = 20000
-    backtest_job_combinations: int = 50  # parameter sets per job
-    backtest_prefetch: int = 2
-    backtest_candle_cache_series: int = 16  # series kept in each worker's memory
-    backtest_events_maxlen: int = 200_000  # entries kept per batch's event stream
-    backtest_events_ttl_seconds: int = 7 * 24 * 3600
-    backtest_stream_lifetime_seconds: float = 600.0  # an SSE response is closed after this
-    backtest_run_timeout_seconds: float = 120.0  # POST /backtest/run waits this long
-    # Backtest bounds (issue 10, H2): a walk-forward series may cost at most this
-    # many parameter sets × windows (checked at submission); a job running longer
-    # than the time limit fails for good (no redelivery).
-    backtest_max_walk_forward_work: int = Field(default=200_000, ge=1)
-    backtest_job_time_limit_seconds: float = Field(default=300.0, ge=0)
-
-    # Gateway (issue 10, H1): concurrent event streams (GET .../events, POST
-    # .../stream) and awaited POST .../run calls, per user and in all, counted per
-    # gateway process (429 beyond); how often an open stream re-checks its session
-    # or token; the Redis pool of session checks and the cache (bounded, with a short
-    # wait: exhausted answers 503 at once). Blocking stream reads have a pool of
-    # their own, one connection per batch listened to.
-    backtest_streams_per_user: int = Field(default=8, ge=1)
-    backtest_streams_total: int = Field(default=200, ge=1)
-    backtest_runs_per_user: int = Field(default=2, ge=1)
-    backtest_runs_total: int = Field(default=50, ge=1)
-    backtest_stream_recheck_seconds: float = Field(default=15.0, gt=0)
-    gateway_redis_max_connections: int = Field(default=64, ge=2)
-    gateway_redis_pool_timeout_seconds: float = Field(default=0.5, gt=0)
-
-    # Bus.
-    bus_publish_timeout_seconds: float = 15.0
-    bus_delivery_limit: int = 5
-    bus_prefetch: int = 8
-
-    # Services page: every instance's heartbeat period (an instance silent for three
-    # periods is stale), and RabbitMQ's management API for queue depths ("" derives
-    # http://<AMQP_URL host>:15672 with AMQP_URL's credentials; "off" never asks it).
-    heartbeat_seconds: float = Field(default=10.0, gt=0)
-    rabbitmq_management_url: str = ""
-
-    # Trust boundary (nginx -> gateway -> web/auth): the secret a hop that knows the
-    # client sends in X-Ticktide-Proxy-Secret beside X-Forwarded-For (`make up`
-    # generates one into the run directory; required in prod). Empty: nobody's
-    # X-Forwarded-For is believed. Anonymous /api/health is a summary at most this old.
-    ticktide_proxy_secret: str = Field(default="", repr=False)
-    health_cache_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("weather_locations", mode="before")
     @classmethod
@@ -285,16 +177,184 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown crypto intervals {unknown}; use {list(CRYPTO_INTERVALS)}")
         return value
 
-    @model_validator(mode="after")
-    def _no_dev_defaults_in_prod(self) -> Settings:
-        if self.ticktide_env == "prod" and "guest:guest" in self.amqp_url:
-            raise ValueError("AMQP_URL uses the default guest account; set real credentials")
-        if self.ticktide_env == "prod" and len(self.ticktide_proxy_secret) < 16:
-            raise ValueError(
-                "TICKTIDE_PROXY_SECRET is missing or shorter than 16 characters; "
-                "set one (e.g. `openssl rand -hex 32`)"
-            )
-        return self
+
+class HistoryBoundsSettings(ServiceSettings):
+    """Dates (issue 10): the earliest day a backfill of each source may start (the
+    gateway answers 422 before it, the ingester refuses it too), how far past now
+    a backfill may end, and the longest backfill of each kind. Gap refills never
+    reach before the history start."""
+
+    crypto_history_start: date = date(2017, 7, 14)  # Binance opened
+    stocks_history_start: date = date(1970, 1, 1)  # older than any listing we follow
+    weather_history_start: date = date(1940, 1, 1)  # Open-Meteo's archive begins
+    backfill_max_ahead_days: float = Field(default=1.0, ge=0)
+    max_backfill_days: int = 366 * 30
+    max_weather_backfill_days: int = 3660
+    max_backfill_candles: int = 200_000
+
+
+class UpstreamHttpSettings(ServiceSettings):
+    """Every ingester: the finalize sweep, how often a failing fetch is retried,
+    and the retries of one upstream request."""
+
+    ticktide_simulated_fallback: bool = True
+    ingest_finalize_sweep_seconds: float = 5.0
+    ingest_finalize_stale_seconds: float = 300.0
+    ingest_fetch_max_attempts: int = 3
+    http_max_attempts: int = 4  # per upstream request, for 5xx, empty pages, timeouts
+    http_backoff_seconds: float = 0.5  # first wait of the exponential backoff
+    http_timeout_seconds: float = 15.0
+
+
+class BacktestLimitsSettings(ServiceSettings):
+    """Backtests: what the gateway checks at submission and the workers enforce
+    (grid size, job size, the batch event stream's bounds, time per job)."""
+
+    backtest_max_combinations: int = 20000
+    backtest_job_combinations: int = 50  # parameter sets per job
+    backtest_events_maxlen: int = 200_000  # entries kept per batch's event stream
+    backtest_events_ttl_seconds: int = 7 * 24 * 3600
+    # A walk-forward series may cost at most this many parameter sets × windows
+    # (checked at submission); a job running longer than the time limit fails for
+    # good (no redelivery).
+    backtest_max_walk_forward_work: int = Field(default=200_000, ge=1)
+    backtest_job_time_limit_seconds: float = Field(default=300.0, ge=0)
+
+
+class Settings(
+    DatabaseSettings,
+    RedisSettings,
+    BusSettings,
+    ProxyTrustSettings,
+    MarketCatalogueSettings,
+    HistoryBoundsSettings,
+    UpstreamHttpSettings,
+    BacktestLimitsSettings,
+):
+    """TRANSITIONAL (issue 12): the old all-in-one settings, now the union of the
+    mixins above plus the fields no service class has taken yet. Each service is
+    moving to its own class in `ticktide_<service>/settings.py`; this class goes
+    when the last one has."""
+
+    binance_base_url: str = "https://api.binance.com"
+    nasdaq_base_url: str = "https://api.nasdaq.com"
+    nasdaq_nordic_base_url: str = "https://api.nasdaq.com"
+    openweather_base_url: str = "https://api.openweathermap.org"
+    openweather_api_key: str = ""
+    open_meteo_base_url: str = "https://api.open-meteo.com"
+    open_meteo_archive_url: str = "https://archive-api.open-meteo.com"
+
+    ticktide_https_port: int = 8443
+    ticktide_http_port: int = 8080
+
+    # Where each service listens, and where the gateway finds the others.
+    gateway_port: int = 8100
+    ingest_crypto_port: int = 8101
+    writer_port: int = 8102
+    auth_port: int = 8103
+    ingest_stocks_port: int = 8104
+    ingest_weather_port: int = 8105
+    web_port: int = 8106
+    auth_url: str = "http://127.0.0.1:8103"
+    ingest_crypto_url: str = "http://127.0.0.1:8101"
+    writer_url: str = "http://127.0.0.1:8102"
+    ingest_stocks_url: str = "http://127.0.0.1:8104"
+    ingest_weather_url: str = "http://127.0.0.1:8105"
+    web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
+    # Where the web service reaches the gateway's API (server-side, with the
+    # user's own credentials).
+    gateway_url: str = "http://127.0.0.1:8100"
+
+    # Crypto ingestion.
+    crypto_history_days: int = 90
+    crypto_schedule_seconds: float = 300.0
+    crypto_scheduler_enabled: bool = True
+    binance_weight_limit_1m: int = 6000
+    binance_weight_headroom: float = 0.8
+    binance_timeout_seconds: float = 10.0
+    binance_max_attempts: int = 5  # per request, for 5xx and connection errors
+    binance_backoff_seconds: float = 0.5  # first wait of the exponential backoff
+    binance_max_rate_limit_waits: int = 10  # 429/418 answers honoured per request
+    crypto_gap_retry_seconds: float = 3600.0  # an open gap is retried at most this often
+    crypto_gap_max_refill_attempts: int = 5
+    crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
+    crypto_finalize_sweep_seconds: float = 5.0
+    crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
+
+    stocks_history_days: int = 365  # what the first scheduled run loads
+    stocks_scheduler_enabled: bool = True
+    stocks_schedule_seconds: float = 900.0  # how often the scheduler looks for a closed session
+
+    # Weather (OPENWEATHER_API_KEY: OpenWeather instead of Open-Meteo).
+    weather_current_seconds: float = 900.0
+    weather_history_seconds: float = 3600.0
+    weather_history_days: int = 30  # what the first scheduled history run loads
+    weather_scheduler_enabled: bool = True
+
+    # Auth: sessions, passwords, login and registration throttling.
+    session_idle_minutes: float = 30.0
+    session_absolute_hours: float = 12.0
+    login_max_failures: int = 20
+    login_window_minutes: float = 15.0
+    # Registrations per client IP (each one costs an Argon2id hash).
+    registration_max_per_ip: int = 5
+    registration_window_minutes: float = 60.0
+    password_min_length: int = 8
+    password_max_length: int = 128
+    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
+    session_cookie_name: str = "__Host-ticktide_session"
+
+    # Auth (issue 10, H3): passwords need this zxcvbn score (0-4, 3 = "safely
+    # unguessable"); personal API tokens expire, and a user holds a bounded
+    # number of live ones.
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    api_token_default_days: int = Field(default=90, ge=1)
+    api_token_max_days: int = Field(default=365, ge=1)
+    api_token_max_live_per_user: int = Field(default=20, ge=1)
+
+    # Gateway.
+    cache_ttl_seconds: int = 3600
+    max_candles_per_request: int = 20000
+    metrics_flush_seconds: float = 2.0
+    metrics_flush_rows: int = 500
+    default_candles_per_request: int = 1000
+    service_probe_timeout_seconds: float = 2.0
+    gateway_local_cache_bytes: int = 64 * 1024 * 1024
+
+    # Writer: a group of batches shares one transaction; it closes at this many
+    # candles or after this wait, whichever comes first.
+    writer_prefetch: int = 64
+    writer_group_max_candles: int = 20000
+    writer_group_max_wait_ms: float = 5.0
+    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_common.faults).
+    ticktide_fault_exit_after_commit: int | None = None
+
+    # Backtests: gateway (validation, splitting, events) and workers.
+    backtest_worker_port: int = 8110  # `make up` gives worker i this + i
+    backtest_prefetch: int = 2
+    backtest_candle_cache_series: int = 16  # series kept in each worker's memory
+    backtest_stream_lifetime_seconds: float = 600.0  # an SSE response is closed after this
+    backtest_run_timeout_seconds: float = 120.0  # POST /backtest/run waits this long
+    # Gateway (issue 10, H1): concurrent event streams (GET .../events, POST
+    # .../stream) and awaited POST .../run calls, per user and in all, counted per
+    # gateway process (429 beyond); how often an open stream re-checks its session
+    # or token; the Redis pool of session checks and the cache (bounded, with a short
+    # wait: exhausted answers 503 at once). Blocking stream reads have a pool of
+    # their own, one connection per batch listened to.
+    backtest_streams_per_user: int = Field(default=8, ge=1)
+    backtest_streams_total: int = Field(default=200, ge=1)
+    backtest_runs_per_user: int = Field(default=2, ge=1)
+    backtest_runs_total: int = Field(default=50, ge=1)
+    backtest_stream_recheck_seconds: float = Field(default=15.0, gt=0)
+    gateway_redis_max_connections: int = Field(default=64, ge=2)
+    gateway_redis_pool_timeout_seconds: float = Field(default=0.5, gt=0)
+
+    # Services page: RabbitMQ's management API for queue depths ("" derives
+    # http://<AMQP_URL host>:15672 with AMQP_URL's credentials; "off" never asks it).
+    rabbitmq_management_url: str = ""
+
+    # Anonymous /api/health is a summary at most this old.
+    health_cache_seconds: float = Field(default=5.0, ge=0)
 
 
 @lru_cache(maxsize=1)
