@@ -22,7 +22,7 @@ from ticktide_common.health import ReadinessCheck, run_checks
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import ServiceHeartbeatV1, ServiceStatus
 from ticktide_common.periodic import run_periodically, stop_tasks
-from ticktide_common.settings import Settings
+from ticktide_common.settings import ServiceSettings
 
 __all__ = ["HeartbeatPublisher", "start_heartbeat", "check_outcomes"]
 
@@ -111,7 +111,7 @@ class HeartbeatPublisher:
 
 
 def start_heartbeat(
-    bus: Bus, settings: Settings, service: str, checks: ChecksProvider
+    bus: Bus, settings: ServiceSettings, service: str, checks: ChecksProvider
 ) -> HeartbeatPublisher:
     """A started publisher for `service` on `bus`, every `settings.heartbeat_seconds`."""
     publisher = HeartbeatPublisher(

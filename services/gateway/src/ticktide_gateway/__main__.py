@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 
 from ticktide_common.service import run_service
-from ticktide_common.settings import get_settings
 from ticktide_gateway.app import SERVICE, create_app
+from ticktide_gateway.settings import get_settings
 
 
 def main() -> None:

@@ -36,7 +36,6 @@ from ticktide_common.messages import (
 )
 from ticktide_common.proxy_trust import TrustedProxyMiddleware
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import (
     GATEWAY_CACHE_INVALIDATION,
     GATEWAY_HEARTBEATS,
@@ -74,6 +73,7 @@ from ticktide_gateway.routes import (
     weather,
 )
 from ticktide_gateway.service_registry import InstanceRegistry
+from ticktide_gateway.settings import GatewaySettings, get_settings
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -84,7 +84,7 @@ log = get_logger(__name__)
 STREAM_BLOCK_MS = 1000  # one XREAD BLOCK of a batch reader: how long one may outlive its listeners
 
 
-def _redis_pools(settings: Settings) -> tuple[Redis, Redis]:
+def _redis_pools(settings: GatewaySettings) -> tuple[Redis, Redis]:
     """Two pools, so that no number of event streams can starve session checks:
     - the main one (session checks, the cache, the event log's writes): bounded,
       and a request finding it exhausted waits briefly, then answers 503;
@@ -112,7 +112,7 @@ def _redis_pools(settings: Settings) -> tuple[Redis, Redis]:
     return Redis.from_pool(main), Redis.from_pool(streams)
 
 
-def _live_batches(settings: Settings, stream_redis: Redis) -> LiveBatches:
+def _live_batches(settings: GatewaySettings, stream_redis: Redis) -> LiveBatches:
     events = BatchEventLog(
         stream_redis,
         settings.ticktide_redis_prefix,
@@ -136,7 +136,7 @@ def _live_batches(settings: Settings, stream_redis: Redis) -> LiveBatches:
 
 
 def create_app(
-    settings: Settings | None = None, clock: Callable[[], float] | None = None
+    settings: GatewaySettings | None = None, clock: Callable[[], float] | None = None
 ) -> FastAPI:
     """The gateway app; `clock` (seconds since the epoch) is what sessions'
     idle and absolute timeouts are measured by (tests inject one)."""

@@ -15,11 +15,11 @@ from ticktide_common.activity import ActivityRecorder
 from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
 from ticktide_gateway import repository, weather_repository
 from ticktide_gateway.aggregate_paths import SeriesPath
 from ticktide_gateway.backtest.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
+from ticktide_gateway.settings import GatewaySettings
 
 __all__ = [
     "GatewayState",
@@ -77,7 +77,7 @@ class SymbolDirectory:
 
 
 class GatewayState(TypedDict):
-    settings: Settings
+    settings: GatewaySettings
     pool: asyncpg.Pool
     redis: Redis
     bus: Bus
@@ -92,7 +92,7 @@ class GatewayState(TypedDict):
     series_path: SeriesPath  # how series are aggregated here, asked once at start-up
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> GatewaySettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
@@ -128,7 +128,7 @@ def get_series_path(request: Request) -> SeriesPath:
     return request.state.series_path  # type: ignore[no-any-return]
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 BusDep = Annotated[Bus, Depends(get_bus)]

@@ -29,9 +29,9 @@ from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
-from ticktide_common.settings import Settings
 from ticktide_common.topology import Topology
 from ticktide_gateway.service_status import QueueDepth, QueueRow, queue_rows
+from ticktide_gateway.settings import GatewaySettings
 
 __all__ = [
     "CACHE_SECONDS",
@@ -65,7 +65,7 @@ class QueueReport:
     error: str | None = None
 
 
-def management_api(settings: Settings) -> ManagementApi | None:
+def management_api(settings: GatewaySettings) -> ManagementApi | None:
     """Where the management API is, with which credentials; None when switched off."""
     configured = settings.rabbitmq_management_url.strip()
     if configured.lower() == "off":
@@ -153,7 +153,7 @@ async def declared_depths(bus: Bus, names: list[str]) -> dict[str, QueueDepth | 
 
 
 async def _measure(
-    settings: Settings, http: httpx.AsyncClient, bus: Bus, topology: Topology, timeout: float
+    settings: GatewaySettings, http: httpx.AsyncClient, bus: Bus, topology: Topology, timeout: float
 ) -> QueueReport:
     api = management_api(settings)
     if api is not None:
@@ -174,7 +174,7 @@ async def _measure(
 
 
 async def queue_report(
-    settings: Settings, redis: Redis, http: httpx.AsyncClient, bus: Bus, topology: Topology
+    settings: GatewaySettings, redis: Redis, http: httpx.AsyncClient, bus: Bus, topology: Topology
 ) -> QueueReport:
     """The cached report, or a fresh one measured by at most one gateway at a time."""
     key = f"{settings.ticktide_redis_prefix}services:queues"

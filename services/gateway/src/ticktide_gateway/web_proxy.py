@@ -26,10 +26,10 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
-from ticktide_common.settings import Settings
 from ticktide_gateway import forwarding
 from ticktide_gateway.auth import identify
 from ticktide_gateway.request_metrics import PAGE_LABEL_SCOPE_KEY
+from ticktide_gateway.settings import GatewaySettings
 
 __all__ = [
     "install_page_forwarding",
@@ -93,7 +93,7 @@ def _not_ours(path: str) -> bool:
 
 
 async def forward_page(request: Request) -> Response:
-    settings: Settings = request.state.settings
+    settings: GatewaySettings = request.state.settings
     http: httpx.AsyncClient = request.state.http
     path = request.url.path
     extra: dict[str, Any] = {}

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ticktide_common.settings import Settings
 from ticktide_gateway.backtest.planning import RANKABLE_METRICS, BacktestBatchRequest
 from ticktide_gateway.data_validation import (
     MAX_MULTI_SYMBOLS,
@@ -31,6 +30,7 @@ from ticktide_gateway.data_validation import (
     parse_symbol_list,
 )
 from ticktide_gateway.openapi_doc import SETTING_MAXIMUM, with_setting_bounds
+from ticktide_gateway.settings import GatewaySettings
 from ticktide_gateway.validation import BackfillRequest, InvalidQuery, PricesQuery, Symbol
 
 # Short strings over an alphabet with every kind of character the rules treat
@@ -171,7 +171,7 @@ def test_rank_by_is_an_enum_of_the_rankable_metrics() -> None:
 def test_the_prices_limit_states_the_running_setting_as_its_maximum() -> None:
     limit = PricesQuery.model_json_schema()["properties"]["limit"]
     assert limit["minimum"] == 1 and limit[SETTING_MAXIMUM] == "max_candles_per_request"
-    settings = Settings(max_candles_per_request=1234)
+    settings = GatewaySettings(max_candles_per_request=1234)
     served = with_setting_bounds({"a": [{"b": limit}]}, settings)
     bounds = served["a"][0]["b"]
     assert (bounds["minimum"], bounds["maximum"]) == (1, 1234)

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from ticktide_common.messages import ServiceHeartbeatV1
-from ticktide_common.settings import Settings
 from ticktide_common.topology import GATEWAY_HEARTBEATS, WRITER_CANDLES, Topology
 from ticktide_gateway.queue_depths import management_api, management_depths
 from ticktide_gateway.service_status import (
@@ -24,6 +23,7 @@ from ticktide_gateway.service_status import (
     queue_rows,
     stored_beat,
 )
+from ticktide_gateway.settings import GatewaySettings
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -173,14 +173,18 @@ def test_queue_rows_follow_the_topology() -> None:
     ],
 )
 def test_management_endpoint(amqp_url: str, configured: str, expected: tuple[str, ...]) -> None:
-    settings = Settings(amqp_url=amqp_url, rabbitmq_management_url=configured, _env_file=None)  # type: ignore[call-arg]
+    settings = GatewaySettings(
+        amqp_url=amqp_url,
+        rabbitmq_management_url=configured,
+        _env_file=None,  # type: ignore[call-arg]
+    )
     api = management_api(settings)
     assert api is not None
     assert (api.base_url, api.username, api.password, api.vhost) == expected
 
 
 def test_management_can_be_switched_off() -> None:
-    settings = Settings(rabbitmq_management_url="off", _env_file=None)  # type: ignore[call-arg]
+    settings = GatewaySettings(rabbitmq_management_url="off", _env_file=None)  # type: ignore[call-arg]
     assert management_api(settings) is None
 
 
@@ -205,7 +209,7 @@ async def test_management_listing_is_one_filtered_request() -> None:
             },
         )
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = GatewaySettings(_env_file=None)  # type: ignore[call-arg]
     api = management_api(settings)
     assert api is not None
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:

@@ -24,7 +24,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from ticktide_common.health import ReadinessCheck
-from ticktide_common.settings import Settings
 from ticktide_gateway import dashboard_repository as repo
 from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_principal
 from ticktide_gateway.backtest import repository as backtest_repository
@@ -37,6 +36,7 @@ from ticktide_gateway.health_report import (
     probe_service,
 )
 from ticktide_gateway.routes.public import health_cache_of
+from ticktide_gateway.settings import GatewaySettings
 
 __all__ = ["router", "Dashboard", "health_summary", "shared_health", "summary_of_report"]
 
@@ -129,7 +129,7 @@ class Dashboard(BaseModel):
     freshness: Freshness
 
 
-def _service_urls(settings: Settings) -> dict[str, str]:
+def _service_urls(settings: GatewaySettings) -> dict[str, str]:
     return {
         "auth": settings.auth_url,
         "ingest-crypto": settings.ingest_crypto_url,
@@ -150,7 +150,7 @@ async def _service_status(http: httpx.AsyncClient, url: str, timeout: float) -> 
 
 
 async def health_summary(
-    settings: Settings, http: httpx.AsyncClient, checks: Mapping[str, ReadinessCheck]
+    settings: GatewaySettings, http: httpx.AsyncClient, checks: Mapping[str, ReadinessCheck]
 ) -> HealthSummary:
     """What `/api/health` reports, reduced to one status per service and dependency."""
     timeout = min(settings.service_probe_timeout_seconds, HEALTH_TIMEOUT_SECONDS)
@@ -185,7 +185,7 @@ def summary_of_report(report: Mapping[str, Any]) -> HealthSummary:
 
 async def shared_health(
     request: Request,
-    settings: Settings,
+    settings: GatewaySettings,
     http: httpx.AsyncClient,
     checks: Mapping[str, ReadinessCheck],
 ) -> HealthSummary:

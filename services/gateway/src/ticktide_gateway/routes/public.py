@@ -20,7 +20,6 @@ from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
 from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import VIA_TRUSTED_PROXY
-from ticktide_common.settings import Settings
 from ticktide_common.topology import BACKTEST_WORKER_JOBS
 from ticktide_gateway.auth import identify
 from ticktide_gateway.deps import BusDep, ChecksDep, HttpDep, SettingsDep
@@ -31,6 +30,7 @@ from ticktide_gateway.health_report import (
     probe_service,
     public_summary,
 )
+from ticktide_gateway.settings import GatewaySettings
 
 __all__ = ["router", "full_report", "health_cache_of"]
 
@@ -84,7 +84,7 @@ def health_cache_of(app: Any) -> HealthReportCache | None:
 
 def _cache(
     request: Request,
-    settings: Settings,
+    settings: GatewaySettings,
     http: Any,
     checks: dict[str, ReadinessCheck],
     bus: Bus,
@@ -102,7 +102,7 @@ def _cache(
 
 
 async def full_report(
-    settings: Settings, http: Any, checks: dict[str, ReadinessCheck], bus: Bus
+    settings: GatewaySettings, http: Any, checks: dict[str, ReadinessCheck], bus: Bus
 ) -> dict[str, Any]:
     """Every service's /health and /ready, every dependency, the backtest workers."""
     timeout = settings.service_probe_timeout_seconds
