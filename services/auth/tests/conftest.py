@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from ticktide_auth.accounts import PasswordLimits, create_user
 from ticktide_auth.app import create_app
-from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.testing import AuthClient, AuthServer, FakeClock, unique_name
+from ticktide_common.accounts.creation import PasswordLimits, create_user
+from ticktide_common.accounts.passwords import PasswordHasher
 from ticktide_common.bus import Bus
 from ticktide_common.principal import Role
 from ticktide_common.settings import Settings

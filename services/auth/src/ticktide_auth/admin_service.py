@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg
 
-from ticktide_auth.accounts import DuplicateUser, create_user
 from ticktide_auth.errors import Conflict, NotFound
-from ticktide_auth.policy import normalise_email
 from ticktide_auth.repository import LastAdminError, UserRow
 from ticktide_auth.schemas import AdminUserCreate, AdminUserPatch
 from ticktide_auth.service import AuthService, RequestMeta
+from ticktide_common.accounts.creation import DuplicateUser, create_user
+from ticktide_common.accounts.policy import normalise_email
 from ticktide_common.principal import Principal
 
 __all__ = ["AdminService", "removes_admin"]

@@ -14,16 +14,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from ticktide_auth.accounts import PasswordLimits
 from ticktide_auth.admin_service import AdminService
 from ticktide_auth.deps import AuthState
 from ticktide_auth.errors import install_error_handlers
 from ticktide_auth.openapi import install_openapi
-from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.routes import admin, auth
 from ticktide_auth.service import AuthService, TokenPolicy
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle
+from ticktide_common.accounts.creation import PasswordLimits
+from ticktide_common.accounts.passwords import PasswordHasher
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.body_limit import BodyLimitMiddleware
 from ticktide_common.bus import Bus

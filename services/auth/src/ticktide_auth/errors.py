@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ticktide_auth.policy import PolicyError
+from ticktide_common.accounts.policy import PolicyError
 from ticktide_common.allow_header import http_error_with_allow
 from ticktide_common.logging import get_logger
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from ticktide_common.accounts.repository import (
+    TOKEN_COLUMNS,
+    AccountRepository,
+    TokenRow,
+    UserRow,
+)
 
 __all__ = ["UserRow", "TokenRow", "AuthRepository", "LastAdminError"]
 
@@ -27,47 +31,6 @@ class LastAdminError(Exception):
     """The change would leave no active administrator."""
 
 
-@dataclass(frozen=True)
-class UserRow:
-    id: int
-    username: str
-    email: str
-    password_hash: str
-    role: str
-    is_active: bool
-    created_at: datetime
-    last_login: datetime | None
-
-    @classmethod
-    def from_record(cls, row: asyncpg.Record) -> UserRow:
-        return cls(
-            id=int(row["id"]),
-            username=row["username"],
-            email=row["email"],
-            password_hash=row["password_hash"],
-            role=row["user_level"],
-            is_active=bool(row["is_active"]),
-            created_at=row["created_at"],
-            last_login=row["last_login"],
-        )
-
-
-@dataclass(frozen=True)
-class TokenRow:
-    id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    expires_at: datetime
-
-
-_TOKEN_COLUMNS = "id, name, created_at, last_used_at, revoked_at, expires_at"
-_INSERT_TOKEN = (
-    "INSERT INTO api_tokens (user_id, name, token_hash, expires_at) "  # noqa: S608 - a constant
-    "VALUES ($1, $2, $3, now() + make_interval(days => $4)) "
-    f"RETURNING {_TOKEN_COLUMNS}"
-)
 _REVOKE_TOKENS = (
     "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
 )
@@ -81,11 +44,6 @@ SELECT id, username, email, password_hash, user_level, is_active, created_at, la
 FROM users WHERE id = $1
 """
 _USER_COLUMNS = "id, username, email, password_hash, user_level, is_active, created_at, last_login"
-_INSERT_USER = """
-INSERT INTO users (username, email, password_hash, user_level) VALUES ($1, $2, $3, $4)
-ON CONFLICT DO NOTHING
-RETURNING id, username, email, password_hash, user_level, is_active, created_at, last_login
-"""
 _LOCK_USER = """
 SELECT id, username, email, password_hash, user_level, is_active, created_at, last_login
 FROM users WHERE id = $1 FOR UPDATE
@@ -110,9 +68,9 @@ RETURNING id, username, email, password_hash, user_level, is_active, created_at,
 AdminGuard = Callable[[UserRow, UserRow | None], bool]
 
 
-class AuthRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+class AuthRepository(AccountRepository):
+    """Every other statement of the auth service, over the account statements
+    it shares with the CLI's bootstrap."""
 
     # users ---------------------------------------------------------------
 
@@ -162,19 +120,6 @@ class AuthRepository:
         )
         rows = await self.pool.fetch(sql, *where.args)
         return [UserRow.from_record(r) for r in rows]
-
-    async def insert_user(
-        self, *, username: str, email: str, password_hash: str, role: str
-    ) -> UserRow | None:
-        """The new user, or None if the username or email is taken (any case)."""
-        row = await self.pool.fetchrow(
-            _INSERT_USER,
-            username,
-            email,
-            password_hash,
-            role,
-        )
-        return UserRow.from_record(row) if row else None
 
     async def record_login(self, user_id: int, updated_hash: str | None) -> None:
         await self.pool.execute(
@@ -261,33 +206,9 @@ class AuthRepository:
 
     # API tokens ------------------------------------------------------------
 
-    async def insert_token(
-        self, user_id: int, name: str, token_hash: str, *, lifetime_days: int, max_live: int
-    ) -> TokenRow | None:
-        """The new token, or None when the user already holds `max_live` live
-        (unrevoked, unexpired) tokens. The user's row lock serialises a burst."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
-            live = await conn.fetchval(
-                "SELECT count(*) FROM api_tokens "
-                "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
-                user_id,
-            )
-            if live >= max_live:
-                return None
-            row = await conn.fetchrow(
-                _INSERT_TOKEN,
-                user_id,
-                name,
-                token_hash,
-                lifetime_days,
-            )
-        assert row is not None
-        return TokenRow(**dict(row))
-
     async def list_tokens(self, user_id: int) -> list[TokenRow]:
         rows = await self.pool.fetch(
-            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id",  # noqa: S608
+            f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id",  # noqa: S608
             user_id,
         )
         return [TokenRow(**dict(r)) for r in rows]
@@ -309,28 +230,6 @@ class AuthRepository:
         return revoked is not None
 
     # logs ------------------------------------------------------------------
-
-    async def insert_security_event(
-        self,
-        event_type: str,
-        *,
-        user_id: int | None,
-        ip_address: str | None,
-        details: dict[str, Any],
-        username: str | None = None,
-    ) -> None:
-        """`username` names the event's user in text (it outlives the user row);
-        by default the current name of `user_id`."""
-        await self.pool.execute(
-            "INSERT INTO security_events (event_type, user_id, username, ip_address, details) "
-            "SELECT $1, u.id, coalesce($5::text, u.username), $3::inet, $4::jsonb "
-            "FROM (SELECT $2::bigint AS wanted) w LEFT JOIN users u ON u.id = w.wanted",
-            event_type,
-            user_id,
-            ip_address,
-            json.dumps(details),
-            username,
-        )
 
     async def security_events(
         self,

@@ -17,14 +17,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticktide_auth.policy import (
+from ticktide_auth.repository import TokenRow, UserRow
+from ticktide_common.accounts.policy import (
     EMAIL_MAX,
     EMAIL_REFUSED_DOMAINS,
     USERNAME_MAX,
     USERNAME_MIN,
     USERNAME_PATTERN,
 )
-from ticktide_auth.repository import TokenRow, UserRow
 
 __all__ = [
     "RegisterRequest",

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ticktide_auth.accounts import DuplicateUser, PasswordLimits, create_user
 from ticktide_auth.errors import Conflict, Forbidden, NotAuthenticated, NotFound, TooManyAttempts
-from ticktide_auth.passwords import PasswordHasher
-from ticktide_auth.policy import PolicyError, is_possible_username, printable
 from ticktide_auth.repository import AuthRepository, TokenRow, UserRow
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle, Throttled
+from ticktide_common.accounts.creation import DuplicateUser, PasswordLimits, create_user
+from ticktide_common.accounts.passwords import PasswordHasher
+from ticktide_common.accounts.policy import PolicyError, is_possible_username, printable
 from ticktide_common.activity import ActivityRecorder
 from ticktide_common.api_tokens import TOKEN_PREFIX
 from ticktide_common.principal import Principal

@@ -9,8 +9,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.testing import AuthClient, FakeClock, unique_name
+from ticktide_common.accounts.passwords import PasswordHasher
 
 pytestmark = pytest.mark.integration
 

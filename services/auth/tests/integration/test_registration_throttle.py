@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from ticktide_auth.passwords import PasswordHasher
 from ticktide_auth.testing import AuthClient, FakeClock, unique_name
+from ticktide_common.accounts.passwords import PasswordHasher
 from ticktide_common.settings import Settings
 
 pytestmark = pytest.mark.integration

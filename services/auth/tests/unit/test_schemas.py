@@ -17,15 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ticktide_auth.app import create_app
-from ticktide_auth.policy import (
+from ticktide_auth.schemas import SETTING_BOUND, RegisterRequest, email_pattern
+from ticktide_auth.service import TokenPolicy
+from ticktide_common.accounts.policy import (
     EMAIL_REFUSED_DOMAINS,
     PolicyError,
     check_password,
     is_possible_username,
     normalise_email,
 )
-from ticktide_auth.schemas import SETTING_BOUND, RegisterRequest, email_pattern
-from ticktide_auth.service import TokenPolicy
 from ticktide_common.settings import Settings
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ticktide_auth.policy import PolicyError
 from ticktide_auth.service import TokenPolicy
+from ticktide_common.accounts.policy import PolicyError
 
 
 def test_the_default_lifetime_applies_when_none_is_asked_for() -> None:

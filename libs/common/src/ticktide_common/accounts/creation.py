@@ -10,14 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ticktide_auth.passwords import PasswordHasher
-from ticktide_auth.policy import (
+from ticktide_common.accounts.passwords import PasswordHasher
+from ticktide_common.accounts.policy import (
     DEFAULT_MIN_SCORE,
     check_password,
     check_username,
     normalise_email,
 )
-from ticktide_auth.repository import AuthRepository, UserRow
+from ticktide_common.accounts.repository import AccountRepository, UserRow
 from ticktide_common.principal import Role
 
 __all__ = ["DuplicateUser", "PasswordLimits", "create_user", "CreatedVia"]
@@ -49,7 +49,7 @@ class PasswordLimits:
 
 
 async def create_user(
-    repo: AuthRepository,
+    repo: AccountRepository,
     hasher: PasswordHasher,
     limits: PasswordLimits,
     *,

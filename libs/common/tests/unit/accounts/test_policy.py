@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticktide_auth.policy import (
+from ticktide_common.accounts.policy import (
     STRENGTH_PREFIX,
     PolicyError,
     check_password,
