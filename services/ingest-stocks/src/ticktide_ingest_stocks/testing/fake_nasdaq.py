@@ -1,5 +1,5 @@
-"""A fake api.nasdaq.com for tests: ONE real HTTP server (Starlette under uvicorn
-in a background thread, on a free port) serving both NASDAQ's US historical
+"""A fake api.nasdaq.com for tests: ONE `FakeUpstream` (a real HTTP server in a
+background thread, on a free port) serving both NASDAQ's US historical
 quotes and the Nasdaq Nordic routes, in the providers' formats (see
 `ticktide_ingest_stocks.nasdaq` and `.nordic` for what they are based on).
 
@@ -33,20 +33,18 @@ to the next data requests (historical and chart), not to the screener.
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from ticktide_common.testing.processes import free_port
+from ticktide_common.testing.fake_upstream import (
+    Answer,
+    FakeUpstream,
+    Handler,
+    RecordedRequest,
+    UpstreamCall,
+)
 from ticktide_ingest_stocks.calendar import sessions_between
 from ticktide_ingest_stocks.nasdaq import HISTORICAL_HEADERS
 from ticktide_ingest_stocks.nordic import CHART_HEADERS, HELSINKI_MARKET
@@ -54,6 +52,9 @@ from ticktide_ingest_stocks.nordic import CHART_HEADERS, HELSINKI_MARKET
 __all__ = ["FakeNasdaq", "RecordedRequest", "nordic_row", "us_row"]
 
 Row = dict[str, str]
+HISTORICAL = "/api/quote/{symbol}/historical"
+SCREENER = "/api/nordic/screener/shares"
+CHART = "/api/nordic/instruments/{orderbook}/chart/download"
 
 
 def _unit(*parts: object) -> float:
@@ -108,14 +109,6 @@ def nordic_row(symbol: str, day: date) -> Row:
     }
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    path: str
-    params: dict[str, str]
-    status: int
-    headers: dict[str, str]
-
-
 @dataclass
 class _Listing:
     orderbook_id: str
@@ -131,8 +124,6 @@ class _State:
     us: dict[str, dict[date, Row]] = field(default_factory=dict)
     us_withheld: dict[str, dict[date, Row]] = field(default_factory=dict)
     nordic: dict[str, _Listing] = field(default_factory=dict)  # by provider symbol
-    faults: list[tuple[str, int, str]] = field(default_factory=list)  # (kind, status, message)
-    requests: list[RecordedRequest] = field(default_factory=list)
 
 
 def _status(r_code: int = 200, messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -157,59 +148,18 @@ def _dates(params: dict[str, str], first: str, last: str) -> tuple[date, date] |
         return None
 
 
-class FakeNasdaq:
+class FakeNasdaq(FakeUpstream):
     """The fake server and the knobs a test turns; thread-safe."""
 
+    name = "fake-nasdaq"
+    unfaulted = (SCREENER,)
+
     def __init__(self, *, host: str = "127.0.0.1", port: int | None = None) -> None:
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(host=host, port=port)
         self._state = _State()
-        self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle -------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> FakeNasdaq:
-        app = Starlette(
-            routes=[
-                Route("/api/quote/{symbol}/historical", self._historical),
-                Route("/api/nordic/screener/shares", self._screener),
-                Route("/api/nordic/instruments/{orderbook}/chart/download", self._chart),
-            ]
-        )
-        config = uvicorn.Config(
-            app,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-nasdaq", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"fake Nasdaq did not start on port {self.port}")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> FakeNasdaq:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def routes(self) -> dict[str, Handler]:
+        return {HISTORICAL: self._historical, SCREENER: self._screener, CHART: self._chart}
 
     # ---- data ------------------------------------------------------------
     def add_us_series(
@@ -288,133 +238,82 @@ class FakeNasdaq:
             return [dict(rows[day]) for day in sorted(rows)]
 
     # ---- faults ----------------------------------------------------------
-    def fail_next(self, status: int = 503, *, times: int = 1) -> None:
-        with self._lock:
-            self._state.faults.extend([("status", status, "")] * times)
-
     def error_block_next(
         self, *, times: int = 1, message: str = "Symbol not exists.", code: int = 1001
     ) -> None:
-        with self._lock:
-            self._state.faults.extend([("error", code, message)] * times)
-
-    def empty_next(self, *, times: int = 1) -> None:
-        with self._lock:
-            self._state.faults.extend([("empty", 0, "")] * times)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._state.faults.clear()
-
-    # ---- request log -----------------------------------------------------
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._state.requests)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._state.requests.clear()
+        """The next `times` data requests answer 200 with an error status block."""
+        self.error_next(times, status=200, message=message, code=code)
 
     # ---- the endpoints ---------------------------------------------------
-    def _record(self, request: Request, status: int) -> None:
-        self._state.requests.append(
-            RecordedRequest(
-                path=request.url.path,
-                params=dict(request.query_params),
-                status=status,
-                headers=dict(request.headers),
-            )
-        )
+    def answer_fault(self, call: UpstreamCall) -> Answer | None:
+        fault = call.fault
+        if fault is not None and fault.kind == "error":
+            body = _error_body(fault.code or 1001, fault.message or "", nordic=call.route == CHART)
+            return 200, body, {}
+        return super().answer_fault(call)  # "status"; "empty" is the route's
 
-    def _fault(self) -> tuple[str, int, str] | None:
-        return self._state.faults.pop(0) if self._state.faults else None
-
-    async def _historical(self, request: Request) -> JSONResponse:
-        params = dict(request.query_params)
-        symbol = request.path_params["symbol"]
-        with self._lock:
-            status, body = self._historical_answer(symbol, params)
-            self._record(request, status)
-        return JSONResponse(body, status_code=status)
-
-    def _historical_answer(self, symbol: str, params: dict[str, str]) -> tuple[int, Any]:
-        fault = self._fault()
-        if fault and fault[0] == "status":
-            return fault[1], {"message": f"fake {fault[1]}"}
-        if fault and fault[0] == "error":
-            return 200, _error_body(fault[1], fault[2])
+    def _historical(self, call: UpstreamCall) -> Answer:
+        symbol, params = call.path_params["symbol"], call.params
+        empty = call.fault is not None and call.fault.kind == "empty"
         if symbol.upper() not in self._state.us:
-            return 200, _error_body(1001, "Symbol not exists.")
+            return 200, _error_body(1001, "Symbol not exists."), {}
         span = _dates(params, "fromdate", "todate")
         if span is None or span[0] > span[1]:
-            return 200, _error_body(1011, "Provided date is less than from date")
+            return 200, _error_body(1011, "Provided date is less than from date"), {}
         try:
             limit = int(params.get("limit", "10"))
         except ValueError:
             limit = 10
         series = self._state.us[symbol.upper()]
         days = [d for d in sorted(series, reverse=True) if span[0] <= d <= span[1]]
-        if fault and fault[0] == "empty":
+        if empty:
             days = []
         rows = [series[d] for d in days[: max(limit, 0)]]
         table = {"asOf": None, "headers": HISTORICAL_HEADERS, "rows": rows or None}
         data = {"symbol": symbol.upper(), "totalRecords": len(days), "tradesTable": table}
-        return 200, {"data": data, "message": None, "status": _status()}
+        return 200, {"data": data, "message": None, "status": _status()}, {}
 
-    async def _screener(self, request: Request) -> JSONResponse:
-        params = dict(request.query_params)
-        with self._lock:
-            listings = self._state.nordic.items() if params.get("market") == HELSINKI_MARKET else []
-            rows = [
-                {
-                    "fullName": listing.full_name,
-                    "currency": listing.currency,
-                    "lastSalePrice": (list(listing.rows.values()) or [{"close": ""}])[-1]["close"],
-                    "volume": "",
-                    "turnover": "",
-                    "orderbookId": listing.orderbook_id,
-                    "assetClass": "SHARES",
-                    "symbol": symbol,
-                    "sector": "Industrials",
-                    "isin": listing.isin,
-                }
-                for symbol, listing in sorted(listings)
-            ]
-            body = {
-                "data": {
-                    "instrumentListing": {"headers": {"fullName": "Name"}, "rows": rows},
-                    "pagination": {"total": len(rows), "size": len(rows), "page": 1},
-                    "filters": None,
-                },
-                "messages": None,
-                "status": {"timestamp": _now_text(), **_status()},
+    def _screener(self, call: UpstreamCall) -> Answer:
+        params = call.params
+        listings = self._state.nordic.items() if params.get("market") == HELSINKI_MARKET else []
+        rows = [
+            {
+                "fullName": listing.full_name,
+                "currency": listing.currency,
+                "lastSalePrice": (list(listing.rows.values()) or [{"close": ""}])[-1]["close"],
+                "volume": "",
+                "turnover": "",
+                "orderbookId": listing.orderbook_id,
+                "assetClass": "SHARES",
+                "symbol": symbol,
+                "sector": "Industrials",
+                "isin": listing.isin,
             }
-            self._record(request, 200)
-        return JSONResponse(body)
+            for symbol, listing in sorted(listings)
+        ]
+        body = {
+            "data": {
+                "instrumentListing": {"headers": {"fullName": "Name"}, "rows": rows},
+                "pagination": {"total": len(rows), "size": len(rows), "page": 1},
+                "filters": None,
+            },
+            "messages": None,
+            "status": {"timestamp": _now_text(), **_status()},
+        }
+        return 200, body, {}
 
-    async def _chart(self, request: Request) -> JSONResponse:
-        params = dict(request.query_params)
-        orderbook = request.path_params["orderbook"]
-        with self._lock:
-            status, body = self._chart_answer(orderbook, params)
-            self._record(request, status)
-        return JSONResponse(body, status_code=status)
-
-    def _chart_answer(self, orderbook: str, params: dict[str, str]) -> tuple[int, Any]:
-        fault = self._fault()
-        if fault and fault[0] == "status":
-            return fault[1], {"message": f"fake {fault[1]}"}
-        if fault and fault[0] == "error":
-            return 200, _error_body(fault[1], fault[2], nordic=True)
+    def _chart(self, call: UpstreamCall) -> Answer:
+        orderbook, params = call.path_params["orderbook"], call.params
+        empty = call.fault is not None and call.fault.kind == "empty"
         found = [(s, lst) for s, lst in self._state.nordic.items() if lst.orderbook_id == orderbook]
         if not found:
-            return 200, _error_body(1001, "Instrument not found", nordic=True)
+            return 200, _error_body(1001, "Instrument not found", nordic=True), {}
         span = _dates(params, "fromDate", "toDate")
         if span is None or span[0] > span[1]:
-            return 200, _error_body(1011, "Provided date is less than from date", nordic=True)
+            return 200, _error_body(1011, "Provided date is less than from date", nordic=True), {}
         symbol, listing = found[0]
         days = [d for d in sorted(listing.rows, reverse=True) if span[0] <= d <= span[1]]
-        if fault and fault[0] == "empty":
+        if empty:
             days = []
         chart_data = {
             "orderbookId": orderbook,
@@ -426,8 +325,5 @@ class FakeNasdaq:
         }
         charts = {"headers": CHART_HEADERS, "rows": [listing.rows[d] for d in days]}
         status = {"timestamp": _now_text(), **_status()}
-        return 200, {
-            "data": {"chartData": chart_data, "charts": charts},
-            "messages": None,
-            "status": status,
-        }
+        body = {"data": {"chartData": chart_data, "charts": charts}, "messages": None}
+        return 200, {**body, "status": status}, {}

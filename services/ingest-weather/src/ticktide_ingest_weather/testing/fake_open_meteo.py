@@ -11,7 +11,6 @@ or a missing parameter is a 400 `{"error": true, "reason": ...}`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -20,8 +19,8 @@ from ticktide_ingest_weather.hours import HOUR, align_hour_down
 from ticktide_ingest_weather.testing._server import (
     Answer,
     FakeWeatherServer,
-    _Fault,
-    retry_after_headers,
+    Handler,
+    UpstreamCall,
     truth,
 )
 from ticktide_ingest_weather.wmo import describe_wmo_code
@@ -96,14 +95,7 @@ class FakeOpenMeteo(FakeWeatherServer):
         super().__init__(**options)
         self.archive_lag = archive_lag
 
-    def __enter__(self) -> FakeOpenMeteo:
-        return self.start()
-
-    def start(self, timeout: float = 10.0) -> FakeOpenMeteo:
-        super().start(timeout)
-        return self
-
-    def routes(self) -> dict[str, Callable[[dict[str, str]], Answer]]:
+    def routes(self) -> dict[str, Handler]:
         return {"/v1/forecast": self._forecast, "/v1/archive": self._archive}
 
     # ---- what it serves ----------------------------------------------------
@@ -173,7 +165,8 @@ class FakeOpenMeteo(FakeWeatherServer):
         units.update({name: _unit(name, wind, fahrenheit) for name in names})
         return _Request(lat, lon, wind, fahrenheit, names, units)
 
-    def _forecast(self, params: dict[str, str]) -> Answer:
+    def _forecast(self, call: UpstreamCall) -> Answer:
+        params = call.params
         try:
             lat, lon, wind, fahrenheit, names, units = self._common(params, "current")
         except _BadRequest as exc:
@@ -194,7 +187,8 @@ class FakeOpenMeteo(FakeWeatherServer):
             }
         return 200, body, {}
 
-    def _archive(self, params: dict[str, str]) -> Answer:
+    def _archive(self, call: UpstreamCall) -> Answer:
+        params = call.params
         try:
             lat, lon, wind, fahrenheit, names, units = self._common(params, "hourly")
         except _BadRequest as exc:
@@ -228,7 +222,9 @@ class FakeOpenMeteo(FakeWeatherServer):
             body["hourly"] = {"time": times, **columns}
         return 200, body, {}
 
-    def answer_fault(self, fault: _Fault, path: str, params: dict[str, str]) -> Answer:
+    def answer_fault(self, call: UpstreamCall) -> Answer | None:
+        fault, path, params = call.fault, call.route, call.params
+        assert fault is not None
         if fault.kind == "error":
             reason = fault.message or (
                 "Parameter 'start_date' is out of allowed range from 1940-01-01 to "
@@ -242,7 +238,7 @@ class FakeOpenMeteo(FakeWeatherServer):
                 body["hourly"] = {"time": []}
             return 200, body, {}
         reason = "Too many concurrent requests" if fault.status == 429 else "upstream error"
-        return fault.status, {"error": True, "reason": reason}, retry_after_headers(fault)
+        return fault.status, {"error": True, "reason": reason}, fault.retry_after_headers()
 
 
 def _unit(name: str, wind: str, fahrenheit: bool) -> str:

@@ -11,7 +11,6 @@ values of the hour it falls in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +19,8 @@ from ticktide_ingest_weather.hours import HOUR, align_hour_down
 from ticktide_ingest_weather.testing._server import (
     Answer,
     FakeWeatherServer,
-    _Fault,
-    retry_after_headers,
+    Handler,
+    UpstreamCall,
     truth,
 )
 
@@ -78,14 +77,7 @@ class FakeOpenWeather(FakeWeatherServer):
         super().__init__(**options)
         self.api_key = api_key
 
-    def __enter__(self) -> FakeOpenWeather:
-        return self.start()
-
-    def start(self, timeout: float = 10.0) -> FakeOpenWeather:
-        super().start(timeout)
-        return self
-
-    def routes(self) -> dict[str, Callable[[dict[str, str]], Answer]]:
+    def routes(self) -> dict[str, Handler]:
         return {
             "/data/2.5/weather": self._weather,
             "/data/3.0/onecall/timemachine": self._timemachine,
@@ -137,7 +129,8 @@ class FakeOpenWeather(FakeWeatherServer):
             raise _Refused(400, {"cod": "400", "message": "wrong longitude"})
         return lat, lon
 
-    def _weather(self, params: dict[str, str]) -> Answer:
+    def _weather(self, call: UpstreamCall) -> Answer:
+        params = call.params
         try:
             lat, lon = self._check(params)
         except _Refused as refused:
@@ -172,7 +165,8 @@ class FakeOpenWeather(FakeWeatherServer):
         }
         return 200, body, {}
 
-    def _timemachine(self, params: dict[str, str]) -> Answer:
+    def _timemachine(self, call: UpstreamCall) -> Answer:
+        params = call.params
         try:
             lat, lon = self._check(params)
         except _Refused as refused:
@@ -201,7 +195,9 @@ class FakeOpenWeather(FakeWeatherServer):
         }
         return 200, _envelope(lat, lon, [entry]), {}
 
-    def answer_fault(self, fault: _Fault, path: str, params: dict[str, str]) -> Answer:
+    def answer_fault(self, call: UpstreamCall) -> Answer | None:
+        fault, path = call.fault, call.route
+        assert fault is not None
         if fault.kind == "error":
             code = fault.status
             message = fault.message or ("wrong latitude" if code == 400 else INVALID_KEY)
@@ -217,7 +213,7 @@ class FakeOpenWeather(FakeWeatherServer):
             if fault.status == 429
             else "Internal error"
         )
-        return fault.status, {"cod": fault.status, "message": message}, retry_after_headers(fault)
+        return fault.status, {"cod": fault.status, "message": message}, fault.retry_after_headers()
 
 
 def _condition(condition_id: int) -> dict[str, Any]:
