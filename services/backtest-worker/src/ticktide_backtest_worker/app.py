@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.dead_letters import consume_dead_jobs
-from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_backtest_worker.worker import BacktestJobRunner
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.faults import CommitFault

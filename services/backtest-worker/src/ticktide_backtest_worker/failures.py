@@ -13,7 +13,7 @@ import time
 import asyncpg
 from pydantic import ValidationError
 
-from ticktide_common.backtest_grid import GridError
+from ticktide_common.backtests.grid import GridError
 from ticktide_common.errors import PermanentError
 
 __all__ = ["JobDeadline", "JobTimeLimitExceeded", "permanent_reason"]

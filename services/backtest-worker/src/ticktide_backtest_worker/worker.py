@@ -24,10 +24,10 @@ import asyncpg
 from ticktide_backtest_worker import repository
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, Bars, run_grid, walk_forward
-from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
-from ticktide_backtest_worker.events import BatchEventLog, finite
 from ticktide_backtest_worker.failures import JobDeadline, permanent_reason
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
+from ticktide_common.backtests.catalogue import LOWER_IS_BETTER
+from ticktide_common.backtests.events import BatchEventLog, EventName, finite
 from ticktide_common.errors import PermanentError
 from ticktide_common.faults import CommitFault
 from ticktide_common.logging import get_logger
@@ -186,7 +186,7 @@ class BacktestJobRunner:
         outcome = await repository.job_outcome(self.pool, job.batch_id, job.job_id)
         if outcome is None:
             raise RuntimeError(f"job {job.job_id} of {job.batch_id} has no recorded outcome")
-        events: list[tuple[str, dict[str, Any]]] = []
+        events: list[tuple[EventName, dict[str, Any]]] = []
         if outcome == "failed":
             # The reason first recorded, whoever announces it (this delivery, a
             # redelivery after a crash, or the dead-letter consumer).
@@ -229,7 +229,7 @@ class BacktestJobRunner:
         job: BacktestJobV1,
         outcome: str,
         facts: BatchFacts,
-        events: list[tuple[str, dict[str, Any]]],
+        events: list[tuple[EventName, dict[str, Any]]],
     ) -> None:
         finished, _ = await self.events.append_job(
             batch_id=batch_id,

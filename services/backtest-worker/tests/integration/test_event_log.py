@@ -10,7 +10,7 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from ticktide_backtest_worker.events import BatchEventLog
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.settings import Settings
 from ticktide_gateway.backtest.batch_reader import BatchReaderHub
 from ticktide_gateway.backtest.sse import batch_event_stream

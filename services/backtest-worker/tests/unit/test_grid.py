@@ -1,4 +1,5 @@
-"""expand_grid: lists and ranges, defaults, dropped combinations, validation messages."""
+"""expand_grid: lists and ranges, defaults, dropped combinations, validation messages;
+the engine's vectorised expansion agrees with the catalogue's pure-Python one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from ticktide_backtest_worker.engine import (
     GridError,
     expand_grid,
     parse_range,
-    strategy_schemas,
 )
+from ticktide_common.backtests import grid as contract
+from ticktide_common.backtests.catalogue import CATALOGUE, StrategyDefinition, strategy_schemas
 
 
 def test_the_contract_sma_grid_has_174_combinations_all_fast_below_slow() -> None:
@@ -105,14 +107,51 @@ def test_run_grid_refuses_bad_parameters_by_name() -> None:
 
 
 def test_feasibility_on_whole_columns_matches_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
-
     grid = {"fast": "1:30:1", "slow": [5, 10.0, 25, 40]}
     at_once = expand_grid("sma_cross", grid, 1000)
     assert len(at_once) == 4 + 9 + 24 + 30 and all(c["fast"] < c["slow"] for c in at_once)
     assert all(type(c["slow"]) is int for c in at_once)  # 10.0 is the int field's 10
+
     # A rule numpy cannot evaluate on columns (`bool()` of an array) is checked per set.
-    spec = STRATEGIES["sma_cross"]
-    scalar_only = dataclasses.replace(spec, feasible=lambda p: bool(p.fast < p.slow))
-    monkeypatch.setitem(STRATEGIES, "sma_cross", scalar_only)  # type: ignore[index]
+    class ScalarOnly(StrategyDefinition):
+        def feasible(self, params: object) -> bool:
+            return bool(params.fast < params.slow)  # type: ignore[attr-defined]
+
+    spec = CATALOGUE["sma_cross"]
+    scalar_only = ScalarOnly(spec.name, spec.description, spec.params_model, spec.constraints)
+    monkeypatch.setitem(CATALOGUE, "sma_cross", scalar_only)  # type: ignore[index]
     assert expand_grid("sma_cross", grid, 1000) == at_once
+
+
+AGREEMENT_GRIDS = [
+    ("sma_cross", {"fast": "5:50:5", "slow": "20:200:10"}, 1000),
+    ("sma_cross", {"fast": "1:30:1", "slow": [5, 10.0, 25, 40]}, 1000),
+    ("ema_cross", {"slow": [5, 40]}, 10),
+    ("rsi_reversion", {"period": [7, 7, 14], "lower": "10:90:10", "upper": "20:80:20"}, 1000),
+    ("macd", {"fast": "2:20:3", "slow": "10:30:5", "signal": [3, 9]}, 1000),
+    ("bollinger_reversion", {"k": "0.5:3:0.5", "period": [10, 20]}, 100),
+    ("donchian_breakout", {"entry": [10, 20], "exit": "5:15:5"}, 100),
+    ("buy_and_hold", {}, 1),
+    ("sma_cross", {"fast": "5:50:5", "slow": "20:200:10"}, 100),  # too many
+    ("sma_cross", {"fast": [50], "slow": [20]}, 100),  # none feasible
+    ("sma_cross", {"fast": [0]}, 100),  # out of bounds
+    ("nope", {}, 100),
+]
+
+
+@pytest.mark.parametrize(("strategy", "grid", "limit"), AGREEMENT_GRIDS)
+def test_the_engine_and_the_contract_expand_grids_alike(
+    strategy: str, grid: dict, limit: int
+) -> None:
+    def outcome(expand: object) -> object:
+        try:
+            return expand(strategy, grid, limit)  # type: ignore[operator]
+        except GridError as exc:
+            return f"GridError: {exc}"
+
+    engine, pure = outcome(expand_grid), outcome(contract.expand_grid)
+    assert engine == pure
+    if isinstance(pure, list):
+        assert [list(map(type, c.values())) for c in engine] == [  # type: ignore[union-attr]
+            list(map(type, c.values())) for c in pure
+        ]

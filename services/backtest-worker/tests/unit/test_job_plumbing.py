@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ticktide_backtest_worker.dead_letters import dead_letter_reason
-from ticktide_backtest_worker.events import finite
+from ticktide_common.backtests.events import finite
 
 
 def test_finite_makes_numpy_and_non_finite_values_json_safe() -> None:

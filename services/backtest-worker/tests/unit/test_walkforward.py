@@ -21,6 +21,7 @@ from ticktide_backtest_worker.engine import (
 from ticktide_backtest_worker.engine import simulate as sim
 from ticktide_backtest_worker.engine.runner import Costs, simulate_params
 from ticktide_backtest_worker.engine.strategies import STRATEGIES, IndicatorCache
+from ticktide_common.backtests.walk_forward import walk_forward_windows
 
 COSTS = {"fee": 0.001, "slippage_bps": 3.0}
 
@@ -135,3 +136,19 @@ def test_equity_stats_agree_with_the_bar_loop(strategy: str) -> None:
                   sim.STAT_SUM_DOWNSIDE_SQ, sim.STAT_RETURNS, sim.STAT_MAX_DRAWDOWN,
                   sim.STAT_MAX_DRAWDOWN_BARS):  # fmt: skip
         assert stats[index] == pytest.approx(simulation.stats[index], rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("bars", "train", "test"), [(40, 10, 5), (41, 10, 5), (44, 10, 5), (11, 10, 7), (30, 2, 1)]
+)
+def test_the_window_count_is_the_contracts(bars: int, train: int, test: int) -> None:
+    """The gateway bounds a walk-forward's work with the contract's window count."""
+    price = np.linspace(100.0, 120.0, bars) + np.sin(np.arange(bars))
+    series = Bars(np.arange(bars, dtype=np.int64) * 3600, price, price + 1, price - 1, price,
+                  np.ones(bars))  # fmt: skip
+    found = walk_forward(
+        series, "sma_cross", [{"fast": 2, "slow": 4}], train_bars=train, test_bars=test,
+        rank_by="sharpe", fee=0.0, slippage_bps=0.0, initial_cash=1.0, interval="1h",
+    )  # fmt: skip
+    assert walk_forward_windows(bars, train, test) == len(found.windows)
+    assert walk_forward_windows(train, train, test) == 0

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from ticktide_backtest_worker.events import BatchEventLog
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
 from ticktide_common.sessions import SessionStore, hash_secret
 from ticktide_common.settings import Settings

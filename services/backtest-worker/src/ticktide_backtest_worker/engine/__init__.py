@@ -1,4 +1,5 @@
 """The backtest engine: pure (numpy + numba, no I/O). Public surface re-exported here.
+It implements the strategies of `ticktide_common.backtests.catalogue`.
 
 Semantics are CONTRACT.md's "Backtest semantics"; strategy rules are documented in
 strategies.py, metric definitions in metrics.py.
@@ -8,7 +9,7 @@ from .bars import Bars, bars_per_year, interval_seconds
 from .grid import GridError, expand_grid, parse_range
 from .metrics import Metric
 from .runner import BacktestResult, run_grid, warm_up
-from .strategies import STRATEGIES, StrategyParams, StrategySpec, strategy_schemas
+from .strategies import STRATEGIES, StrategyParams, StrategySpec
 from .walkforward import (
     WalkForwardResult,
     WalkForwardWindow,
@@ -30,7 +31,6 @@ __all__ = [
     "interval_seconds",
     "parse_range",
     "run_grid",
-    "strategy_schemas",
     "warm_up",
     "WalkForwardResult",
     "WalkForwardWindow",

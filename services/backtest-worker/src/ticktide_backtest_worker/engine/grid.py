@@ -1,12 +1,7 @@
-"""Parameter grids of a strategy: validate and expand (the syntax and counting are
-`ticktide_common.backtest_grid`, shared with the gateway).
-
-Parameters missing from a grid take the strategy's defaults. Each value of each
-axis is validated once by the strategy's parameter model (its fields carry every
-bound); combinations that cannot work (fast >= slow, lower >= upper) are dropped.
-The grid is counted before anything is built, so the work is bounded by
-`max_combinations` × `RAW_FACTOR` whatever the request says. Problems raise
-GridError naming the parameter.
+"""Parameter grids, vectorised: the same expansion as
+`ticktide_common.backtests.grid.expand_grid` (the gateway's, pure Python), with
+the feasibility of every combination evaluated at once by numpy. Both must give
+the same combinations in the same order and the same errors (tests/unit/test_grid.py).
 """
 
 from __future__ import annotations
@@ -18,24 +13,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
-from ticktide_common.backtest_grid import (
-    Axis,
+from ticktide_common.backtests.catalogue import StrategyDefinition
+from ticktide_common.backtests.grid import (
+    RAW_FACTOR,
     GridError,
     GridValue,
-    describe_size,
-    grid_axes,
-    grid_size,
+    check_grid,
+    no_valid_combination,
     parse_axis,
+    too_many_combinations,
+    validated_values,
 )
 
-from .strategies import STRATEGIES, StrategySpec
-
 __all__ = ["RAW_FACTOR", "GridError", "check_grid", "expand_grid", "parse_range"]
-
-# Raw (before dropping infeasible) combinations tolerated per allowed combination.
-RAW_FACTOR = 20
 
 
 def parse_range(parameter: str, spec: str, limit: int) -> list[int | float]:
@@ -48,59 +39,14 @@ def parse_range(parameter: str, spec: str, limit: int) -> list[int | float]:
     return axis.values()
 
 
-def _spec(strategy: str, grid: Mapping[str, object]) -> StrategySpec:
-    spec = STRATEGIES.get(strategy)
-    if spec is None:
-        raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(STRATEGIES))}")
-    fields = spec.params_model.model_fields
-    unknown = [name for name in grid if name not in fields]
-    if unknown:
-        known = ", ".join(fields) or "none"
-        raise GridError(
-            f"strategy {strategy!r} has no parameter {unknown[0]!r} (parameters: {known})"
-        )
-    return spec
-
-
-def check_grid(
-    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
-) -> tuple[StrategySpec, list[Axis]]:
-    """The strategy and the grid's axes, counted: bounded work (O(parameters)),
-    GridError when the grid is malformed or its size is beyond what expanding may
-    cost. Nothing is materialised."""
-    spec = _spec(strategy, grid)
-    axes = grid_axes(grid)
-    raw = grid_size(axes)
-    if raw > max(max_combinations, 1) * RAW_FACTOR:
-        raise GridError(
-            f"grid for {strategy!r} has {raw} combinations ({describe_size(axes)}), "
-            f"more than {max_combinations} (limit {max_combinations})"
-        )
-    return spec, axes
-
-
-def _validated(spec: StrategySpec, axis: Axis) -> list[Any]:
-    """The axis's values as the parameter model takes them (coerced, deduplicated)."""
-    values: dict[Any, None] = {}
-    for value in axis.values():
-        try:
-            params = spec.params_model.model_validate({axis.name: value})
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"]) or spec.name
-            raise GridError(
-                f"strategy {spec.name!r} parameter {where!r}: {error['msg']}"
-                f" (got {error.get('input')!r})"
-            ) from None
-        values[getattr(params, axis.name)] = None
-    return list(values)
-
-
 def _feasible_mask(
-    spec: StrategySpec, names: list[str], values: list[list[Any]], defaults: dict[str, Any]
+    spec: StrategyDefinition,
+    names: list[str],
+    values: list[list[Any]],
+    defaults: dict[str, Any],
 ) -> np.ndarray | None:
     """Feasibility of every combination at once, in itertools.product order: the
-    rules are comparisons of parameters, which numpy evaluates on whole columns.
+    constraints are comparisons of parameters, which numpy evaluates on whole columns.
     None when a rule does not vectorise (then each combination is checked)."""
     shape = tuple(len(v) for v in values)
     size = math.prod(shape)
@@ -123,17 +69,13 @@ def expand_grid(
 ) -> list[dict[str, float | int]]:
     """Every valid parameter combination of `grid` for `strategy`, in grid order."""
     spec, axes = check_grid(strategy, grid, max_combinations)
-    defaults = spec.params_model().model_dump()
+    defaults = spec.defaults()
     names = [axis.name for axis in axes]
-    values = [_validated(spec, axis) for axis in axes]
-    too_many = GridError(
-        f"grid for {strategy!r} has more than {max_combinations} combinations"
-        f" (limit {max_combinations})"
-    )
+    values = [validated_values(spec, axis) for axis in axes]
     mask = _feasible_mask(spec, names, values, defaults) if names else None
     if mask is not None:
         if int(mask.sum()) > max_combinations:
-            raise too_many
+            raise too_many_combinations(strategy, max_combinations)
         chosen_sets: Iterable[tuple[Any, ...]] = itertools.compress(
             itertools.product(*values), mask.tolist()
         )
@@ -142,15 +84,12 @@ def expand_grid(
     combinations: list[dict[str, float | int]] = []
     for chosen in chosen_sets:
         params = {**defaults, **dict(zip(names, chosen, strict=True))}
-        # Fields are validated one by one above; the feasibility rule reads attributes.
+        # Fields are validated one by one above; the constraints read attributes.
         if mask is None and not spec.feasible(SimpleNamespace(**params)):
             continue
         combinations.append(params)
         if len(combinations) > max_combinations:
-            raise too_many
+            raise too_many_combinations(strategy, max_combinations)
     if not combinations:
-        raise GridError(
-            f"grid for {strategy!r} has no valid combination"
-            " (check constraints such as fast < slow, lower < upper)"
-        )
+        raise no_valid_combination(strategy)
     return combinations

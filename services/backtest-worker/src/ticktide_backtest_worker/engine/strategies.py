@@ -21,51 +21,27 @@ A crossover of a over b at t means a[t-1] < b[t-1] and a[t] > b[t].
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+
+from ticktide_common.backtests.catalogue import CATALOGUE, StrategyDefinition, StrategyParams
 
 from . import indicators
 from .bars import Bars
 from .simulate import RULE_BREAKOUT, RULE_CROSS, RULE_ENTER_ONCE, RULE_REVERSION
 
-
-class StrategyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BuyAndHoldParams(StrategyParams):
-    pass
-
-
-class CrossParams(StrategyParams):
-    fast: int = Field(10, ge=1, le=5000, description="fast moving-average window (bars)")
-    slow: int = Field(30, ge=2, le=10000, description="slow moving-average window (bars)")
-
-
-class RsiReversionParams(StrategyParams):
-    period: int = Field(14, ge=2, le=1000, description="Wilder RSI period (bars)")
-    lower: float = Field(30.0, ge=0, le=100, description="enter when RSI is below this")
-    upper: float = Field(70.0, ge=0, le=100, description="exit when RSI is above this")
-
-
-class MacdParams(StrategyParams):
-    fast: int = Field(12, ge=1, le=5000, description="fast EMA window (bars)")
-    slow: int = Field(26, ge=2, le=10000, description="slow EMA window (bars)")
-    signal: int = Field(9, ge=1, le=5000, description="signal-line EMA window (bars)")
-
-
-class BollingerReversionParams(StrategyParams):
-    period: int = Field(20, ge=2, le=5000, description="band window (bars)")
-    k: float = Field(2.0, gt=0, le=10, description="band width in standard deviations")
-
-
-class DonchianBreakoutParams(StrategyParams):
-    entry: int = Field(20, ge=1, le=5000, description="enter above the high of this many bars")
-    exit: int = Field(10, ge=1, le=5000, description="exit below the low of this many bars")
+__all__ = [
+    "STRATEGIES",
+    "Domain",
+    "IndicatorCache",
+    "StrategySpec",
+    "catalogue_disagreements",
+    "implements",
+]
 
 
 class IndicatorCache:
@@ -93,29 +69,75 @@ class IndicatorCache:
 
 
 Rule = tuple[int, np.ndarray, np.ndarray, np.ndarray]
+RuleFunction = Callable[[IndicatorCache, Any], Rule]
 
 
-def _buy_and_hold(cache: IndicatorCache, p: BuyAndHoldParams) -> Rule:
+@dataclass(frozen=True)
+class Domain:
+    """What an implementation accepts for one parameter: its type and bounds (the
+    catalogue's bounds must lie within them, its default too)."""
+
+    kind: type[int] | type[float]
+    low: float = -math.inf
+    high: float = math.inf
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    rule: RuleFunction
+    parameters: Mapping[str, Domain]
+
+
+_IMPLEMENTATIONS: dict[str, Implementation] = {}
+
+
+def implements(name: str, **parameters: Domain) -> Callable[[RuleFunction], RuleFunction]:
+    """Register `rule` as the implementation of the catalogue's strategy `name`,
+    reading the parameters named (each within its domain)."""
+
+    def register(rule: RuleFunction) -> RuleFunction:
+        if name not in CATALOGUE:
+            raise LookupError(f"strategy {name!r} is not in the catalogue")
+        if name in _IMPLEMENTATIONS:
+            raise LookupError(f"strategy {name!r} is implemented twice")
+        _IMPLEMENTATIONS[name] = Implementation(name, rule, parameters)
+        return rule
+
+    return register
+
+
+WINDOW = Domain(int, low=1)
+
+
+@implements("buy_and_hold")
+def _buy_and_hold(cache: IndicatorCache, p: Any) -> Rule:
     close = cache.bars.close
     return RULE_ENTER_ONCE, close, close, close
 
 
-def _sma_cross(cache: IndicatorCache, p: CrossParams) -> Rule:
+@implements("sma_cross", fast=WINDOW, slow=WINDOW)
+def _sma_cross(cache: IndicatorCache, p: Any) -> Rule:
     slow = cache.sma(p.slow)
     return RULE_CROSS, cache.sma(p.fast), slow, slow
 
 
-def _ema_cross(cache: IndicatorCache, p: CrossParams) -> Rule:
+@implements("ema_cross", fast=WINDOW, slow=WINDOW)
+def _ema_cross(cache: IndicatorCache, p: Any) -> Rule:
     slow = cache.ema(p.slow)
     return RULE_CROSS, cache.ema(p.fast), slow, slow
 
 
-def _rsi_reversion(cache: IndicatorCache, p: RsiReversionParams) -> Rule:
+@implements(
+    "rsi_reversion", period=WINDOW, lower=Domain(float, 0, 100), upper=Domain(float, 0, 100)
+)
+def _rsi_reversion(cache: IndicatorCache, p: Any) -> Rule:
     rsi = cache.get(("rsi", p.period), lambda: indicators.rsi(cache.bars.close, p.period))
     return RULE_REVERSION, rsi, cache.constant(p.lower), cache.constant(p.upper)
 
 
-def _macd(cache: IndicatorCache, p: MacdParams) -> Rule:
+@implements("macd", fast=WINDOW, slow=WINDOW, signal=WINDOW)
+def _macd(cache: IndicatorCache, p: Any) -> Rule:
     line = cache.get(("macd", p.fast, p.slow), lambda: cache.ema(p.fast) - cache.ema(p.slow))
     signal = cache.get(
         ("macd_signal", p.fast, p.slow, p.signal), lambda: indicators.ema(line, p.signal)
@@ -123,14 +145,16 @@ def _macd(cache: IndicatorCache, p: MacdParams) -> Rule:
     return RULE_CROSS, line, signal, signal
 
 
-def _bollinger(cache: IndicatorCache, p: BollingerReversionParams) -> Rule:
+@implements("bollinger_reversion", period=WINDOW, k=Domain(float, low=0))
+def _bollinger(cache: IndicatorCache, p: Any) -> Rule:
     middle = cache.sma(p.period)
     std = cache.get(("std", p.period), lambda: indicators.rolling_std(cache.bars.close, p.period))
     lower = cache.get(("boll_lower", p.period, p.k), lambda: middle - p.k * std)
     return RULE_REVERSION, cache.bars.close, lower, middle
 
 
-def _donchian(cache: IndicatorCache, p: DonchianBreakoutParams) -> Rule:
+@implements("donchian_breakout", entry=WINDOW, exit=WINDOW)
+def _donchian(cache: IndicatorCache, p: Any) -> Rule:
     bars = cache.bars
     high = cache.get(("hh", p.entry), lambda: indicators.highest_before(bars.high, p.entry))
     low = cache.get(("ll", p.exit), lambda: indicators.lowest_before(bars.low, p.exit))
@@ -139,84 +163,83 @@ def _donchian(cache: IndicatorCache, p: DonchianBreakoutParams) -> Rule:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A strategy: its parameter model, what it does, and how it becomes a rule."""
+    """A strategy as the engine runs it: the catalogue's definition (parameter model,
+    description, constraints) and the rule that implements it."""
 
-    name: str
-    description: str
-    params_model: type[StrategyParams]
-    rule: Callable[[IndicatorCache, Any], Rule]
-    feasible: Callable[[Any], bool] = lambda params: True
+    definition: StrategyDefinition
+    rule: RuleFunction
+    parameters: Mapping[str, Domain] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def description(self) -> str:
+        return self.definition.description
+
+    @property
+    def params_model(self) -> type[StrategyParams]:
+        return self.definition.params_model
+
+    def feasible(self, params: Any) -> Any:
+        return self.definition.feasible(params)
 
 
-def _doc(summary: str) -> str:
-    return summary + " Signals on a bar's close fill at the next bar's open."
-
-
+# In the catalogue's order; a strategy of the catalogue without an implementation is
+# missing here (and catalogue_disagreements says so).
 STRATEGIES: Mapping[str, StrategySpec] = {
-    spec.name: spec
-    for spec in (
-        StrategySpec(
-            "buy_and_hold",
-            _doc("Enter at the first opportunity and hold to the end."),
-            BuyAndHoldParams,
-            _buy_and_hold,
-        ),
-        StrategySpec(
-            "sma_cross",
-            _doc("Enter when SMA(fast) crosses above SMA(slow); exit when it crosses below."),
-            CrossParams,
-            _sma_cross,
-            lambda p: p.fast < p.slow,
-        ),
-        StrategySpec(
-            "ema_cross",
-            _doc("Enter when EMA(fast) crosses above EMA(slow); exit when it crosses below."),
-            CrossParams,
-            _ema_cross,
-            lambda p: p.fast < p.slow,
-        ),
-        StrategySpec(
-            "rsi_reversion",
-            _doc("Wilder RSI(period): enter when RSI < lower; exit when RSI > upper."),
-            RsiReversionParams,
-            _rsi_reversion,
-            lambda p: p.lower < p.upper,
-        ),
-        StrategySpec(
-            "macd",
-            _doc(
-                "MACD line EMA(fast)-EMA(slow), signal line EMA(signal) of it: enter when the"
-                " MACD line crosses above the signal line; exit when it crosses below."
-            ),
-            MacdParams,
-            _macd,
-            lambda p: p.fast < p.slow,
-        ),
-        StrategySpec(
-            "bollinger_reversion",
-            _doc(
-                "Middle band SMA(period), lower band middle - k·std(period): enter when"
-                " close < lower band; exit when close > middle band."
-            ),
-            BollingerReversionParams,
-            _bollinger,
-        ),
-        StrategySpec(
-            "donchian_breakout",
-            _doc(
-                "Enter when close > highest high of the previous `entry` bars; exit when"
-                " close < lowest low of the previous `exit` bars."
-            ),
-            DonchianBreakoutParams,
-            _donchian,
-        ),
-    )
+    name: StrategySpec(definition, found.rule, found.parameters)
+    for name, definition in CATALOGUE.items()
+    if (found := _IMPLEMENTATIONS.get(name)) is not None
 }
 
+_JSON_TYPES = {int: "integer", float: "number"}
 
-def strategy_schemas() -> dict[str, dict[str, Any]]:
-    """Each strategy's description and its parameters as JSON Schema."""
-    return {
-        name: {"description": spec.description, "parameters": spec.params_model.model_json_schema()}
-        for name, spec in STRATEGIES.items()
-    }
+
+def _bounds_problems(
+    name: str, parameter: str, schema: dict[str, Any], domain: Domain
+) -> list[str]:
+    where = f"{name}.{parameter}"
+    problems: list[str] = []
+    if schema.get("type") != _JSON_TYPES[domain.kind]:
+        problems.append(
+            f"{where}: the catalogue's type is {schema.get('type')!r}, the implementation "
+            f"takes {_JSON_TYPES[domain.kind]!r}"
+        )
+    low = schema.get("minimum", schema.get("exclusiveMinimum", -math.inf))
+    high = schema.get("maximum", schema.get("exclusiveMaximum", math.inf))
+    if low < domain.low or high > domain.high:
+        problems.append(
+            f"{where}: the catalogue allows [{low}, {high}], the implementation only "
+            f"[{domain.low}, {domain.high}]"
+        )
+    default = schema.get("default")
+    if default is None or not domain.low <= default <= domain.high:
+        problems.append(
+            f"{where}: the catalogue's default {default!r} is outside the implementation's bounds"
+        )
+    return problems
+
+
+def catalogue_disagreements() -> list[str]:
+    """Where the catalogue and these implementations disagree (empty when they agree):
+    a strategy missing on either side, a parameter name, type or bound that differs."""
+    problems = [
+        f"{name}: in the catalogue, not implemented"
+        for name in CATALOGUE
+        if name not in _IMPLEMENTATIONS
+    ]
+    for name, spec in STRATEGIES.items():
+        properties = spec.definition.parameters_schema().get("properties", {})
+        declared, read = set(properties), set(spec.parameters)
+        if declared != read:
+            problems.append(
+                f"{name}: the catalogue's parameters are {sorted(declared)}, the "
+                f"implementation reads {sorted(read)}"
+            )
+        for parameter in sorted(declared & read):
+            problems.extend(
+                _bounds_problems(name, parameter, properties[parameter], spec.parameters[parameter])
+            )
+    return problems

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ticktide_common.backtests.catalogue import LOWER_IS_BETTER, RANKABLE_METRICS
+
 from . import simulate as sim
 from .bars import Bars, bars_per_year
 from .grid import GridError
@@ -35,15 +37,7 @@ from .runner import (
 )
 from .strategies import IndicatorCache
 
-# Metrics where smaller is better; every other metric ranks larger first.
-LOWER_IS_BETTER = frozenset({"max_drawdown", "max_drawdown_duration"})
-RANKABLE = frozenset(
-    {
-        "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration",
-        "calmar", "win_rate", "profit_factor", "expectancy", "trades", "exposure",
-        "final_equity",
-    }
-)  # fmt: skip
+RANKABLE = frozenset(RANKABLE_METRICS)
 
 
 def rank_key(metrics: dict[str, Metric], rank_by: str) -> tuple[int, float]:

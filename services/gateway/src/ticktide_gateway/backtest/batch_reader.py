@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from ticktide_backtest_worker.events import StreamEntry
+from ticktide_common.backtests.events import StreamEntry
 from ticktide_common.logging import get_logger
 
 __all__ = ["BatchReaderHub", "EventSource", "Subscription", "stream_id_key"]

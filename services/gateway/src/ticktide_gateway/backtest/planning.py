@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ticktide_common.backtest_grid import MAX_AXES, MAX_LIST_ITEMS, MAX_NUMBER_CHARS
+from ticktide_common.backtests.catalogue import RANKABLE_METRICS, RankableMetric
+from ticktide_common.backtests.grid import MAX_AXES, MAX_LIST_ITEMS, MAX_NUMBER_CHARS
 from ticktide_common.dates import UtcTime
 from ticktide_common.messages import CryptoInterval, WalkForwardV1
 from ticktide_gateway.validation import Symbol
@@ -27,25 +28,8 @@ __all__ = [
     "plan_jobs",
 ]
 
-# Metrics a batch's summary can rank by (every result carries them); the drawdowns
-# rank smallest first, the others largest first. A Literal, so that the OpenAPI
-# document lists them as the enum of `rank_by` (what is documented is what is checked).
-RankableMetric = Literal[
-    "total_return",
-    "cagr",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "calmar",
-    "win_rate",
-    "profit_factor",
-    "expectancy",
-    "trades",
-    "exposure",
-    "final_equity",
-]
-RANKABLE_METRICS: tuple[str, ...] = get_args(RankableMetric)
+# Metrics a batch's summary can rank by: the catalogue's (a Literal, so that the
+# OpenAPI document lists them as the enum of `rank_by`).
 
 # A range "start:stop:step" is three numbers of at most MAX_NUMBER_CHARS each.
 ParamValue = int | float | Annotated[str, Field(max_length=3 * MAX_NUMBER_CHARS + 2)] | bool

@@ -19,10 +19,9 @@ from typing import Any
 import asyncpg
 from redis.exceptions import RedisError
 
-from ticktide_backtest_worker.engine import GridError, expand_grid
-from ticktide_backtest_worker.engine.grid import check_grid
-from ticktide_backtest_worker.events import BatchEventLog
-from ticktide_common.backtest_grid import normalised_grid
+from ticktide_common.backtests.events import BatchEventLog
+from ticktide_common.backtests.grid import GridError, check_grid, expand_grid, normalised_grid
+from ticktide_common.backtests.walk_forward import walk_forward_windows
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
@@ -80,11 +79,6 @@ async def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> lis
             "(every combination was empty or infeasible, e.g. fast >= slow)"
         )
     return param_sets
-
-
-def walk_forward_windows(bars: int, train_bars: int, test_bars: int) -> int:
-    """Train/test windows a walk-forward makes of `bars` (engine/walkforward.py)."""
-    return max(0, -(-(bars - train_bars) // test_bars))
 
 
 def _check_walk_forward_work(

@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from ticktide_backtest_worker.engine import strategy_schemas
-from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
-from ticktide_backtest_worker.events import BatchEventLog
+from ticktide_common.backtests.catalogue import LOWER_IS_BETTER, strategy_schemas
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.errors import PublishError
 from ticktide_common.logging import get_logger
 from ticktide_gateway.auth import (

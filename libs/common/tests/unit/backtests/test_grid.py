@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticktide_common.backtest_grid import (
+from ticktide_common.backtests.grid import (
     MAX_AXIS_VALUES,
     MAX_LIST_ITEMS,
     GridError,

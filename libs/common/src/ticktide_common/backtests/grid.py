@@ -1,35 +1,55 @@
-"""The parameter-grid syntax shared by the gateway and the backtest workers: each
-axis is a list of numbers or a range "start:stop:step" (stop included when
-reached). Pure: no I/O, no strategy knowledge.
+"""Parameter grids: the syntax shared by the gateway and the backtest workers (each
+axis is a list of numbers or a range "start:stop:step", stop included when
+reached), and their checking and expansion against a strategy of the catalogue.
+Pure Python: no I/O, no numpy (the workers keep a vectorised `expand_grid` that
+must agree with this one).
 
 Everything that grows with the request is bounded before it is built: an axis is
 counted from its list length or by exact integer arithmetic on its range, the
 grid's size is the product of those counts (O(axes)), and only then are values
 materialised. Problems raise `GridError` naming the axis, its count and the limit.
+
+Parameters missing from a grid take the strategy's defaults. Each value of each
+axis is validated once by the strategy's parameter model (its fields carry every
+bound); combinations that break a constraint (fast >= slow, lower >= upper) are
+dropped. The work is bounded by `max_combinations` × `RAW_FACTOR`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
+
+from pydantic import ValidationError
+
+from ticktide_common.backtests.catalogue import CATALOGUE, StrategyDefinition
 
 __all__ = [
     "MAX_AXES",
     "MAX_AXIS_VALUES",
     "MAX_LIST_ITEMS",
     "MAX_NUMBER_CHARS",
+    "RAW_FACTOR",
     "Axis",
     "GridError",
     "GridValue",
+    "check_grid",
     "describe_size",
+    "expand_grid",
     "grid_axes",
     "grid_size",
     "normalised_grid",
+    "no_valid_combination",
     "parse_axis",
+    "strategy_definition",
+    "too_many_combinations",
+    "validated_values",
 ]
 
 MAX_AXES = 32  # parameters in one grid (strategies have a handful)
@@ -39,6 +59,8 @@ MAX_NUMBER_CHARS = 40  # characters of one number of a range
 # Decimal exponents a range's numbers may have: beyond them the exact count would
 # need integers of thousands of digits, and no strategy parameter lives there.
 _MIN_EXPONENT, _MAX_EXPONENT = -30, 308
+# Raw (before dropping infeasible) combinations tolerated per allowed combination.
+RAW_FACTOR = 20
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -193,3 +215,87 @@ def describe_size(axes: Sequence[Axis]) -> str:
 def normalised_grid(grid: Mapping[str, object]) -> dict[str, list[int | float] | str]:
     """The grid as it is stored: ranges as checked text, lists deduplicated."""
     return {axis.name: axis.normalised() for axis in grid_axes(grid)}
+
+
+def strategy_definition(strategy: str, grid: Mapping[str, object]) -> StrategyDefinition:
+    """The catalogue's strategy, once every parameter of `grid` is known to it."""
+    spec = CATALOGUE.get(strategy)
+    if spec is None:
+        raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(CATALOGUE))}")
+    fields = spec.params_model.model_fields
+    unknown = [name for name in grid if name not in fields]
+    if unknown:
+        known = ", ".join(fields) or "none"
+        raise GridError(
+            f"strategy {strategy!r} has no parameter {unknown[0]!r} (parameters: {known})"
+        )
+    return spec
+
+
+def check_grid(
+    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+) -> tuple[StrategyDefinition, list[Axis]]:
+    """The strategy and the grid's axes, counted: bounded work (O(parameters)),
+    GridError when the grid is malformed or its size is beyond what expanding may
+    cost. Nothing is materialised."""
+    spec = strategy_definition(strategy, grid)
+    axes = grid_axes(grid)
+    raw = grid_size(axes)
+    if raw > max(max_combinations, 1) * RAW_FACTOR:
+        raise GridError(
+            f"grid for {strategy!r} has {raw} combinations ({describe_size(axes)}), "
+            f"more than {max_combinations} (limit {max_combinations})"
+        )
+    return spec, axes
+
+
+def validated_values(spec: StrategyDefinition, axis: Axis) -> list[Any]:
+    """The axis's values as the parameter model takes them (coerced, deduplicated)."""
+    values: dict[Any, None] = {}
+    for value in axis.values():
+        try:
+            params = spec.params_model.model_validate({axis.name: value})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or spec.name
+            raise GridError(
+                f"strategy {spec.name!r} parameter {where!r}: {error['msg']}"
+                f" (got {error.get('input')!r})"
+            ) from None
+        values[getattr(params, axis.name)] = None
+    return list(values)
+
+
+def too_many_combinations(strategy: str, max_combinations: int) -> GridError:
+    return GridError(
+        f"grid for {strategy!r} has more than {max_combinations} combinations"
+        f" (limit {max_combinations})"
+    )
+
+
+def no_valid_combination(strategy: str) -> GridError:
+    return GridError(
+        f"grid for {strategy!r} has no valid combination"
+        " (check constraints such as fast < slow, lower < upper)"
+    )
+
+
+def expand_grid(
+    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+) -> list[dict[str, float | int]]:
+    """Every valid parameter combination of `grid` for `strategy`, in grid order."""
+    spec, axes = check_grid(strategy, grid, max_combinations)
+    defaults = spec.defaults()
+    names = [axis.name for axis in axes]
+    values = [validated_values(spec, axis) for axis in axes]
+    combinations: list[dict[str, float | int]] = []
+    for chosen in itertools.product(*values):
+        params = {**defaults, **dict(zip(names, chosen, strict=True))}
+        if not spec.feasible(SimpleNamespace(**params)):
+            continue
+        combinations.append(params)
+        if len(combinations) > max_combinations:
+            raise too_many_combinations(strategy, max_combinations)
+    if not combinations:
+        raise no_valid_combination(strategy)
+    return combinations
