@@ -8,41 +8,33 @@ continuous aggregates present) daily crypto and weather come from
 the raw rows. Both leave PostgreSQL as the same text: the aggregates hold sums
 and counts, and each mean is derived by one SQL expression on either path.
 
-Pure: no I/O.
+Pure but for `series_path` (the start-up question) and `fetchrow_without_jit`
+(how the aggregate queries run): the SQL both domains' aggregates share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from ticktide_common.dates import iso_z
-from ticktide_gateway.serialization import json_bytes, source_label
-from ticktide_gateway.validation import InvalidQuery, Symbol, Timestamp, as_utc
+import asyncpg
 
 __all__ = [
-    "BUCKET_STEPS",
     "BUCKET_ORIGIN",
     "SeriesPath",
     "PLAIN_PATH",
+    "DAY",
     "bucket_ceil",
     "full_days",
-    "BucketsQuery",
-    "bucket_window",
-    "DEFAULT_BUCKETS",
-    "buckets_body",
+    "series_path",
+    "fresh_aggregate_days_sql",
+    "fetchrow_without_jit",
 ]
 
-BUCKET_STEPS: dict[str, timedelta] = {"4h": timedelta(hours=4), "1d": timedelta(days=1)}
 # time_bucket's default origin for these widths: buckets start at UTC midnight and
 # every 4 hours from it; date_bin is given the same origin on the plain path.
 BUCKET_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 DAY = timedelta(days=1)
-DEFAULT_BUCKETS = 365
 
 
 @dataclass(frozen=True)
@@ -97,60 +89,81 @@ def full_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return first, stop
 
 
-class BucketsQuery(BaseModel):
-    """`/api/crypto/aggregates`: buckets of the hourly candles of one symbol."""
+# Is TimescaleDB in this database, and are the real-time daily aggregates of
+# migration 0014 (sums and counts, `materialized_only = false`) there?
+_EXTENSION = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
+_REALTIME_AGGREGATES = """
+SELECT a.view_name::text
+FROM timescaledb_information.continuous_aggregates a
+JOIN information_schema.columns c
+  ON c.table_schema = a.view_schema AND c.table_name = a.view_name
+WHERE a.view_schema = 'public' AND NOT a.materialized_only
+  AND ((a.view_name = 'crypto_prices_daily' AND c.column_name = 'from_binance')
+       OR (a.view_name = 'weather_historic_daily' AND c.column_name = 'temperature_sum'))
+  -- the catalog tables `fresh_aggregate_days_sql` reads (internal to TimescaleDB:
+  -- a release that renames them sends the gateway down the plain path, not to 500s)
+  AND to_regclass('_timescaledb_catalog.continuous_agg') IS NOT NULL
+  AND to_regclass('_timescaledb_catalog.continuous_aggs_hypertable_invalidation_log')
+      IS NOT NULL
+  AND to_regclass('_timescaledb_catalog.continuous_aggs_materialization_invalidation_log')
+      IS NOT NULL
+  AND to_regprocedure('_timescaledb_functions.to_unix_microseconds(timestamptz)') IS NOT NULL
+"""
 
-    model_config = ConfigDict(extra="ignore")
 
-    symbol: Symbol
-    bucket: Literal["4h", "1d"] = Field("1d", description="bucket width: 4h or 1d (UTC days)")
-    start: Timestamp | None = Field(
-        None, description=f"inclusive; default {DEFAULT_BUCKETS} buckets before end"
+def fresh_aggregate_days_sql(view: str, key: str) -> str:
+    """A CTE `fresh` of `view`'s rows matching `key` (an SQL condition on the
+    view's columns, parameters included) with `bucket` in [$first, $stop) given as
+    the condition's own parameters, leaving out every day that rows written since
+    its materialization (a backfill below the watermark) have invalidated: those
+    wait in TimescaleDB's invalidation logs until the next refresh, and until then
+    the aggregate answers the old materialization, so such days are aggregated
+    from the raw rows like the partial days at the window's edges. Days above the
+    watermark are already computed at query time; they go the raw way too."""
+    return f"""
+stale AS (
+    SELECT l.lowest_modified_value AS low, l.greatest_modified_value AS high
+    FROM _timescaledb_catalog.continuous_agg a
+    JOIN _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
+      ON l.hypertable_id = a.raw_hypertable_id
+    WHERE a.user_view_schema = 'public' AND a.user_view_name = '{view}'
+    UNION ALL
+    SELECT m.lowest_modified_value, m.greatest_modified_value
+    FROM _timescaledb_catalog.continuous_agg a
+    JOIN _timescaledb_catalog.continuous_aggs_materialization_invalidation_log m
+      ON m.materialization_id = a.mat_hypertable_id
+    WHERE a.user_view_schema = 'public' AND a.user_view_name = '{view}'
+), fresh AS MATERIALIZED (
+    SELECT d.*
+    FROM {view} d
+    WHERE {key}
+      AND NOT EXISTS (
+          SELECT 1 FROM stale
+          WHERE stale.low < _timescaledb_functions.to_unix_microseconds(d.bucket + INTERVAL '1 day')
+            AND stale.high >= _timescaledb_functions.to_unix_microseconds(d.bucket))
+)"""  # noqa: S608 - constants only
+
+
+async def series_path(pool: asyncpg.Pool) -> SeriesPath:
+    """Ask the database which aggregation path it offers (once, at start-up)."""
+    async with pool.acquire() as connection:
+        if not await connection.fetchval(_EXTENSION):
+            return SeriesPath(False, False, False)
+        names = {r[0] for r in await connection.fetch(_REALTIME_AGGREGATES)}
+    return SeriesPath(
+        timescaledb=True,
+        crypto_daily_aggregate="crypto_prices_daily" in names,
+        weather_daily_aggregate="weather_historic_daily" in names,
     )
-    end: Timestamp | None = Field(None, description="exclusive; default now (the open bucket)")
 
 
-def bucket_window(
-    bucket: str,
-    start: datetime | None,
-    end: datetime | None,
-    now: datetime,
-    max_buckets: int,
-) -> tuple[datetime, datetime]:
-    """[first, stop): bucket starts, `start` and `end` rounded up to bucket starts
-    (so the bucket still open at `now` is in the default window), at most
-    `max_buckets` of them; InvalidQuery otherwise."""
-    step = BUCKET_STEPS[bucket]
-    if end is not None:
-        stop = bucket_ceil(as_utc(end), step)
-    else:
-        moment = as_utc(now)
-        stop = moment - (moment - BUCKET_ORIGIN) % step + step
-    first = bucket_ceil(as_utc(start), step) if start is not None else stop - DEFAULT_BUCKETS * step
-    if first >= stop:
-        raise InvalidQuery("start must be before end, at least one bucket apart; end is exclusive")
-    if (stop - first) // step > max_buckets:
-        raise InvalidQuery(f"range too large: more than {max_buckets} buckets; narrow start/end")
-    return first, stop
-
-
-def buckets_body(
-    symbol: str,
-    bucket: str,
-    first: datetime,
-    stop: datetime,
-    candles_json: str,
-    sources: Iterable[str],
-) -> bytes:
-    """The aggregates response around `candles_json` (bucket objects joined by
-    commas, as PostgreSQL wrote them)."""
-    head = json_bytes(
-        {
-            "symbol": symbol,
-            "bucket": bucket,
-            "start": iso_z(first),
-            "end": iso_z(stop),
-            "source": source_label(sources),
-        }
-    )
-    return b"".join((head[:-1], b',"candles":[', candles_json.encode(), b"]}"))
+async def fetchrow_without_jit(
+    pool: asyncpg.Pool, query: str, *arguments: object
+) -> asyncpg.Record | None:
+    """`fetchrow` with JIT off for this statement. The aggregate queries' plans
+    carry a high cost estimate (an index scan of every chunk per day the aggregate
+    cannot answer, although there are hardly ever any), so PostgreSQL would JIT-compile
+    them: about a second of compiling to save nothing."""
+    async with pool.acquire() as connection, connection.transaction(readonly=True):
+        await connection.execute("SET LOCAL jit = off")
+        return await connection.fetchrow(query, *arguments)

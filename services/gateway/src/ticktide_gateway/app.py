@@ -15,8 +15,8 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.activity import ActivityRecorder
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
 from ticktide_common.db import create_pool
 from ticktide_common.health import (
@@ -43,8 +43,11 @@ from ticktide_common.topology import (
     GATEWAY_WEATHER_CACHE_INVALIDATION,
     Topology,
 )
-from ticktide_gateway import auth_proxy, openapi_doc, repository, web_proxy
+from ticktide_gateway import auth_proxy, openapi_doc, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
+from ticktide_gateway.admin import archive_import
+from ticktide_gateway.admin import routes as admin
+from ticktide_gateway.aggregate_paths import series_path as series_path_of
 from ticktide_gateway.backtest.batch_reader import BatchReaderHub
 from ticktide_gateway.backtest.live import LiveBatches
 from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit
@@ -55,25 +58,25 @@ from ticktide_gateway.cache import (
     location_series,
     stock_series,
 )
+from ticktide_gateway.crypto import routes as crypto
+from ticktide_gateway.dashboard import routes as dashboard
+from ticktide_gateway.database import admin_routes as admin_database
+from ticktide_gateway.database import routes as database
 from ticktide_gateway.deps import GatewayState, SymbolDirectory
 from ticktide_gateway.error_handlers import install_error_handlers
-from ticktide_gateway.request_metrics import MetricsBuffer, RequestMetricsMiddleware
-from ticktide_gateway.routes import (
-    admin,
-    admin_data,
-    admin_database,
-    backtest,
-    crypto,
-    dashboard,
-    database,
-    performance,
-    public,
-    services,
-    stocks,
-    weather,
+from ticktide_gateway.health import routes as public
+from ticktide_gateway.health import services_routes as services
+from ticktide_gateway.health.registry import InstanceRegistry
+from ticktide_gateway.performance import routes as performance
+from ticktide_gateway.request_metrics import (
+    MetricsBuffer,
+    RequestMetricsMiddleware,
+    insert_request_metrics,
 )
-from ticktide_gateway.service_registry import InstanceRegistry
+from ticktide_gateway.routes import backtest
 from ticktide_gateway.settings import GatewaySettings, get_settings
+from ticktide_gateway.stocks import routes as stocks
+from ticktide_gateway.weather import routes as weather
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -153,7 +156,7 @@ def create_app(
                 settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
             )
             stack.push_async_callback(pool.close)
-            series_path = await repository.series_path(pool)
+            series_path = await series_path_of(pool)
             log.info(
                 "gateway.series_path",
                 timescaledb=series_path.timescaledb,
@@ -193,7 +196,7 @@ def create_app(
                 postgresql=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
             )
 
-            metrics_buffer.start(partial(repository.insert_request_metrics, pool))
+            metrics_buffer.start(partial(insert_request_metrics, pool))
             stack.push_async_callback(metrics_buffer.close)  # runs before pool.close
 
             cache = ResponseCache(
@@ -283,7 +286,7 @@ def create_app(
     app.include_router(stocks.router)
     app.include_router(weather.router)
     app.include_router(admin.router)
-    app.include_router(admin_data.router)
+    app.include_router(archive_import.router)
     app.include_router(admin_database.router)
     app.include_router(database.router)
     app.include_router(dashboard.router)

@@ -10,11 +10,23 @@ from fastapi import FastAPI
 
 from ticktide_common.body_limit import BodyLimitMiddleware
 
-__all__ = ["BACKTEST_BODY_BYTES", "DEFAULT_BODY_BYTES", "ROUTE_BODY_LIMITS", "install_body_limits"]
+__all__ = [
+    "ARCHIVE_BODY_BYTES",
+    "BACKTEST_BODY_BYTES",
+    "DEFAULT_BODY_BYTES",
+    "ROUTE_BODY_LIMITS",
+    "install_body_limits",
+]
 
 BACKTEST_BODY_BYTES = 64 * 1024
 DEFAULT_BODY_BYTES = 1024 * 1024
-ROUTE_BODY_LIMITS: tuple[tuple[str, int], ...] = (("/api/crypto/backtest/", BACKTEST_BODY_BYTES),)
+# One Binance archive zip (admin/archive_import.py); ingest-crypto caps it again,
+# and nginx's client_max_body_size (10m) is above it.
+ARCHIVE_BODY_BYTES = 8 * 1024 * 1024
+ROUTE_BODY_LIMITS: tuple[tuple[str, int], ...] = (
+    ("/api/crypto/backtest/", BACKTEST_BODY_BYTES),
+    ("/api/admin/ingest/crypto/archive", ARCHIVE_BODY_BYTES),
+)
 
 
 def install_body_limits(app: FastAPI) -> None:

@@ -19,16 +19,20 @@ fresh, because the version still comes from Redis on every request.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from fastapi import Response
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.background import BackgroundTask
 
 from ticktide_common.logging import get_logger
 
 __all__ = [
+    "JSON",
+    "cached_json",
     "ResponseCache",
     "LocalBodies",
     "SeriesKey",
@@ -242,3 +246,28 @@ class ResponseCache:
         stale = {key for found in members for key in found}
         if stale:
             await self.redis.unlink(*stale)
+
+
+JSON = "application/json"
+
+
+async def cached_json(
+    cache: ResponseCache,
+    endpoint: str,
+    series: Sequence[SeriesKey],
+    parts: Sequence[datetime | int | str | None],
+    build: Callable[[], Awaitable[bytes]],
+) -> Response:
+    """`X-Cache: hit` with the stored body of (endpoint, series at their current
+    versions, parts); otherwise `build()`'s body, `X-Cache: miss`. A `build` that
+    raises (404, 422) stores nothing. Redis away: built every time."""
+    versions = await cache.versions(series)
+    key = None
+    if versions is not None:
+        key = versioned_key(cache.prefix, endpoint, series, versions, *parts)
+        cached = await cache.get_versioned(key)
+        if cached is not None:
+            return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
+    body = await build()
+    store = BackgroundTask(cache.put_versioned, series, key, body) if key is not None else None
+    return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)

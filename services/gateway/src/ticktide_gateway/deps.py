@@ -10,16 +10,17 @@ import httpx
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
-from ticktide_backtest_worker.events import BatchEventLog
 from ticktide_common.activity import ActivityRecorder
+from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
-from ticktide_gateway import repository, weather_repository
 from ticktide_gateway.aggregate_paths import SeriesPath
 from ticktide_gateway.backtest.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
+from ticktide_gateway.crypto import repository
 from ticktide_gateway.settings import GatewaySettings
+from ticktide_gateway.weather import repository as weather_repository
 
 __all__ = [
     "GatewayState",

@@ -16,12 +16,20 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
+import asyncpg
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticktide_common.logging import get_logger
 
-__all__ = ["MetricsBuffer", "RequestMetricsMiddleware", "MetricRow", "REQUEST_SECONDS"]
+__all__ = [
+    "MetricsBuffer",
+    "RequestMetricsMiddleware",
+    "MetricRow",
+    "REQUEST_SECONDS",
+    "METRICS_COLUMNS",
+    "insert_request_metrics",
+]
 
 log = get_logger(__name__)
 
@@ -139,3 +147,16 @@ class RequestMetricsMiddleware:
             method = scope.get("method", "GET")
             REQUEST_SECONDS.labels(endpoint, method, str(status)).observe(elapsed)
             self.buffer.add((endpoint, method, elapsed * 1000.0, status, datetime.now(UTC)))
+
+
+METRICS_COLUMNS = ("endpoint", "method", "response_time_ms", "status_code", "timestamp")
+
+
+async def insert_request_metrics(
+    pool: asyncpg.Pool, records: Sequence[tuple[str, str, float, int, datetime]]
+) -> None:
+    """One COPY for a whole batch of request measurements."""
+    async with pool.acquire() as connection:
+        await connection.copy_records_to_table(
+            "performance_metrics", records=records, columns=list(METRICS_COLUMNS)
+        )

@@ -1,20 +1,18 @@
-"""JSON bodies of the crypto endpoints, built as bytes with orjson.
+"""JSON bytes with orjson, as every pre-built body of the gateway writes them:
+times ISO-8601 UTC with a `Z`, and the `source` label of a set of rows.
 
-Pure: no I/O. The candles of a prices body arrive as JSON text built by
-PostgreSQL from the stored numeric digits, so `repr` of each JSON number (as
-float64) gives back the provider's decimal string; nothing here rounds. Times
-are ISO-8601 UTC with a `Z`.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-__all__ = ["source_label", "prices_body", "symbols_body", "json_bytes", "iso_utc"]
+__all__ = ["json_bytes", "iso_utc", "source_label", "splice"]
 
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
@@ -34,37 +32,7 @@ def source_label(sources: Iterable[str]) -> str | None:
     return "+".join(distinct) if distinct else None
 
 
-def prices_body(symbol: str, interval: str, candles_json: str, sources: Iterable[str]) -> bytes:
-    """The prices response around `candles_json` (candle objects joined by commas,
-    as PostgreSQL wrote them)."""
-    head = json_bytes({"symbol": symbol, "interval": interval, "source": source_label(sources)})
-    return b"".join((head[:-1], b',"candles":[', candles_json.encode(), b"]}"))
-
-
-def symbols_body(rows: Sequence[Any]) -> bytes:
-    """Rows are one per (symbol, stored interval), interval None when nothing is stored."""
-    by_symbol: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = by_symbol.setdefault(
-            row["binance_symbol"],
-            {
-                "symbol": row["binance_symbol"],
-                "base": row["base"],
-                "name": row["name"],
-                "source": None,
-                "intervals": {},
-            },
-        )
-        if row["interval_type"] is None:
-            continue
-        sources = list(row["sources"] or [])
-        entry["intervals"][row["interval_type"]] = {
-            "candles": int(row["candles"]),
-            "first": row["first"],
-            "last": row["last"],
-            "source": source_label(sources),
-        }
-    for entry in by_symbol.values():
-        labels = (i["source"] for i in entry["intervals"].values() if i["source"])
-        entry["source"] = source_label(part for label in labels for part in label.split("+"))
-    return json_bytes({"symbols": list(by_symbol.values())})
+def splice(head: dict[str, Any], field: str, array_json: str) -> bytes:
+    """`head` with `field` set to the JSON array text `array_json`."""
+    encoded = json_bytes(head)
+    return b"".join((encoded[:-1], b',"', field.encode(), b'":', array_json.encode(), b"}"))

@@ -1,13 +1,15 @@
-"""Validation of the gateway's inputs: query and body models, and the rules that
-turn `start`/`end`/`limit` into the exact window a prices query reads.
+"""What every domain's inputs share: the 422 of a well-formed but refused request
+(`InvalidQuery`), request times (`Timestamp`, `DateOrTime`), the crypto symbol
+(`Symbol`, crypto endpoints and backtests), and the window arithmetic of the
+stocks and weather endpoints (`[start, end)` in UTC, bounds shown as the API
+shows them, backfills bounded by the source's history start and by now).
 
 Every time a request carries is a `Timestamp` (or the backtest bodies'
 `ticktide_common.dates.UtcTime` it extends): ISO-8601 text only, never a number
 (the document says a date-time string), converted to UTC by `to_utc`, so a value
 whose UTC conversion leaves the years 1-9999 is a 422 naming the field, and
 models hold UTC times only. A symbol is checked as sent against the pattern the
-document shows (`SYMBOL_INPUT_PATTERN`), then upper-cased. Backfills are also
-bounded by the source's history start and by now (`check_backfill_range`).
+document shows (`SYMBOL_INPUT_PATTERN`), then upper-cased.
 
 Pure: no I/O. Every rejection is an `InvalidQuery` whose message says what was
 wrong and what is allowed; the app turns it into a 422 `{"detail": ...}`.
@@ -15,39 +17,31 @@ wrong and what is allowed; the app turns it into a 422 `{"detail": ...}`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from ticktide_common.dates import DateOutOfRange, UtcTime, check_backfill_bounds, iso_z, to_utc
-from ticktide_common.messages import CryptoInterval
-from ticktide_common.settings import CRYPTO_INTERVALS
 
 __all__ = [
-    "INTERVAL_STEPS",
     "SYMBOL_PATTERN",
     "SYMBOL_INPUT_PATTERN",
     "Symbol",
     "Timestamp",
+    "DateOrTime",
     "InvalidQuery",
-    "PricesQuery",
-    "SeriesQuery",
-    "BackfillRequest",
-    "PriceWindow",
-    "resolve_price_window",
-    "check_backfill_range",
     "as_utc",
+    "DAY",
+    "HOUR",
+    "EARLIEST",
+    "LATEST",
+    "bound_text",
+    "shift",
+    "check_order",
+    "ceil_hour",
+    "check_history_bounds",
 ]
-
-INTERVAL_STEPS: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
-assert tuple(INTERVAL_STEPS) == CRYPTO_INTERVALS
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{2,20}$"  # a symbol as stored and answered
 # What a request may send: the same, in either case, with spaces around. The raw
@@ -100,121 +94,57 @@ def as_utc(value: datetime) -> datetime:
     return to_utc(value)
 
 
-class SeriesQuery(BaseModel):
-    """One series: a symbol at an interval."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    symbol: Symbol
-    interval: CryptoInterval = Field("1h", description="one of 1h, 4h, 1d")
-
-
-class PricesQuery(SeriesQuery):
-    """`start` inclusive, `end` exclusive (default now). Without `start`, the latest
-    `limit` candles before `end`; with `start` and without `limit`, the whole range."""
-
-    start: Timestamp | None = None
-    end: Timestamp | None = None
-    # Checked by `resolve_price_window` against the running setting, which the served
-    # document states as `maximum` (openapi_doc.SETTING_MAXIMUM).
-    limit: int | None = Field(
-        None,
-        description="at most this many candles (1 to MAX_CANDLES_PER_REQUEST)",
-        json_schema_extra={"minimum": 1, "x-ticktide-maximum-setting": "max_candles_per_request"},
-    )
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+DateOrTime = Annotated[
+    Timestamp,
+    Field(description="YYYY-MM-DD or an ISO-8601 time (UTC when no offset is given)"),
+]
 
 
-class BackfillRequest(BaseModel):
-    """Body of `POST /api/admin/ingest/crypto/backfill`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    symbol: Symbol
-    interval: CryptoInterval
-    start: Timestamp
-    end: Timestamp
+def bound_text(value: datetime) -> str:
+    """A window bound as the API shows it: YYYY-MM-DD at midnight, else ISO with Z."""
+    utc = as_utc(value)
+    if utc.time() == datetime.min.time():
+        return utc.date().isoformat()
+    return iso_z(utc)
 
 
-@dataclass(frozen=True)
-class PriceWindow:
-    """What a prices query reads: `mode` "range" reads the first `limit` candles in
-    [start, end); "latest" reads the `limit` newest candles before `end`."""
-
-    mode: Literal["range", "latest"]
-    start: datetime | None
-    end: datetime
-    limit: int
-    slots: int | None = None  # how many open times [start, end) can hold (range mode)
+def shift(value: datetime, delta: timedelta) -> datetime:
+    """`value + delta`, clamped to the representable range instead of overflowing."""
+    try:
+        return value + delta
+    except OverflowError:
+        return EARLIEST if delta < timedelta(0) else LATEST
 
 
-def _iso(value: datetime) -> str:
-    return iso_z(value)
-
-
-def resolve_price_window(
-    *,
-    interval: str,
-    start: datetime | None,
-    end: datetime | None,
-    limit: int | None,
-    now: datetime,
-    default_limit: int,
-    max_candles: int,
-) -> PriceWindow:
-    """Apply the defaults and limits of `/api/crypto/prices`, or raise InvalidQuery."""
-    step = INTERVAL_STEPS[interval]
-    end_utc = as_utc(end) if end is not None else now
-    if limit is not None and not 1 <= limit <= max_candles:
-        raise InvalidQuery(f"limit must be between 1 and {max_candles}, got {limit}")
-    if start is None:
-        return PriceWindow("latest", None, end_utc, limit or min(default_limit, max_candles))
-    start_utc = as_utc(start)
-    if start_utc >= end_utc:
+def check_order(start: datetime, end: datetime) -> None:
+    if start >= end:
         raise InvalidQuery(
-            f"start ({_iso(start_utc)}) must be before end ({_iso(end_utc)}); "
+            f"start ({bound_text(start)}) must be before end ({bound_text(end)}); "
             "start is inclusive, end exclusive"
         )
-    slots = math.ceil((end_utc - start_utc) / step)
-    if limit is None and slots > max_candles:
-        raise InvalidQuery(
-            f"range too large: {_iso(start_utc)} to {_iso(end_utc)} spans {slots} {interval} "
-            f"candles, more than the maximum of {max_candles} per request; "
-            "narrow start/end or page with limit"
-        )
-    return PriceWindow("range", start_utc, end_utc, limit if limit is not None else slots, slots)
 
 
-def check_backfill_range(
-    *,
-    interval: str,
-    start: datetime,
-    end: datetime,
-    max_candles: int,
-    earliest: datetime,
-    now: datetime,
-    ahead: timedelta,
-) -> tuple[datetime, datetime]:
-    """UTC bounds of a backfill request, or InvalidQuery: start before end, at most
-    `max_candles`, not before `earliest` (Binance's history) nor after `now + ahead`."""
-    start_utc, end_utc = as_utc(start), as_utc(end)
-    if start_utc >= end_utc:
-        raise InvalidQuery(f"start ({_iso(start_utc)}) must be before end ({_iso(end_utc)})")
-    slots = math.ceil((end_utc - start_utc) / INTERVAL_STEPS[interval])
-    if slots > max_candles:
-        raise InvalidQuery(
-            f"range too large: {slots} {interval} candles requested, at most {max_candles} "
-            "per backfill; split it into several requests"
-        )
+def ceil_hour(value: datetime) -> datetime:
+    floor = value.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == value else shift(floor, HOUR)
+
+
+def check_history_bounds(
+    start: datetime, end: datetime, earliest: datetime, now: datetime, ahead: timedelta, what: str
+) -> None:
     try:
         check_backfill_bounds(
-            start=start_utc,
-            end=end_utc,
+            start=start,
+            end=end,
             earliest=earliest,
             now=now,
             ahead=ahead,
-            source="crypto (Binance)",
-            setting="CRYPTO_HISTORY_START",
+            source=what,
+            setting=f"{what.upper()}_HISTORY_START",
         )
     except DateOutOfRange as exc:
         raise InvalidQuery(str(exc)) from exc
-    return start_utc, end_utc

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from ticktide_gateway import database_repository
 from ticktide_gateway.cache import crypto_series, location_series, stock_series
+from ticktide_gateway.database import repository as database_repository
 
 pytestmark = pytest.mark.integration
 

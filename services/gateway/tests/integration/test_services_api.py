@@ -30,7 +30,7 @@ from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_common.topology import BACKTEST_WORKER_JOBS, WRITER_CANDLES, Topology
-from ticktide_gateway.queue_depths import declared_depths
+from ticktide_gateway.health.queues import declared_depths
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 
 from ticktide_common.testing.market import forget_stock_rows
-from ticktide_gateway.data_validation import DEFAULT_STOCK_DAYS
+from ticktide_gateway.stocks.schemas import DEFAULT_STOCK_DAYS
 
 D0 = date(2024, 1, 1)
 

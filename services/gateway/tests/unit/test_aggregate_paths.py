@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticktide_gateway.aggregate_paths import (
-    DEFAULT_BUCKETS,
-    PLAIN_PATH,
-    SeriesPath,
-    bucket_ceil,
-    bucket_window,
-    full_days,
-)
+from ticktide_gateway.aggregate_paths import PLAIN_PATH, SeriesPath, bucket_ceil, full_days
+from ticktide_gateway.crypto.schemas import DEFAULT_BUCKETS, bucket_window
 from ticktide_gateway.validation import InvalidQuery
 
 H = timedelta(hours=1)

@@ -11,18 +11,10 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
-from ticktide_gateway.data_validation import (
-    HistoricWeatherQuery,
-    MultiStockQuery,
-    StockRangeQuery,
-    WeatherBackfillRequest,
-)
-from ticktide_gateway.validation import (
-    BackfillRequest,
-    InvalidQuery,
-    PricesQuery,
-    check_backfill_range,
-)
+from ticktide_gateway.crypto.schemas import BackfillRequest, PricesQuery, check_backfill_range
+from ticktide_gateway.stocks.schemas import MultiStockQuery, StockRangeQuery
+from ticktide_gateway.validation import InvalidQuery
+from ticktide_gateway.weather.schemas import HistoricWeatherQuery, WeatherBackfillRequest
 
 EARLY = "0001-01-01T00:00:00+05:00"
 LATE = "9999-12-31T23:00:00-05:00"

@@ -8,8 +8,9 @@ from typing import Annotated
 import httpx
 from fastapi import FastAPI, Query
 
+from ticktide_gateway.crypto.schemas import PricesQuery
 from ticktide_gateway.error_handlers import install_error_handlers
-from ticktide_gateway.validation import InvalidQuery, PricesQuery
+from ticktide_gateway.validation import InvalidQuery
 
 
 def make_app() -> FastAPI:

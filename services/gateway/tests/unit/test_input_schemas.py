@@ -19,19 +19,19 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ticktide_gateway.backtest.planning import RANKABLE_METRICS, BacktestBatchRequest
-from ticktide_gateway.data_validation import (
+from ticktide_gateway.crypto.schemas import BackfillRequest, PricesQuery
+from ticktide_gateway.openapi_doc import SETTING_MAXIMUM, with_setting_bounds
+from ticktide_gateway.settings import GatewaySettings
+from ticktide_gateway.stocks.schemas import (
     MAX_MULTI_SYMBOLS,
     LatestStocksQuery,
-    LocationName,
     MultiStockQuery,
     StocksBackfillRequest,
     StockSymbol,
-    WeatherBackfillRequest,
     parse_symbol_list,
 )
-from ticktide_gateway.openapi_doc import SETTING_MAXIMUM, with_setting_bounds
-from ticktide_gateway.settings import GatewaySettings
-from ticktide_gateway.validation import BackfillRequest, InvalidQuery, PricesQuery, Symbol
+from ticktide_gateway.validation import InvalidQuery, Symbol
+from ticktide_gateway.weather.schemas import LocationName, WeatherBackfillRequest
 
 # Short strings over an alphabet with every kind of character the rules treat
 # differently: both cases, digits, the punctuation some allow, a comma, spaces and

@@ -1,0 +1,1 @@
+"""Backtests at the gateway: request models and planning, SQL, submission, SSE."""

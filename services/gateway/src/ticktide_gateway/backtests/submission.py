@@ -1,0 +1,251 @@
+"""Submitting a batch: validate everything up front, store it, split it into
+jobs, announce `queued`, publish the jobs (each confirmed by the broker).
+
+Every rejection is an `InvalidQuery` (422) or `UnknownSymbol` (404) whose
+message names what was wrong, raised before anything is stored. The grid is
+counted before it is expanded (bounded work on the event loop) and expanded in a
+thread; a walk-forward is bounded by parameter sets × windows. A batch exists
+only with its `queued` event, which is appended before the row is inserted: if
+it cannot be written nothing is stored and `SubmissionUnavailable` (503) raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from ticktide_common.backtests.events import BatchEventLog
+from ticktide_common.backtests.grid import GridError, check_grid, expand_grid, normalised_grid
+from ticktide_common.backtests.walk_forward import walk_forward_windows
+from ticktide_common.bus import Bus
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import BacktestJobV1
+from ticktide_common.settings import Settings
+from ticktide_gateway.backtest import repository
+from ticktide_gateway.backtest.planning import BacktestBatchRequest, plan_jobs
+from ticktide_gateway.deps import UnknownSymbol
+from ticktide_gateway.validation import InvalidQuery
+
+__all__ = [
+    "SubmittedBatch",
+    "SubmissionUnavailable",
+    "submit_batch",
+    "expand_checked",
+    "walk_forward_windows",
+]
+
+log = get_logger(__name__)
+
+_PUBLISH_CONCURRENCY = 32
+
+
+class SubmissionUnavailable(Exception):
+    """The batch could not be recorded completely (its event log refused `queued`);
+    nothing of it is left behind."""
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    batch_id: uuid.UUID
+    jobs: int
+    backtests: int
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "batch_id": str(self.batch_id),
+            "jobs": self.jobs,
+            "backtests": self.backtests,
+            "events_url": f"/api/crypto/backtest/batch/{self.batch_id}/events",
+        }
+
+
+async def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """The grid's parameter sets: counted here (O(parameters)), so an oversized grid
+    is refused at once; expanded in a thread (up to `limit` × RAW_FACTOR
+    combinations checked), so the event loop never does work that grows with it."""
+    try:
+        check_grid(strategy, grid, limit)
+        param_sets = await asyncio.to_thread(expand_grid, strategy, grid, limit)
+    except GridError as exc:
+        raise InvalidQuery(str(exc)) from None
+    if not param_sets:
+        raise InvalidQuery(
+            f"the grid has no valid parameter combination for {strategy!r} "
+            "(every combination was empty or infeasible, e.g. fast >= slow)"
+        )
+    return param_sets
+
+
+def _check_walk_forward_work(
+    request: BacktestBatchRequest, counts: dict[tuple[str, str], int], sets: int, limit: int
+) -> None:
+    """Each series is one job running every parameter set on every window."""
+    if request.walk_forward is None:
+        return
+    train, test = request.walk_forward.train_bars, request.walk_forward.test_bars
+    windows, series = max(
+        (walk_forward_windows(bars, train, test), f"{symbol} {interval}")
+        for (symbol, interval), bars in counts.items()
+    )
+    if sets * windows > limit:
+        raise InvalidQuery(
+            f"walk-forward work of {series} is {sets} parameter sets × {windows} windows = "
+            f"{sets * windows}, more than the limit of {limit} "
+            "(BACKTEST_MAX_WALK_FORWARD_WORK); use fewer parameter sets, a larger "
+            "test_bars or a shorter range"
+        )
+
+
+async def _check_series(
+    pool: asyncpg.Pool, request: BacktestBatchRequest
+) -> dict[tuple[str, str], int]:
+    """Every symbol known, every series with candles in the range (and, for a
+    walk-forward, more than one train window of them); the candles of each."""
+    counts = await repository.series_candle_counts(
+        pool, request.symbols, list(request.intervals), request.start, request.end
+    )
+    known = {symbol for symbol, _ in counts}
+    for symbol in request.symbols:
+        if symbol not in known:
+            raise UnknownSymbol(symbol)
+    empty = [f"{s} {i}" for s in request.symbols for i in request.intervals if not counts[(s, i)]]
+    if empty:
+        raise InvalidQuery(
+            f"no candles stored in [{request.start.isoformat()}, {request.end.isoformat()}) "
+            f"for {', '.join(empty)}; backfill them first or pick another range"
+        )
+    if request.walk_forward is not None:
+        train = request.walk_forward.train_bars
+        short = [f"{s} {i} ({counts[(s, i)]})" for s, i in counts if counts[(s, i)] <= train]
+        if short:
+            raise InvalidQuery(
+                f"walk_forward.train_bars={train} leaves no test window: these series have "
+                f"only that many candles in the range: {', '.join(sorted(short))}"
+            )
+    return counts
+
+
+async def submit_batch(
+    request: BacktestBatchRequest,
+    *,
+    user_id: int,
+    pool: asyncpg.Pool,
+    bus: Bus,
+    events: BatchEventLog,
+    settings: Settings,
+    details: bool = False,
+) -> SubmittedBatch:
+    series = len(request.symbols) * len(request.intervals)
+    combos_allowed = max(settings.backtest_max_combinations // series, 1)
+    try:
+        param_sets = await expand_checked(request.strategy, request.engine_grid(), combos_allowed)
+    except InvalidQuery as exc:
+        if series > 1 and "combinations" in str(exc):
+            raise InvalidQuery(
+                f"{exc}: a batch runs at most {settings.backtest_max_combinations} backtests, "
+                f"here {combos_allowed} per series for {series} symbol × interval series"
+            ) from None
+        raise
+    counts = await _check_series(pool, request)
+    _check_walk_forward_work(
+        request, counts, len(param_sets), settings.backtest_max_walk_forward_work
+    )
+    jobs = plan_jobs(
+        request.symbols,
+        list(request.intervals),
+        param_sets,
+        settings.backtest_job_combinations,
+        whole_grid=request.walk_forward is not None,
+    )
+    batch_id = uuid.uuid4()
+    backtests = len(param_sets) * len(request.symbols) * len(request.intervals)
+    stored = request.model_dump(mode="json")
+    stored["grid"] = normalised_grid(request.engine_grid())  # compact, never the raw body
+    # `queued` first: a batch row exists only once its first event does, even if this
+    # process dies in between (an event stream without a row is unreadable: every
+    # read checks ownership in the database, and it expires).
+    await _announce_queued(
+        events,
+        batch_id,
+        {
+            "batch_id": str(batch_id),
+            "jobs": len(jobs),
+            "backtests": backtests,
+            "strategy": request.strategy,
+            "symbols": request.symbols,
+            "intervals": list(request.intervals),
+        },
+    )
+    await repository.insert_batch(
+        pool,
+        batch_id=batch_id,
+        user_id=user_id,
+        request=stored,
+        strategy=request.strategy,
+        rank_by=request.rank_by,
+        total_jobs=len(jobs),
+        total_backtests=backtests,
+    )
+    messages = [
+        BacktestJobV1(
+            batch_id=batch_id,
+            job_id=job.job_id,
+            total_jobs=len(jobs),
+            symbol=job.symbol,
+            interval=job.interval,  # type: ignore[arg-type]
+            start=request.start,
+            end=request.end,
+            strategy=request.strategy,
+            param_sets=job.param_sets,
+            fee=request.fee,
+            slippage_bps=request.slippage_bps,
+            initial_cash=request.initial_cash,
+            details=details,
+            requested_by=user_id,
+            rank_by=request.rank_by,
+            walk_forward=request.walk_forward,
+        )
+        for job in jobs
+    ]
+    gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
+
+    async def publish(message: BacktestJobV1) -> None:
+        async with gate:
+            await bus.publish(message, correlation_id=str(batch_id))
+
+    try:
+        await asyncio.gather(*(publish(m) for m in messages))
+    except Exception:
+        # Some jobs may never reach a worker: the batch could not end by itself, so it
+        # is cancelled (the published ones skip) and the caller gets the error.
+        await repository.cancel_batch(pool, batch_id, user_id)
+        try:
+            await events.append(
+                str(batch_id),
+                "error",
+                {"batch_id": str(batch_id), "error": "the jobs could not all be queued; cancelled"},
+            )
+        except (RedisError, OSError) as exc:  # the batch is cancelled either way
+            log.error("backtest.cancel_event_failed", batch_id=str(batch_id), error=repr(exc))
+        raise
+    log.info("backtest.batch_submitted", batch_id=str(batch_id), jobs=len(jobs), user_id=user_id)
+    return SubmittedBatch(batch_id, len(jobs), backtests)
+
+
+async def _announce_queued(
+    events: BatchEventLog, batch_id: uuid.UUID, queued: dict[str, Any]
+) -> None:
+    """Append `queued`; if the event log refuses it, nothing of the batch is stored
+    and the caller gets `SubmissionUnavailable` (503)."""
+    try:
+        await events.append(str(batch_id), "queued", queued)
+    except (RedisError, OSError) as exc:
+        log.error("backtest.queued_event_failed", batch_id=str(batch_id), error=repr(exc))
+        raise SubmissionUnavailable(
+            "the batch event log is unavailable, so the batch was not queued; try again shortly"
+        ) from exc

@@ -1,0 +1,273 @@
+"""The crypto endpoints' SQL; all parameterised.
+
+Candles leave PostgreSQL as ready JSON text (each row's stored `candle_json`)
+whose numbers are the stored numeric digits, so the API's JSON numbers print
+back as the provider's decimal strings.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+import asyncpg
+
+from ticktide_common.candle_json import candle_json_sql
+from ticktide_gateway.aggregate_paths import (
+    BUCKET_ORIGIN,
+    SeriesPath,
+    fetchrow_without_jit,
+    fresh_aggregate_days_sql,
+)
+from ticktide_gateway.crypto.quality import SeriesFacts
+
+__all__ = [
+    "CandlesJson",
+    "bucketed_candles",
+    "find_crypto_id",
+    "candles_in_range",
+    "latest_candles",
+    "active_symbols",
+    "series_facts",
+]
+
+
+class CandlesJson(NamedTuple):
+    """`{"t":…,"o":…}` objects joined by commas (no brackets), and their sources."""
+
+    objects: str
+    sources: list[str]
+
+
+_CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
+
+# Each candle's JSON is the row's `candle_json`, stored by the writer with the
+# row; a row without it (written by anything else) gets the same text rendered
+# here. Either way the numbers are the stored numeric digits (the provider's
+# decimal strings), which parse to the same float64 as the provider's text.
+# This keeps 8,760 rows out of Python objects altogether, and PostgreSQL only
+# joins ready text. Sources come from three bool_or aggregates (the table's
+# CHECK allows exactly these three), which cost nothing next to a DISTINCT sort.
+_CANDLE_SOURCES = ("binance", "binance-archive", "simulated")
+_CANDLES_SELECT = f"""
+SELECT coalesce(string_agg(coalesce(candle_json, {candle_json_sql()}), ',' ORDER BY datetime),
+                '') AS candles,
+       coalesce(bool_or(source = 'binance'), false),
+       coalesce(bool_or(source = 'binance-archive'), false),
+       coalesce(bool_or(source = 'simulated'), false)
+"""
+# A whole range (at most `limit` slots, so no LIMIT needed): one plain scan.
+_WHOLE_RANGE = """
+FROM crypto_prices
+WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
+"""
+_LIMITED_RANGE = """
+FROM (
+    SELECT datetime, open_price, high_price, low_price, close_price, volume, source,
+           candle_json
+    FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
+    ORDER BY datetime {direction}
+    LIMIT $5
+) window_rows
+"""
+_CANDLES_IN_RANGE = _CANDLES_SELECT + _WHOLE_RANGE  # noqa: S608 - constants only
+_FIRST_CANDLES = _CANDLES_SELECT + _LIMITED_RANGE.format(direction="ASC")  # noqa: S608
+_LATEST_CANDLES = _CANDLES_SELECT + _LIMITED_RANGE.format(direction="DESC")  # noqa: S608
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+_ACTIVE_SYMBOLS = """
+SELECT c.binance_symbol, c.symbol AS base, c.name, s.interval_type, s.candles, s.first, s.last,
+       s.sources
+FROM cryptocurrencies c
+LEFT JOIN LATERAL (
+    SELECT p.interval_type, count(*) AS candles, min(p.datetime) AS first,
+           max(p.datetime) AS last, array_agg(DISTINCT p.source ORDER BY p.source) AS sources
+    FROM crypto_prices p
+    WHERE p.crypto_id = c.id
+    GROUP BY p.interval_type
+) s ON true
+WHERE c.is_active
+ORDER BY c.binance_symbol, s.interval_type
+"""
+
+_SERIES_SUMMARY = """
+SELECT min(datetime) AS first, max(datetime) AS last, count(*) AS present
+FROM crypto_prices
+WHERE crypto_id = $1 AND interval_type = $2
+"""
+
+_SERIES_HOLES = """
+SELECT hole_start, hole_end
+FROM (
+    SELECT datetime + $3::interval AS hole_start,
+           lead(datetime) OVER (ORDER BY datetime) AS hole_end
+    FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = $2
+) s
+WHERE hole_end > hole_start
+ORDER BY hole_start
+"""
+
+_REFILLED = """
+SELECT coalesce(sum(refilled_candles), 0)
+FROM crypto_gaps
+WHERE crypto_id = $1 AND interval_type = $2 AND status = 'refilled'
+"""
+
+
+# Buckets of hourly candles, one JSON object each: `n` is the number of hours in
+# the bucket. Every number is numeric text (first/last/min/max/sum of numerics
+# are exact), so each path prints the same digits.
+_BUCKET_JSON = """concat('{"t":"', to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    '","o":', open_price, ',"h":', high_price, ',"l":', low_price, ',"c":', close_price,
+    ',"v":', volume, ',"n":', candles, '}')"""
+_BUCKETS_SELECT = f"""
+SELECT coalesce(string_agg({_BUCKET_JSON}, ',' ORDER BY bucket), '') AS candles,
+       coalesce(bool_or(from_binance), false),
+       coalesce(bool_or(from_binance_archive), false),
+       coalesce(bool_or(from_simulated), false)
+FROM (
+"""  # noqa: S608 - constants only
+_BUCKET_FLAGS = """bool_or(source = 'binance') AS from_binance,
+           bool_or(source = 'binance-archive') AS from_binance_archive,
+           bool_or(source = 'simulated') AS from_simulated"""
+_HOURLY_WHERE = """FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = '1h' AND datetime >= $2 AND datetime < $3
+    GROUP BY 1"""
+# Plain PostgreSQL: date_bin from time_bucket's origin; first/last by ordered arrays.
+_BUCKETS_PLAIN = f"""{_BUCKETS_SELECT}
+    SELECT date_bin($4::interval, datetime, $5::timestamptz) AS bucket,
+           (array_agg(open_price ORDER BY datetime))[1] AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           (array_agg(close_price ORDER BY datetime DESC))[1] AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    {_HOURLY_WHERE}
+) buckets
+"""  # noqa: S608 - constants only
+_BUCKETS_TIME_BUCKET = f"""{_BUCKETS_SELECT}
+    SELECT time_bucket($4::interval, datetime) AS bucket,
+           first(open_price, datetime) AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           last(close_price, datetime) AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    {_HOURLY_WHERE}
+) buckets
+"""  # noqa: S608 - constants only
+# The materialized days still valid from the aggregate, every other day of the
+# window (the newest, and any invalidated by a backfill) from the raw hours.
+_DAYS_FROM_AGGREGATE = (
+    "WITH"  # noqa: S608 - constants only
+    + fresh_aggregate_days_sql(
+        "crypto_prices_daily", "d.crypto_id = $1 AND d.bucket >= $2 AND d.bucket < $3"
+    )
+    + """, missing AS MATERIALIZED (
+    SELECT day FROM generate_series($2::timestamptz, $3::timestamptz - INTERVAL '1 day',
+                                    INTERVAL '1 day') day
+    WHERE day NOT IN (SELECT bucket FROM fresh)
+)"""
+    + f"""{_BUCKETS_SELECT}
+    SELECT bucket, open_price, high_price, low_price, close_price, volume, candles,
+           from_binance, from_binance_archive, from_simulated
+    FROM fresh
+    UNION ALL
+    SELECT missing.day AS bucket,
+           first(open_price, datetime) AS open_price,
+           max(high_price) AS high_price, min(low_price) AS low_price,
+           last(close_price, datetime) AS close_price,
+           sum(volume) AS volume, count(*) AS candles, {_BUCKET_FLAGS}
+    FROM missing
+    JOIN crypto_prices
+      ON crypto_id = $1 AND interval_type = '1h'
+     AND datetime >= missing.day AND datetime < missing.day + INTERVAL '1 day'
+    GROUP BY 1
+) buckets
+"""  # noqa: S608 - constants only
+)
+
+
+async def find_crypto_id(pool: asyncpg.Pool, binance_symbol: str) -> int | None:
+    value = await pool.fetchval(_CRYPTO_ID, binance_symbol)
+    return int(value) if value is not None else None
+
+
+def _candles_json(row: asyncpg.Record | None) -> CandlesJson:
+    assert row is not None
+    sources = [name for name, present in zip(_CANDLE_SOURCES, row[1:4], strict=True) if present]
+    return CandlesJson(row[0], sources)
+
+
+async def candles_in_range(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    slots: int,
+) -> CandlesJson:
+    """Candles of [start, end), oldest first, at most `limit`, as JSON objects
+    joined by commas, and the sources among them. `slots` is how many open
+    times the range can hold; when it is within `limit` no LIMIT is needed."""
+    if slots <= limit:
+        return _candles_json(
+            await pool.fetchrow(_CANDLES_IN_RANGE, crypto_id, interval, start, end)
+        )
+    return _candles_json(
+        await pool.fetchrow(_FIRST_CANDLES, crypto_id, interval, start, end, limit)
+    )
+
+
+async def latest_candles(
+    pool: asyncpg.Pool, crypto_id: int, interval: str, end: datetime, limit: int
+) -> CandlesJson:
+    """The `limit` newest candles before `end`, oldest first."""
+    return _candles_json(
+        await pool.fetchrow(_LATEST_CANDLES, crypto_id, interval, _EARLIEST, end, limit)
+    )
+
+
+async def bucketed_candles(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    step: timedelta,
+    start: datetime,
+    end: datetime,
+    path: SeriesPath,
+) -> CandlesJson:
+    """Buckets of `step` (4h, 1d) of the hourly candles whose open times lie in
+    [start, end) (both bucket starts), oldest first: daily from the real-time
+    continuous aggregate, others by `time_bucket`, or plain SQL without TimescaleDB."""
+    arguments: tuple[object, ...]
+    if step == timedelta(days=1) and path.crypto_daily_aggregate:
+        query, arguments = _DAYS_FROM_AGGREGATE, (crypto_id, start, end)
+    elif path.timescaledb:
+        query, arguments = _BUCKETS_TIME_BUCKET, (crypto_id, start, end, step)
+    else:
+        query, arguments = _BUCKETS_PLAIN, (crypto_id, start, end, step, BUCKET_ORIGIN)
+    return _candles_json(await fetchrow_without_jit(pool, query, *arguments))
+
+
+async def active_symbols(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """One row per (active symbol, stored interval); interval NULL when none stored."""
+    return await pool.fetch(_ACTIVE_SYMBOLS)
+
+
+async def series_facts(
+    pool: asyncpg.Pool, crypto_id: int, interval: str, step: timedelta
+) -> SeriesFacts:
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        summary = await connection.fetchrow(_SERIES_SUMMARY, crypto_id, interval)
+        holes = await connection.fetch(_SERIES_HOLES, crypto_id, interval, step)
+        refilled = await connection.fetchval(_REFILLED, crypto_id, interval)
+    assert summary is not None
+    return SeriesFacts(
+        first=summary["first"],
+        last=summary["last"],
+        present=int(summary["present"]),
+        refilled=int(refilled),
+        holes=[(r["hole_start"], r["hole_end"]) for r in holes],
+    )

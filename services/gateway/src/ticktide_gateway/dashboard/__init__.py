@@ -1,0 +1,1 @@
+"""The dashboard: `/api/dashboard` (routes, schemas, repository)."""

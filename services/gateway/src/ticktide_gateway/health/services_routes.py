@@ -1,0 +1,99 @@
+"""`GET /api/services`: every service instance (its latest heartbeat; the web
+service, which has no bus, by a probe of its `/health`) and every queue of the
+topology with its depth, consumers and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException
+from redis.exceptions import RedisError
+
+from ticktide_common.topology import Topology
+from ticktide_gateway.auth import GuardedRoute, current_principal
+from ticktide_gateway.deps import BusDep, HttpDep, RedisDep, SettingsDep
+from ticktide_gateway.health.queues import queue_report
+from ticktide_gateway.health.registry import InstanceRegistry
+from ticktide_gateway.health.services import (
+    InstanceRow,
+    ServicesReport,
+    instance_rows,
+    probed_instance,
+    unreachable_instance,
+)
+
+__all__ = ["router", "probe_web"]
+
+router = APIRouter(
+    prefix="/api",
+    tags=["services"],
+    dependencies=[Depends(current_principal)],
+    route_class=GuardedRoute,
+)
+
+WEB_SERVICE = "web"
+
+DESCRIPTION = (
+    "`instances`: one row per running instance of every service, from its latest "
+    "heartbeat (`via: heartbeat`, every `HEARTBEAT_SECONDS`); the web service has no "
+    "bus and is probed at its `/health` (`via: probe`). `stale` is true when an "
+    "instance was last seen more than 3 heartbeat periods ago; `ready` is the outcome "
+    "of its own readiness checks (`checks`); `status` is `running`, `stopping` (its "
+    "last beat said it was shutting down) or `unreachable` (a probe failed). Instances "
+    "silent for an hour are forgotten. `queues`: every queue of the topology with "
+    "`messages` ready, `unacknowledged` (management API only, else null), "
+    "`consumers` and `dead_letters` (messages in its `.dlq`); `missing` when the "
+    "queue does not exist. `source` says whether the broker's management API or "
+    "passive declares answered; queue figures are at most 2 s old."
+)
+
+
+async def probe_web(http: httpx.AsyncClient, base_url: str, timeout: float) -> InstanceRow:
+    """The web service's row, from `GET {base_url}/health`."""
+    host = urlsplit(base_url).hostname
+    try:
+        response = await http.get(f"{base_url.rstrip('/')}/health", timeout=timeout)
+    except httpx.HTTPError as exc:
+        return unreachable_instance(WEB_SERVICE, host, f"unreachable: {type(exc).__name__}")
+    if response.status_code != 200:
+        return unreachable_instance(WEB_SERVICE, host, f"/health answered {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    health: Mapping[str, object] = body if isinstance(body, Mapping) else {}
+    return probed_instance(WEB_SERVICE, host, health, datetime.now(UTC))
+
+
+@router.get(
+    "/services",
+    summary="Service instances, their health, and queue depths",
+    description=DESCRIPTION,
+    response_model=ServicesReport,
+    responses={503: {"description": "Redis is unavailable"}},
+)
+async def services(
+    settings: SettingsDep, redis: RedisDep, http: HttpDep, bus: BusDep
+) -> ServicesReport:
+    topology = Topology(
+        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+    )
+    try:
+        beats, web, queues = await asyncio.gather(
+            InstanceRegistry(redis, settings.ticktide_redis_prefix).beats(),
+            probe_web(http, settings.web_url, settings.service_probe_timeout_seconds),
+            queue_report(settings, redis, http, bus, topology),
+        )
+    except RedisError as exc:  # heartbeats and the queue cache live there
+        raise HTTPException(503, "Redis is unavailable; the services report needs it") from exc
+    instances = instance_rows(beats, datetime.now(UTC), settings.heartbeat_seconds)
+    return ServicesReport(
+        instances=[*instances, web],
+        queues=queues.queues,
+        source=queues.source,
+        queues_error=queues.error,
+    )

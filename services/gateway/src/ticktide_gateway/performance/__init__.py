@@ -1,0 +1,1 @@
+"""The performance page: `/api/performance` (routes, schemas, repository)."""

@@ -1,0 +1,2 @@
+"""Stocks: `/api/stocks/*` (routes), inputs and response models (schemas), SQL
+(repository) and pre-built JSON bodies (bodies)."""
