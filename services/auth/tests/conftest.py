@@ -13,12 +13,14 @@ import pytest
 
 from ticktide_auth.app import create_app
 from ticktide_auth.repository import AuthRepository
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, AuthServer, FakeClock, unique_name
 from ticktide_common.accounts.creation import PasswordLimits, create_user
 from ticktide_common.accounts.passwords import PasswordHasher
 from ticktide_common.bus import Bus
 from ticktide_common.principal import Role
 from ticktide_common.settings import Settings
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import free_port
 
 
@@ -47,7 +49,7 @@ def server_hasher() -> PasswordHasher:
 def auth_server(
     settings: Settings, bus: Bus, auth_clock: FakeClock, server_hasher: PasswordHasher
 ) -> Iterator[AuthServer]:
-    app = create_app(settings, clock=auth_clock, hasher=server_hasher)
+    app = create_app(settings_for(AuthSettings, settings), clock=auth_clock, hasher=server_hasher)
     server = AuthServer(app, free_port()).start()
     yield server
     server.stop()

@@ -7,14 +7,26 @@ SHA-256 is stored."""
 from __future__ import annotations
 
 import asyncpg
+from pydantic import Field
 
 from ticktide_common.principal import Principal
 from ticktide_common.sessions import hash_secret
+from ticktide_common.settings import ServiceSettings
 
-__all__ = ["TOKEN_PREFIX", "principal_for_token"]
+__all__ = ["TOKEN_PREFIX", "ApiTokenSettings", "principal_for_token"]
 
 # Recognisable in logs and secret scanners; the rest is 256 random bits.
 TOKEN_PREFIX = "ttk_"
+
+
+class ApiTokenSettings(ServiceSettings):
+    """Personal API tokens (issue 10, H3): they expire, and a user holds a bounded
+    number of live ones (the auth service enforces it, the web's account page says so)."""
+
+    api_token_default_days: int = Field(default=90, ge=1)
+    api_token_max_days: int = Field(default=365, ge=1)
+    api_token_max_live_per_user: int = Field(default=20, ge=1)
+
 
 # One round trip; `last_used_at` is written at most once a minute per token, so a
 # busy script does not turn every read into a row update.

@@ -10,13 +10,31 @@ nothing twice and is still announced exactly once.
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from ticktide_common.logging import get_logger
-from ticktide_common.settings import Settings
+from ticktide_common.settings import ServiceSettings
 
-__all__ = ["CommitFault"]
+__all__ = ["CommitFaultSettings", "CommitFault"]
 
 log = get_logger(__name__)
+
+
+class CommitFaultSettings(ServiceSettings):
+    """The fault-injection setting of a consumer (writer, backtest worker)."""
+
+    # Honoured only when TICKTIDE_ENV=test.
+    ticktide_fault_exit_after_commit: int | None = None
+
+
+class _FaultSource(Protocol):
+    """What `CommitFault.from_settings` reads (`CommitFaultSettings` has it)."""
+
+    @property
+    def ticktide_env(self) -> str: ...
+
+    @property
+    def ticktide_fault_exit_after_commit(self) -> int | None: ...
 
 
 class CommitFault:
@@ -27,7 +45,7 @@ class CommitFault:
         self.commits = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CommitFault:
+    def from_settings(cls, settings: _FaultSource) -> CommitFault:
         if settings.ticktide_env != "test":
             return cls(None)
         return cls(settings.ticktide_fault_exit_after_commit)

@@ -15,7 +15,7 @@ import asyncpg
 
 from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
-from ticktide_common.settings import Settings
+from ticktide_common.settings import DatabaseSettings
 
 __all__ = ["database_name", "main"]
 
@@ -34,7 +34,7 @@ async def _migrate(dsn: str) -> MigrationRun:
 
 def main() -> int:
     configure_logging("migrate", "WARNING")
-    dsn = Settings().database_url
+    dsn = DatabaseSettings().database_url
     try:
         run = asyncio.run(_migrate(dsn))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, MigrationError) as error:

@@ -25,8 +25,16 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from ticktide_common.principal import Principal, Role
+from ticktide_common.settings import RedisSettings
 
-__all__ = ["SessionStore", "NewSession", "hash_secret", "new_secret", "constant_time_equal"]
+__all__ = [
+    "SessionSettings",
+    "SessionStore",
+    "NewSession",
+    "hash_secret",
+    "new_secret",
+    "constant_time_equal",
+]
 
 Clock = Callable[[], float]
 
@@ -76,6 +84,16 @@ def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+class SessionSettings(RedisSettings):
+    """Sessions, as the auth service (which creates them) and the gateway (which
+    checks them) both read them: the cookie's name and the two timeouts."""
+
+    session_idle_minutes: float = 30.0
+    session_absolute_hours: float = 12.0
+    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
+    session_cookie_name: str = "__Host-ticktide_session"
+
+
 @dataclass(frozen=True)
 class NewSession:
     token: str  # for the cookie; not stored anywhere
@@ -100,6 +118,19 @@ class SessionStore:
         self.clock = clock
         self._resolve = redis.register_script(_RESOLVE)
         self._is_live = redis.register_script(_IS_LIVE)
+
+    @classmethod
+    def from_settings(
+        cls, redis: Redis, settings: SessionSettings, *, clock: Clock = time.time
+    ) -> SessionStore:
+        """The store of `settings`' Redis prefix and timeouts."""
+        return cls(
+            redis,
+            settings.ticktide_redis_prefix,
+            idle_seconds=settings.session_idle_minutes * 60,
+            absolute_seconds=settings.session_absolute_hours * 3600,
+            clock=clock,
+        )
 
     def _key(self, token_hash: str) -> str:
         return f"{self.prefix}session:{token_hash}"

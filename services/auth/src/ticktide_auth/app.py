@@ -21,6 +21,7 @@ from ticktide_auth.openapi import install_openapi
 from ticktide_auth.repository import AuthRepository
 from ticktide_auth.routes import admin, auth
 from ticktide_auth.service import AuthService, TokenPolicy
+from ticktide_auth.settings import AuthSettings, get_settings
 from ticktide_auth.throttle import LoginThrottle, RegistrationThrottle
 from ticktide_common.accounts.creation import PasswordLimits
 from ticktide_common.accounts.passwords import PasswordHasher
@@ -37,8 +38,8 @@ from ticktide_common.health import (
 )
 from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
+from ticktide_common.principal_resolver import PrincipalResolver
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import Topology
 
 __all__ = ["create_app", "SERVICE", "MAX_BODY_BYTES"]
@@ -50,7 +51,7 @@ log = get_logger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: AuthSettings | None = None,
     clock: Callable[[], float] | None = None,
     hasher: PasswordHasher | None = None,
 ) -> FastAPI:
@@ -85,13 +86,7 @@ def create_app(
             )
             heartbeat = start_heartbeat(bus, settings, SERVICE, lambda: checks)
             stack.push_async_callback(heartbeat.stop)  # runs before bus.close
-            sessions = SessionStore(
-                redis,
-                settings.ticktide_redis_prefix,
-                idle_seconds=settings.session_idle_minutes * 60,
-                absolute_seconds=settings.session_absolute_hours * 3600,
-                clock=now,
-            )
+            sessions = SessionStore.from_settings(redis, settings, clock=now)
             auth_service = AuthService(
                 repo=AuthRepository(pool),
                 sessions=sessions,
@@ -127,6 +122,9 @@ def create_app(
                 settings=settings,
                 pool=pool,
                 sessions=sessions,
+                principals=PrincipalResolver(
+                    pool, sessions, cookie_name=settings.session_cookie_name
+                ),
                 auth=auth_service,
                 admin=AdminService(auth_service),
             )

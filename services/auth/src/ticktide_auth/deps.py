@@ -1,8 +1,7 @@
 """The lifespan's typed state, and who is calling: the `Annotated` dependencies
-routes declare. Authentication is a Bearer API token (checked in PostgreSQL)
-or the session cookie (checked in Redis, one round trip); a cookie-
-authenticated state-changing request must also carry the session's CSRF token
-in `X-CSRF-Token`. Redis errors propagate and answer 503: nothing passes."""
+routes declare. Who the caller is (Bearer API token or session cookie), the
+CSRF rule and failing closed are `ticktide_common.principal_resolver`'s, the
+gateway's too; this module wires it into FastAPI."""
 
 from __future__ import annotations
 
@@ -14,13 +13,13 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 
 from ticktide_auth.admin_service import AdminService
-from ticktide_auth.errors import Forbidden, NotAuthenticated
+from ticktide_auth.errors import Forbidden
 from ticktide_auth.service import AuthService, RequestMeta
-from ticktide_common.api_tokens import principal_for_token
+from ticktide_auth.settings import AuthSettings
 from ticktide_common.principal import Principal
+from ticktide_common.principal_resolver import CSRF_HEADER, PrincipalResolver
 from ticktide_common.proxy_trust import PROXY_SECRET_HEADER, client_address
-from ticktide_common.sessions import SessionStore, constant_time_equal
-from ticktide_common.settings import Settings
+from ticktide_common.sessions import SessionStore
 
 __all__ = [
     "AuthState",
@@ -35,21 +34,17 @@ __all__ = [
     "SettingsDep",
 ]
 
-CSRF_HEADER = "X-CSRF-Token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Our tokens are 43 characters; anything much longer is not one of ours.
-MAX_CREDENTIAL_LENGTH = 256
-
 
 class AuthState(TypedDict):
-    settings: Settings
+    settings: AuthSettings
     pool: asyncpg.Pool
     sessions: SessionStore
+    principals: PrincipalResolver
     auth: AuthService
     admin: AdminService
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> AuthSettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
@@ -97,37 +92,11 @@ async def authenticate(
     _bearer: Annotated[object, Depends(_bearer_scheme)] = None,
     _cookie: Annotated[object, Depends(_cookie_scheme)] = None,
 ) -> Principal:
-    """The caller, or 401; 403 for a cookie-authenticated unsafe request
-    without the right CSRF token."""
-    authorization = request.headers.get("authorization")
-    if authorization is not None:  # a Bearer request never falls back to the cookie
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_CREDENTIAL_LENGTH:
-            raise NotAuthenticated("Authorization must be 'Bearer <API token>'")
-        principal = await principal_for_token(request.state.pool, token)
-        if principal is None:
-            raise NotAuthenticated(
-                "API token is invalid, expired or revoked, or its user is disabled"
-            )
-        return principal
-    settings = get_settings(request)
-    cookie = request.cookies.get(settings.session_cookie_name)
-    if not cookie:
-        raise NotAuthenticated("not logged in: POST /api/auth/login or send a Bearer token")
-    if len(cookie) > MAX_CREDENTIAL_LENGTH:
-        raise NotAuthenticated("session expired or ended; log in again")
-    sessions: SessionStore = request.state.sessions
-    principal = await sessions.resolve(cookie)
-    if principal is None:
-        raise NotAuthenticated("session expired or ended; log in again")
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER.lower(), "")
-        if not principal.csrf_token or not constant_time_equal(sent, principal.csrf_token):
-            raise Forbidden(
-                f"missing or wrong {CSRF_HEADER} header (take it from GET /api/auth/me)"
-            )
-    return principal
+    """The caller, or 401; 403 for a cookie-authenticated state-changing request
+    without the right CSRF token; 503 when a store cannot answer
+    (`PrincipalRejected`, answered by `ticktide_auth.errors`)."""
+    principals: PrincipalResolver = request.state.principals
+    return await principals.authenticate(request)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -143,4 +112,4 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth)]
 AdminServiceDep = Annotated[AdminService, Depends(get_admin)]
 MetaDep = Annotated[RequestMeta, Depends(request_meta)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[AuthSettings, Depends(get_settings)]

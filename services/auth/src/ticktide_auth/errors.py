@@ -1,5 +1,6 @@
 """The auth service's typed errors and how each becomes a response: a clear
-4xx `{"detail": ...}` for what the caller did, 503 when Redis or PostgreSQL is
+4xx `{"detail": ...}` for what the caller did (a refused credential as
+`ticktide_common.principal_resolver` words it), 503 when Redis or PostgreSQL is
 unreachable (fail closed), and a bare 500 for anything unexpected. A 405 lists
 in `Allow` every method of the path (`ticktide_common.allow_header`)."""
 
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ticktide_common.accounts.policy import PolicyError
 from ticktide_common.allow_header import http_error_with_allow
 from ticktide_common.logging import get_logger
+from ticktide_common.principal_resolver import PrincipalRejected
 
 __all__ = [
     "AuthApiError",
@@ -105,6 +107,11 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _principal_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PrincipalRejected)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("redis.unavailable", path=request.url.path, error=repr(exc))
     return JSONResponse(
@@ -133,6 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error_with_allow)
     app.add_exception_handler(PolicyError, _policy_error)
     app.add_exception_handler(AuthApiError, _api_error)
+    app.add_exception_handler(PrincipalRejected, _principal_rejected)
     app.add_exception_handler(RedisError, _redis_down)
     for db_error in (
         OSError,

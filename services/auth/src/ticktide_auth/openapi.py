@@ -15,12 +15,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from ticktide_auth.schemas import NEW_PASSWORD, SETTING_BOUND, TOKEN_DAYS, TOKEN_DAYS_LIMIT
-from ticktide_common.settings import Settings
+from ticktide_auth.settings import AuthSettings
 
 __all__ = ["setting_bounds", "declare_setting_bounds", "install_openapi"]
 
 
-def setting_bounds(settings: Settings) -> dict[str, dict[str, int]]:
+def setting_bounds(settings: AuthSettings) -> dict[str, dict[str, int]]:
     """The JSON Schema keywords each `SETTING_BOUND` mark stands for."""
     return {
         NEW_PASSWORD: {
@@ -49,7 +49,7 @@ def declare_setting_bounds(document: Any, bounds: dict[str, dict[str, int]]) -> 
     return marked
 
 
-def install_openapi(app: FastAPI, settings: Settings) -> None:
+def install_openapi(app: FastAPI, settings: AuthSettings) -> None:
     """`app.openapi()` (and so its `openapi_url`) serves the document with the
     bounds of `settings`; it is built once, on first use."""
     generate = app.openapi

@@ -12,9 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from ticktide_auth.app import create_app
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, AuthServer
 from ticktide_common.bus import Bus
 from ticktide_common.settings import Settings
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -72,7 +74,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 def auth_on_redis(settings: Settings, redis_port: int) -> AuthServer:
-    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{redis_port}/0"}))
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    app = create_app(settings_for(AuthSettings, settings, redis_url=redis_url))
     return AuthServer(app, free_port()).start()
 
 

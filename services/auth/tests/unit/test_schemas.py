@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ticktide_auth.app import create_app
 from ticktide_auth.schemas import SETTING_BOUND, RegisterRequest, email_pattern
 from ticktide_auth.service import TokenPolicy
+from ticktide_auth.settings import AuthSettings
 from ticktide_common.accounts.policy import (
     EMAIL_REFUSED_DOMAINS,
     PolicyError,
@@ -26,7 +27,6 @@ from ticktide_common.accounts.policy import (
     is_possible_username,
     normalise_email,
 )
-from ticktide_common.settings import Settings
 
 
 def validator(schema: dict[str, Any]) -> Any:
@@ -105,7 +105,7 @@ def test_the_email_pattern_refuses_only_domains_it_can_spell() -> None:
         email_pattern(("exa mple",))
 
 
-def request_schemas(settings: Settings) -> dict[str, Any]:
+def request_schemas(settings: AuthSettings) -> dict[str, Any]:
     document = create_app(settings).openapi()
     assert SETTING_BOUND not in json.dumps(document)  # every mark replaced
     return dict(document["components"]["schemas"])
@@ -132,7 +132,7 @@ NEW_PASSWORDS = [
 def test_the_document_declares_this_deployments_password_and_token_bounds(
     min_length: int, max_length: int, max_days: int
 ) -> None:
-    settings = Settings(
+    settings = AuthSettings(
         password_min_length=min_length,
         password_max_length=max_length,
         api_token_max_days=max_days,
@@ -160,7 +160,7 @@ def test_the_document_declares_this_deployments_password_and_token_bounds(
 
 def test_a_login_or_a_current_password_keeps_its_outer_bounds_only() -> None:
     """An account made under an older policy must still sign in: no policy there."""
-    schemas = request_schemas(Settings(password_min_length=12))
+    schemas = request_schemas(AuthSettings(password_min_length=12))
     for model, field in [
         ("LoginRequest", "username"),
         ("LoginRequest", "password"),

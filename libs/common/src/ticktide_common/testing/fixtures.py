@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import aio_pika
 import asyncpg
@@ -18,9 +19,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ticktide_common.bus import Bus
 from ticktide_common.migrate import apply_migrations
-from ticktide_common.settings import Settings
+from ticktide_common.settings import BusSettings, RedisSettings, ServiceSettings, Settings
 from ticktide_common.testing.proxy import TEST_PROXY_SECRET
 from ticktide_common.topology import Topology
+
+S = TypeVar("S", bound=ServiceSettings)
+B = TypeVar("B", bound=BusSettings)
 
 ADMIN_DSN = os.environ.get(
     "TICKTIDE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -97,6 +101,15 @@ def settings(database_url: str, run_id: str) -> Settings:
     )
 
 
+def settings_for(cls: type[S], settings: ServiceSettings, **overrides: Any) -> S:
+    """A service's own settings class (`AuthSettings`, `WriterSettings`, ...) with
+    the run's values of `settings` for every field the two share, then `overrides`:
+    how a test builds a service in-process on the run's isolated servers."""
+    shared = type(settings).model_fields
+    values = {name: getattr(settings, name) for name in cls.model_fields if name in shared}
+    return cls(**{**values, **overrides}, _env_file=None)  # type: ignore[call-arg]
+
+
 @pytest.fixture(scope="session")
 def service_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for service subprocesses of this run."""
@@ -122,7 +135,7 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def topology(settings: Settings) -> Topology:
+def topology(settings: BusSettings) -> Topology:
     return Topology(
         prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
     )
@@ -137,7 +150,7 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
-async def bus(settings: Settings, topology: Topology) -> AsyncIterator[Bus]:
+async def bus(settings: BusSettings, topology: Topology) -> AsyncIterator[Bus]:
     """A bus on this run's prefix; deletes the run's queues and exchanges at the end."""
     connected = await Bus.connect(settings.amqp_url, topology, service="tests")
     yield connected
@@ -146,18 +159,18 @@ async def bus(settings: Settings, topology: Topology) -> AsyncIterator[Bus]:
 
 
 @dataclass
-class IsolatedBus:
+class IsolatedBus(Generic[B]):
     """A bus on a prefix of its own, and the settings that name that prefix."""
 
     bus: Bus
-    settings: Settings
+    settings: B
     topology: Topology
 
 
 @asynccontextmanager
 async def open_isolated_bus(
-    settings: Settings, service: str, **overrides: object
-) -> AsyncIterator[IsolatedBus]:
+    settings: B, service: str, **overrides: object
+) -> AsyncIterator[IsolatedBus[B]]:
     """A bus on a fresh prefix (so no other test's consumer competes for its
     messages) with `settings` updated by `overrides`; its names are deleted after."""
     prefix = f"{settings.ticktide_bus_prefix}-{uuid.uuid4().hex[:6]}"
@@ -185,7 +198,7 @@ async def delete_bus_names(amqp_url: str, topology: Topology) -> None:
 
 
 @pytest.fixture(scope="session")
-async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
+async def redis_client(settings: RedisSettings) -> AsyncIterator[Redis]:
     client = Redis.from_url(settings.redis_url)
     yield client
     await client.aclose()
@@ -198,7 +211,9 @@ async def _delete_run_redis_keys(run_id: str) -> AsyncIterator[None]:
     is set up first and torn down last; it needs no database, so unit-only runs
     stay cheap, and a machine without Redis (nothing written) is not an error."""
     yield
-    client = Redis.from_url(os.environ.get("REDIS_URL", Settings.model_fields["redis_url"].default))
+    client = Redis.from_url(
+        os.environ.get("REDIS_URL", RedisSettings.model_fields["redis_url"].default)
+    )
     try:
         async for key in client.scan_iter(match=f"{run_id}:*", count=500):
             await client.delete(key)

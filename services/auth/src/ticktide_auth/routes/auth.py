@@ -27,6 +27,7 @@ from ticktide_auth.schemas import (
     TokenOut,
 )
 from ticktide_auth.service import REGISTERED
+from ticktide_common.principal_resolver import MAX_CREDENTIAL_LENGTH
 
 __all__ = ["router", "MAX_ID"]
 
@@ -67,7 +68,7 @@ async def login(
     """A new session (cookie) and its CSRF token; 401 for any bad credential,
     429 with Retry-After when throttled."""
     previous = request.cookies.get(settings.session_cookie_name)
-    if previous is not None and len(previous) > 256:
+    if previous is not None and len(previous) > MAX_CREDENTIAL_LENGTH:
         previous = None
     user, session = await auth.login(body.username, body.password, meta, previous)
     max_age = int(settings.session_absolute_hours * 3600)
