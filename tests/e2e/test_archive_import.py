@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from ticktide_common.testing.processes import ServiceProcess, free_port
-from ticktide_ingest_crypto.klines import ARCHIVE_HEADER
+from ticktide_ingest_crypto.binance import ARCHIVE_HEADER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,10 +8,14 @@ retried by redelivery until `max_attempts`, then the job is `failed` with the
 reason; a `PermanentError` fails it at once.
 
 `JobCompleter` closes a job once the writer stored every batch: an atomic claim
-(`fetched` → `finalizing`), the domain's own completion step (gap detection,
-say), then `done`. It runs on each stored event, right after `fetched`, and in
-a periodic sweep limited to its domain, so no ordering of events leaves a job
-unfinished and no ingester finalizes another's jobs.
+(`fetched` → `finalizing`), the domain's own completion step (`on_complete`:
+gap detection and refill requests, say), then `done`. It runs on each stored
+event, right after `fetched`, and in a periodic sweep limited to its domain, so
+no ordering of events leaves a job unfinished and no ingester finalizes
+another's jobs.
+
+`scheduled_job_pending` is the one rule by which a scheduler decides that a
+series needs no new scheduled job (see its docstring).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ __all__ = [
     "release_finalize_claim",
     "mark_job_done",
     "unfinished_fetched_jobs",
+    "SCHEDULED_JOB_STALE_SECONDS",
+    "scheduled_job_pending",
 ]
 
 IngestDomain = Literal["crypto", "stocks", "weather"]
@@ -66,7 +72,8 @@ class JobRow:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What a fetch published: the batches the writer must store, and their source."""
+    """What a fetch published: the batches the writer must store, the items in
+    them (candles, bars, observations), and their source."""
 
     batches: int
     items: int
@@ -236,13 +243,14 @@ async def run_ingest_job(
     pool: asyncpg.Pool,
     job: JobRow,
     *,
-    fetch: Callable[[], Awaitable[FetchResult]],
+    fetch: Callable[[JobRow], Awaitable[FetchResult]],
     completer: JobCompleter,
     max_attempts: int,
     requested_by: str = "system",
 ) -> None:
     """Run one backfill command's job (see the module docstring). `job` is the row
-    as the command describes it; it is created when it does not exist yet."""
+    as the command describes it; it is created when it does not exist yet.
+    `fetch` gets the job as stored (its kind is the row's, e.g. 'gap-refill')."""
     stored = await get_job(pool, job.id)
     if stored is None:
         await ensure_job(
@@ -264,7 +272,7 @@ async def run_ingest_job(
         return
     await mark_job_running(pool, job.id)
     try:
-        result = await fetch()
+        result = await fetch(stored or job)
     except PermanentError as exc:
         await mark_job_failed(pool, job.id, str(exc))
         log.error("ingest.job_failed", job_id=str(job.id), error=str(exc))
@@ -290,3 +298,38 @@ async def run_ingest_job(
         source=result.source,
     )
     await completer.try_finalize(job.id)
+
+
+# An unfinished scheduled job older than this no longer counts (a crash left it).
+SCHEDULED_JOB_STALE_SECONDS = 3600.0
+
+
+async def scheduled_job_pending(
+    pool: asyncpg.Pool,
+    *,
+    domain: IngestDomain,
+    symbol: str,
+    interval: str,
+    period_seconds: float,
+    stale_seconds: float = SCHEDULED_JOB_STALE_SECONDS,
+) -> bool:
+    """Whether the scheduler should leave this series alone for now: a scheduled
+    job of this series (domain, symbol, interval) finished (done or failed) within
+    the last `period_seconds`, or an unfinished one was created within the last
+    `stale_seconds`. So replicas and slow runs do not pile up jobs, and a job
+    stuck unfinished (its ingester crashed mid-fetch) blocks the series for
+    `stale_seconds` at most, never for good."""
+    value = await pool.fetchval(
+        """SELECT EXISTS (
+               SELECT 1 FROM ingest_jobs
+               WHERE domain = $1 AND kind = 'scheduled' AND symbol = $2 AND interval_type = $3
+                 AND CASE WHEN status IN ('done', 'failed')
+                          THEN finished_at > now() - make_interval(secs => $4)
+                          ELSE created_at > now() - make_interval(secs => $5) END)""",
+        domain,
+        symbol,
+        interval,
+        period_seconds,
+        stale_seconds,
+    )
+    return bool(value)

@@ -39,6 +39,7 @@ __all__ = [
     "request_weather_backfill",
     "STOCKS_INTERVAL",
     "WEATHER_HISTORY_INTERVAL",
+    "SIMULATED_SOURCE",
     "batch_id_for",
 ]
 
@@ -81,9 +82,27 @@ WHERE id = $1 AND status NOT IN ('done', 'failed')
 """
 
 
-def batch_id_for(job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int) -> uuid.UUID:
-    """The deterministic id of one page of a job: a re-run publishes the same ids."""
-    return uuid.uuid5(job_id, f"{symbol}:{interval}:{first_open_ms}")
+SIMULATED_SOURCE = "simulated"
+
+
+def batch_id_for(
+    job_id: uuid.UUID, symbol: str, interval: str, first: int | str, *, simulated: bool = False
+) -> uuid.UUID:
+    """The id of one batch of a job, every domain's: uuid5(job id,
+    "{symbol}:{interval}:{first}"), where `symbol:interval` is the series (a
+    crypto pair, a stock, a weather location, with the job's `interval_type`)
+    and `first` names the batch's first item (a candle's open time in ms, a
+    session's ISO date, an hour in ISO form).
+
+    Deterministic, so a redelivered command (or a re-run) publishes the same ids
+    and the writer, which records every stored batch id, stores each batch once:
+    redelivery is harmless. Simulated batches get ids of their own (a
+    ":simulated" suffix), so real items fetched on a later run are not mistaken
+    for already-stored duplicates of simulated ones."""
+    name = f"{symbol}:{interval}:{first}"
+    if simulated:
+        name = f"{name}:{SIMULATED_SOURCE}"
+    return uuid.uuid5(job_id, name)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The one retry policy for GETting JSON from an upstream data provider, and its
 typed errors (used by ingest-stocks and ingest-weather; ingest-crypto keeps its
-own client for Binance's weight budget).
+own client for Binance's weight budget, but reads `Retry-After` with
+`parse_retry_after` from here too).
 
 `UpstreamClient.get(url, params, parse, what=...)` asks once and hands the
 decoded JSON to `parse`. A try that may pass another time is retried with
@@ -9,7 +10,7 @@ exponential backoff (tenacity; `backoff_seconds × 2^n`, at most
 
 - connection errors and timeouts, 5xx and 408 → `UpstreamUnavailableError`;
 - 429 → `UpstreamThrottledError`, and the next try waits at least its
-  `Retry-After` (seconds, capped at `max_retry_after_seconds`);
+  `Retry-After` (`parse_retry_after`, capped at `max_retry_after_seconds`);
 - an answer that is not JSON, or that `parse` refuses with `UpstreamFormatError`
   or a `ValueError` → `UpstreamFormatError`;
 - `parse` raising `UpstreamEmptyError` (no rows where rows must be).
@@ -29,6 +30,7 @@ provider changed and must be seen; a rejection is the provider's final word.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -43,7 +45,7 @@ from tenacity import (
 
 from ticktide_common.errors import PermanentError, TicktideError, TransientError
 from ticktide_common.logging import get_logger
-from ticktide_common.settings import Settings
+from ticktide_common.settings import UpstreamHttpSettings
 
 __all__ = [
     "Params",
@@ -56,6 +58,7 @@ __all__ = [
     "UpstreamRejectedError",
     "UpstreamThrottledError",
     "UpstreamUnavailableError",
+    "DEFAULT_RETRY_AFTER_SECONDS",
     "parse_retry_after",
 ]
 
@@ -114,14 +117,25 @@ class UpstreamRejectedError(UpstreamError, PermanentError):
 _RETRIED = (UpstreamUnavailableError, UpstreamThrottledError, UpstreamFormatError)
 
 
-def parse_retry_after(value: str | None, cap: float) -> float | None:
-    """`Retry-After` in seconds, within [0, cap]; None when absent or an HTTP date."""
-    if not value:
-        return None
+# What a throttling answer without a usable Retry-After means: wait this long.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
+
+
+def parse_retry_after(
+    value: str | None, cap: float | None = None, default: float = DEFAULT_RETRY_AFTER_SECONDS
+) -> float:
+    """`Retry-After` in seconds (at most `cap`, when given). A missing, negative,
+    non-finite or non-numeric value (an HTTP date, say) means `default`,
+    `DEFAULT_RETRY_AFTER_SECONDS` unless the caller says otherwise."""
+    if value is None:
+        return default
     try:
-        return min(max(float(value), 0.0), cap)
+        seconds = float(value.strip())
     except ValueError:
-        return None
+        return default
+    if not math.isfinite(seconds) or seconds < 0:
+        return default
+    return seconds if cap is None else min(seconds, cap)
 
 
 def _gave_up(error: Exception, provider: str, tries: int) -> Exception:
@@ -163,7 +177,7 @@ class UpstreamClient:
     @classmethod
     def from_settings(
         cls,
-        settings: Settings,
+        settings: UpstreamHttpSettings,
         http: httpx.AsyncClient,
         *,
         provider: str,

@@ -13,6 +13,7 @@ import pytest
 from ticktide_common.errors import PermanentError, TransientError
 from ticktide_common.settings import Settings
 from ticktide_common.upstream import (
+    DEFAULT_RETRY_AFTER_SECONDS,
     UpstreamClient,
     UpstreamEmptyError,
     UpstreamFormatError,
@@ -191,10 +192,14 @@ def test_error_hierarchy() -> None:
 
 def test_parse_retry_after() -> None:
     assert parse_retry_after("3.5", 10) == 3.5
-    assert parse_retry_after("-2", 10) == 0.0
     assert parse_retry_after("99", 10) == 10
-    assert parse_retry_after(None, 10) is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 10) is None
+    assert parse_retry_after("99") == 99.0  # no cap unless one is given
+    # Absent or unusable: the one default (an HTTP date is not read).
+    assert parse_retry_after(None, 10) == DEFAULT_RETRY_AFTER_SECONDS == 1.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 10) == 1.0
+    assert parse_retry_after("-2", 10) == 1.0
+    assert parse_retry_after("nan") == 1.0
+    assert parse_retry_after(None, default=5.0) == 5.0
 
 
 def test_from_settings_uses_the_http_settings() -> None:

@@ -2,7 +2,7 @@
 
 `read_archive("BTCUSDT-1h-2024-01.zip")` opens the zip, verifies the checksum
 file `BTCUSDT-1h-2024-01.zip.CHECKSUM` beside it when there is one, and parses
-the CSV inside with `klines.parse_archive_csv`. Every problem is an
+the CSV inside with `binance.parse_archive_csv`. Every problem is an
 `ArchiveError` with a message fit for the CLI.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ticktide_common.messages import CandleV1
-from ticktide_ingest_crypto.klines import (
+from ticktide_ingest_crypto.binance import (
     ArchiveError,
     parse_archive_csv,
     parse_archive_name,

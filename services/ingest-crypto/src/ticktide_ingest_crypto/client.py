@@ -3,7 +3,8 @@
 - Weight: every answer's `X-MBX-USED-WEIGHT-1M` is recorded; near the limit
   (`binance_weight_limit_1m × binance_weight_headroom`) the next request waits
   for the next minute boundary.
-- 429 and 418 are honoured: sleep `Retry-After` seconds, then ask again.
+- 429 and 418 are honoured: sleep `Retry-After` seconds (no cap; absent or
+  unusable: `ticktide_common.upstream`'s default, 1 s), then ask again.
 - 5xx answers and connection errors are retried with exponential backoff
   (tenacity, bounded); when they persist, `BinanceServerError` or
   `BinanceUnavailableError` (both transient) is raised.
@@ -26,10 +27,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from ticktide_common.errors import PermanentError, TransientError
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import CandleV1
-from ticktide_common.settings import Settings
+from ticktide_common.upstream import parse_retry_after
+from ticktide_ingest_crypto.binance import KlineFormatError, parse_klines
 from ticktide_ingest_crypto.gaps import align_up, datetime_to_ms, interval_ms
-from ticktide_ingest_crypto.klines import KlineFormatError, parse_klines
-from ticktide_ingest_crypto.ratelimit import WeightBudget, parse_retry_after
+from ticktide_ingest_crypto.ratelimit import WeightBudget
+from ticktide_ingest_crypto.settings import IngestCryptoSettings
 
 __all__ = [
     "BinanceClient",
@@ -100,7 +102,7 @@ class BinanceClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, http: httpx.AsyncClient | None = None, **overrides: Any
+        cls, settings: IngestCryptoSettings, http: httpx.AsyncClient | None = None, **overrides: Any
     ) -> BinanceClient:
         http = http or httpx.AsyncClient(
             base_url=settings.binance_base_url, timeout=settings.binance_timeout_seconds

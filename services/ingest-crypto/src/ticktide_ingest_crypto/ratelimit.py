@@ -3,34 +3,21 @@
 Binance reports the weight used in the current UTC minute in the
 `X-MBX-USED-WEIGHT-1M` header of every answer. Once that reaches
 `limit × headroom`, the next request waits for the next minute boundary, when
-the counter resets. `Retry-After` (seconds) on 429/418 is parsed here too.
+the counter resets. `Retry-After` on 429/418 is read by
+`ticktide_common.upstream.parse_retry_after`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-__all__ = ["WeightBudget", "parse_retry_after", "seconds_to_next_minute"]
+__all__ = ["WeightBudget", "seconds_to_next_minute"]
 
 
 def seconds_to_next_minute(now: float) -> float:
     """Seconds from the Unix time `now` to the next whole UTC minute (never 0)."""
     remainder = now % 60.0
     return 60.0 - remainder
-
-
-def parse_retry_after(value: str | None, default: float = 1.0) -> float:
-    """`Retry-After` in seconds; a missing or odd value falls back to `default`."""
-    if value is None:
-        return default
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return default
-    if not math.isfinite(seconds) or seconds < 0:
-        return default
-    return seconds
 
 
 @dataclass

@@ -1,60 +1,36 @@
 """Every SQL statement of ingest-crypto (parameterised, asyncpg).
 
-Crypto's view of `ingest_jobs` (the transitions live in
-`ticktide_common.ingest_lifecycle`; the sweep is limited to crypto jobs), the
-last stored candle of a series (and inside a gap, where a capped refill resumes),
-gap detection with `lead()` over `crypto_prices`, the `crypto_gaps` upsert
-(new holes open; open gaps whose range is complete again become 'refilled'),
-open gaps due for a refill attempt, and the atomic finalize claim.
+The last stored candle of a series (and inside a gap, where a capped refill
+resumes), gap detection with `lead()` over `crypto_prices`, the `crypto_gaps`
+upsert (new holes open; open gaps whose range is complete again become
+'refilled'), open gaps due for a refill attempt (claimed atomically) and the
+scheduler's advisory lock. Job transitions, the finalize claim and the
+scheduled-job rule live in `ticktide_common.ingest_lifecycle`.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from ticktide_common import ingest_lifecycle as lifecycle
 from ticktide_common.db import advisory_unlock, try_advisory_lock
-from ticktide_common.ingest_lifecycle import (
-    JobRow,
-    claim_job_for_finalize,
-    get_job,
-    mark_job_done,
-    mark_job_running,
-    record_fetch_attempt,
-    release_finalize_claim,
-)
-from ticktide_common.jobs import mark_job_failed, mark_job_fetched
 from ticktide_ingest_crypto.gaps import Gap, interval_ms
 
 __all__ = [
-    "JobRow",
     "OpenGap",
     "SeriesGaps",
     "advisory_unlock",
     "claim_gap_attempt",
-    "claim_job_for_finalize",
     "crypto_id_for_symbol",
     "detect_gaps",
-    "ensure_job",
-    "get_job",
     "last_open_time",
     "last_open_time_between",
-    "mark_job_done",
-    "mark_job_failed",
-    "mark_job_fetched",
-    "mark_job_running",
-    "open_gaps_due",
-    "record_fetch_attempt",
     "lock_series",
-    "recent_scheduled_job_exists",
-    "release_finalize_claim",
+    "open_gaps_due",
     "try_advisory_lock",
-    "unfinished_fetched_jobs",
     "upsert_gaps",
 ]
 
@@ -80,38 +56,6 @@ class SeriesGaps:
     new: list[Gap]
     refilled: list[Gap]
     still_open: list[Gap]
-
-
-async def unfinished_fetched_jobs(
-    pool: asyncpg.Pool, stale_seconds: float, limit: int = 100
-) -> list[uuid.UUID]:
-    """Crypto jobs that may be ready to finalize (the other domains' are not ours)."""
-    return await lifecycle.unfinished_fetched_jobs(pool, "crypto", stale_seconds, limit)
-
-
-async def ensure_job(
-    pool: asyncpg.Pool,
-    job_id: uuid.UUID,
-    *,
-    kind: str,
-    symbol: str,
-    interval: str,
-    start: datetime,
-    end: datetime,
-    requested_by: str,
-) -> None:
-    """Create the job row of a command that arrived without one (idempotent)."""
-    await lifecycle.ensure_job(
-        pool,
-        job_id,
-        domain="crypto",
-        kind=kind,
-        symbol=symbol,
-        interval=interval,
-        start=start,
-        end=end,
-        requested_by=requested_by,
-    )
 
 
 async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
@@ -284,22 +228,3 @@ async def claim_gap_attempt(pool: asyncpg.Pool, gap_id: int, retry_seconds: floa
         retry_seconds,
     )
     return value is not None
-
-
-async def recent_scheduled_job_exists(
-    pool: asyncpg.Pool, symbol: str, interval: str, within_seconds: float
-) -> bool:
-    """A scheduled job of this series that is unfinished or younger than
-    `within_seconds` (so replicas and slow runs do not pile up jobs)."""
-    value = await pool.fetchval(
-        """SELECT EXISTS (
-               SELECT 1 FROM ingest_jobs
-               WHERE kind = 'scheduled' AND symbol = $1 AND interval_type = $2
-                 AND (created_at > now() - make_interval(secs => $3)
-                      OR (status NOT IN ('done', 'failed')
-                          AND created_at > now() - interval '1 hour')))""",
-        symbol,
-        interval,
-        within_seconds,
-    )
-    return bool(value)

@@ -5,8 +5,10 @@ takes a PostgreSQL advisory lock so that only one replica works at a time, then
 for each symbol × interval requests a 'scheduled' job from the newest stored
 bar (inclusive) to now, or from `crypto_history_days` ago for an empty series
 (never before `crypto_history_start`),
-unless a recent scheduled job of that series exists; then requests refills of
-open gaps whose last attempt is old enough (bounded attempts).
+unless `ticktide_common.ingest_lifecycle.scheduled_job_pending` says the series
+has one (finished within half a schedule period, or unfinished and not stale);
+then requests refills of open gaps whose last attempt is old enough (bounded
+attempts).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.dates import day_start
+from ticktide_common.ingest_lifecycle import scheduled_job_pending
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.periodic import run_periodically
-from ticktide_common.settings import Settings
 from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.gaps import (
     align_up,
@@ -30,7 +32,8 @@ from ticktide_ingest_crypto.gaps import (
     incremental_range,
     ms_to_datetime,
 )
-from ticktide_ingest_crypto.service import JobFinalizer
+from ticktide_ingest_crypto.service import CryptoIngester
+from ticktide_ingest_crypto.settings import IngestCryptoSettings
 
 __all__ = ["SCHEDULER_LOCK_KEY", "Scheduler", "run_periodically"]
 
@@ -47,13 +50,13 @@ class Scheduler:
         *,
         pool: asyncpg.Pool,
         bus: Bus,
-        finalizer: JobFinalizer,
-        settings: Settings,
+        ingester: CryptoIngester,
+        settings: IngestCryptoSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.pool = pool
         self.bus = bus
-        self.finalizer = finalizer
+        self.ingester = ingester
         self.settings = settings
         self.clock = clock
 
@@ -65,7 +68,7 @@ class Scheduler:
                 return []
             try:
                 jobs = await self._refresh_series()
-                jobs += await self.finalizer.request_refills()
+                jobs += await self.ingester.request_refills()
             finally:
                 await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
         return jobs
@@ -76,8 +79,12 @@ class Scheduler:
         jobs: list[uuid.UUID] = []
         for symbol in self.settings.crypto_symbols:
             for interval in self.settings.crypto_intervals:
-                if await repo.recent_scheduled_job_exists(
-                    self.pool, symbol, interval, self.settings.crypto_schedule_seconds / 2
+                if await scheduled_job_pending(
+                    self.pool,
+                    domain="crypto",
+                    symbol=symbol,
+                    interval=interval,
+                    period_seconds=self.settings.crypto_schedule_seconds / 2,
                 ):
                     continue
                 last = await repo.last_open_time(self.pool, symbol, interval)

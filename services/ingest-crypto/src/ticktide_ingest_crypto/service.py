@@ -1,26 +1,29 @@
-"""The ingest logic: running backfill commands and finalizing stored jobs.
+"""The ingest logic of crypto: running backfill commands, finalizing stored
+jobs, recording and refilling gaps. No I/O of its own: SQL in `repository`,
+HTTP in `client`.
 
-`BackfillRunner` handles `CryptoBackfillRequestedV1`: a done/failed job is
-skipped; otherwise the job runs, each Binance page is published as a
-`CandleBatchV1` with a deterministic batch id (a redelivered command publishes
-the same ids, which the writer recognises), then the job is `fetched` with the
-number of batches and candles, and finalizing is attempted. A command starting
-before Binance's history (`crypto_history_start`) or ending after now plus
+`CryptoIngester.handle_backfill` runs one `CryptoBackfillRequestedV1` through
+`ticktide_common.ingest_lifecycle.run_ingest_job` (domain "crypto"): a
+done/failed job is skipped; otherwise the job runs, each Binance page is
+published as a `CandleBatchV1` with a deterministic batch id
+(`ticktide_common.jobs.batch_id_for`: a redelivered command publishes the same
+ids, which the writer recognises), then the job is `fetched` with the number of
+batches and candles, and finalizing is attempted. A command starting before
+Binance's history (`crypto_history_start`) or ending after now plus
 `backfill_max_ahead_days` fails at once (the gateway refuses those too). When
 Binance is unreachable and the simulated fallback is on, the rest of the range
 comes from the simulated source instead (labelled `simulated`) — never for a
 gap refill: a hole is filled with real candles or stays open (the refill fails
 and the gap is retried later), as in ingest-stocks.
 
-`JobFinalizer` completes a job once the writer stored all its batches: an
-atomic claim, gap detection over the whole series, the `crypto_gaps` upsert,
+Completion (the lifecycle's `JobCompleter`, with `crypto_finalize_stale_seconds`)
+runs gap detection over the whole series, the `crypto_gaps` upsert and
 gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
-It runs on every `CandlesStoredV1`, right after `fetched`, and in a periodic
-sweep, so no ordering of those events leaves a job unfinished; the same
-periodic pass retries open gaps once `crypto_gap_retry_seconds` have passed.
-One refill job fetches at most `max_backfill_candles` bars of a gap, from the
-history start on and from where earlier refills of it stopped (`refill_window`);
-what is left is logged and fetched by the next attempts.
+It runs on every `CandlesStoredV1`, right after `fetched`, and in the periodic
+`maintain` pass, which also retries open gaps once `crypto_gap_retry_seconds`
+have passed. One refill job fetches at most `max_backfill_candles` bars of a
+gap, from the history start on and from where earlier refills of it stopped
+(`refill_window`); what is left is logged and fetched by the next attempts.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -36,7 +38,8 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start
 from ticktide_common.errors import PermanentError
-from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
+from ticktide_common.jobs import batch_id_for, request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     CandleBatchV1,
@@ -44,7 +47,6 @@ from ticktide_common.messages import (
     CandleV1,
     CryptoBackfillRequestedV1,
 )
-from ticktide_common.settings import Settings
 from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.client import MAX_LIMIT, BinanceClient, BinanceUnavailableError
 from ticktide_ingest_crypto.gaps import (
@@ -55,69 +57,92 @@ from ticktide_ingest_crypto.gaps import (
     ms_to_datetime,
     refill_window,
 )
+from ticktide_ingest_crypto.settings import IngestCryptoSettings
 from ticktide_ingest_crypto.simulated import SIMULATED_SOURCE, simulated_candles
 
-__all__ = ["BackfillRunner", "FetchResult", "JobFinalizer", "batch_id_for"]
+__all__ = ["CryptoIngester"]
 
 log = get_logger(__name__)
 
 
-def batch_id_for(
-    job_id: uuid.UUID, symbol: str, interval: str, first_open_ms: int, source: str = "binance"
-) -> uuid.UUID:
-    """The deterministic id of one page of one job. Simulated pages get their own
-    ids, so that real candles fetched on a later redelivery are not mistaken for
-    already-stored duplicates of simulated ones."""
-    name = f"{symbol}:{interval}:{first_open_ms}"
-    if source != "binance":
-        name = f"{name}:{source}"
-    return uuid.uuid5(job_id, name)
+class CryptoIngester:
+    """Backfill commands, stored events, gap bookkeeping of the crypto domain."""
 
-
-@dataclass(frozen=True)
-class FetchResult:
-    batches: int
-    candles: int
-    source: str
-
-
-class JobFinalizer:
-    """Closes jobs whose batches are all stored; records and refills gaps."""
-
-    def __init__(self, *, pool: asyncpg.Pool, bus: Bus, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        client: BinanceClient,
+        settings: IngestCryptoSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.pool = pool
         self.bus = bus
+        self.client = client
         self.settings = settings
+        self.clock = clock
+        self.completer = JobCompleter(
+            pool,
+            "crypto",
+            stale_seconds=settings.crypto_finalize_stale_seconds,
+            on_complete=self._on_complete,
+        )
+
+    # ---- commands and events ---------------------------------------------
+    async def handle_backfill(self, command: CryptoBackfillRequestedV1) -> None:
+        kind = "gap-refill" if command.requested_by == "gap-refill" else "backfill"
+        job = JobRow(
+            id=command.job_id,
+            kind=kind,
+            domain="crypto",
+            symbol=command.symbol,
+            interval=command.interval,
+            start=command.start,
+            end=command.end,
+            status="queued",
+            batches_expected=None,
+        )
+
+        async def fetch(stored: JobRow) -> FetchResult:
+            self.check_bounds(command)
+            gap_refill = kind == "gap-refill" or stored.kind == "gap-refill"
+            return await self.fetch_history(command, simulated_allowed=not gap_refill)
+
+        await run_ingest_job(
+            self.pool,
+            job,
+            fetch=fetch,
+            completer=self.completer,
+            max_attempts=min(
+                self.settings.crypto_fetch_max_attempts, self.settings.bus_delivery_limit
+            ),
+            requested_by=command.requested_by,
+        )
 
     async def on_stored(self, event: CandlesStoredV1) -> None:
         if event.job_id is not None:
-            await self.try_finalize(event.job_id)
+            await self.completer.try_finalize(event.job_id)
 
-    async def try_finalize(self, job_id: uuid.UUID) -> bool:
-        """Finalize `job_id` if it is fetched and fully stored; False otherwise."""
-        job = await repo.claim_job_for_finalize(
-            self.pool, job_id, self.settings.crypto_finalize_stale_seconds
-        )
-        if job is None:
-            return False
-        try:
-            gaps = await self.record_gaps(job.symbol, job.interval)
-            if job.kind != "gap-refill":
-                await self.request_refills(symbol=job.symbol, interval=job.interval)
-            await repo.mark_job_done(self.pool, job_id)
-        except Exception:
-            await repo.release_finalize_claim(self.pool, job_id)
-            raise
+    async def maintain(self) -> None:
+        """The periodic pass: finish jobs any race left unfinished, then refill
+        open gaps that are due (independent of the scheduler being enabled)."""
+        await self.completer.sweep()
+        await self.request_refills()
+
+    # ---- gaps ----------------------------------------------------------------
+    async def _on_complete(self, job: JobRow) -> None:
+        gaps = await self.record_gaps(job.symbol, job.interval)
+        if job.kind != "gap-refill":
+            await self.request_refills(symbol=job.symbol, interval=job.interval)
         log.info(
-            "ingest.job_done",
-            job_id=str(job_id),
-            kind=job.kind,
+            "ingest.gaps_recorded",
+            job_id=str(job.id),
             symbol=job.symbol,
             interval=job.interval,
             open_gaps=len(gaps.still_open) if gaps else 0,
             refilled_gaps=len(gaps.refilled) if gaps else 0,
         )
-        return True
 
     async def record_gaps(self, symbol: str, interval: str) -> repo.SeriesGaps | None:
         """Detect the holes of a series and bring `crypto_gaps` up to date."""
@@ -202,97 +227,7 @@ class JobFinalizer:
             jobs.append(job_id)
         return jobs
 
-    async def maintain(self) -> None:
-        """The periodic pass: finish jobs any race left unfinished, then refill
-        open gaps that are due (independent of the scheduler being enabled)."""
-        await self.sweep()
-        await self.request_refills()
-
-    async def sweep(self) -> int:
-        """Try every fetched (or stale finalizing) job; returns how many finished."""
-        finished = 0
-        for job_id in await repo.unfinished_fetched_jobs(
-            self.pool, self.settings.crypto_finalize_stale_seconds
-        ):
-            finished += await self.try_finalize(job_id)
-        return finished
-
-
-class BackfillRunner:
-    """Handles backfill commands: fetch, publish batches, mark fetched, finalize."""
-
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        client: BinanceClient,
-        finalizer: JobFinalizer,
-        settings: Settings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.client = client
-        self.finalizer = finalizer
-        self.settings = settings
-        self.clock = clock
-
-    async def handle(self, command: CryptoBackfillRequestedV1) -> None:
-        job = await repo.get_job(self.pool, command.job_id)
-        if job is None:
-            await repo.ensure_job(
-                self.pool,
-                command.job_id,
-                kind="backfill",
-                symbol=command.symbol,
-                interval=command.interval,
-                start=command.start,
-                end=command.end,
-                requested_by=command.requested_by,
-            )
-        elif job.status in ("done", "failed"):
-            log.info("ingest.job_skipped", job_id=str(job.id), status=job.status)
-            return
-        elif job.status in ("fetched", "finalizing"):
-            await self.finalizer.try_finalize(job.id)
-            return
-        await repo.mark_job_running(self.pool, command.job_id)
-        gap_refill = command.requested_by == "gap-refill" or (
-            job is not None and job.kind == "gap-refill"
-        )
-        try:
-            self.check_bounds(command)
-            result = await self.fetch_and_publish(command, simulated_allowed=not gap_refill)
-        except PermanentError as exc:
-            await repo.mark_job_failed(self.pool, command.job_id, str(exc))
-            log.error("ingest.job_failed", job_id=str(command.job_id), error=str(exc))
-            return
-        except Exception as exc:
-            attempts = await repo.record_fetch_attempt(self.pool, command.job_id)
-            limit = min(self.settings.crypto_fetch_max_attempts, self.settings.bus_delivery_limit)
-            if attempts >= limit:
-                reason = f"gave up after {attempts} attempts: {exc}"
-                await repo.mark_job_failed(self.pool, command.job_id, reason)
-                log.error("ingest.job_failed", job_id=str(command.job_id), error=reason)
-                return
-            raise
-        await repo.mark_job_fetched(
-            self.pool,
-            command.job_id,
-            batches=result.batches,
-            candles=result.candles,
-            source=result.source,
-        )
-        log.info(
-            "ingest.job_fetched",
-            job_id=str(command.job_id),
-            batches=result.batches,
-            candles=result.candles,
-            source=result.source,
-        )
-        await self.finalizer.try_finalize(command.job_id)
-
+    # ---- fetching ----------------------------------------------------------
     def check_bounds(self, command: CryptoBackfillRequestedV1) -> None:
         """PermanentError unless the command lies within Binance's history and now."""
         try:
@@ -308,7 +243,7 @@ class BackfillRunner:
         except DateOutOfRange as exc:
             raise PermanentError(f"refused: {exc}") from exc
 
-    async def fetch_and_publish(
+    async def fetch_history(
         self, command: CryptoBackfillRequestedV1, *, simulated_allowed: bool = True
     ) -> FetchResult:
         """Publish every page of `[start, end)`; falls back to simulated candles
@@ -368,7 +303,11 @@ class BackfillRunner:
         first_ms = datetime_to_ms(page[0].t)
         batch = CandleBatchV1(
             batch_id=batch_id_for(
-                command.job_id, command.symbol, command.interval, first_ms, source
+                command.job_id,
+                command.symbol,
+                command.interval,
+                first_ms,
+                simulated=source == SIMULATED_SOURCE,
             ),
             job_id=command.job_id,
             symbol=command.symbol,

@@ -27,7 +27,7 @@ from ticktide_common.topology import (
     WRITER_CANDLES,
 )
 from ticktide_ingest_crypto.client import BinanceClient
-from ticktide_ingest_crypto.service import BackfillRunner, JobFinalizer
+from ticktide_ingest_crypto.service import CryptoIngester
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
 _UPSERT = """
@@ -137,8 +137,7 @@ async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> l
 class Pipeline:
     pool: asyncpg.Pool
     settings: Settings
-    runner: BackfillRunner
-    finalizer: JobFinalizer
+    ingester: CryptoIngester
     bus: Bus
     batches: list[CandleBatchV1]
 
@@ -175,22 +174,19 @@ async def _build(
     settings = isolated_bus.settings.model_copy(update=overrides)
     http = httpx.AsyncClient(base_url=settings.binance_base_url, timeout=5)
     client = BinanceClient.from_settings(settings, http)
-    finalizer = JobFinalizer(pool=db_pool, bus=isolated_bus.bus, settings=settings)
-    runner = BackfillRunner(
-        pool=db_pool, bus=isolated_bus.bus, client=client, finalizer=finalizer, settings=settings
-    )
+    ingester = CryptoIngester(pool=db_pool, bus=isolated_bus.bus, client=client, settings=settings)
     await isolated_bus.bus.consume(
-        INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1, runner.handle
+        INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1, ingester.handle_backfill
     )
-    await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, finalizer.on_stored)
-    return Pipeline(db_pool, settings, runner, finalizer, isolated_bus.bus, writer_stand_in)
+    await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, ingester.on_stored)
+    return Pipeline(db_pool, settings, ingester, isolated_bus.bus, writer_stand_in)
 
 
 @pytest.fixture
 async def make_pipeline(
     isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer_stand_in: list[CandleBatchV1]
 ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
-    """Build runner + finalizer consuming on the isolated bus, with setting overrides."""
+    """Build the ingester consuming on the isolated bus, with setting overrides."""
     built: list[Pipeline] = []
 
     async def make(**overrides: object) -> Pipeline:
@@ -200,7 +196,7 @@ async def make_pipeline(
 
     yield make
     for pipeline in built:
-        await pipeline.runner.client.http.aclose()
+        await pipeline.ingester.client.http.aclose()
 
 
 @pytest.fixture

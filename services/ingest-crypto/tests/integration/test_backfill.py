@@ -1,5 +1,5 @@
-"""BackfillRunner + JobFinalizer against real RabbitMQ and PostgreSQL, with the
-fake Binance upstream and a stand-in writer: jobs complete, candles are stored
+"""CryptoIngester (on the ingest lifecycle) against real RabbitMQ and PostgreSQL,
+with the fake Binance upstream and a stand-in writer: jobs complete, candles are stored
 digit for digit, holes become open gaps, refill, and are marked refilled once
 the source has them."""
 
@@ -110,7 +110,7 @@ async def test_rerun_publishes_the_same_batch_ids(
     command = CryptoBackfillRequestedV1(
         job_id=job_id, symbol=symbol, interval="1h", start=START, end=END
     )
-    await pipeline.runner.handle(command)
+    await pipeline.ingester.handle_backfill(command)
     assert await pipeline.finished(job_id) == "done"
     ids = [b.batch_id for b in pipeline.batches if b.job_id == job_id]
     assert len(ids) == 4 and len(set(ids)) == 2
@@ -120,7 +120,7 @@ async def test_rerun_publishes_the_same_batch_ids(
     assert stored == 2
     # A command for a job that is done is skipped.
     before = len(pipeline.batches)
-    await pipeline.runner.handle(command)
+    await pipeline.ingester.handle_backfill(command)
     assert len(pipeline.batches) == before
 
 
@@ -178,13 +178,13 @@ async def test_unreachable_upstream_falls_back_to_simulated(
 async def test_sweep_finalizes_a_job_whose_stored_events_came_first(
     pipeline, fake_binance: FakeBinance, symbol: str
 ) -> None:
-    """The writer may store every batch before the runner marks the job fetched;
+    """The writer may store every batch before the ingester marks the job fetched;
     the stored events then find nothing to claim and the sweep closes the job."""
     fake_binance.add_series(symbol, "1d", START, END)
     job_id = await pipeline.backfill(symbol, START, END, interval="1d")
     assert await pipeline.finished(job_id) == "done"
     await pipeline.pool.execute("UPDATE ingest_jobs SET status = 'fetched' WHERE id = $1", job_id)
-    assert await pipeline.finalizer.sweep() >= 1
+    assert await pipeline.ingester.completer.sweep() >= 1
     progress = await get_job_progress(pipeline.pool, job_id)
     assert progress is not None and progress.status == "done"
     # run_periodically keeps going after a failing call.

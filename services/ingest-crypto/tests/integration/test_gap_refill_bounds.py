@@ -15,7 +15,7 @@ import pytest
 
 from ticktide_common.jobs import get_job_progress
 from ticktide_common.testing.processes import wait_until
-from ticktide_ingest_crypto.service import JobFinalizer
+from ticktide_ingest_crypto.service import CryptoIngester
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -109,11 +109,11 @@ async def test_a_gap_refill_is_capped_and_resumes_where_it_stopped(
     assert (first["range_start"], first["range_end"]) == (START + 200 * HOUR, START + 300 * HOUR)
 
     fake_binance.heal(symbol, "1h")
-    assert len(await built.finalizer.request_refills(symbol=symbol)) == 1
+    assert len(await built.ingester.request_refills(symbol=symbol)) == 1
     await _refills_finished(db_pool, symbol, 2)
     assert len(await _stored(db_pool, symbol)) == 1080 - 400
     # The next attempt resumes after the newest bar stored inside the gap.
-    assert len(await built.finalizer.request_refills(symbol=symbol)) == 1
+    assert len(await built.ingester.request_refills(symbol=symbol)) == 1
     await _refills_finished(db_pool, symbol, 3)
     ranges = [(j["range_start"], j["range_end"]) for j in await _refills(db_pool, symbol)]
     assert ranges == [
@@ -145,12 +145,13 @@ async def test_no_simulated_candle_fills_a_gap_when_binance_is_down(
     assert await _refills(db_pool, symbol) == []
 
     fake_binance.stop()  # Binance unreachable from now on: the simulated fallback's case
-    finalizer = JobFinalizer(
+    ingester = CryptoIngester(
         pool=db_pool,
         bus=built.bus,
+        client=built.ingester.client,
         settings=built.settings.model_copy(update={"crypto_gap_max_refill_attempts": 5}),
     )
-    assert len(await finalizer.request_refills(symbol=symbol)) == 1
+    assert len(await ingester.request_refills(symbol=symbol)) == 1
     await _refills_finished(db_pool, symbol, 1)
 
     (refill,) = await _refills(db_pool, symbol)

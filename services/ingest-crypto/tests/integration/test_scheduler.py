@@ -39,7 +39,7 @@ async def test_scheduled_refresh_from_last_stored_bar(
     scheduler = Scheduler(
         pool=db_pool,
         bus=built.bus,
-        finalizer=built.finalizer,
+        ingester=built.ingester,
         settings=built.settings,
         clock=lambda: now,
     )
@@ -74,7 +74,8 @@ async def test_scheduled_refresh_from_last_stored_bar(
     later = now + 3600
     scheduler.clock = lambda: later
     await db_pool.execute(
-        "UPDATE ingest_jobs SET created_at = created_at - interval '2 hours' WHERE symbol = $1",
+        "UPDATE ingest_jobs SET created_at = created_at - interval '2 hours',"
+        " finished_at = finished_at - interval '2 hours' WHERE symbol = $1",
         symbol,
     )
     fake_binance.heal(symbol, "1d")

@@ -1,14 +1,12 @@
-"""Weight budget and Retry-After parsing (the client's waiting decisions)."""
+"""Weight budget and Retry-After parsing (the client's waiting decisions; the
+parser is `ticktide_common.upstream`'s, the one every ingester uses)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ticktide_ingest_crypto.ratelimit import (
-    WeightBudget,
-    parse_retry_after,
-    seconds_to_next_minute,
-)
+from ticktide_common.upstream import parse_retry_after
+from ticktide_ingest_crypto.ratelimit import WeightBudget, seconds_to_next_minute
 
 MINUTE_START = 1_700_000_040.0  # a whole UTC minute (divisible by 60)
 

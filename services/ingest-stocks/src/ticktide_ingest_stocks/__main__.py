@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from ticktide_common.service import run_service
-from ticktide_common.settings import get_settings
+from ticktide_common.ingest_service import serve
 from ticktide_ingest_stocks.app import SERVICE_NAME, create_app
+from ticktide_ingest_stocks.settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    run_service(
-        create_app(settings),
-        service=SERVICE_NAME,
-        host=settings.service_host,
-        port=settings.ingest_stocks_port,
-        log_level=settings.log_level,
-    )
+    serve(create_app(settings), settings, SERVICE_NAME, settings.ingest_stocks_port)
 
 
 if __name__ == "__main__":

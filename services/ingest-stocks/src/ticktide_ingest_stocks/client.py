@@ -21,10 +21,10 @@ import httpx
 
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockBarV1
-from ticktide_common.settings import Settings
 from ticktide_common.upstream import UpstreamClient, UpstreamEmptyError, UpstreamRejectedError
 from ticktide_ingest_stocks import nasdaq, nordic
 from ticktide_ingest_stocks.nasdaq import ParsedPage
+from ticktide_ingest_stocks.settings import IngestStocksSettings
 
 __all__ = ["BROWSER_HEADERS", "NasdaqClient", "NordicClient"]
 
@@ -52,11 +52,13 @@ class _NasdaqApi:
         self.upstream = upstream
 
     @classmethod
-    def base_url(cls, settings: Settings) -> str:
+    def base_url(cls, settings: IngestStocksSettings) -> str:
         raise NotImplementedError
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> Self:
+    def from_settings(
+        cls, settings: IngestStocksSettings, http: httpx.AsyncClient | None = None
+    ) -> Self:
         http = http or httpx.AsyncClient(
             base_url=cls.base_url(settings), timeout=settings.http_timeout_seconds
         )
@@ -99,7 +101,7 @@ class NasdaqClient(_NasdaqApi):
     provider = "NASDAQ"
 
     @classmethod
-    def base_url(cls, settings: Settings) -> str:
+    def base_url(cls, settings: IngestStocksSettings) -> str:
         return settings.nasdaq_base_url
 
     async def bars(
@@ -122,7 +124,7 @@ class NordicClient(_NasdaqApi):
     provider = "Nasdaq Nordic"
 
     @classmethod
-    def base_url(cls, settings: Settings) -> str:
+    def base_url(cls, settings: IngestStocksSettings) -> str:
         return settings.nasdaq_nordic_base_url
 
     async def screener(self) -> list[nordic.ScreenerRow]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamFormatError
-from ticktide_ingest_stocks.answers import BadNumber, check_status, plain_decimal
+from ticktide_ingest_stocks.nasdaq_format import BadNumber, check_status, plain_decimal
 
 __all__ = [
     "HISTORICAL_HEADERS",

@@ -30,13 +30,13 @@ from typing import Any
 
 from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamFormatError
-from ticktide_ingest_stocks.answers import (
+from ticktide_ingest_stocks.nasdaq import ParsedPage
+from ticktide_ingest_stocks.nasdaq_format import (
     BadNumber,
     check_status,
     optional_decimal,
     plain_decimal,
 )
-from ticktide_ingest_stocks.nasdaq import ParsedPage
 
 __all__ = [
     "CHART_HEADERS",

@@ -3,7 +3,7 @@
 The `stocks` rows (lookup, the configured symbols ensured at start, the
 Nasdaq Nordic orderbook id once resolved), the stored dates of a series, the
 `stock_gaps` rows (open / updated / refilled, refill attempts claimed
-atomically), the recent-scheduled-job check and the scheduler's advisory lock.
+atomically) and the scheduler's advisory lock.
 Job transitions live in `ticktide_common.ingest_lifecycle`.
 """
 
@@ -16,7 +16,6 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ticktide_common.db import advisory_unlock, try_advisory_lock
-from ticktide_common.jobs import STOCKS_INTERVAL
 from ticktide_ingest_stocks.gaps import GapChanges, GapRow
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "lock_stock_gaps",
     "open_gap_rows",
     "open_gaps_due",
-    "recent_scheduled_job_exists",
     "set_orderbook",
     "stored_dates",
     "try_advisory_lock",
@@ -212,19 +210,3 @@ async def claim_gap_attempt(pool: Executor, gap_id: int, retry_seconds: float) -
         retry_seconds,
     )
     return value is not None
-
-
-async def recent_scheduled_job_exists(pool: Executor, symbol: str, within_seconds: float) -> bool:
-    """A scheduled stocks job of `symbol` that is unfinished or younger than `within_seconds`."""
-    value = await pool.fetchval(
-        """SELECT EXISTS (
-               SELECT 1 FROM ingest_jobs
-               WHERE domain = 'stocks' AND kind = 'scheduled' AND symbol = $1
-                 AND interval_type = $3
-                 AND (status NOT IN ('done', 'failed')
-                      OR created_at > now() - make_interval(secs => $2)))""",
-        symbol,
-        within_seconds,
-        STOCKS_INTERVAL,
-    )
-    return bool(value)

@@ -6,9 +6,12 @@ takes a PostgreSQL advisory lock so that only one replica works at a time. For
 each configured symbol (`stock_symbols_nasdaq` on NASDAQ, `stock_symbols_omxh`
 on OMXH) whose last closed session (per the exchange calendar: NASDAQ 16:00
 America/New_York, Helsinki 18:30 Europe/Helsinki, early closes included) is not
-stored yet, and that has no recent scheduled job, it requests a 'scheduled'
-backfill from the day after the last stored date (or `stocks_history_days`
-back when nothing is stored) to the day after that session. Then it requests
+stored yet, and for which `ticktide_common.ingest_lifecycle.scheduled_job_pending`
+finds no scheduled job (finished within half a schedule period, or unfinished
+and not stale: a job a crash left unfinished no longer blocks the symbol once
+stale), it requests a 'scheduled' backfill from the day after the last stored
+date (or `stocks_history_days` back when nothing is stored) to the day after
+that session. Then it requests
 gap refills that are due.
 """
 
@@ -22,14 +25,16 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import request_stocks_backfill
+from ticktide_common.ingest_lifecycle import scheduled_job_pending
+from ticktide_common.jobs import STOCKS_INTERVAL, request_stocks_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockExchange
 from ticktide_common.periodic import run_periodically
-from ticktide_common.settings import Settings
+from ticktide_common.settings import MarketCatalogueSettings
 from ticktide_ingest_stocks import repository as repo
 from ticktide_ingest_stocks.calendar import last_closed_session
-from ticktide_ingest_stocks.service import StocksIngest
+from ticktide_ingest_stocks.service import StocksIngester
+from ticktide_ingest_stocks.settings import IngestStocksSettings
 
 __all__ = ["SCHEDULER_LOCK_KEY", "Scheduler", "configured_symbols", "run_periodically"]
 
@@ -38,7 +43,7 @@ log = get_logger(__name__)
 SCHEDULER_LOCK_KEY = int.from_bytes(b"ttstock1", "big") & 0x7FFFFFFFFFFFFFFF
 
 
-def configured_symbols(settings: Settings) -> list[tuple[str, StockExchange]]:
+def configured_symbols(settings: MarketCatalogueSettings) -> list[tuple[str, StockExchange]]:
     return [(s, "NASDAQ") for s in settings.stock_symbols_nasdaq] + [
         (s, "OMXH") for s in settings.stock_symbols_omxh
     ]
@@ -52,13 +57,13 @@ class Scheduler:
         *,
         pool: asyncpg.Pool,
         bus: Bus,
-        ingest: StocksIngest,
-        settings: Settings,
+        ingester: StocksIngester,
+        settings: IngestStocksSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.pool = pool
         self.bus = bus
-        self.ingest = ingest
+        self.ingester = ingester
         self.settings = settings
         self.clock = clock
 
@@ -70,7 +75,7 @@ class Scheduler:
                 return []
             try:
                 jobs = await self._refresh()
-                jobs += await self.ingest.request_refills()
+                jobs += await self.ingester.request_refills()
             finally:
                 await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
         return jobs
@@ -85,8 +90,12 @@ class Scheduler:
             last = await repo.last_stored_date(self.pool, symbol)
             if last is not None and last >= closed:
                 continue
-            if await repo.recent_scheduled_job_exists(
-                self.pool, symbol, self.settings.stocks_schedule_seconds / 2
+            if await scheduled_job_pending(
+                self.pool,
+                domain="stocks",
+                symbol=symbol,
+                interval=STOCKS_INTERVAL,
+                period_seconds=self.settings.stocks_schedule_seconds / 2,
             ):
                 continue
             start = (

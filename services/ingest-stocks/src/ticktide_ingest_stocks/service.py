@@ -1,11 +1,12 @@
 """The ingest logic of stocks: running backfill commands, finalizing stored jobs
 and recording gaps. No I/O of its own: SQL in `repository`, HTTP in `client`.
 
-`StocksIngest.handle` runs one `StocksBackfillRequestedV1` through
+`StocksIngester.handle_backfill` runs one `StocksBackfillRequestedV1` through
 `ticktide_common.ingest_lifecycle.run_ingest_job` (domain "stocks"). The fetch
 never asks for sessions that have not closed yet, walks `[start, end)` in
 windows of `WINDOW_DAYS` days, newest first, and publishes one `StockPricesV1`
-per window (at most ~260 bars) with a deterministic batch id. An empty window
+per window (at most ~260 bars) with a deterministic batch id
+(`ticktide_common.jobs.batch_id_for`). An empty window
 with closed sessions is retried by the client and then reported; once newer
 windows had rows, an empty older one is where the listing's history begins,
 and the walk stops there. When the provider is unreachable and
@@ -34,7 +35,7 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.errors import PermanentError
 from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
-from ticktide_common.jobs import STOCKS_INTERVAL, request_stocks_backfill
+from ticktide_common.jobs import STOCKS_INTERVAL, batch_id_for, request_stocks_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     StockBarV1,
@@ -43,12 +44,12 @@ from ticktide_common.messages import (
     StockPricesV1,
     StocksBackfillRequestedV1,
 )
-from ticktide_common.settings import Settings
 from ticktide_common.upstream import UpstreamEmptyError, UpstreamUnavailableError
 from ticktide_ingest_stocks import repository as repo
 from ticktide_ingest_stocks.calendar import date_windows, last_closed_session, sessions_between
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
 from ticktide_ingest_stocks.gaps import GapChanges, find_gaps, reconcile
+from ticktide_ingest_stocks.settings import IngestStocksSettings
 from ticktide_ingest_stocks.simulated import SIMULATED_SOURCE, simulated_bars
 
 __all__ = [
@@ -56,8 +57,7 @@ __all__ = [
     "GAP_RETRY_SECONDS",
     "PAGE_BARS",
     "WINDOW_DAYS",
-    "StocksIngest",
-    "batch_id_for",
+    "StocksIngester",
 ]
 
 log = get_logger(__name__)
@@ -68,20 +68,11 @@ GAP_RETRY_SECONDS = 3600.0
 GAP_MAX_ATTEMPTS = 3
 
 
-def batch_id_for(job_id: uuid.UUID, symbol: str, first_day: date, source: str) -> uuid.UUID:
-    """One page's id: the same on a re-run; simulated pages get ids of their own
-    so that real bars fetched on a later run are not taken for duplicates."""
-    name = f"{symbol}:{STOCKS_INTERVAL}:{first_day.isoformat()}"
-    if source == SIMULATED_SOURCE:
-        name = f"{name}:{source}"
-    return uuid.uuid5(job_id, name)
-
-
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, day_time(0), tzinfo=UTC)
 
 
-class StocksIngest:
+class StocksIngester:
     """Backfill commands, stored events, gap bookkeeping of the stocks domain."""
 
     def __init__(
@@ -91,7 +82,7 @@ class StocksIngest:
         bus: Bus,
         nasdaq: NasdaqClient,
         nordic: NordicClient,
-        settings: Settings,
+        settings: IngestStocksSettings,
         clock: Callable[[], float] = time.time,
         gap_retry_seconds: float = GAP_RETRY_SECONDS,
         gap_max_attempts: int = GAP_MAX_ATTEMPTS,
@@ -112,7 +103,7 @@ class StocksIngest:
         )
 
     # ---- commands and events ---------------------------------------------
-    async def handle(self, command: StocksBackfillRequestedV1) -> None:
+    async def handle_backfill(self, command: StocksBackfillRequestedV1) -> None:
         kind = "gap-refill" if command.requested_by == "gap-refill" else "backfill"
         job = JobRow(
             id=command.job_id,
@@ -126,8 +117,8 @@ class StocksIngest:
             batches_expected=None,
         )
 
-        async def fetch() -> FetchResult:
-            return await self.fetch_and_publish(command)
+        async def fetch(_stored: JobRow) -> FetchResult:
+            return await self.fetch_history(command)
 
         await run_ingest_job(
             self.pool,
@@ -150,7 +141,7 @@ class StocksIngest:
         await self.request_refills()
 
     # ---- fetching ----------------------------------------------------------
-    async def fetch_and_publish(self, command: StocksBackfillRequestedV1) -> FetchResult:
+    async def fetch_history(self, command: StocksBackfillRequestedV1) -> FetchResult:
         if command.start < self.settings.stocks_history_start:
             # The gateway answers 422 first; a command from elsewhere is refused too.
             raise PermanentError(
@@ -243,7 +234,13 @@ class StocksIngest:
         for offset in range(0, len(bars), PAGE_BARS):
             page = bars[offset : offset + PAGE_BARS]
             batch = StockPricesV1(
-                batch_id=batch_id_for(command.job_id, command.symbol, page[0].date, source),
+                batch_id=batch_id_for(
+                    command.job_id,
+                    command.symbol,
+                    STOCKS_INTERVAL,
+                    page[0].date.isoformat(),
+                    simulated=source == SIMULATED_SOURCE,
+                ),
                 job_id=command.job_id,
                 symbol=command.symbol,
                 exchange=command.exchange,

@@ -27,7 +27,7 @@ from ticktide_common.topology import (
     WRITER_STOCKS,
 )
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
-from ticktide_ingest_stocks.service import StocksIngest
+from ticktide_ingest_stocks.service import StocksIngester
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 
 # Every range the tests load has closed long before this.
@@ -148,7 +148,7 @@ async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> l
 class Pipeline:
     pool: asyncpg.Pool
     settings: Settings
-    ingest: StocksIngest
+    ingester: StocksIngester
     bus: Bus
     batches: list[StockPricesV1]
     http: list[httpx.AsyncClient]
@@ -188,7 +188,7 @@ async def make_pipeline(
         settings = isolated_bus.settings.model_copy(update=overrides)
         us = httpx.AsyncClient(base_url=settings.nasdaq_base_url, timeout=5)
         fi = httpx.AsyncClient(base_url=settings.nasdaq_nordic_base_url, timeout=5)
-        ingest = StocksIngest(
+        ingester = StocksIngester(
             pool=db_pool,
             bus=isolated_bus.bus,
             nasdaq=NasdaqClient.from_settings(settings, us),
@@ -197,10 +197,10 @@ async def make_pipeline(
             clock=lambda: NOW,
         )
         await isolated_bus.bus.consume(
-            INGEST_STOCKS_BACKFILLS, StocksBackfillRequestedV1, ingest.handle
+            INGEST_STOCKS_BACKFILLS, StocksBackfillRequestedV1, ingester.handle_backfill
         )
-        await isolated_bus.bus.consume(INGEST_STOCKS_STORED, StockPricesStoredV1, ingest.on_stored)
-        pipeline = Pipeline(db_pool, settings, ingest, isolated_bus.bus, writer_stand_in, [us, fi])
+        await isolated_bus.bus.consume(INGEST_STOCKS_STORED, StockPricesStoredV1, ingester.on_stored)
+        pipeline = Pipeline(db_pool, settings, ingester, isolated_bus.bus, writer_stand_in, [us, fi])
         built.append(pipeline)
         return pipeline
 

@@ -1,4 +1,4 @@
-"""StocksIngest against real RabbitMQ and PostgreSQL, with FakeNasdaq serving
+"""StocksIngester against real RabbitMQ and PostgreSQL, with FakeNasdaq serving
 both providers and a stand-in writer: bars are stored exactly as served, error
 blocks fail the job with the provider's words and publish nothing, 5xx and
 empty pages are retried, an unreachable provider falls back to simulated bars
@@ -13,7 +13,7 @@ import asyncpg
 from ticktide_common.jobs import get_job_progress
 from ticktide_common.testing.market import forget_stock_rows
 from ticktide_common.testing.processes import free_port
-from ticktide_ingest_stocks.answers import optional_decimal, plain_decimal
+from ticktide_ingest_stocks.nasdaq_format import optional_decimal, plain_decimal
 from ticktide_ingest_stocks.simulated import simulated_bars
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 
@@ -230,7 +230,7 @@ async def test_holes_become_gaps_but_weekends_and_holidays_do_not(
         (date(2024, 7, 10), date(2024, 7, 10), 1, "open"),
     ]
     # The refill requests cover exactly the missing sessions.
-    refills = await pipeline.ingest.request_refills()
+    refills = await pipeline.ingester.request_refills()
     # Other tests' symbols may have open gaps in the run's database: only ours count.
     mine = [
         p
@@ -244,7 +244,7 @@ async def test_holes_become_gaps_but_weekends_and_holidays_do_not(
         p
         for p in [
             await get_job_progress(pipeline.pool, j)
-            for j in await pipeline.ingest.request_refills()
+            for j in await pipeline.ingester.request_refills()
         ]
         if p is not None and p.symbol == us_symbol
     ]

@@ -23,11 +23,11 @@ async def test_scheduled_refresh_after_the_close(
     scheduler = Scheduler(
         pool=db_pool,
         bus=built.bus,
-        ingest=built.ingest,
+        ingester=built.ingester,
         settings=built.settings,
         clock=lambda: moment,
     )
-    built.ingest.clock = lambda: moment
+    built.ingester.clock = lambda: moment
 
     async with db_pool.acquire() as other:
         assert await repo.try_advisory_lock(other, SCHEDULER_LOCK_KEY)
@@ -47,7 +47,8 @@ async def test_scheduled_refresh_after_the_close(
     # After the close of 07-09: only that session is asked for.
     moment = datetime(2024, 7, 9, 20, 30, tzinfo=UTC).timestamp()
     await db_pool.execute(
-        "UPDATE ingest_jobs SET created_at = created_at - interval '2 hours' WHERE symbol = $1",
+        "UPDATE ingest_jobs SET created_at = created_at - interval '2 hours',"
+        " finished_at = finished_at - interval '2 hours' WHERE symbol = $1",
         us_symbol,
     )
     second = await scheduler.tick()

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from ticktide_common.upstream import UpstreamFormatError, UpstreamRejectedError
-from ticktide_ingest_stocks.answers import BadNumber, plain_decimal
 from ticktide_ingest_stocks.nasdaq import HISTORICAL_HEADERS, parse_historical
+from ticktide_ingest_stocks.nasdaq_format import BadNumber, plain_decimal
 from ticktide_ingest_stocks.nordic import parse_chart, parse_screener
 
 STATUS_OK = {"rCode": 200, "bCodeMessage": None, "developerMessage": None}

@@ -20,10 +20,11 @@ from typing import Protocol
 import httpx
 
 from ticktide_common.messages import WeatherObservationV1, WeatherSource
-from ticktide_common.settings import Settings, WeatherLocation
+from ticktide_common.settings import WeatherLocation
 from ticktide_common.upstream import Sleep, UpstreamClient, UpstreamRejectedError
 from ticktide_ingest_weather import open_meteo, openweather
 from ticktide_ingest_weather.hours import HOUR, hours_in
+from ticktide_ingest_weather.settings import IngestWeatherSettings
 
 __all__ = [
     "FORECAST_PATH",
@@ -173,7 +174,7 @@ class OpenWeatherClient:
 
 
 def provider_from_settings(
-    settings: Settings, http: httpx.AsyncClient, *, sleep: Sleep = asyncio.sleep
+    settings: IngestWeatherSettings, http: httpx.AsyncClient, *, sleep: Sleep = asyncio.sleep
 ) -> WeatherProvider:
     """OpenWeather when a key is configured, else Open-Meteo."""
     if settings.openweather_api_key:

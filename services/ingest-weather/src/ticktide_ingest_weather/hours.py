@@ -1,5 +1,6 @@
 """Hour arithmetic of hourly weather history (pure): alignment, the hours of a
-range, chunks of a backfill, and the deterministic batch ids."""
+range, chunks of a backfill, and the deterministic id of a current reading
+(a history chunk's is `ticktide_common.jobs.batch_id_for`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ __all__ = [
     "align_hour_down",
     "align_hour_up",
     "current_batch_id",
-    "historic_batch_id",
     "hour_chunks",
     "hours_in",
 ]
@@ -22,8 +22,6 @@ __all__ = [
 HOUR = timedelta(hours=1)
 MAX_CHUNK_HOURS = 744  # 31 days: one request to Open-Meteo's archive, one batch
 CURRENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "ticktide:weather-current")
-# The provider whose batch ids carry no source suffix (the default one).
-DEFAULT_SOURCE = "open-meteo"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -63,17 +61,6 @@ def hour_chunks(
         chunks.append((cursor, upper))
         cursor = upper
     return chunks
-
-
-def historic_batch_id(
-    job_id: uuid.UUID, location: str, first_hour: datetime, source: str
-) -> uuid.UUID:
-    """One chunk of one job. Sources other than the default get ids of their own, so
-    real rows fetched on a redelivery are not mistaken for stored simulated ones."""
-    name = f"{location}:{_utc(first_hour).isoformat()}"
-    if source != DEFAULT_SOURCE:
-        name = f"{name}:{source}"
-    return uuid.uuid5(job_id, name)
 
 
 def current_batch_id(location: str, observed: datetime, source: str) -> uuid.UUID:

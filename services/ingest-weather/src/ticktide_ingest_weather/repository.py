@@ -2,7 +2,7 @@
 
 The configured locations (upserted into `weather_locations` at start, looked
 up by name for a backfill command), the newest stored historic hour of a
-location, the recent-scheduled-job check and the scheduler's advisory lock.
+location, and the scheduler's advisory lock.
 The job transitions themselves live in `ticktide_common.ingest_lifecycle`.
 """
 
@@ -15,7 +15,6 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ticktide_common.db import advisory_unlock, try_advisory_lock
-from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL
 from ticktide_common.settings import WeatherLocation
 
 __all__ = [
@@ -23,7 +22,6 @@ __all__ = [
     "count_historic_hours",
     "find_location",
     "last_historic_hour",
-    "recent_scheduled_job_exists",
     "try_advisory_lock",
     "upsert_locations",
 ]
@@ -74,23 +72,3 @@ async def count_historic_hours(
         end,
     )
     return int(value or 0)
-
-
-async def recent_scheduled_job_exists(
-    pool: asyncpg.Pool, location: str, within_seconds: float
-) -> bool:
-    """A scheduled weather job of `location` younger than `within_seconds`, or one
-    still unfinished from the last hour (replicas and slow runs do not pile up)."""
-    value = await pool.fetchval(
-        """SELECT EXISTS (
-               SELECT 1 FROM ingest_jobs
-               WHERE domain = 'weather' AND kind = 'scheduled' AND symbol = $1
-                 AND interval_type = $2
-                 AND (created_at > now() - make_interval(secs => $3)
-                      OR (status NOT IN ('done', 'failed')
-                          AND created_at > now() - interval '1 hour')))""",
-        location,
-        WEATHER_HISTORY_INTERVAL,
-        within_seconds,
-    )
-    return bool(value)

@@ -3,8 +3,10 @@
 - `current_tick` (every `weather_current_seconds`): the current reading of
   every configured location. Repeats are harmless (deterministic batch ids).
 - `history_tick` (every `weather_history_seconds`): under a PostgreSQL
-  advisory lock (one replica at a time), for each location without a recent
-  scheduled job, a 'scheduled' history job from the hour after the newest
+  advisory lock (one replica at a time), for each location for which
+  `ticktide_common.ingest_lifecycle.scheduled_job_pending` finds no scheduled
+  job (finished within half a period, or unfinished and not stale), a
+  'scheduled' history job from the hour after the newest
   stored one (or `weather_history_days` back) up to the current hour
   (exclusive).
 """
@@ -18,15 +20,16 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import request_weather_backfill
+from ticktide_common.ingest_lifecycle import scheduled_job_pending
+from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, request_weather_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.periodic import run_periodically
-from ticktide_common.settings import Settings
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.hours import HOUR, align_hour_down
 from ticktide_ingest_weather.service import WeatherIngester, utc_now
+from ticktide_ingest_weather.settings import IngestWeatherSettings
 
-__all__ = ["HISTORY_LOCK_KEY", "WeatherScheduler", "history_range", "run_periodically"]
+__all__ = ["HISTORY_LOCK_KEY", "Scheduler", "history_range", "run_periodically"]
 
 log = get_logger(__name__)
 
@@ -46,7 +49,7 @@ def history_range(
     return (start, end) if start < end else None
 
 
-class WeatherScheduler:
+class Scheduler:
     """The two periodic duties of ingest-weather."""
 
     def __init__(
@@ -55,7 +58,7 @@ class WeatherScheduler:
         pool: asyncpg.Pool,
         bus: Bus,
         ingester: WeatherIngester,
-        settings: Settings,
+        settings: IngestWeatherSettings,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.pool = pool
@@ -82,8 +85,12 @@ class WeatherScheduler:
     async def _request_history(self) -> list[uuid.UUID]:
         jobs: list[uuid.UUID] = []
         for location in self.settings.weather_locations:
-            if await repo.recent_scheduled_job_exists(
-                self.pool, location.name, self.settings.weather_history_seconds / 2
+            if await scheduled_job_pending(
+                self.pool,
+                domain="weather",
+                symbol=location.name,
+                interval=WEATHER_HISTORY_INTERVAL,
+                period_seconds=self.settings.weather_history_seconds / 2,
             ):
                 continue
             last = await repo.last_historic_hour(self.pool, location.name)

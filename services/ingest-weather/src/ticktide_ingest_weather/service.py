@@ -5,8 +5,8 @@
 hours in `[start, end)` (aligned to the hour, never past the current hour) are
 fetched in chunks of at most 31 days, and each chunk with data is published as
 one `WeatherObservationsV1(kind="historic")` whose batch id is
-uuid5(job_id, "{location}:{first hour of the chunk}[:source]"), so a
-redelivered command republishes the same ids. When the provider is unreachable
+`ticktide_common.jobs.batch_id_for(job_id, location, "1h", first hour of the
+chunk)`, so a redelivered command republishes the same ids. When the provider is unreachable
 (`UpstreamUnavailableError`, never after a rejection) and
 `ticktide_simulated_fallback` is on, the remaining chunks come from the
 simulated source, labelled `simulated`. A command starting before
@@ -28,7 +28,7 @@ from ticktide_common.bus import Bus
 from ticktide_common.dates import day_start, iso_z
 from ticktide_common.errors import PermanentError
 from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
-from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL
+from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, batch_id_for
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     WeatherBackfillRequestedV1,
@@ -37,7 +37,7 @@ from ticktide_common.messages import (
     WeatherSource,
     WeatherStoredV1,
 )
-from ticktide_common.settings import Settings, WeatherLocation
+from ticktide_common.settings import WeatherLocation
 from ticktide_common.upstream import UpstreamUnavailableError
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.client import WeatherProvider
@@ -45,9 +45,9 @@ from ticktide_ingest_weather.hours import (
     HOUR,
     align_hour_down,
     current_batch_id,
-    historic_batch_id,
     hour_chunks,
 )
+from ticktide_ingest_weather.settings import IngestWeatherSettings
 from ticktide_ingest_weather.simulated import (
     SIMULATED_SOURCE,
     simulated_current,
@@ -76,7 +76,7 @@ class WeatherIngester:
         pool: asyncpg.Pool,
         bus: Bus,
         provider: WeatherProvider,
-        settings: Settings,
+        settings: IngestWeatherSettings,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.pool = pool
@@ -107,7 +107,7 @@ class WeatherIngester:
         await run_ingest_job(
             self.pool,
             job,
-            fetch=lambda: self.fetch_history(command),
+            fetch=lambda _stored: self.fetch_history(command),
             completer=self.completer,
             max_attempts=min(
                 self.settings.ingest_fetch_max_attempts, self.settings.bus_delivery_limit
@@ -164,7 +164,13 @@ class WeatherIngester:
         source: WeatherSource,
     ) -> None:
         batch = WeatherObservationsV1(
-            batch_id=historic_batch_id(command.job_id, location.name, first_hour, source),
+            batch_id=batch_id_for(
+                command.job_id,
+                location.name,
+                WEATHER_HISTORY_INTERVAL,
+                first_hour.isoformat(),
+                simulated=source == SIMULATED_SOURCE,
+            ),
             job_id=command.job_id,
             location=location.name,
             kind="historic",
@@ -187,6 +193,10 @@ class WeatherIngester:
     async def on_stored(self, event: WeatherStoredV1) -> None:
         if event.job_id is not None:
             await self.completer.try_finalize(event.job_id)
+
+    async def maintain(self) -> None:
+        """The periodic pass: finish jobs a race left unfinished."""
+        await self.completer.sweep()
 
     async def _log_completeness(self, job: JobRow) -> None:
         if job.start is None or job.end is None:

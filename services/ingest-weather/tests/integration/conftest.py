@@ -34,7 +34,7 @@ from ticktide_common.topology import (
     WRITER_WEATHER,
 )
 from ticktide_ingest_weather.client import provider_from_settings
-from ticktide_ingest_weather.scheduler import WeatherScheduler
+from ticktide_ingest_weather.scheduler import Scheduler
 from ticktide_ingest_weather.service import WeatherIngester
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
 
@@ -164,7 +164,7 @@ class Pipeline:
     pool: asyncpg.Pool
     settings: Settings
     ingester: WeatherIngester
-    scheduler: WeatherScheduler
+    scheduler: Scheduler
     bus: Bus
     batches: list[WeatherObservationsV1]
     http: httpx.AsyncClient
@@ -211,7 +211,7 @@ async def make_pipeline(
             provider=provider_from_settings(settings, http),
             settings=settings,
         )
-        scheduler = WeatherScheduler(
+        scheduler = Scheduler(
             pool=db_pool, bus=isolated_bus.bus, ingester=ingester, settings=settings
         )
         await isolated_bus.bus.consume(

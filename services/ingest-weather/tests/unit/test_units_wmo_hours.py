@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ticktide_common.jobs import batch_id_for
 from ticktide_ingest_weather.hours import (
     align_hour_down,
     align_hour_up,
     current_batch_id,
-    historic_batch_id,
     hour_chunks,
     hours_in,
 )
@@ -78,14 +78,13 @@ def test_chunks_of_a_month_and_more() -> None:
 
 def test_batch_ids_are_deterministic() -> None:
     job = uuid.uuid4()
-    assert historic_batch_id(job, "Helsinki", T0, "open-meteo") == historic_batch_id(
-        job, "Helsinki", T0, "open-meteo"
+    first = T0.isoformat()
+    assert batch_id_for(job, "Helsinki", "1h", first) == batch_id_for(job, "Helsinki", "1h", first)
+    assert batch_id_for(job, "Helsinki", "1h", first) == uuid.uuid5(
+        job, "Helsinki:1h:2024-01-01T00:00:00+00:00"
     )
-    assert historic_batch_id(job, "Helsinki", T0, "open-meteo") == uuid.uuid5(
-        job, "Helsinki:2024-01-01T00:00:00+00:00"
-    )
-    assert historic_batch_id(job, "Helsinki", T0, "simulated") == uuid.uuid5(
-        job, "Helsinki:2024-01-01T00:00:00+00:00:simulated"
+    assert batch_id_for(job, "Helsinki", "1h", first, simulated=True) == uuid.uuid5(
+        job, "Helsinki:1h:2024-01-01T00:00:00+00:00:simulated"
     )
     assert current_batch_id("Tokyo", T0, "open-meteo") != current_batch_id("Tokyo", T0, "simulated")
 

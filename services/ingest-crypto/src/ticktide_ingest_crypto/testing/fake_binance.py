@@ -42,7 +42,7 @@ from starlette.routing import Route
 from ticktide_common.messages import CandleV1
 from ticktide_common.testing.processes import free_port
 from ticktide_ingest_crypto.gaps import datetime_to_ms, interval_ms, slot_times
-from ticktide_ingest_crypto.klines import parse_kline
+from ticktide_ingest_crypto.binance import parse_kline
 
 __all__ = ["BINANCE_INTERVALS", "FakeBinance", "RecordedRequest", "generated_kline"]
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ticktide_ingest_crypto.klines import (
+from ticktide_ingest_crypto.binance import (
     ArchiveError,
     KlineFormatError,
     open_time_to_ms,
