@@ -1,29 +1,19 @@
-"""`ticktide backtest submit|show`: a batch submitted on the stack's host (the same
-validation, planning and queueing as `POST /api/crypto/backtest/batch`), followed
-live from its event stream, and a batch's ranked results."""
+"""`ticktide backtest submit|show`, through the API: a batch submitted as the
+calling user (`POST /api/crypto/backtest/batch`), followed live on its event
+stream (`events_url`, resumed with Last-Event-ID when the connection drops),
+and a batch's status and ranked results (`GET /api/crypto/backtest/batch/{id}`)."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ticktide_backtest_worker.engine.walkforward import LOWER_IS_BETTER
-from ticktide_backtest_worker.events import BatchEventLog
-from ticktide_cli import repository
 from ticktide_cli.context import CliContext, CliError
-from ticktide_common.topology import BACKTEST_WORKER_JOBS
-from ticktide_gateway.backtest import repository as batch_repository
-from ticktide_gateway.backtest.planning import BacktestBatchRequest
-from ticktide_gateway.backtest.submission import submit_batch
-from ticktide_gateway.validation import InvalidQuery
 
 __all__ = ["parse_grid", "submit_and_follow", "show_batch"]
 
@@ -48,56 +38,23 @@ def parse_grid(items: Sequence[str]) -> dict[str, Any]:
     return grid
 
 
-def _events(ctx: CliContext, redis: Redis) -> BatchEventLog:
-    s = ctx.settings
-    return BatchEventLog(
-        redis,
-        s.ticktide_redis_prefix,
-        maxlen=s.backtest_events_maxlen,
-        ttl_seconds=s.backtest_events_ttl_seconds,
-    )
-
-
 async def submit_and_follow(
-    ctx: CliContext,
-    redis: Redis,
-    body: Mapping[str, Any],
-    *,
-    owner: str | None,
-    follow: bool,
-    top: int,
-    console: Console,
-) -> uuid.UUID:
-    try:
-        request = BacktestBatchRequest.model_validate(body)
-    except ValidationError as exc:
-        raise CliError("; ".join(e["msg"] for e in exc.errors(include_url=False))) from None
-    user = await repository.batch_owner(ctx.pool, owner)
-    if user is None:
-        raise CliError(
-            f"no user {owner!r}"
-            if owner
-            else "no admin to own the batch: `ticktide user create --admin NAME`, or pass --user"
-        )
-    await ctx.require_consumer(BACKTEST_WORKER_JOBS, "backtest-worker")
-    events = _events(ctx, redis)
-    try:
-        batch = await submit_batch(
-            request, user_id=user, pool=ctx.pool, bus=ctx.bus, events=events, settings=ctx.settings
-        )
-    except InvalidQuery as exc:
-        raise CliError(str(exc)) from None
-    console.print(f"batch {batch.batch_id}: {batch.backtests} backtests in {batch.jobs} jobs")
+    ctx: CliContext, body: Mapping[str, Any], *, follow: bool, top: int, console: Console
+) -> str:
+    batch = await ctx.api.post("/api/crypto/backtest/batch", dict(body))
+    backtests = batch.get("backtests")
+    console.print(
+        f"batch {batch['batch_id']}: "
+        + (f"{backtests} backtests in " if backtests is not None else "")
+        + f"{batch['jobs']} jobs"
+    )
     if follow:
-        summary = await _follow(events, str(batch.batch_id), batch.jobs, console)
+        summary = await _follow(ctx, batch["events_url"], int(batch["jobs"]), console)
         _print_ranked(console, summary.get("best") or [], summary.get("rank_by", "sharpe"), top)
-    return batch.batch_id
+    return str(batch["batch_id"])
 
 
-async def _follow(
-    events: BatchEventLog, batch_id: str, jobs: int, console: Console
-) -> dict[str, Any]:
-    after = "0"
+async def _follow(ctx: CliContext, events_url: str, jobs: int, console: Console) -> dict[str, Any]:
     errors = 0
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -109,31 +66,28 @@ async def _follow(
     )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("backtests", total=jobs, eta="")
-        while True:
-            for entry in await events.read(batch_id, after, block_ms=1000):
-                after = entry.id
-                data = json.loads(entry.data) if entry.data else {}
-                if entry.event == "progress":
-                    eta = data.get("eta_seconds")
-                    bar.update(
-                        task,
-                        completed=data.get("done", 0),
-                        eta=f"eta {eta:.0f}s" if isinstance(eta, int | float) else "",
-                    )
-                elif entry.event == "error":
-                    errors += 1
-                    console.print(
-                        f"[red]job {data.get('job_id')} failed:[/red] {data.get('error')}"
-                    )
-                elif entry.event == "summary":
-                    bar.update(task, completed=jobs)
-                    console.print(
-                        f"done: {data.get('results')} results, "
-                        f"{data.get('jobs_failed', errors)} failed jobs, "
-                        f"{data.get('jobs_skipped', 0)} skipped, "
-                        f"status {data.get('status')}"
-                    )
-                    return dict(data)
+        async for entry in ctx.api.events(events_url):
+            data = json.loads(entry.data) if entry.data else {}
+            if entry.event == "progress":
+                eta = data.get("eta_seconds")
+                bar.update(
+                    task,
+                    completed=data.get("done", 0),
+                    eta=f"eta {eta:.0f}s" if isinstance(eta, int | float) else "",
+                )
+            elif entry.event == "error":
+                errors += 1
+                console.print(f"[red]job {data.get('job_id')} failed:[/red] {data.get('error')}")
+            elif entry.event == "summary":
+                bar.update(task, completed=jobs)
+                console.print(
+                    f"done: {data.get('results')} results, "
+                    f"{data.get('jobs_failed', errors)} failed jobs, "
+                    f"{data.get('jobs_skipped', 0)} skipped, "
+                    f"status {data.get('status')}"
+                )
+                return dict(data)
+    raise CliError(f"the event stream {events_url} ended before the batch's summary")
 
 
 def _print_ranked(
@@ -160,17 +114,12 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def show_batch(ctx: CliContext, batch_id: uuid.UUID, *, top: int, console: Console) -> None:
-    batch = await repository.backtest_batch(ctx.pool, batch_id)
-    if batch is None:
-        raise CliError(f"no backtest batch {batch_id}")
+async def show_batch(ctx: CliContext, batch_id: str, *, top: int, console: Console) -> None:
+    batch = await ctx.api.get(f"/api/crypto/backtest/batch/{batch_id}", limit=top)
+    jobs = batch["jobs"]
+    finished = int(jobs["done"]) + int(jobs["failed"]) + int(jobs["skipped"])
     console.print(
         f"batch {batch_id}: {batch['strategy']}, {batch['status']}, "
-        f"{batch['done']}/{batch['total_jobs']} jobs finished, created "
-        f"{batch['created_at'].isoformat()}"
+        f"{finished}/{jobs['total']} jobs finished, created {batch['created_at']}"
     )
-    rank_by = batch["rank_by"]
-    results = await batch_repository.batch_results(
-        ctx.pool, batch_id, rank_by, top, lower_is_better=rank_by in LOWER_IS_BETTER
-    )
-    _print_ranked(console, results, rank_by, top)
+    _print_ranked(console, batch.get("results") or [], batch["rank_by"], top)

@@ -1,27 +1,34 @@
-"""The `ticktide` command: thin typer wiring over the async command modules."""
+"""The `ticktide` command: thin typer wiring over the command modules. Every
+command but `migrate` and the bootstrap `user create --admin` is a client of
+the API (credentials.py says which URL and token; api_client.py makes the
+requests)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
 from rich.console import Console
 
+from ticktide_cli.api_client import ApiError, tls_verify
 from ticktide_cli.context import CliContext, CliError, open_context
-from ticktide_cli.crypto import run_archive_import, run_backfill
-from ticktide_cli.repository import open_gaps, open_stock_gaps
+from ticktide_cli.credentials import NOT_SIGNED_IN, Credential, resolve_credential, resolve_url
+from ticktide_cli.crypto import open_gaps, run_backfill
+from ticktide_cli.settings import get_settings
 from ticktide_cli.status import show_status
-from ticktide_cli.stocks_weather import run_stocks_backfill, run_weather_backfill
+from ticktide_cli.stocks_weather import open_stock_gaps, run_stocks_backfill, run_weather_backfill
 from ticktide_cli.timeparse import parse_utc
-from ticktide_cli.users import check_identity, create_user_from_cli, read_new_password
+from ticktide_cli.users import check_identity, create_user_via_api, read_new_password, read_password
 from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
-from ticktide_common.settings import CRYPTO_INTERVALS, Settings
+from ticktide_common.settings import CRYPTO_INTERVALS
 
 app = typer.Typer(
     help="Ticktide: market and weather data with distributed backtesting.",
@@ -42,19 +49,60 @@ err_console = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _run(command: Callable[[CliContext], Awaitable[T]]) -> T:
-    settings = Settings()
+@dataclass
+class Connection:
+    """The global options: where the API is and how to sign in to it."""
+
+    url: str | None = None
+    token: str | None = None
+    insecure: bool = False
+
+    def verify(self) -> Any:
+        return tls_verify(os.environ.get("TICKTIDE_CA_BUNDLE") or None, self.insecure)
+
+
+connection = Connection()
+
+
+@app.callback()
+def main_options(
+    url: Annotated[
+        str | None,
+        typer.Option(help="the API's base URL; default TICKTIDE_URL, else https://localhost:8443"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="a personal API token; default TICKTIDE_TOKEN, then the saved login"),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="do not verify the server's TLS certificate")
+    ] = False,
+) -> None:
+    connection.url, connection.token, connection.insecure = url, token, insecure
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _run(command: Callable[[CliContext], Awaitable[T]], max_connections: int = 16) -> T:
     configure_logging("cli", "WARNING")
+    credential: Credential | None = None
 
     async def main() -> T:
-        async with open_context(settings) as ctx:
+        nonlocal credential
+        credential = resolve_credential(connection.token, connection.url)
+        async with open_context(credential, connection.verify(), max_connections) as ctx:
             return await command(ctx)
 
     try:
         return asyncio.run(main())
+    except ApiError as exc:
+        hint = f"; {credential.refused_hint()}" if exc.status == 401 and credential else ""
+        raise _fail(f"{exc}{hint}") from None
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; the job goes on in the stack (see `ticktide status`)")
         raise typer.Exit(130) from None
@@ -69,15 +117,47 @@ def _date(option: str, value: str) -> datetime:
 
 @app.command()
 def status() -> None:
-    """Services, queues, stored series and recent jobs."""
+    """Services, queues and stored series, from the API."""
     healthy = _run(lambda ctx: show_status(ctx, console))
     raise typer.Exit(0 if healthy else 1)
 
 
 @app.command()
+def login(
+    username: Annotated[str | None, typer.Option(help="default: asked on the terminal")] = None,
+) -> None:
+    """Sign in to the API and keep a personal API token in your config directory
+    (the password from a prompt, or standard input's first line)."""
+    from ticktide_cli.login import log_in
+
+    url = resolve_url(connection.url)
+    try:
+        name = username or input("Username: ").strip()
+        password = read_password()
+        done = asyncio.run(log_in(url, name, password, verify=connection.verify()))
+    except (CliError, EOFError) as exc:
+        raise _fail(str(exc) or "no username given") from None
+    console.print(
+        f"signed in to {url} as {done.role} '{done.username}'; token saved in {done.path}"
+        + (f" (expires {done.expires_at})" if done.expires_at else "")
+    )
+
+
+@app.command()
+def logout() -> None:
+    """Revoke the saved login's token and delete it."""
+    from ticktide_cli.login import log_out
+
+    try:
+        console.print(asyncio.run(log_out(verify=connection.verify())))
+    except CliError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
 def migrate() -> None:
     """Create the database if needed and apply pending migrations."""
-    settings = Settings()
+    settings = get_settings()
     configure_logging("cli", "WARNING")
 
     async def main() -> MigrationRun:
@@ -119,15 +199,15 @@ def backfill_crypto(
         job = await run_backfill(
             ctx,
             symbol=symbol.upper(),
-            interval=interval,  # type: ignore[arg-type]
+            interval=interval,
             start=start_at,
             end=end_at,
             timeout=timeout,
             console=console,
         )
-        gaps, missing = await open_gaps(ctx.pool, job.symbol, job.interval)
+        gaps, missing = await open_gaps(ctx, job["symbol"], job["interval"])
         console.print(
-            f"stored {job.candles_stored} candles of {job.symbol} {job.interval}; "
+            f"stored {job['candles_stored']} candles of {job['symbol']} {job['interval']}; "
             f"open gaps in the series: {gaps} ({missing} candles)"
         )
 
@@ -164,9 +244,9 @@ def backfill_stocks(
             console=console,
         )
         for job in jobs:
-            gaps, sessions = await open_stock_gaps(ctx.pool, job.symbol)
+            gaps, sessions = await open_stock_gaps(ctx, job["symbol"])
             console.print(
-                f"stored {job.candles_stored} bars of {job.symbol}; "
+                f"stored {job['candles_stored']} bars of {job['symbol']}; "
                 f"open gaps: {gaps} ({sessions} sessions)"
             )
 
@@ -190,7 +270,7 @@ def backfill_weather(
         job = await run_weather_backfill(
             ctx, location, start=start_at, end=end_at, timeout=timeout, console=console
         )
-        console.print(f"stored {job.candles_stored} hours of {job.symbol}")
+        console.print(f"stored {job['candles_stored']} hours of {job['symbol']}")
 
     _run(command)
 
@@ -203,18 +283,23 @@ def import_binance_archive(
             help="monthly/daily kline .zip files", exists=True, dir_okay=False, readable=True
         ),
     ],
-    timeout: Annotated[float, typer.Option(help="seconds to wait per file")] = 1800.0,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the whole run")] = 1800.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="uploads in flight at once")] = 8,
 ) -> None:
-    """Import Binance public-archive kline zips (checksum verified when present)."""
+    """Import Binance public-archive kline zips (checksum verified when present):
+    uploaded and stored many at once, one verdict per file at the end."""
+    from ticktide_cli.archive_import import print_verdicts, run_archive_import
 
-    async def command(ctx: CliContext) -> None:
-        total = 0
-        for path in files:
-            job = await run_archive_import(ctx, path, timeout=timeout, console=console)
-            total += job.candles_stored
-        console.print(f"imported {total} candles from {len(files)} file(s)")
+    async def command(ctx: CliContext) -> list[Any]:
+        return await run_archive_import(
+            ctx, list(files), concurrency=concurrency, timeout=timeout, console=console
+        )
 
-    _run(command)
+    verdicts = _run(command, max_connections=concurrency + 4)
+    print_verdicts(console, verdicts)
+    failed = [v for v in verdicts if v.verdict != "stored"]
+    if failed:
+        raise _fail(f"{len(failed)} of {len(verdicts)} file(s) were not imported")
 
 
 @user_app.command("create")
@@ -222,29 +307,69 @@ def user_create(
     username: Annotated[str, typer.Argument(help="3-32 letters, digits, '_', '.', '-'")],
     admin: Annotated[bool, typer.Option("--admin", help="give the user the admin role")] = False,
     email: Annotated[
-        str | None, typer.Option(help="the user's address; default <username>@localhost")
+        str | None,
+        typer.Option(
+            help="the user's address (needed through the API); bootstrap default "
+            "<username>@localhost"
+        ),
     ] = None,
 ) -> None:
-    """Create a user in the database; the password is read from a prompt, or from
-    the first line of standard input when it is not a terminal."""
-    settings = Settings()
+    """Create a user through the API (as an admin), or — on the stack's host while
+    no admin exists — the first admin straight in the database. The password is
+    read from a prompt, or from the first line of standard input when it is not
+    a terminal."""
+    settings = get_settings()
     configure_logging("cli", "WARNING")
     try:
         check_identity(username, email)
-        password = read_new_password(settings)
-        user = asyncio.run(
-            create_user_from_cli(
-                settings,
-                username=username,
-                email=email,
-                password=password,
-                role="admin" if admin else "user",
+        credential = _credential_or_none()
+        bootstrap = admin and (credential is None or credential.origin == "operator")
+        if bootstrap and not _admin_exists_on_host():
+            from ticktide_cli.bootstrap import create_first_admin
+
+            password = read_new_password(settings)
+            user = asyncio.run(
+                create_first_admin(settings, username=username, email=email, password=password)
             )
-        )
+            console.print(f"created {user.role} '{user.username}' (id {user.id}, {user.email})")
+            return
+        if credential is None:
+            raise CliError(NOT_SIGNED_IN)
+        password = read_new_password(settings)
     except CliError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"created {user.role} '{user.username}' (id {user.id}, {user.email})")
+        raise _fail(str(exc)) from None
+
+    async def command(ctx: CliContext) -> dict[str, Any]:
+        return await create_user_via_api(
+            ctx,
+            username=username,
+            email=email,
+            password=password,
+            role="admin" if admin else "user",
+        )
+
+    made = _run(command)
+    console.print(f"created {made['role']} '{made['username']}' (id {made['id']}, {made['email']})")
+
+
+def _credential_or_none() -> Credential | None:
+    try:
+        return resolve_credential(connection.token, connection.url)
+    except CliError:
+        return None
+
+
+def _admin_exists_on_host() -> bool:
+    """Whether the host's database has an admin; True (no bootstrap) when it is
+    not reachable from here: the CLI is then a remote client."""
+    from ticktide_cli.bootstrap import admin_exists
+
+    try:
+        return asyncio.run(admin_exists(get_settings()))
+    except CliError as exc:
+        if "users table is missing" in str(exc):
+            raise
+        return True
 
 
 @backtest_app.command("submit")
@@ -262,7 +387,8 @@ def backtest_submit(
     initial_cash: Annotated[float, typer.Option()] = 10_000.0,
     rank_by: Annotated[str, typer.Option(help="metric that ranks the results")] = "sharpe",
     user: Annotated[
-        str | None, typer.Option(help="owner of the batch; default the first admin")
+        str | None,
+        typer.Option(help="no longer used: a batch belongs to the user whose token submits it"),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow/--no-follow", help="show progress and the ranking")
@@ -270,33 +396,30 @@ def backtest_submit(
     top: Annotated[int, typer.Option(help="rows of the ranking")] = 10,
 ) -> None:
     """Queue a grid of backtests to the workers; --follow shows progress and the ranking."""
-    from redis.asyncio import Redis
-
     from ticktide_cli.backtests import parse_grid, submit_and_follow
 
+    if user is not None:
+        raise _fail(
+            "--user is gone: a batch belongs to the user whose token submits it "
+            "(sign in as that user: `ticktide login`)"
+        )
     end_at = _date("--end", end) if end else datetime.now(UTC)
     start_at = _date("--start", start) if start else end_at - timedelta(days=365)
 
     async def command(ctx: CliContext) -> None:
-        redis = Redis.from_url(ctx.settings.redis_url)
-        try:
-            body = {
-                "symbols": [s.upper() for s in symbol],
-                "intervals": interval,
-                "start": start_at.isoformat(),
-                "end": end_at.isoformat(),
-                "strategy": strategy,
-                "grid": parse_grid(grid),
-                "fee": fee,
-                "slippage_bps": slippage_bps,
-                "initial_cash": initial_cash,
-                "rank_by": rank_by,
-            }
-            await submit_and_follow(
-                ctx, redis, body, owner=user, follow=follow, top=top, console=console
-            )
-        finally:
-            await redis.aclose()
+        body = {
+            "symbols": [s.upper() for s in symbol],
+            "intervals": interval,
+            "start": start_at.isoformat(),
+            "end": end_at.isoformat(),
+            "strategy": strategy,
+            "grid": parse_grid(grid),
+            "fee": fee,
+            "slippage_bps": slippage_bps,
+            "initial_cash": initial_cash,
+            "rank_by": rank_by,
+        }
+        await submit_and_follow(ctx, body, follow=follow, top=top, console=console)
 
     _run(command)
 
@@ -315,7 +438,7 @@ def backtest_show(
         batch_id = uuid.UUID(batch)
     except ValueError:
         raise typer.BadParameter("a batch id (uuid)", param_hint="BATCH") from None
-    _run(lambda ctx: show_batch(ctx, batch_id, top=top, console=console))
+    _run(lambda ctx: show_batch(ctx, str(batch_id), top=top, console=console))
 
 
 if __name__ == "__main__":

@@ -1,24 +1,19 @@
-"""Stock and weather loads from the CLI: backfill commands handed to ingest-stocks
-and ingest-weather, followed until their rows are stored (or have failed)."""
+"""Stock and weather loads from the CLI, through the API: backfills
+(`POST /api/admin/ingest/{stocks,weather}/backfill`) followed at their
+`status_url` until their rows are stored (or have failed). The gateway checks
+the symbols, the location and the range (404 / 422 with the reason)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 
 from ticktide_cli.context import CliContext, CliError
 from ticktide_cli.progress import follow_job
-from ticktide_cli.repository import stock_exchanges, weather_location_names
-from ticktide_common.jobs import JobProgress, request_stocks_backfill, request_weather_backfill
-from ticktide_common.topology import (
-    INGEST_STOCKS_BACKFILLS,
-    INGEST_WEATHER_BACKFILLS,
-    WRITER_STOCKS,
-    WRITER_WEATHER,
-)
 
-__all__ = ["run_stocks_backfill", "run_weather_backfill", "resolve_location"]
+__all__ = ["run_stocks_backfill", "run_weather_backfill", "open_stock_gaps"]
 
 # About 252 sessions in 365 days: the estimate the progress bar starts from.
 _SESSIONS_PER_DAY = 252 / 365
@@ -32,55 +27,38 @@ async def run_stocks_backfill(
     end: date,
     timeout: float,
     console: Console,
-) -> list[JobProgress]:
+) -> list[dict[str, Any]]:
     """One job per symbol, all queued first, then followed one by one."""
     if start >= end:
         raise CliError(f"--start {start} must be before --end {end}")
-    if (end - start).days > ctx.settings.max_backfill_days:
-        raise CliError(f"at most {ctx.settings.max_backfill_days} days per backfill")
-    known = await stock_exchanges(ctx.pool)
-    unknown = [s for s in symbols if s not in known]
-    if unknown:
-        raise CliError(
-            f"unknown stock symbol(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    await ctx.require_consumer(INGEST_STOCKS_BACKFILLS, "ingest-stocks")
-    await ctx.require_consumer(WRITER_STOCKS, "writer")
     jobs = []
     for symbol in symbols:
-        job_id = await request_stocks_backfill(
-            ctx.pool,
-            ctx.bus,
-            symbol=symbol,
-            exchange=known[symbol],  # type: ignore[arg-type]
-            start=start,
-            end=end,
-            requested_by="cli",
+        accepted = await ctx.api.post(
+            "/api/admin/ingest/stocks/backfill",
+            {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat()},
         )
-        console.print(f"backfill job {job_id}: {symbol} ({known[symbol]}) {start} → {end}")
-        jobs.append((symbol, job_id))
+        console.print(f"backfill job {accepted['job_id']}: {symbol} {start} → {end}")
+        jobs.append((symbol, accepted["status_url"]))
     estimate = int((end - start).days * _SESSIONS_PER_DAY)
     return [
         await follow_job(
             ctx,
-            job_id,
+            status_url,
             label=symbol,
             estimated_candles=estimate,
             timeout=timeout,
             console=console,
             unit="bars",
         )
-        for symbol, job_id in jobs
+        for symbol, status_url in jobs
     ]
 
 
-async def resolve_location(ctx: CliContext, name: str) -> str:
-    """The configured location's canonical name (matched case-insensitively)."""
-    names = await weather_location_names(ctx.pool)
-    for known in names:
-        if known.lower() == name.strip().lower():
-            return known
-    raise CliError(f"unknown location {name!r}; known: {', '.join(names) or 'none'}")
+async def open_stock_gaps(ctx: CliContext, symbol: str) -> tuple[int, int]:
+    """(open gaps, missing sessions) of the stock."""
+    quality = await ctx.api.get("/api/stocks/quality", symbol=symbol)
+    gaps = [g for g in quality.get("gaps") or [] if g.get("status") == "open"]
+    return len(gaps), int(quality.get("open") or 0)
 
 
 async def run_weather_backfill(
@@ -91,25 +69,23 @@ async def run_weather_backfill(
     end: datetime,
     timeout: float,
     console: Console,
-) -> JobProgress:
+) -> dict[str, Any]:
     start = start.replace(minute=0, second=0, microsecond=0)
     if end.minute or end.second or end.microsecond:
         end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     if start >= end:
         raise CliError(f"--start {start.isoformat()} must be before --end {end.isoformat()}")
-    if end - start > timedelta(days=ctx.settings.max_weather_backfill_days):
-        raise CliError(f"at most {ctx.settings.max_weather_backfill_days} days per backfill")
-    name = await resolve_location(ctx, location)
-    await ctx.require_consumer(INGEST_WEATHER_BACKFILLS, "ingest-weather")
-    await ctx.require_consumer(WRITER_WEATHER, "writer")
-    job_id = await request_weather_backfill(
-        ctx.pool, ctx.bus, location=name, start=start, end=end, requested_by="cli"
+    accepted = await ctx.api.post(
+        "/api/admin/ingest/weather/backfill",
+        {"location": location, "start": start.isoformat(), "end": end.isoformat()},
     )
-    console.print(f"backfill job {job_id}: {name} {start.isoformat()} → {end.isoformat()}")
+    console.print(
+        f"backfill job {accepted['job_id']}: {location} {start.isoformat()} → {end.isoformat()}"
+    )
     return await follow_job(
         ctx,
-        job_id,
-        label=name,
+        accepted["status_url"],
+        label=location,
         estimated_candles=int((end - start) / timedelta(hours=1)),
         timeout=timeout,
         console=console,

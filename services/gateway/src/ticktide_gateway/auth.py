@@ -1,13 +1,10 @@
 """Who is asking, and may they: the gateway's one authentication module.
 
-- A caller is identified by the session cookie (`__Host-ticktide_session`,
-  checked in Redis by `SessionStore.resolve`: one round trip) or by
-  `Authorization: Bearer ttk_...` (`principal_for_token`: one query). Neither,
-  or one that does not check out → 401. Redis (or PostgreSQL) failing → 503:
-  the check fails closed, never open.
-- A cookie-authenticated POST/PUT/PATCH/DELETE must carry the session's CSRF
-  token in `X-CSRF-Token` (compared in constant time) → 403 otherwise. Bearer
-  requests are exempt: browsers never attach that header on their own.
+- Who the caller is, and the CSRF rule, are `ticktide_common.principal_resolver`'s
+  (the auth service uses the same resolver): session cookie or Bearer token, 401
+  when neither checks out, 403 for a cookie-authenticated write without
+  `X-CSRF-Token`, 503 when Redis or PostgreSQL fails (closed, never open). This
+  module is the FastAPI wiring.
 - Routes declare who may call them with the `CurrentPrincipal` /
   `AdminPrincipal` aliases or router-level `Depends(current_principal)` /
   `Depends(require_admin)`. `GuardedRoute` (the routers' route class) runs the
@@ -25,17 +22,19 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-import asyncpg
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPBearer
-from redis.exceptions import RedisError
 
-from ticktide_common.api_tokens import principal_for_token
-from ticktide_common.logging import get_logger
 from ticktide_common.principal import Principal
-from ticktide_common.sessions import SessionStore, constant_time_equal
+from ticktide_common.principal_resolver import (
+    STATE_CHANGING_METHODS,
+    PrincipalRejected,
+    PrincipalResolver,
+    check_csrf,
+    presented_credential,
+)
 
 __all__ = [
     "Principal",
@@ -52,93 +51,44 @@ __all__ = [
     "AdminPrincipal",
 ]
 
-log = get_logger(__name__)
-
 PRINCIPAL_SCOPE_KEY = "ticktide.principal"
-STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-CSRF_HEADER = "x-csrf-token"
 
 Guard = Literal["user", "admin"]
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
-_INVALID_BEARER = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+def principal_resolver(request: Request) -> PrincipalResolver:
+    """The common resolver over this gateway's pool and session store."""
+    state = request.state
+    return PrincipalResolver(
+        state.pool, state.sessions, cookie_name=state.settings.session_cookie_name
+    )
 
 
-def _unauthenticated(headers: dict[str, str]) -> HTTPException:
-    return HTTPException(401, "authentication required", headers=headers)
+def _http_error(exc: PrincipalRejected) -> HTTPException:
+    return HTTPException(exc.status_code, exc.detail, headers=exc.headers or None)
 
 
-def _bearer_token(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer` header ("" when empty); None without
-    one. Other schemes (Basic from a proxy in front, say) are not ours: ignored."""
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-async def _resolve(request: Request) -> Principal:
-    bearer = _bearer_token(request)
-    if bearer is not None:
-        if not bearer:
-            raise _unauthenticated(_CHALLENGE)
-        pool: asyncpg.Pool = request.state.pool
-        try:
-            principal = await principal_for_token(pool, bearer)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            log.error("auth.token_check_failed", error=repr(exc))
-            raise HTTPException(503, "token store unavailable; try again shortly") from exc
-        if principal is None:
-            raise _unauthenticated(_INVALID_BEARER)
-        return principal
-
-    cookie = request.cookies.get(request.state.settings.session_cookie_name)
-    if not cookie:
-        raise _unauthenticated(_CHALLENGE)
-    sessions: SessionStore = request.state.sessions
+async def identify(request: Request) -> Principal:
+    """The caller (401/503), without the CSRF check: for page requests, whose
+    forms carry their token to the API calls they make. Resolved once per request."""
+    found = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(found, Principal):
+        return found
     try:
-        session = await sessions.resolve(cookie)
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.error("auth.session_check_failed", error=repr(exc))
-        raise HTTPException(503, "session store unavailable; try again shortly") from exc
-    if session is None:
-        raise _unauthenticated(_CHALLENGE)
-    return session
-
-
-def _check_csrf(request: Request, principal: Principal) -> None:
-    if principal.method != "session" or request.method not in STATE_CHANGING_METHODS:
-        return
-    sent = request.headers.get(CSRF_HEADER, "")
-    expected = principal.csrf_token or ""
-    if not sent or not expected or not constant_time_equal(sent, expected):
-        raise HTTPException(
-            403,
-            "missing or wrong X-CSRF-Token header: a cookie-authenticated "
-            f"{request.method} must send the csrf_token from GET /api/auth/me",
-        )
+        principal = await principal_resolver(request).identify(request)
+    except PrincipalRejected as exc:
+        raise _http_error(exc) from None
+    request.scope[PRINCIPAL_SCOPE_KEY] = principal
+    return principal
 
 
 async def authenticate(request: Request) -> Principal:
     """The caller, checked once per request (401/503), CSRF included (403)."""
-    found = request.scope.get(PRINCIPAL_SCOPE_KEY)
-    if isinstance(found, Principal):
-        return found
-    principal = await _resolve(request)
-    request.scope[PRINCIPAL_SCOPE_KEY] = principal
-    _check_csrf(request, principal)
-    return principal
-
-
-async def identify(request: Request) -> Principal:
-    """The caller (401/503 as `authenticate`), without the CSRF check: for page
-    requests, whose forms carry their token to the API calls they make."""
-    found = request.scope.get(PRINCIPAL_SCOPE_KEY)
-    if isinstance(found, Principal):
-        return found
-    principal = await _resolve(request)
-    request.scope[PRINCIPAL_SCOPE_KEY] = principal
+    principal = await identify(request)
+    try:
+        check_csrf(request, principal)
+    except PrincipalRejected as exc:
+        raise _http_error(exc) from None
     return principal
 
 
@@ -146,37 +96,15 @@ PrincipalCheck = Callable[[], Coroutine[Any, Any, str | None]]
 
 
 def principal_recheck(request: Request, principal: Principal) -> PrincipalCheck:
-    """A check, for a long response, of the credential the request came with:
-    it answers why that credential no longer holds (session ended or timed out;
-    token revoked, expired or its user disabled), or None while it does. A store
-    that cannot answer counts as no: the response ends (fail closed)."""
-    if principal.method == "token":
-        pool: asyncpg.Pool = request.state.pool
-        token = _bearer_token(request) or ""
+    """A check, for a long response, of the credential the request came with
+    (`PrincipalResolver.still_holds`): why it no longer holds, or None while it does."""
+    resolver = principal_resolver(request)
+    credential = presented_credential(request, resolver.cookie_name)
 
-        async def token_check() -> str | None:
-            try:
-                found = await principal_for_token(pool, token)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                log.error("auth.token_recheck_failed", error=repr(exc))
-                return "the token could not be re-checked"
-            if found is None or found.user_id != principal.user_id:
-                return "the token was revoked or expired, or its user disabled"
-            return None
+    async def recheck() -> str | None:
+        return await resolver.still_holds(credential, principal)
 
-        return token_check
-
-    sessions: SessionStore = request.state.sessions
-
-    async def session_check() -> str | None:
-        try:
-            live = await sessions.is_live(principal.credential_hash)
-        except (RedisError, OSError, TimeoutError) as exc:
-            log.error("auth.session_recheck_failed", error=repr(exc))
-            return "the session could not be re-checked"
-        return None if live else "the session ended"
-
-    return session_check
+    return recheck
 
 
 def _authorize(principal: Principal, guard: Guard) -> None:

@@ -75,24 +75,30 @@ async def test_anonymous_is_401_with_a_bearer_challenge(
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+MALFORMED = "Authorization must be 'Bearer <API token>'"
+INVALID_TOKEN = "API token is invalid, expired or revoked, or its user is disabled"
+ENDED_SESSION = "session expired or ended; log in again"
+
+
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "detail"),
     [
-        {"Authorization": "Bearer ttk_not-a-real-token"},
-        {"Authorization": "Bearer"},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": "Bearer " + "x" * 5000},
-        {"Cookie": f"{COOKIE}=not-a-session"},
-        {"Cookie": f"{COOKIE}="},
+        ({"Authorization": "Bearer ttk_not-a-real-token"}, INVALID_TOKEN),
+        ({"Authorization": "Bearer"}, MALFORMED),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, MALFORMED),
+        ({"Authorization": "Bearer " + "x" * 5000}, MALFORMED),
+        ({"Cookie": f"{COOKIE}=not-a-session"}, ENDED_SESSION),
+        ({"Cookie": f"{COOKIE}="}, "authentication required"),
     ],
     ids=["unknown-token", "empty-bearer", "basic", "huge-token", "unknown-session", "empty-cookie"],
 )
 async def test_bad_credentials_are_401(
-    anonymous_api: httpx.AsyncClient, headers: dict[str, str]
+    anonymous_api: httpx.AsyncClient, headers: dict[str, str], detail: str
 ) -> None:
+    """The wording is `ticktide_common.principal_resolver`'s, as the auth service's."""
     response = await anonymous_api.get("/api/crypto/symbols", headers=headers)
     assert response.status_code == 401, response.text
-    assert response.json() == {"detail": "authentication required"}
+    assert response.json() == {"detail": detail}
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
@@ -150,14 +156,18 @@ async def test_revoked_token_and_disabled_user_are_401(
     assert "invalid_token" in response.headers["www-authenticate"]
 
 
-async def test_other_authorization_schemes_do_not_hide_the_session(
+async def test_an_authorization_header_is_what_the_request_is_judged_by(
     anonymous_api: httpx.AsyncClient, db_pool: asyncpg.Pool, sessions: SessionStore
 ) -> None:
-    """Basic credentials of a proxy in front are not ours: the cookie still counts."""
+    """Issue 12: one rule with the auth service: a request with an `Authorization`
+    header is judged by it alone; another scheme (Basic) is a 401 even beside a
+    valid session cookie, as is a wrong bearer token."""
     session = await session_of(db_pool, sessions, "user")
-    headers = {"Cookie": f"{COOKIE}={session.token}", "Authorization": "Basic dXNlcjpwYXNz"}
+    headers = {"Cookie": f"{COOKIE}={session.token}"}
     assert (await anonymous_api.get("/api/crypto/symbols", headers=headers)).status_code == 200
-    # A bearer token, though, is what the request is judged by.
+    headers["Authorization"] = "Basic dXNlcjpwYXNz"
+    refused = await anonymous_api.get("/api/crypto/symbols", headers=headers)
+    assert refused.status_code == 401 and refused.json() == {"detail": MALFORMED}
     headers["Authorization"] = "Bearer ttk_wrong"
     assert (await anonymous_api.get("/api/crypto/symbols", headers=headers)).status_code == 401
 
