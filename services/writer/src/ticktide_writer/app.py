@@ -1,11 +1,16 @@
 """Wiring only: settings, pool, bus, the candle writer, the activity writer,
-the stock and weather writers and the health routes."""
+the stock and weather writers and the health routes.
+
+`start_writers` (the four consumers on a bus, over a pool) and `Writers.stop`
+are what the lifespan calls; `ticktide_writer.testing` runs the same writer
+in-process for the ingesters' tests."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TypedDict
 
 import asyncpg
 from fastapi import FastAPI
@@ -23,7 +28,6 @@ from ticktide_common.messages import (
     UserActivityV1,
     WeatherObservationsV1,
 )
-from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import (
     WRITER_ACTIVITY,
     WRITER_CANDLES,
@@ -34,12 +38,20 @@ from ticktide_common.topology import (
 from ticktide_writer.activity_writer import ActivityWriter
 from ticktide_writer.candle_writer import CandleWriter
 from ticktide_writer.repository import WriterRepository
+from ticktide_writer.settings import WriterSettings, get_settings
 from ticktide_writer.stock_writer import StockWriter
 from ticktide_writer.stocks_repository import StocksRepository
 from ticktide_writer.weather_repository import WeatherRepository
 from ticktide_writer.weather_writer import WeatherWriter
 
-__all__ = ["create_app", "WriterState", "SERVICE"]
+__all__ = [
+    "create_app",
+    "connect_bus",
+    "start_writers",
+    "Writers",
+    "WriterState",
+    "SERVICE",
+]
 
 SERVICE = "writer"
 # Stock and weather messages are few and each takes a pool connection while it
@@ -49,86 +61,103 @@ log = get_logger(__name__)
 
 
 @dataclass
-class WriterState:
-    pool: asyncpg.Pool
-    bus: Bus
-    writer: CandleWriter
+class Writers:
+    """The writer's four consumers, started on one bus over one pool."""
+
+    candles: CandleWriter
     activity: ActivityWriter
     stocks: StockWriter
     weather: WeatherWriter
 
+    async def stop(self) -> None:
+        await self.candles.stop()
+        await self.activity.stop()
+        await self.stocks.stop()
+        await self.weather.stop()
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+class WriterState(TypedDict):
+    settings: WriterSettings
+    pool: asyncpg.Pool
+    bus: Bus
+    writers: Writers
+
+
+async def connect_bus(settings: WriterSettings) -> Bus:
+    """The writer's bus on `settings`' prefix (its queues declared on connect)."""
+    topology = Topology(
+        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+    )
+    return await Bus.connect(
+        settings.amqp_url,
+        topology,
+        service=SERVICE,
+        publish_timeout=settings.bus_publish_timeout_seconds,
+    )
+
+
+async def start_writers(pool: asyncpg.Pool, bus: Bus, settings: WriterSettings) -> Writers:
+    """The candle, activity, stock and weather writers, started and consuming
+    their queues on `bus`; `Writers.stop` flushes and stops them."""
+
+    async def publish_stored(event: CandlesStoredV1) -> None:
+        await bus.publish(event)
+
+    fault = CommitFault.from_settings(settings)
+    candles = CandleWriter(
+        WriterRepository(pool),
+        publish_stored,
+        max_group_candles=settings.writer_group_max_candles,
+        max_group_wait=settings.writer_group_max_wait_ms / 1000,
+        fault=fault,
+    )
+    candles.start()
+    await bus.consume(
+        WRITER_CANDLES, CandleBatchV1, candles.handle, prefetch=settings.writer_prefetch
+    )
+    activity = ActivityWriter(WriterRepository(pool))
+    activity.start()
+    await bus.consume(
+        WRITER_ACTIVITY, UserActivityV1, activity.handle, prefetch=settings.writer_prefetch
+    )
+    stocks = StockWriter(StocksRepository(pool), bus.publish, fault=fault)
+    await bus.consume(WRITER_STOCKS, StockPricesV1, stocks.handle, prefetch=SERIES_PREFETCH)
+    weather = WeatherWriter(WeatherRepository(pool), bus.publish, fault=fault)
+    await bus.consume(
+        WRITER_WEATHER, WeatherObservationsV1, weather.handle, prefetch=SERIES_PREFETCH
+    )
+    return Writers(candles, activity, stocks, weather)
+
+
+def create_app(settings: WriterSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, WriterState] = {}
+    checks: dict[str, ReadinessCheck] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(
-            settings.database_url, min_size=1, max_size=4, application_name=f"ticktide-{SERVICE}"
-        )
-        topology = Topology(
-            prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
-        )
-        bus = await Bus.connect(
-            settings.amqp_url,
-            topology,
-            service=SERVICE,
-            publish_timeout=settings.bus_publish_timeout_seconds,
-        )
-
-        async def publish_stored(event: CandlesStoredV1) -> None:
-            await bus.publish(event)
-
-        fault = CommitFault.from_settings(settings)
-        writer = CandleWriter(
-            WriterRepository(pool),
-            publish_stored,
-            max_group_candles=settings.writer_group_max_candles,
-            max_group_wait=settings.writer_group_max_wait_ms / 1000,
-            fault=fault,
-        )
-        writer.start()
-        await bus.consume(
-            WRITER_CANDLES, CandleBatchV1, writer.handle, prefetch=settings.writer_prefetch
-        )
-        activity = ActivityWriter(WriterRepository(pool))
-        activity.start()
-        await bus.consume(
-            WRITER_ACTIVITY, UserActivityV1, activity.handle, prefetch=settings.writer_prefetch
-        )
-        stocks = StockWriter(StocksRepository(pool), bus.publish, fault=fault)
-        await bus.consume(WRITER_STOCKS, StockPricesV1, stocks.handle, prefetch=SERIES_PREFETCH)
-        weather = WeatherWriter(WeatherRepository(pool), bus.publish, fault=fault)
-        await bus.consume(
-            WRITER_WEATHER, WeatherObservationsV1, weather.handle, prefetch=SERIES_PREFETCH
-        )
-        state["current"] = app.state.writer = WriterState(
-            pool, bus, writer, activity, stocks, weather
-        )
-        heartbeat = start_heartbeat(bus, settings, SERVICE, checks)
-        log.info(
-            "writer.started",
-            queue=topology.queue_name(WRITER_CANDLES),
-            prefetch=settings.writer_prefetch,
-        )
-        try:
-            yield
-        finally:
-            await heartbeat.stop()
-            await writer.stop()
-            await activity.stop()
-            await stocks.stop()
-            await weather.stop()
-            await bus.close()
-            await pool.close()
-            state.pop("current", None)
-
-    def checks() -> dict[str, ReadinessCheck]:
-        current = state.get("current")
-        if current is None:
-            return {}
-        return {"postgres": postgres_check(current.pool), "rabbitmq": bus_check(current.bus)}
+    async def lifespan(app: FastAPI) -> AsyncIterator[WriterState]:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.database_url,
+                min_size=1,
+                max_size=4,
+                application_name=f"ticktide-{SERVICE}",
+            )
+            stack.push_async_callback(pool.close)
+            bus = await connect_bus(settings)
+            stack.push_async_callback(bus.close)
+            writers = await start_writers(pool, bus, settings)
+            stack.push_async_callback(writers.stop)  # runs before bus.close
+            checks.update(postgres=postgres_check(pool), rabbitmq=bus_check(bus))
+            stack.callback(checks.clear)
+            heartbeat = start_heartbeat(bus, settings, SERVICE, lambda: checks)
+            stack.push_async_callback(heartbeat.stop)  # runs before the writers stop
+            log.info(
+                "writer.started",
+                queue=bus.topology.queue_name(WRITER_CANDLES),
+                prefetch=settings.writer_prefetch,
+            )
+            yield WriterState(settings=settings, pool=pool, bus=bus, writers=writers)
+            log.info("writer.stopping")
 
     app = FastAPI(
         title="Ticktide writer",
@@ -138,5 +167,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.include_router(health_router(SERVICE, settings.ticktide_version, checks))
+    app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
     return app

@@ -15,9 +15,10 @@ from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
 from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import delete_bus_names
+from ticktide_common.testing.fixtures import delete_bus_names, settings_for
 from ticktide_common.topology import QueueSpec, Topology
 from ticktide_writer.app import create_app
+from ticktide_writer.settings import WriterSettings
 
 
 @dataclass
@@ -26,7 +27,7 @@ class IsolatedWriter:
 
     app: FastAPI
     bus: Bus
-    settings: Settings
+    settings: WriterSettings
     topology: Topology
 
     async def publish_raw(self, body: bytes, routing_key: str) -> None:
@@ -54,7 +55,7 @@ class IsolatedWriter:
 @pytest.fixture
 async def isolated_writer(settings: Settings) -> AsyncIterator[IsolatedWriter]:
     prefix = f"{settings.ticktide_bus_prefix}-w{uuid.uuid4().hex[:6]}"
-    writer_settings = settings.model_copy(update={"ticktide_bus_prefix": prefix})
+    writer_settings = settings_for(WriterSettings, settings, ticktide_bus_prefix=prefix)
     topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
     bus = await Bus.connect(settings.amqp_url, topology, service="writer-tests")
     app = create_app(writer_settings)

@@ -19,17 +19,19 @@ from fastapi import FastAPI
 from ticktide_common.bus import Bus
 from ticktide_common.messages import UserActivityV1
 from ticktide_common.settings import Settings
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.testing.users import create_test_user
 from ticktide_common.topology import WRITER_ACTIVITY, Topology
 from ticktide_writer.app import create_app
+from ticktide_writer.settings import WriterSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 async def writer_app(settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+    app = create_app(settings_for(WriterSettings, settings))
     async with app.router.lifespan_context(app):
         yield app
 

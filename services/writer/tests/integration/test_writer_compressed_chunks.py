@@ -26,11 +26,13 @@ from ticktide_common.messages import (
 )
 from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.topology import Topology
 from ticktide_writer.app import create_app
 from ticktide_writer.candle_writer import _classify
 from ticktide_writer.repository import WriterRepository
 from ticktide_writer.service import copy_text
+from ticktide_writer.settings import WriterSettings
 from ticktide_writer.stock_rows import new_stock, price_columns
 from ticktide_writer.stocks_repository import StocksRepository
 from ticktide_writer.weather_repository import WeatherRepository
@@ -52,7 +54,7 @@ async def timescaledb(db_pool: asyncpg.Pool) -> None:
 
 @pytest.fixture(scope="module")
 async def writer(timescaledb: None, settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
+    app = create_app(settings_for(WriterSettings, settings))
     async with app.router.lifespan_context(app):
         yield app
 

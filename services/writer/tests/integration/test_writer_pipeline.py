@@ -20,9 +20,11 @@ from ticktide_common.candle_json import candle_json_sql
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
 from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.topology import WRITER_CANDLES, Topology
 from ticktide_writer.app import create_app
+from ticktide_writer.settings import WriterSettings
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 Probe = EventProbe[CandlesStoredV1]
@@ -31,7 +33,7 @@ Probe = EventProbe[CandlesStoredV1]
 @pytest.fixture(scope="module")
 async def writer_app(settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
     """The writer app in this process, its lifespan running (consumer started)."""
-    app = create_app(settings)
+    app = create_app(settings_for(WriterSettings, settings))
     async with app.router.lifespan_context(app):
         yield app
 

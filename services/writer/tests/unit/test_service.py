@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from ticktide_common.faults import CommitFault
 from ticktide_common.messages import CandleBatchV1, CandleV1
-from ticktide_common.settings import Settings
 from ticktide_writer.service import (
     BatchSpan,
     base_asset,
@@ -23,6 +22,7 @@ from ticktide_writer.service import (
     stored_event,
     unique_candles,
 )
+from ticktide_writer.settings import WriterSettings
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -120,14 +120,22 @@ def test_stored_event_of_an_empty_batch_has_no_times() -> None:
 
 
 def test_commit_fault_is_inert_outside_tests() -> None:
-    settings = Settings(ticktide_env="dev", ticktide_fault_exit_after_commit=1, _env_file=None)  # type: ignore[call-arg]
+    settings = WriterSettings(
+        ticktide_env="dev",
+        ticktide_fault_exit_after_commit=1,
+        _env_file=None,  # type: ignore[call-arg]
+    )
     fault = CommitFault.from_settings(settings)
     fault.committed()  # would os._exit(137) if it were armed
     assert fault.exit_after_commit is None and fault.commits == 1
 
 
 def test_commit_fault_is_armed_in_tests() -> None:
-    settings = Settings(ticktide_env="test", ticktide_fault_exit_after_commit=3, _env_file=None)  # type: ignore[call-arg]
+    settings = WriterSettings(
+        ticktide_env="test",
+        ticktide_fault_exit_after_commit=3,
+        _env_file=None,  # type: ignore[call-arg]
+    )
     assert CommitFault.from_settings(settings).exit_after_commit == 3
 
 
