@@ -2,8 +2,11 @@
 
 `read_archive("BTCUSDT-1h-2024-01.zip")` opens the zip, verifies the checksum
 file `BTCUSDT-1h-2024-01.zip.CHECKSUM` beside it when there is one, and parses
-the CSV inside with `binance.parse_archive_csv`. Every problem is an
-`ArchiveError` with a message fit for the CLI.
+the CSV inside with `binance.parse_archive_csv`; `read_archive_bytes` does the
+same for an uploaded zip (`POST /api/admin/ingest/crypto/archive`), with caps on
+the compressed and the uncompressed size (a zip bomb stops at the cap, whatever
+its header claims). Every problem is an `ArchiveError` with a message fit for
+the CLI.
 """
 
 from __future__ import annotations
@@ -23,10 +26,22 @@ from ticktide_ingest_crypto.binance import (
     sha256_hex,
 )
 
-__all__ = ["ArchiveContents", "ArchiveError", "read_archive", "verify_checksum"]
+__all__ = [
+    "ArchiveContents",
+    "ArchiveError",
+    "read_archive",
+    "read_archive_bytes",
+    "verify_checksum",
+    "MAX_ZIP_BYTES",
+    "MAX_CSV_BYTES",
+]
 
 ARCHIVE_SOURCE = "binance-archive"
-_MAX_CSV_BYTES = 512 * 1024 * 1024
+# A monthly 1h archive is about 30 KiB zipped and 100 KiB of CSV; a daily 1h one
+# far less. These caps leave room for years of 1h rows and stop hostile uploads.
+MAX_ZIP_BYTES = 8 * 1024 * 1024
+MAX_CSV_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,16 +73,29 @@ def verify_checksum(zip_bytes: bytes, checksum_text: str, zip_name: str) -> None
 def read_archive(path: str | Path) -> ArchiveContents:
     """Candles of one monthly or daily kline zip (1h, 4h or 1d)."""
     path = Path(path)
-    name = parse_archive_name(path.name)
+    parse_archive_name(path.name)
     if not path.is_file():
         raise ArchiveError(f"{path}: no such file")
     zip_bytes = path.read_bytes()
     checksum_path = path.with_name(path.name + ".CHECKSUM")
+    checksum = checksum_path.read_text(errors="replace") if checksum_path.is_file() else None
+    return read_archive_bytes(path.name, zip_bytes, checksum)
+
+
+def read_archive_bytes(
+    filename: str, zip_bytes: bytes, checksum_text: str | None = None
+) -> ArchiveContents:
+    """Candles of the zip `zip_bytes` named `filename` (the name gives symbol,
+    interval and period); `checksum_text` is its `.CHECKSUM` file, or just the
+    hex digest, when known."""
+    name = parse_archive_name(filename)
+    if len(zip_bytes) > MAX_ZIP_BYTES:
+        raise ArchiveError(f"{filename}: larger than {MAX_ZIP_BYTES // (1024 * 1024)} MiB")
     verified = False
-    if checksum_path.is_file():
-        verify_checksum(zip_bytes, checksum_path.read_text(errors="replace"), path.name)
+    if checksum_text is not None:
+        verify_checksum(zip_bytes, checksum_text, filename)
         verified = True
-    csv_bytes = _csv_member(path, zip_bytes, f"{name.stem}.csv")
+    csv_bytes = _csv_member(filename, zip_bytes, f"{name.stem}.csv")
     candles = parse_archive_csv(csv_bytes, name)
     return ArchiveContents(
         symbol=name.symbol,
@@ -79,7 +107,7 @@ def read_archive(path: str | Path) -> ArchiveContents:
     )
 
 
-def _csv_member(path: Path, zip_bytes: bytes, expected: str) -> bytes:
+def _csv_member(filename: str, zip_bytes: bytes, expected: str) -> bytes:
     try:
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
@@ -88,12 +116,27 @@ def _csv_member(path: Path, zip_bytes: bytes, expected: str) -> bytes:
                 csvs = [info for info in members if info.filename.lower().endswith(".csv")]
                 if len(csvs) != 1:
                     raise ArchiveError(
-                        f"{path.name}: expected one CSV named {expected}, found "
-                        f"{[info.filename for info in members]}"
+                        f"{filename}: expected one CSV named {expected}, found "
+                        f"{[info.filename for info in members][:10]}"
                     )
                 chosen = csvs[0]
-            if chosen.file_size > _MAX_CSV_BYTES:
-                raise ArchiveError(f"{path.name}: {chosen.filename} is too large to import")
-            return archive.read(chosen)
-    except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"{path.name}: not a valid zip file ({exc})") from None
+            if chosen.file_size > MAX_CSV_BYTES:
+                raise ArchiveError(f"{filename}: {chosen.filename} is too large to import")
+            return _bounded_read(archive, chosen, filename)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise ArchiveError(f"{filename}: not a valid zip file ({exc})") from None
+    except (OSError, ValueError, RuntimeError) as exc:  # zlib errors, encrypted members
+        raise ArchiveError(f"{filename}: unreadable zip member ({exc})") from None
+
+
+def _bounded_read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, filename: str) -> bytes:
+    """The member's bytes, refusing past MAX_CSV_BYTES whatever its header says."""
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(_READ_CHUNK):
+            size += len(chunk)
+            if size > MAX_CSV_BYTES:
+                raise ArchiveError(f"{filename}: {member.filename} is too large to import")
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,164 @@
+"""The internal archive-import route: `POST /internal/archive?filename=NAME
+&requested_by=USER[&sha256=HEX]` with one Binance kline zip as the body. The
+gateway's admin endpoint (`POST /api/admin/ingest/crypto/archive`) streams the
+upload here after checking the caller. This route bounds the caller's imports
+not yet stored (429), parses the zip off the event loop (size caps against zip
+bombs, the file name's symbol and interval checked, every row checked), creates
+the `archive-import` job, publishes its candle batches with confirms, marks the
+job fetched, and answers 202 with the job: from then on the batches are the
+broker's and the writer's, and the finalizer closes the job as for a backfill."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from functools import lru_cache
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from ticktide_common.bus import Bus
+from ticktide_common.errors import PublishError
+from ticktide_common.import_jobs import MAX_UNFINISHED_IMPORTS, unfinished_imports
+from ticktide_common.jobs import batch_id_for, create_job, mark_job_failed, mark_job_fetched
+from ticktide_common.logging import get_logger
+from ticktide_common.messages import CandleBatchV1
+from ticktide_common.proxy_trust import PROXY_SECRET_HEADER
+from ticktide_common.sessions import constant_time_equal
+from ticktide_common.settings import ProxyTrustSettings
+from ticktide_ingest_crypto.archive import (
+    ARCHIVE_SOURCE,
+    MAX_ZIP_BYTES,
+    ArchiveContents,
+    ArchiveError,
+    read_archive_bytes,
+)
+
+__all__ = ["ARCHIVE_BATCH_SIZE", "import_archive", "router"]
+
+log = get_logger(__name__)
+
+# CandleBatchV1 allows 5000 candles: a monthly 1h archive (≤ 744) is one batch.
+ARCHIVE_BATCH_SIZE = 5000
+_INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_ZIP_BYTES:
+        raise HTTPException(413, f"an archive may be at most {MAX_ZIP_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_ZIP_BYTES:
+            raise HTTPException(413, f"an archive may be at most {MAX_ZIP_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def import_archive(
+    pool: asyncpg.Pool, bus: Bus, contents: ArchiveContents, requested_by: str
+) -> dict[str, Any]:
+    """Create the job, publish its batches (confirmed), mark it fetched."""
+    candles = sorted(contents.candles, key=lambda c: c.t)
+    job_id = await create_job(
+        pool,
+        kind="archive-import",
+        symbol=contents.symbol,
+        interval=contents.interval,
+        start=candles[0].t,
+        end=candles[-1].t + timedelta(milliseconds=_INTERVAL_MS[contents.interval]),
+        requested_by=requested_by,
+    )
+    pages = [
+        candles[offset : offset + ARCHIVE_BATCH_SIZE]
+        for offset in range(0, len(candles), ARCHIVE_BATCH_SIZE)
+    ]
+    try:
+        await asyncio.gather(
+            *(
+                bus.publish(
+                    CandleBatchV1(
+                        batch_id=batch_id_for(
+                            job_id,
+                            contents.symbol,
+                            contents.interval,
+                            int(page[0].t.timestamp() * 1000),
+                        ),
+                        job_id=job_id,
+                        symbol=contents.symbol,
+                        interval=contents.interval,  # type: ignore[arg-type]
+                        source=ARCHIVE_SOURCE,
+                        candles=page,
+                    )
+                )
+                for page in pages
+            )
+        )
+    except PublishError as exc:
+        await mark_job_failed(pool, job_id, f"publishing failed: {exc}")
+        raise HTTPException(503, "the message bus did not take the candles; try again") from exc
+    await mark_job_fetched(
+        pool, job_id, batches=len(pages), candles=len(candles), source=ARCHIVE_SOURCE
+    )
+    return {
+        "job_id": str(job_id),
+        "status_url": f"/api/admin/ingest/jobs/{job_id}",
+        "symbol": contents.symbol,
+        "interval": contents.interval,
+        "candles": len(candles),
+        "checksum_verified": contents.checksum_verified,
+    }
+
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+@lru_cache
+def _proxy_secret() -> str:
+    return ProxyTrustSettings().ticktide_proxy_secret
+
+
+def _check_caller(request: Request) -> None:
+    """With TICKTIDE_PROXY_SECRET set (every `make up`), only the gateway, which
+    sends it, may import; the service listens on the host's loopback either way."""
+    secret = _proxy_secret()
+    if secret and not constant_time_equal(request.headers.get(PROXY_SECRET_HEADER, ""), secret):
+        raise HTTPException(403, "only the gateway may import archives")
+
+
+@router.post("/archive", status_code=202)
+async def upload_archive(
+    request: Request,
+    filename: Annotated[str, Query(min_length=1, max_length=100)],
+    requested_by: Annotated[str, Query(min_length=1, max_length=64)],
+    sha256: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
+) -> JSONResponse:
+    _check_caller(request)
+    pool: asyncpg.Pool = request.state.pool
+    bus: Bus = request.state.bus
+    if await unfinished_imports(pool, requested_by) >= MAX_UNFINISHED_IMPORTS:
+        raise HTTPException(
+            429,
+            f"{requested_by} has {MAX_UNFINISHED_IMPORTS} imports not yet stored; "
+            "wait for some to finish",
+        )
+    data = await _body(request)
+    try:
+        contents = await asyncio.to_thread(read_archive_bytes, filename, data, sha256)
+    except ArchiveError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if not contents.candles:
+        raise HTTPException(422, f"{filename}: the archive holds no candles")
+    answer = await import_archive(pool, bus, contents, requested_by)
+    log.info(
+        "archive.imported",
+        filename=filename,
+        job_id=answer["job_id"],
+        candles=answer["candles"],
+        requested_by=requested_by,
+    )
+    return JSONResponse(answer, status_code=202)
