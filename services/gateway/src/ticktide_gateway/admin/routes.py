@@ -20,6 +20,7 @@ from ticktide_common.jobs import (
     request_weather_backfill,
 )
 from ticktide_common.logging import get_logger
+from ticktide_gateway.admin.schemas import BackfillAccepted, IngestJob
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.cache import JSON
 from ticktide_gateway.crypto import repository
@@ -27,6 +28,7 @@ from ticktide_gateway.crypto.quality import quality_report
 from ticktide_gateway.crypto.schemas import (
     INTERVAL_STEPS,
     BackfillRequest,
+    CryptoQuality,
     SeriesQuery,
     check_backfill_range,
 )
@@ -35,7 +37,12 @@ from ticktide_gateway.serialization import json_bytes
 from ticktide_gateway.stocks import repository as stocks_repository
 from ticktide_gateway.stocks.bodies import stock_gaps_body
 from ticktide_gateway.stocks.routes import find_stock
-from ticktide_gateway.stocks.schemas import StockQuery, StocksBackfillRequest, check_stocks_backfill
+from ticktide_gateway.stocks.schemas import (
+    StockQuality,
+    StockQuery,
+    StocksBackfillRequest,
+    check_stocks_backfill,
+)
 from ticktide_gateway.weather.routes import resolve_location
 from ticktide_gateway.weather.schemas import WeatherBackfillRequest, check_weather_backfill
 
@@ -46,6 +53,7 @@ router = APIRouter(prefix="/api", dependencies=[Depends(require_admin)], route_c
 log = get_logger(__name__)
 
 BACKFILL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": BackfillAccepted},
     404: {"description": "unknown symbol or location"},
     422: {"description": "bad body, start not before end, range too large, or outside the history"},
     503: {"description": "the message bus did not take the command"},
@@ -68,6 +76,7 @@ def _bus_unavailable(what: str, exc: PublishError) -> HTTPException:
     "/stocks/quality",
     tags=["stocks", "admin"],
     summary="Open and refilled gaps (missing trading sessions) of one stock",
+    responses={200: {"model": StockQuality}},
 )
 async def stock_quality(query: Annotated[StockQuery, Query()], pool: PoolDep) -> Response:
     """Gaps are missing sessions per the exchange's calendar (weekends and holidays
@@ -159,6 +168,7 @@ async def weather_backfill(
     "/crypto/quality",
     tags=["crypto", "admin"],
     summary="Expected, present, missing and refilled candles; open holes",
+    responses={200: {"model": CryptoQuality}},
 )
 async def quality(
     query: Annotated[SeriesQuery, Query()], pool: PoolDep, directory: SymbolsDep
@@ -180,6 +190,7 @@ async def quality(
     status_code=202,
     tags=["admin", "ingest"],
     summary="Queue a backfill of one series from the source",
+    responses={202: {"model": BackfillAccepted}},
 )
 async def crypto_backfill(
     request: BackfillRequest,
@@ -220,7 +231,10 @@ async def crypto_backfill(
 
 
 @router.get(
-    "/admin/ingest/jobs/{job_id}", tags=["admin", "ingest"], summary="Progress of one ingest job"
+    "/admin/ingest/jobs/{job_id}",
+    tags=["admin", "ingest"],
+    summary="Progress of one ingest job",
+    responses={200: {"model": IngestJob}, 404: {"description": "no such job"}},
 )
 async def ingest_job(job_id: uuid.UUID, pool: PoolDep) -> JSONResponse:
     progress = await get_job_progress(pool, job_id)

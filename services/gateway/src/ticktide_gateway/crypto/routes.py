@@ -16,6 +16,9 @@ from ticktide_gateway.crypto.bodies import buckets_body, prices_body, symbols_bo
 from ticktide_gateway.crypto.schemas import (
     BUCKET_STEPS,
     BucketsQuery,
+    CryptoAggregates,
+    CryptoPrices,
+    CryptoSymbols,
     PricesQuery,
     bucket_window,
     resolve_price_window,
@@ -49,7 +52,11 @@ PRICES_EXAMPLE = {
 }
 
 
-@router.get("/symbols", summary="Active cryptocurrencies and what is stored of each")
+@router.get(
+    "/symbols",
+    summary="Active cryptocurrencies and what is stored of each",
+    responses={200: {"model": CryptoSymbols}},
+)
 async def symbols(pool: PoolDep, cache: CacheDep) -> Response:
     cached = await cache.get(cache.symbols_key)
     if cached is not None:
@@ -63,7 +70,7 @@ async def symbols(pool: PoolDep, cache: CacheDep) -> Response:
     "/prices",
     summary="OHLCV candles of one series, ordered by open time",
     responses={
-        200: {"content": {JSON: {"example": PRICES_EXAMPLE}}},
+        200: {"model": CryptoPrices, "content": {JSON: {"example": PRICES_EXAMPLE}}},
         404: {"description": "unknown symbol"},
         422: {"description": "bad interval, date, range or limit"},
     },
@@ -127,6 +134,7 @@ async def prices(
     "/aggregates",
     summary="4-hour or daily buckets of the hourly candles of one symbol",
     responses={
+        200: {"model": CryptoAggregates},
         404: {"description": "unknown symbol"},
         422: {"description": "bad bucket, date or range"},
     },

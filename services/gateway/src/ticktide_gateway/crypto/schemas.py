@@ -22,6 +22,7 @@ from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, iso_z
 from ticktide_common.messages import CryptoInterval
 from ticktide_common.settings import CRYPTO_INTERVALS
 from ticktide_gateway.aggregate_paths import BUCKET_ORIGIN, bucket_ceil
+from ticktide_gateway.schemas import ResponseModel
 from ticktide_gateway.validation import InvalidQuery, Symbol, Timestamp, as_utc
 
 __all__ = [
@@ -36,6 +37,15 @@ __all__ = [
     "DEFAULT_BUCKETS",
     "BucketsQuery",
     "bucket_window",
+    "CryptoCandle",
+    "CryptoPrices",
+    "CryptoBucket",
+    "CryptoAggregates",
+    "StoredInterval",
+    "CryptoSymbol",
+    "CryptoSymbols",
+    "QualityGap",
+    "CryptoQuality",
 ]
 
 INTERVAL_STEPS: dict[str, timedelta] = {
@@ -206,3 +216,77 @@ def check_backfill_range(
     except DateOutOfRange as exc:
         raise InvalidQuery(str(exc)) from exc
     return start_utc, end_utc
+
+
+# Response models: what the routes answer (their bodies are pre-built bytes; these
+# are declared with `responses={200: {"model": ...}}` and checked by tests/api).
+
+
+class CryptoCandle(ResponseModel):
+    """One candle: open time and OHLCV, JSON numbers equal to the stored digits."""
+
+    t: datetime = Field(description="open time (UTC)")
+    o: float
+    h: float
+    l: float  # noqa: E741 - the API's name
+    c: float
+    v: float
+
+
+class CryptoPrices(ResponseModel):
+    symbol: str
+    interval: CryptoInterval
+    source: str | None = Field(description="'+'-joined sources of the candles; null: none")
+    candles: list[CryptoCandle]
+
+
+class CryptoBucket(CryptoCandle):
+    """A bucket of hourly candles: `t` its start, `n` the hours present."""
+
+    n: int
+
+
+class CryptoAggregates(ResponseModel):
+    symbol: str
+    bucket: Literal["4h", "1d"]
+    start: datetime = Field(description="the first bucket's start (inclusive)")
+    end: datetime = Field(description="exclusive")
+    source: str | None
+    candles: list[CryptoBucket]
+
+
+class StoredInterval(ResponseModel):
+    candles: int
+    first: datetime
+    last: datetime
+    source: str | None
+
+
+class CryptoSymbol(ResponseModel):
+    symbol: str = Field(description="trading pair, e.g. BTCUSDT")
+    base: str = Field(description="base asset, e.g. BTC")
+    name: str
+    source: str | None
+    intervals: dict[str, StoredInterval] = Field(description="by interval; only stored ones")
+
+
+class CryptoSymbols(ResponseModel):
+    symbols: list[CryptoSymbol]
+
+
+class QualityGap(ResponseModel):
+    start: datetime
+    end: datetime
+    candles: int
+
+
+class CryptoQuality(ResponseModel):
+    symbol: str
+    interval: CryptoInterval
+    first: datetime | None
+    last: datetime | None
+    expected: int
+    present: int
+    missing: int
+    refilled: int
+    gaps: list[QualityGap]

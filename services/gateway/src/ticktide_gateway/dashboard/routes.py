@@ -15,19 +15,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from ticktide_common.health import ReadinessCheck
 from ticktide_gateway.auth import CurrentPrincipal, GuardedRoute, current_principal
-from ticktide_gateway.backtest import repository as backtest_repository
-from ticktide_gateway.backtest.listing import BatchItem, batch_item
+from ticktide_gateway.backtests import repository as backtest_repository
+from ticktide_gateway.backtests.listing import batch_item
 from ticktide_gateway.dashboard import repository as repo
+from ticktide_gateway.dashboard.schemas import (
+    RECENT_BATCHES,
+    RUNNING_BATCHES,
+    CryptoQuote,
+    Dashboard,
+    DashboardBatches,
+    Freshness,
+    HealthSummary,
+    SourceFreshness,
+    StockQuote,
+    WeatherNow,
+)
 from ticktide_gateway.deps import ChecksDep, HttpDep, PoolDep, SettingsDep
 from ticktide_gateway.health.report import (
     HealthReportCache,
@@ -47,86 +58,8 @@ router = APIRouter(
     route_class=GuardedRoute,
 )
 
-RECENT_BATCHES = 5
-RUNNING_BATCHES = 20
 HEALTH_TIMEOUT_SECONDS = 1.0  # at most; less when the probe timeout is shorter
 _CACHE_ATTRIBUTE = "dashboard_health_cache"
-
-SessionDate = date  # the field below is named `date` too
-
-
-class CryptoQuote(BaseModel):
-    symbol: str = Field(description="the trading pair, e.g. BTCUSDT")
-    base: str
-    name: str
-    t: datetime | None = Field(description="open time of the newest 1h candle")
-    price: float | None = Field(description="close of the newest 1h candle")
-    price_24h_ago: float | None = Field(description="close of the 1h candle 24 h before it")
-    change_24h_pct: float | None = Field(
-        description="percent change over those 24 h; null when either close is unknown"
-    )
-    source: str | None
-
-
-class StockQuote(BaseModel):
-    symbol: str
-    name: str
-    exchange: str
-    currency: str
-    date: SessionDate | None = Field(description="the newest stored session")
-    price: float | None = Field(description="its close")
-    previous_close: float | None = Field(description="close of the session before it")
-    change_pct: float | None = Field(description="percent change from the previous close")
-    source: str | None
-
-
-class WeatherNow(BaseModel):
-    location: str
-    t: datetime | None = Field(description="observation time; null when none stored yet")
-    temperature: float | None = Field(description="°C")
-    humidity: float | None = Field(description="%")
-    pressure: float | None = Field(description="hPa")
-    wind_speed: float | None = Field(description="m/s")
-    description: str | None
-    source: str | None
-
-
-class DashboardBatches(BaseModel):
-    running: list[BatchItem] = Field(
-        description=f"queued ones, newest first, at most {RUNNING_BATCHES}"
-    )
-    recent: list[BatchItem] = Field(
-        description=f"the {RECENT_BATCHES} newest, whatever their status"
-    )
-
-
-class HealthSummary(BaseModel):
-    status: str = Field(description='"ok" when every service and dependency is, else "degraded"')
-    services: dict[str, str] = Field(description='each service: "ok", "degraded" or "down"')
-    dependencies: dict[str, str] = Field(description='postgresql, redis, rabbitmq: "ok" or "down"')
-
-
-class SourceFreshness(BaseModel):
-    table: str
-    last: datetime | None = Field(description="time of the newest stored row (candle, bar, hour)")
-    age_seconds: float | None = Field(description="now minus `last`")
-    simulated: bool = Field(description="the newest rows are simulated data")
-
-
-class Freshness(BaseModel):
-    crypto: SourceFreshness
-    stocks: SourceFreshness
-    weather: SourceFreshness
-
-
-class Dashboard(BaseModel):
-    generated_at: datetime
-    crypto: list[CryptoQuote] = Field(description="every active pair, by symbol")
-    stocks: list[StockQuote] = Field(description="every active stock, by exchange and symbol")
-    weather: list[WeatherNow] = Field(description="every active location, by name")
-    batches: DashboardBatches
-    health: HealthSummary
-    freshness: Freshness
 
 
 def _service_urls(settings: GatewaySettings) -> dict[str, str]:

@@ -9,16 +9,26 @@ Names in a request are looked up in the catalog first; an unknown one answers
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
 
 from ticktide_common.logging import get_logger
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.database import repository as database_repository
-from ticktide_gateway.database.routes import BackgroundJob, Hypertable
+from ticktide_gateway.database.schemas import (
+    AnalyzedTable,
+    AnalyzeRequest,
+    AnalyzeResult,
+    BackgroundJob,
+    ContinuousAggregateEntry,
+    DatabaseTables,
+    Hypertable,
+    RefreshedAggregate,
+    RefreshRequest,
+    RefreshResult,
+    TableEntry,
+)
 from ticktide_gateway.deps import PoolDep
 
 __all__ = ["router"]
@@ -36,67 +46,6 @@ NO_TIMESCALEDB = (
     "TimescaleDB is not installed in this database, so there are no continuous "
     "aggregates to refresh"
 )
-
-
-class TableEntry(BaseModel):
-    name: str
-    size_bytes: int = Field(description="table, indexes and TOAST (a hypertable's chunks too)")
-    size: str = Field(description="size_bytes, human-readable")
-    row_estimate: int | None = Field(
-        description="the planner's estimate (pg_class.reltuples); null until first analyzed"
-    )
-    hypertable: Hypertable | None = Field(description="null unless a TimescaleDB hypertable")
-
-
-class ContinuousAggregateEntry(BaseModel):
-    name: str
-    hypertable: str = Field(description="the hypertable it aggregates")
-    materialized_only: bool | None
-
-
-class DatabaseTables(BaseModel):
-    timescaledb: bool
-    tables: list[TableEntry]
-    continuous_aggregates: list[ContinuousAggregateEntry]
-    jobs: list[BackgroundJob] | None = Field(
-        description="every TimescaleDB background job and its last run; null without TimescaleDB"
-    )
-    jobs_error: str | None = Field(description="why `jobs` is null where TimescaleDB is")
-
-
-TableName = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class AnalyzeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    table: TableName | None = Field(default=None, description="a public table; null: all")
-
-
-class AnalyzedTable(BaseModel):
-    name: str
-    row_estimate: int | None = Field(description="the planner's estimate after ANALYZE")
-
-
-class AnalyzeResult(BaseModel):
-    analyzed: list[AnalyzedTable]
-    duration_ms: float
-
-
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: TableName | None = Field(default=None, description="a continuous aggregate; null: all")
-
-
-class RefreshedAggregate(BaseModel):
-    name: str
-    duration_ms: float
-
-
-class RefreshResult(BaseModel):
-    refreshed: list[RefreshedAggregate]
-    duration_ms: float
 
 
 def _ms(since: float) -> float:

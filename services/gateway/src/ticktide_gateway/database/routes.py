@@ -5,14 +5,12 @@ Also the answer models of those figures, shared with `/api/admin/database/tables
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
 
 from ticktide_gateway.auth import GuardedRoute, require_admin
 from ticktide_gateway.cache import JSON
 from ticktide_gateway.database import repository as database_repository
+from ticktide_gateway.database.schemas import BackgroundJob, DatabaseInfo, Hypertable
 from ticktide_gateway.deps import PoolDep
 from ticktide_gateway.serialization import json_bytes
 
@@ -40,52 +38,6 @@ INFO_DESCRIPTION = (
     "TimescaleDB is). Counting reads whole tables: an occasional admin look, not a "
     "dashboard poll."
 )
-
-
-class BackgroundJob(BaseModel):
-    job_id: int
-    proc_name: str = Field(
-        description="e.g. policy_compression, policy_refresh_continuous_aggregate"
-    )
-    hypertable: str | None = Field(description="the hypertable or continuous aggregate it serves")
-    schedule_interval_seconds: int | None
-    scheduled: bool | None
-    job_status: str | None = Field(description="Scheduled, Running, Paused; null: never run")
-    last_run_status: str | None = Field(description="Success or Failed; null: never run")
-    last_run_started_at: datetime | None
-    last_successful_finish: datetime | None
-    next_start: datetime | None
-    total_runs: int | None
-    total_successes: int | None
-    total_failures: int | None
-
-
-class Hypertable(BaseModel):
-    chunks: int | None
-    compressed_chunks: int | None
-    before_compression_bytes: int | None = Field(description="null before any compression")
-    after_compression_bytes: int | None
-    jobs: list[BackgroundJob] | None = Field(description="its background jobs")
-    error: str | None = Field(description="null, or the figures that failed and why")
-
-
-class TableFigures(BaseModel):
-    table: str
-    rows: int
-    size_bytes: int
-    size: str
-    first: datetime | None
-    last: datetime | None
-    hypertable: Hypertable | None
-
-
-class DatabaseInfo(BaseModel):
-    """The answer's shape, for the OpenAPI document (the body is built by json_bytes)."""
-
-    timescaledb: bool
-    tables: list[TableFigures]
-    jobs: list[BackgroundJob] | None
-    jobs_error: str | None
 
 
 @router.get(

@@ -30,6 +30,7 @@ from ticktide_gateway.health.report import (
     probe_service,
     public_summary,
 )
+from ticktide_gateway.health.schemas import HealthAnswer
 from ticktide_gateway.settings import GatewaySettings
 
 __all__ = ["router", "full_report", "health_cache_of"]
@@ -49,6 +50,10 @@ _CACHE_ATTRIBUTE = "health_report_cache"
     "callers get the overall status and each service's status, from a report at most a "
     "few seconds old; admins get the full report (each service's health and readiness, "
     "the dependencies and the backtest workers).",
+    responses={
+        200: {"model": HealthAnswer},
+        503: {"model": HealthAnswer, "description": "a service or a dependency is not ok"},
+    },
 )
 async def api_health(
     request: Request, settings: SettingsDep, http: HttpDep, checks: ChecksDep, bus: BusDep

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, NamedTuple
-
-from pydantic import BaseModel
+from typing import Any, NamedTuple
 
 from ticktide_common.messages import ServiceHeartbeatV1
 from ticktide_common.topology import Topology
+from ticktide_gateway.health.schemas import InstanceRow, QueueRow, ServicesReport
 
 __all__ = [
     "STALE_PERIODS",
@@ -38,37 +37,6 @@ __all__ = [
 
 STALE_PERIODS = 3
 RETENTION_SECONDS = 3600.0  # an instance not heard from for this long is forgotten
-
-
-class InstanceRow(BaseModel):
-    service: str
-    instance: str | None
-    host: str | None
-    pid: int | None
-    version: str | None
-    started_at: datetime | None
-    last_seen: datetime | None
-    ready: bool
-    checks: dict[str, str]
-    stale: bool
-    status: Literal["running", "stopping", "unreachable"]
-    via: Literal["heartbeat", "probe"]
-
-
-class QueueRow(BaseModel):
-    name: str
-    messages: int | None  # ready to be delivered
-    unacknowledged: int | None  # delivered, not yet acked (known from the management API only)
-    consumers: int | None
-    dead_letters: int | None  # ready in its `.dlq`
-    missing: bool = False
-
-
-class ServicesReport(BaseModel):
-    instances: list[InstanceRow]
-    queues: list[QueueRow]
-    source: Literal["management", "declare"]
-    queues_error: str | None = None
 
 
 class QueueDepth(NamedTuple):

@@ -6,15 +6,25 @@ backtest throughput, in time buckets for charts."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.deps import PoolDep
 from ticktide_gateway.performance import repository as performance_repository
 from ticktide_gateway.performance.repository import BUCKET_ORIGIN, LatencyRow
+from ticktide_gateway.performance.schemas import (
+    BacktestBucket,
+    BacktestThroughput,
+    EndpointFigures,
+    IngestBucket,
+    IngestSource,
+    Latencies,
+    Performance,
+    RequestBucket,
+    Window,
+)
 
 __all__ = ["router", "WINDOWS", "bucket_starts"]
 
@@ -25,7 +35,6 @@ router = APIRouter(
     route_class=GuardedRoute,
 )
 
-Window = Literal["1h", "24h", "7d"]
 # window → (its length, the width of one bucket of its series)
 WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
     "1h": (timedelta(hours=1), timedelta(minutes=1)),
@@ -36,77 +45,6 @@ BACKTEST_NOTE = (
     "backtest_jobs does not record which worker ran a job, so throughput is for all "
     "workers together"
 )
-
-
-class Latencies(BaseModel):
-    requests: int
-    requests_per_minute: float = Field(description="requests / minutes of the window")
-    errors_5xx: int
-    errors_4xx: int
-    error_rate: float | None = Field(description="share of requests answered 5xx (0..1)")
-    client_error_rate: float | None = Field(description="share of requests answered 4xx (0..1)")
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-
-
-class EndpointFigures(Latencies):
-    endpoint: str = Field(description="the route template, e.g. /api/crypto/prices")
-    method: str
-
-
-class RequestBucket(BaseModel):
-    t: datetime = Field(description="the bucket's start")
-    requests: int
-    errors: int = Field(description="answered 5xx")
-    client_errors: int = Field(description="answered 4xx")
-    p95_ms: float | None = Field(description="null for a bucket without requests")
-
-
-class IngestBucket(BaseModel):
-    t: datetime
-    rows: int = Field(description="rows in the batches the writer committed")
-    batches: int
-
-
-class IngestSource(BaseModel):
-    source: str = Field(description="crypto, stocks or weather")
-    table: str
-    rows: int = Field(description="rows committed in the window")
-    batches: int
-    rows_per_minute: float
-    last: datetime | None = Field(description="time of the newest stored row")
-    lag_seconds: float | None = Field(description="the window's end minus `last`")
-    simulated: bool = Field(description="the newest rows are simulated data")
-    series: list[IngestBucket]
-
-
-class BacktestBucket(BaseModel):
-    t: datetime
-    jobs: int = Field(description="jobs finished: done + failed + skipped")
-    done: int
-    failed: int
-    skipped: int
-
-
-class BacktestThroughput(BaseModel):
-    per_worker: bool = Field(description="false: figures are for all workers together")
-    note: str
-    jobs: int
-    jobs_per_minute: float
-    series: list[BacktestBucket]
-
-
-class Performance(BaseModel):
-    window: Window
-    start: datetime
-    end: datetime
-    bucket_seconds: int
-    overall: Latencies = Field(description="every request of the window")
-    endpoints: list[EndpointFigures] = Field(description="most requested first")
-    series: list[RequestBucket] = Field(description="every bucket of the window, oldest first")
-    ingest: list[IngestSource]
-    backtests: BacktestThroughput
 
 
 def bucket_starts(start: datetime, end: datetime, step: timedelta) -> list[datetime]:

@@ -23,10 +23,15 @@ from ticktide_gateway.stocks.bodies import (
     stock_prices_body,
 )
 from ticktide_gateway.stocks.schemas import (
+    LatestStocks,
     LatestStocksQuery,
+    MultiStockPrices,
     MultiStockQuery,
+    StockData,
+    StockPrices,
     StockQuery,
     StockRangeQuery,
+    StockStats,
     parse_symbol_list,
     stats_window,
     stock_window,
@@ -88,7 +93,7 @@ async def find_stock(pool: PoolDep, symbol: str) -> repo.StockRow:
 @router.get(
     "/data",
     summary="One stock's facts: name, exchange, currency, stored range, latest bar",
-    responses={**NOT_FOUND, **BAD_INPUT},
+    responses={200: {"model": StockData}, **NOT_FOUND, **BAD_INPUT},
 )
 async def data(query: Annotated[StockQuery, Query()], pool: PoolDep, cache: CacheDep) -> Response:
     """`first_date`/`last_date`/`days` describe every stored bar; `latest` is the
@@ -105,7 +110,11 @@ async def data(query: Annotated[StockQuery, Query()], pool: PoolDep, cache: Cach
 @router.get(
     "/prices",
     summary="Daily bars of one stock, ordered by date",
-    responses={200: {"content": {JSON: {"example": PRICES_EXAMPLE}}}, **NOT_FOUND, **BAD_INPUT},
+    responses={
+        200: {"model": StockPrices, "content": {JSON: {"example": PRICES_EXAMPLE}}},
+        **NOT_FOUND,
+        **BAD_INPUT,
+    },
 )
 async def prices(
     query: Annotated[StockRangeQuery, Query()], pool: PoolDep, cache: CacheDep
@@ -139,6 +148,7 @@ async def prices(
     "/multi",
     summary="Daily bars of several stocks (any exchanges) over one window",
     responses={
+        200: {"model": MultiStockPrices},
         404: {"description": "an unknown symbol (named)"},
         422: {"description": "a malformed symbol, more than 20 symbols, bad date or range"},
     },
@@ -180,7 +190,10 @@ async def multi(
 @router.get(
     "/latest",
     summary="The latest session of every active stock, with the change on the day",
-    responses={422: {"description": "exchange other than NASDAQ or OMXH"}},
+    responses={
+        200: {"model": LatestStocks},
+        422: {"description": "exchange other than NASDAQ or OMXH"},
+    },
 )
 async def latest(
     query: Annotated[LatestStocksQuery, Query()], pool: PoolDep, cache: CacheDep
@@ -200,7 +213,7 @@ async def latest(
     "/stats",
     summary="Return, volatility, 52-week range, volume and drawdown of one stock",
     description=STATS_DEFINITIONS,
-    responses={**NOT_FOUND, **BAD_INPUT},
+    responses={200: {"model": StockStats}, **NOT_FOUND, **BAD_INPUT},
 )
 async def stats(
     query: Annotated[StockRangeQuery, Query()], pool: PoolDep, cache: CacheDep

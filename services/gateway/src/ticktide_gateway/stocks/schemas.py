@@ -11,9 +11,10 @@ source's history start and by now (`ticktide_common.dates`).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -22,6 +23,7 @@ from ticktide_common.dates import (
     day_start,
 )
 from ticktide_common.messages import StockExchange
+from ticktide_gateway.schemas import ResponseModel
 from ticktide_gateway.validation import (
     DAY,
     EARLIEST,
@@ -35,6 +37,15 @@ from ticktide_gateway.validation import (
 )
 
 __all__ = [
+    "StockBar",
+    "StockPrices",
+    "MultiStockPrices",
+    "StockData",
+    "LatestStock",
+    "LatestStocks",
+    "StockStats",
+    "StockGap",
+    "StockQuality",
     "MAX_MULTI_SYMBOLS",
     "DEFAULT_STOCK_DAYS",
     "StockQuery",
@@ -222,3 +233,102 @@ def check_stocks_backfill(
     check_history_bounds(
         day_start(start), day_start(end), day_start(earliest), now, ahead, "stocks"
     )
+
+
+# Response models: what the routes answer (pre-built bytes, declared with
+# `responses={200: {"model": ...}}` and checked by tests/api).
+
+
+class StockBar(ResponseModel):
+    """One daily bar; `o` null where the exchange publishes no open (Helsinki)."""
+
+    date: dt.date = Field(description="the trading day")
+    o: float | None
+    h: float
+    l: float  # noqa: E741 - the API's name
+    c: float
+    v: float
+
+
+class StockPrices(ResponseModel):
+    symbol: str
+    exchange: StockExchange
+    source: str | None = Field(description="'+'-joined sources of the bars; null: none")
+    prices: list[StockBar]
+
+
+class MultiStockPrices(ResponseModel):
+    stocks: list[StockPrices] = Field(description="one prices body per symbol, in the order asked")
+
+
+class StockData(ResponseModel):
+    symbol: str
+    name: str
+    exchange: StockExchange
+    currency: str
+    source: str | None
+    first_date: dt.date | None
+    last_date: dt.date | None
+    days: int
+    latest: StockBar | None = Field(description="the newest bar; null when none is stored")
+
+
+class LatestStock(ResponseModel):
+    """A stock's newest bar (all bar fields null when nothing is stored) and its change
+    against the previous stored session's close (null without one)."""
+
+    symbol: str
+    name: str
+    exchange: StockExchange
+    currency: str
+    date: dt.date | None
+    o: float | None
+    h: float | None
+    l: float | None  # noqa: E741 - the API's name
+    c: float | None
+    v: float | None
+    change: float | None
+    change_pct: float | None = Field(description="percent")
+    source: str | None
+
+
+class LatestStocks(ResponseModel):
+    exchange: StockExchange | None
+    source: str | None
+    stocks: list[LatestStock]
+
+
+class StockStats(ResponseModel):
+    symbol: str
+    exchange: StockExchange
+    source: str | None
+    start: str | None = Field(description="YYYY-MM-DD, or an ISO time as given")
+    end: str | None = Field(description="YYYY-MM-DD, or an ISO time as given (exclusive)")
+    days: int
+    first_close: float | None
+    last_close: float | None
+    period_return: float | None
+    annualized_volatility: float | None
+    high_52w: float | None
+    low_52w: float | None
+    average_volume: float | None
+    max_drawdown: float | None
+
+
+class StockGap(ResponseModel):
+    start: dt.date = Field(description="first missing session")
+    end: dt.date = Field(description="last missing session (inclusive)")
+    sessions: int
+    status: Literal["open", "refilled"]
+    refill_attempts: int
+    detected_at: datetime
+    last_attempt_at: datetime | None
+    refilled_at: datetime | None
+
+
+class StockQuality(ResponseModel):
+    symbol: str
+    exchange: StockExchange
+    open: int = Field(description="missing sessions not refilled yet")
+    refilled: int
+    gaps: list[StockGap]

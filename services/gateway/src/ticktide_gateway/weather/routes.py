@@ -18,6 +18,8 @@ from ticktide_gateway.weather import repository as repo
 from ticktide_gateway.weather.bodies import current_weather_body, historic_weather_body
 from ticktide_gateway.weather.schemas import (
     MAX_WEATHER_RANGE_DAYS,
+    CurrentWeather,
+    HistoricWeather,
     HistoricWeatherQuery,
     LocationQuery,
     weather_window,
@@ -55,7 +57,10 @@ async def resolve_location(pool: PoolDep, name: str, directory: SymbolDirectory)
     "/current",
     summary="The latest current-weather observation of one location",
     description=UNITS,
-    responses={404: {"description": "unknown location, or nothing stored for it yet"}},
+    responses={
+        200: {"model": CurrentWeather},
+        404: {"description": "unknown location, or nothing stored for it yet"},
+    },
 )
 async def current(
     query: Annotated[LocationQuery, Query()],
@@ -79,6 +84,7 @@ async def current(
     summary="Hourly observations of one location, or their daily aggregates",
     description=HISTORIC_DESCRIPTION,
     responses={
+        200: {"model": HistoricWeather},
         404: {"description": "unknown location"},
         422: {"description": f"bad date, aggregate, or a range over {MAX_WEATHER_RANGE_DAYS} days"},
     },

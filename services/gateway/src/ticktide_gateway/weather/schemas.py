@@ -9,12 +9,14 @@ source's history start and by now (`ticktide_common.dates`).
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ticktide_common.dates import day_start
+from ticktide_gateway.schemas import ResponseModel
 from ticktide_gateway.validation import (
     DAY,
     DateOrTime,
@@ -37,6 +39,12 @@ __all__ = [
     "WeatherBackfillRequest",
     "weather_window",
     "check_weather_backfill",
+    "Observation",
+    "CurrentWeather",
+    "WeatherDay",
+    "HourlyWeather",
+    "DailyWeather",
+    "HistoricWeather",
 ]
 
 DEFAULT_WEATHER_DAYS = 7
@@ -131,3 +139,58 @@ def check_weather_backfill(
         )
     check_history_bounds(start_utc, end_utc, day_start(earliest), now, ahead, "weather")
     return start_utc, end_utc
+
+
+# Response models: what the routes answer (pre-built bytes, declared with
+# `responses={200: {"model": ...}}` and checked by tests/api).
+
+
+class Observation(ResponseModel):
+    """°C, %, hPa, m/s; null where the provider gave none."""
+
+    t: datetime = Field(description="observation time (UTC)")
+    temperature: float | None
+    humidity: float | None
+    pressure: float | None
+    wind_speed: float | None
+    description: str | None
+
+
+class CurrentWeather(ResponseModel):
+    location: str
+    source: str
+    observation: Observation
+
+
+class WeatherDay(ResponseModel):
+    """One UTC day's aggregates of the hourly observations."""
+
+    date: dt.date
+    temperature_min: float | None
+    temperature_mean: float | None
+    temperature_max: float | None
+    humidity_mean: float | None
+    pressure_mean: float | None
+    wind_speed_mean: float | None
+    hours: int
+
+
+class HourlyWeather(ResponseModel):
+    location: str
+    source: str | None = Field(description="'+'-joined sources of the rows; null: none")
+    start: str = Field(description="YYYY-MM-DD at midnight, else an ISO time (inclusive)")
+    end: str = Field(description="exclusive")
+    aggregate: None = Field(description="null: hourly observations")
+    observations: list[Observation]
+
+
+class DailyWeather(ResponseModel):
+    location: str
+    source: str | None
+    start: str
+    end: str
+    aggregate: Literal["daily"]
+    days: list[WeatherDay]
+
+
+HistoricWeather = HourlyWeather | DailyWeather

@@ -1,0 +1,18 @@
+"""The base of the gateway's response models.
+
+`additionalProperties: false` in the document: an answer carrying a field its
+model does not name fails schemathesis' response-schema check (tests/api), so a
+model cannot silently fall behind what the route returns.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ResponseModel"]
+
+
+class ResponseModel(BaseModel):
+    """A response body: exactly these fields."""
+
+    model_config = ConfigDict(extra="forbid")
