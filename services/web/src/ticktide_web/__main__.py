@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ticktide_common.service import run_service
-from ticktide_common.settings import get_settings
 from ticktide_web.app import SERVICE, create_app
+from ticktide_web.settings import get_settings
 
 
 def main() -> None:

@@ -27,12 +27,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ticktide_common.health import ReadinessCheck, health_router
 from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import TrustedProxyMiddleware
-from ticktide_common.settings import Settings, get_settings
 from ticktide_web import pages
 from ticktide_web.api import ApiError, ApiSession
 from ticktide_web.assets import DEFAULT_BUILD_DIR, AssetManifest
 from ticktide_web.deps import SignInRequired, WebState
 from ticktide_web.rendering import PageContext, build_environment, login_redirect
+from ticktide_web.settings import WebSettings, get_settings
 
 __all__ = ["create_app", "SERVICE"]
 
@@ -50,7 +50,7 @@ def _page_routers() -> list[Any]:
     return routers
 
 
-def create_app(settings: Settings | None = None, build_dir: str | None = None) -> FastAPI:
+def create_app(settings: WebSettings | None = None, build_dir: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     assets = AssetManifest.load(DEFAULT_BUILD_DIR if build_dir is None else Path(build_dir))
     env = build_environment(assets)

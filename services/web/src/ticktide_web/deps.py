@@ -10,16 +10,16 @@ import httpx
 from fastapi import Depends, Request
 from jinja2 import Environment
 
-from ticktide_common.settings import Settings
 from ticktide_web.api import ApiSession
 from ticktide_web.assets import AssetManifest
 from ticktide_web.rendering import PageContext
+from ticktide_web.settings import WebSettings
 
 __all__ = ["WebState", "SignInRequired", "PageDep", "PublicPageDep", "SettingsDep"]
 
 
 class WebState(TypedDict):
-    settings: Settings
+    settings: WebSettings
     http: httpx.AsyncClient
     env: Environment
     assets: AssetManifest
@@ -49,10 +49,10 @@ async def public_page(request: Request) -> PageContext:
     return page
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> WebSettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
 PageDep = Annotated[PageContext, Depends(signed_in_page)]
 PublicPageDep = Annotated[PageContext, Depends(public_page)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[WebSettings, Depends(get_settings)]

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from ticktide_common.settings import Settings
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
 from ticktide_web.rendering import PageContext
+from ticktide_web.settings import WebSettings
 
 router = APIRouter()
 
@@ -24,7 +24,7 @@ async def _render(page: PageContext, status_code: int = 200, **context: Any) -> 
     tokens = await page.api.get("/api/auth/tokens")
     # Revoked tokens are gone for good; expired ones stay listed, marked, until revoked.
     active = [t for t in tokens if t.get("state", "live") != "revoked"]
-    settings: Settings = page.request.state.settings
+    settings: WebSettings = page.request.state.settings
     return page.render(
         "account.html",
         title="Account",
