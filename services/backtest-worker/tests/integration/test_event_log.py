@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.settings import Settings
-from ticktide_gateway.backtest.batch_reader import BatchReaderHub
-from ticktide_gateway.backtest.sse import batch_event_stream
-from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit
+from ticktide_gateway.backtests.batch_reader import BatchReaderHub
+from ticktide_gateway.backtests.sse import batch_event_stream
+from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit
 
 pytestmark = pytest.mark.integration
 

@@ -48,9 +48,10 @@ from ticktide_gateway.activity_log import ActivityMiddleware
 from ticktide_gateway.admin import archive_import
 from ticktide_gateway.admin import routes as admin
 from ticktide_gateway.aggregate_paths import series_path as series_path_of
-from ticktide_gateway.backtest.batch_reader import BatchReaderHub
-from ticktide_gateway.backtest.live import LiveBatches
-from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit
+from ticktide_gateway.backtests import routes as backtest
+from ticktide_gateway.backtests.batch_reader import BatchReaderHub
+from ticktide_gateway.backtests.live import LiveBatches
+from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit
 from ticktide_gateway.body_limits import install_body_limits
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
@@ -73,7 +74,6 @@ from ticktide_gateway.request_metrics import (
     RequestMetricsMiddleware,
     insert_request_metrics,
 )
-from ticktide_gateway.routes import backtest
 from ticktide_gateway.settings import GatewaySettings, get_settings
 from ticktide_gateway.stocks import routes as stocks
 from ticktide_gateway.weather import routes as weather

@@ -16,7 +16,7 @@ from ticktide_common.bus import Bus
 from ticktide_common.health import ReadinessCheck
 from ticktide_common.sessions import SessionStore
 from ticktide_gateway.aggregate_paths import SeriesPath
-from ticktide_gateway.backtest.live import LiveBatches
+from ticktide_gateway.backtests.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
 from ticktide_gateway.crypto import repository
 from ticktide_gateway.settings import GatewaySettings
@@ -89,7 +89,7 @@ class GatewayState(TypedDict):
     sessions: SessionStore
     activity: ActivityRecorder
     backtest_events: BatchEventLog
-    live_batches: LiveBatches  # batch readers and stream/run caps (backtest.live)
+    live_batches: LiveBatches  # batch readers and stream/run caps (backtests.live)
     series_path: SeriesPath  # how series are aggregated here, asked once at start-up
 
 

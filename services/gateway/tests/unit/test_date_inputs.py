@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
+from ticktide_gateway.backtests.planning import BacktestBatchRequest, BacktestRunRequest
 from ticktide_gateway.crypto.schemas import BackfillRequest, PricesQuery, check_backfill_range
 from ticktide_gateway.stocks.schemas import MultiStockQuery, StockRangeQuery
 from ticktide_gateway.validation import InvalidQuery

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ticktide_gateway.backtest.planning import RANKABLE_METRICS, BacktestBatchRequest
+from ticktide_gateway.backtests.planning import RANKABLE_METRICS, BacktestBatchRequest
 from ticktide_gateway.crypto.schemas import BackfillRequest, PricesQuery
 from ticktide_gateway.openapi_doc import SETTING_MAXIMUM, with_setting_bounds
 from ticktide_gateway.settings import GatewaySettings

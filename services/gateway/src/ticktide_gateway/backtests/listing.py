@@ -1,7 +1,8 @@
 """A user's backtest batches as lists (`GET /api/crypto/backtest/batches`, the
-dashboard): the item and page models, and the opaque keyset cursor.
+dashboard): items from rows, and the opaque keyset cursor (the item and page
+models are in `schemas.py`).
 
-Pure: no I/O (rows come from `backtest.repository.list_batches`). A cursor
+Pure: no I/O (rows come from `backtests.repository.list_batches`). A cursor
 names the last batch of a page by (created_at, id), the order of the list; the
 next page is what sorts after it. Anything that is not a cursor this module
 wrote is an `InvalidQuery` (→ 422).
@@ -16,8 +17,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from pydantic import BaseModel, Field
 
+from ticktide_gateway.backtests.schemas import BatchItem, BatchPage
 from ticktide_gateway.validation import InvalidQuery
 
 __all__ = ["BatchItem", "BatchPage", "BatchKey", "encode_cursor", "decode_cursor", "batch_item"]
@@ -31,30 +32,6 @@ _BAD_CURSOR = (
     "query parameter 'before': not a cursor of this list; pass the `next` of the "
     "previous page unchanged, or leave `before` out for the first page"
 )
-
-
-class BatchItem(BaseModel):
-    """One batch of the caller's, with how far its jobs got."""
-
-    batch_id: uuid.UUID
-    created_at: datetime
-    finished_at: datetime | None = Field(description="when its last job finished")
-    status: str = Field(description="queued (not over yet), done or cancelled")
-    strategy: str
-    symbols: list[str]
-    intervals: list[str]
-    jobs: int = Field(description="jobs the batch was split into")
-    done: int = Field(description="jobs finished: done, failed or skipped")
-    failed: int = Field(description="jobs that failed (dead-lettered)")
-    skipped: int = Field(description="jobs skipped because the batch was cancelled")
-    backtests: int = Field(description="backtests (parameter sets × series) in the batch")
-
-
-class BatchPage(BaseModel):
-    batches: list[BatchItem] = Field(description="newest first")
-    next: str | None = Field(
-        description="`before` of the next page; null when this is the last page"
-    )
 
 
 def encode_cursor(key: BatchKey) -> str:
@@ -77,7 +54,7 @@ def decode_cursor(cursor: str) -> BatchKey:
 
 
 def batch_item(row: asyncpg.Record) -> BatchItem:
-    """The item of a row of `backtest.repository.list_batches`."""
+    """The item of a row of `backtests.repository.list_batches`."""
     return BatchItem(
         batch_id=row["id"],
         created_at=row["created_at"],

@@ -12,8 +12,8 @@ from fastapi import Depends, HTTPException, Request
 
 from ticktide_common.logging import get_logger
 from ticktide_common.principal import Principal
-from ticktide_gateway.backtest.batch_reader import BatchReaderHub
-from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit, Lease, LimitReached
+from ticktide_gateway.backtests.batch_reader import BatchReaderHub
+from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit, Lease, LimitReached
 
 __all__ = ["LiveBatches", "LiveDep", "RETRY_AFTER_SECONDS", "admit", "get_live"]
 

@@ -23,12 +23,20 @@ from ticktide_gateway.auth import (
     current_principal,
     principal_recheck,
 )
-from ticktide_gateway.backtest import repository
-from ticktide_gateway.backtest.listing import BatchPage, batch_item, decode_cursor, encode_cursor
-from ticktide_gateway.backtest.live import LiveDep, admit
-from ticktide_gateway.backtest.planning import BacktestBatchRequest, BacktestRunRequest
-from ticktide_gateway.backtest.sse import event_stream_response, valid_last_event_id
-from ticktide_gateway.backtest.submission import (
+from ticktide_gateway.backtests import repository
+from ticktide_gateway.backtests.listing import BatchPage, batch_item, decode_cursor, encode_cursor
+from ticktide_gateway.backtests.live import LiveDep, admit
+from ticktide_gateway.backtests.planning import BacktestBatchRequest, BacktestRunRequest
+from ticktide_gateway.backtests.schemas import (
+    BatchCancelled,
+    BatchStatus,
+    BatchSubmitted,
+    EventStream,
+    RunResult,
+    StrategyInfo,
+)
+from ticktide_gateway.backtests.sse import event_stream_response, valid_last_event_id
+from ticktide_gateway.backtests.submission import (
     SubmissionUnavailable,
     SubmittedBatch,
     submit_batch,
@@ -50,7 +58,11 @@ TOO_MANY: dict[int | str, dict[str, Any]] = {
 # A body's symbol that matches the pattern but names no known pair (submission.py).
 UNKNOWN_SYMBOL: dict[int | str, dict[str, Any]] = {404: {"description": "unknown symbol"}}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "the batch's events"},
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "the batch's events: `id:`, `event:` (queued, result, error, "
+        "progress, summary) and `data:` (JSON) of each, and keep-alive comments",
+    },
     **TOO_MANY,
 }
 
@@ -95,7 +107,11 @@ async def _owned(pool: PoolDep, batch_id: uuid.UUID, principal: CurrentPrincipal
     return batch
 
 
-@router.get("/strategies", summary="Each strategy and its parameters as JSON Schema")
+@router.get(
+    "/strategies",
+    summary="Each strategy and its parameters as JSON Schema",
+    response_model=dict[str, StrategyInfo],
+)
 async def strategies() -> dict[str, Any]:
     return strategy_schemas()
 
@@ -104,6 +120,7 @@ async def strategies() -> dict[str, Any]:
     "/batch",
     status_code=202,
     summary="Queue a grid of backtests; answers at once",
+    response_model=BatchSubmitted,
     responses=UNKNOWN_SYMBOL,
 )
 async def submit(
@@ -120,6 +137,8 @@ async def submit(
 @router.post(
     "/stream",
     summary="Queue a grid of backtests and stream its events",
+    response_model=None,
+    response_class=EventStream,
     responses={**SSE_RESPONSE, **UNKNOWN_SYMBOL},
 )
 async def submit_and_stream(
@@ -155,6 +174,7 @@ async def submit_and_stream(
     description="Keyset paging: `before` is the `next` of the previous page (opaque; "
     "null on the last page). `done` counts every finished job (done, failed or "
     "skipped) out of `jobs`.",
+    response_model=BatchPage,
     responses={422: {"description": "limit out of 1..100, or a `before` that is not a cursor"}},
 )
 async def list_batches(
@@ -174,7 +194,13 @@ async def list_batches(
     )
 
 
-@router.get("/batch/{batch_id}", summary="A batch's status and its results, best first")
+# Up to 20000 results: built as a dict and documented, not re-validated on the way out.
+@router.get(
+    "/batch/{batch_id}",
+    summary="A batch's status and its results, best first",
+    response_model=None,
+    responses={200: {"model": BatchStatus, "description": "the batch"}},
+)
 async def batch_status(
     batch_id: uuid.UUID,
     principal: CurrentPrincipal,
@@ -209,7 +235,11 @@ async def batch_status(
     }
 
 
-@router.delete("/batch/{batch_id}", summary="Cancel what has not run of a batch")
+@router.delete(
+    "/batch/{batch_id}",
+    summary="Cancel what has not run of a batch",
+    response_model=BatchCancelled,
+)
 async def cancel(batch_id: uuid.UUID, principal: CurrentPrincipal, pool: PoolDep) -> dict[str, Any]:
     status = await repository.cancel_batch(pool, batch_id, principal.user_id)
     if status is None:
@@ -220,6 +250,8 @@ async def cancel(batch_id: uuid.UUID, principal: CurrentPrincipal, pool: PoolDep
 @router.get(
     "/batch/{batch_id}/events",
     summary="The batch's events (SSE), resumable with Last-Event-ID",
+    response_model=None,
+    response_class=EventStream,
     responses=SSE_RESPONSE,
 )
 async def batch_events(
@@ -246,7 +278,12 @@ async def batch_events(
 @router.post(
     "/run",
     summary="One backtest, queued to a worker and awaited",
-    responses={**TOO_MANY, **UNKNOWN_SYMBOL},
+    response_model=None,
+    responses={
+        200: {"model": RunResult, "description": "its metrics, trades and equity curve"},
+        **TOO_MANY,
+        **UNKNOWN_SYMBOL,
+    },
 )
 async def run_one(
     body: BacktestRunRequest,

@@ -28,8 +28,8 @@ from starlette.types import Receive, Scope, Send
 
 from ticktide_common.logging import get_logger
 from ticktide_gateway.auth import PrincipalCheck
-from ticktide_gateway.backtest.batch_reader import BatchReaderHub
-from ticktide_gateway.backtest.stream_limits import Lease
+from ticktide_gateway.backtests.batch_reader import BatchReaderHub
+from ticktide_gateway.backtests.stream_limits import Lease
 
 __all__ = ["batch_event_stream", "event_stream_response", "valid_last_event_id"]
 

@@ -25,9 +25,9 @@ from ticktide_common.backtests.walk_forward import walk_forward_windows
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
-from ticktide_common.settings import Settings
-from ticktide_gateway.backtest import repository
-from ticktide_gateway.backtest.planning import BacktestBatchRequest, plan_jobs
+from ticktide_common.settings import BacktestLimitsSettings
+from ticktide_gateway.backtests import repository
+from ticktide_gateway.backtests.planning import BacktestBatchRequest, plan_jobs
 from ticktide_gateway.deps import UnknownSymbol
 from ticktide_gateway.validation import InvalidQuery
 
@@ -137,7 +137,7 @@ async def submit_batch(
     pool: asyncpg.Pool,
     bus: Bus,
     events: BatchEventLog,
-    settings: Settings,
+    settings: BacktestLimitsSettings,
     details: bool = False,
 ) -> SubmittedBatch:
     series = len(request.symbols) * len(request.intervals)

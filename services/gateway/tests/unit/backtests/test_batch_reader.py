@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from ticktide_common.backtests.events import StreamEntry
-from ticktide_gateway.backtest.batch_reader import BatchReaderHub, stream_id_key
+from ticktide_gateway.backtests.batch_reader import BatchReaderHub, stream_id_key
 
 FOREVER = 3600.0  # a `next` that must return because something arrived
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ticktide_gateway.backtest.stream_limits import ConcurrencyLimit, LimitReached
+from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit, LimitReached
 
 
 def test_a_user_gets_at_most_their_share_and_others_still_get_theirs() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ticktide_gateway.backtest.planning import BacktestBatchRequest
+from ticktide_gateway.backtests.planning import BacktestBatchRequest
 
 BASE = {
     "symbols": ["BTCUSDT"],

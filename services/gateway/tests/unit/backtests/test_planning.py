@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from ticktide_gateway.backtest.planning import BacktestBatchRequest, plan_jobs
-from ticktide_gateway.backtest.sse import valid_last_event_id
+from ticktide_gateway.backtests.planning import BacktestBatchRequest, plan_jobs
+from ticktide_gateway.backtests.sse import valid_last_event_id
 
 BASE = {
     "symbols": ["btcusdt", "BTCUSDT", "ETHUSDT"],

@@ -1,1 +1,0 @@
-"""Backtests at the gateway: request models and planning, SQL, submission, SSE."""
