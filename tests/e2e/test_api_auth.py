@@ -346,3 +346,53 @@ async def test_a_deleted_users_security_events_still_name_them(
     shown = events.json()
     assert {"register", "user_disabled", "user_deleted"} <= {e["event_type"] for e in shown}
     assert {e["username"] for e in shown} == {user.username}
+
+
+# ---- issue 12: one principal resolver ----------------------------------------
+
+
+async def test_auth_and_the_gateway_answer_a_credential_alike(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    """The same request, to an auth route (`GET /api/auth/me`, forwarded) and to a
+    gateway route (`GET /api/crypto/symbols`), gets the same status, detail and
+    challenge: both decide by `ticktide_common.principal_resolver`."""
+    account = await signed_up(client, "alike", admin_in=db_pool)
+    session = account.headers["Cookie"]
+    user_id, _ = await create_test_user(db_pool)
+    revoked = await create_test_token(db_pool, user_id)
+    await db_pool.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1", user_id)
+    live = await create_test_token(db_pool, user_id)
+    cases: dict[str, dict[str, str]] = {
+        "none": {},
+        "session": {"Cookie": session},
+        "token": bearer(live),
+        "both": {"Cookie": session, **bearer(live)},
+        "basic-beside-session": {"Cookie": session, "Authorization": "Basic dXNlcjpwYXNz"},
+        "empty-bearer": {"Authorization": "Bearer"},
+        "oversized-bearer": {"Authorization": "Bearer ttk_" + "x" * 300},
+        "unknown-token": bearer("ttk_unknown"),
+        "revoked-token": bearer(revoked),
+        "unknown-session": {"Cookie": f"{COOKIE}=not-a-session"},
+        "oversized-session": {"Cookie": f"{COOKIE}={'x' * 300}"},
+    }
+    for name, headers in cases.items():
+        through_auth = await client.get("/api/auth/me", headers=headers)
+        through_gateway = await client.get(DATA, headers=headers)
+        assert through_auth.status_code == through_gateway.status_code, name
+        if through_auth.status_code != 200:
+            assert through_auth.status_code == 401, (name, through_auth.text)
+            assert through_auth.json() == through_gateway.json(), name
+            assert (
+                through_auth.headers["www-authenticate"]
+                == through_gateway.headers["www-authenticate"]
+            ), name
+        expected = 401 if name not in ("session", "token", "both") else 200
+        assert through_auth.status_code == expected, (name, through_auth.text)
+
+    # A cookie-authenticated write without the CSRF token: the same 403 from both.
+    without_csrf = {"Cookie": session}
+    by_auth = await client.post("/api/auth/logout", headers=without_csrf)
+    by_gateway = await client.post(BACKFILL, json=BACKFILL_BODY, headers=without_csrf)
+    assert by_auth.status_code == by_gateway.status_code == 403, (by_auth.text, by_gateway.text)
+    assert by_auth.json() == by_gateway.json()
