@@ -19,11 +19,14 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
+from ticktide_auth.app import create_app as create_auth_app
+from ticktide_auth.settings import AuthSettings
 from ticktide_common.jobs import JobProgress
 from ticktide_gateway.app import create_app
 from ticktide_gateway.crypto.bodies import buckets_body, prices_body, symbols_body
 from ticktide_gateway.crypto.quality import SeriesFacts, quality_report
 from ticktide_gateway.health.report import public_summary
+from ticktide_gateway.openapi_doc import merge_documents
 from ticktide_gateway.serialization import json_bytes
 from ticktide_gateway.settings import GatewaySettings
 from ticktide_gateway.stocks.bodies import (
@@ -57,8 +60,11 @@ DAY = (
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    app = create_app(GatewaySettings(_env_file=None))  # type: ignore[call-arg]
-    return app.openapi()
+    """The gateway's document merged with auth's, as `/api/openapi.json` serves it
+    (auth's routes are forwarded; their models are auth's own)."""
+    gateway = create_app(GatewaySettings(_env_file=None))  # type: ignore[call-arg]
+    auth = create_auth_app(AuthSettings(_env_file=None))  # type: ignore[call-arg]
+    return merge_documents(gateway.openapi(), auth.openapi())
 
 
 def _schema(document: dict[str, Any], method: str, path: str, status: str = "200") -> Any:
@@ -74,6 +80,7 @@ def _check(document: dict[str, Any], method: str, path: str, body: bytes, status
 
 
 def test_every_success_answer_declares_its_body(document: dict[str, Any]) -> None:
+    assert "/api/auth/login" in document["paths"] and "/api/stocks/prices" in document["paths"]
     missing = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -186,3 +193,12 @@ def test_an_extra_field_fails() -> None:
     assert not validator.is_valid({**body, "extra": 1})
     body["candles"][0]["x"] = 1
     assert not validator.is_valid(body)
+
+
+def test_the_fuzz_run_checks_answers_against_the_document() -> None:
+    from tests.api.fuzz import RESPONSE_CHECKS, FuzzRun, _config
+
+    run = FuzzRun("user", "http://127.0.0.1:1", headers={}, own_ids={}, dictionaries={})
+    checks = _config(run).projects.override.checks
+    assert all(getattr(checks, name).enabled for name in RESPONSE_CHECKS)
+    assert "response_schema_conformance" in RESPONSE_CHECKS
