@@ -42,7 +42,21 @@ wait_healthy() {
         --watch-pid "$1" --log "$HONCHO_LOG" "${HEALTH_URLS[@]}"
 }
 
+# The operator token: a personal API token of the first admin in
+# $RUN_DIR/operator-token (0600), which the CLI on this host uses when no other
+# credential is given; kept while it is valid, replaced when it is not.
+operator_token() {
+    local status=0
+    "$VENV_PYTHON" -m ticktide_cli.bootstrap operator-token || status=$?
+    case "$status" in
+        0) ;;
+        3) echo "    no admin yet: .venv/bin/ticktide user create --admin NAME (writes the operator token)" ;;
+        *) warn "could not write the operator token (the CLI then needs TICKTIDE_TOKEN or ticktide login)" ;;
+    esac
+}
+
 announce() {
+    operator_token
     say "Ticktide is up: $URL"
     echo "    health:  ${URL}api/health"
     echo "    logs:    $HONCHO_LOG"

@@ -334,7 +334,12 @@ def user_create(
             console.print(f"created {user.role} '{user.username}' (id {user.id}, {user.email})")
             return
         if credential is None:
-            raise CliError(NOT_SIGNED_IN)
+            raise CliError(
+                "an administrator exists already: sign in as one (`ticktide login`, or "
+                "TICKTIDE_TOKEN) to create users through the API"
+                if bootstrap
+                else NOT_SIGNED_IN
+            )
         password = read_new_password(settings)
     except CliError as exc:
         raise _fail(str(exc)) from None
