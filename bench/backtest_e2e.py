@@ -29,8 +29,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from ticktide_backtest_worker.settings import WorkerSettings
 from ticktide_common.migrate import apply_migrations
-from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 
@@ -134,7 +134,7 @@ def _busy_seconds(worker: ServiceProcess, batch_id: str) -> float:
 
 
 async def run() -> list[dict[str, Any]]:
-    base = Settings()
+    base = WorkerSettings()  # the servers a worker reads: database, Redis, bus
     run_id = f"bench{uuid.uuid4().hex[:8]}"
     admin_dsn = _replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from ticktide_backtest_worker.app import SERVICE, create_app
+from ticktide_backtest_worker.settings import get_settings
 from ticktide_common.service import run_service
-from ticktide_common.settings import get_settings
 
 
 def main() -> None:

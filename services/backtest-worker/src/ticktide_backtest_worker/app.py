@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager
 
-import asyncpg
+from aio_pika.abc import AbstractChannel
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.dead_letters import consume_dead_jobs
+from ticktide_backtest_worker.deps import WorkerState
+from ticktide_backtest_worker.settings import WorkerSettings, get_settings
 from ticktide_backtest_worker.worker import BacktestJobRunner
 from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
@@ -30,7 +31,6 @@ from ticktide_common.health import (
 from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
-from ticktide_common.settings import Settings, get_settings
 from ticktide_common.topology import BACKTEST_WORKER_JOBS, Topology
 
 __all__ = ["create_app", "WorkerState", "SERVICE"]
@@ -39,77 +39,68 @@ SERVICE = "backtest-worker"
 log = get_logger(__name__)
 
 
-@dataclass
-class WorkerState:
-    pool: asyncpg.Pool
-    redis: Redis
-    bus: Bus
-    runner: BacktestJobRunner
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: WorkerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, WorkerState] = {}
+    checks: dict[str, ReadinessCheck] = {}
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(
-            settings.database_url, min_size=1, max_size=4, application_name=f"ticktide-{SERVICE}"
-        )
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=10.0)
-        topology = Topology(
-            prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
-        )
-        bus = await Bus.connect(
-            settings.amqp_url,
-            topology,
-            service=SERVICE,
-            publish_timeout=settings.bus_publish_timeout_seconds,
-        )
-        events = BatchEventLog(
-            redis,
-            settings.ticktide_redis_prefix,
-            maxlen=settings.backtest_events_maxlen,
-            ttl_seconds=settings.backtest_events_ttl_seconds,
-        )
-        runner = BacktestJobRunner(
-            pool,
-            CandleCache(pool, settings.backtest_candle_cache_series),
-            events,
-            CommitFault.from_settings(settings),
-            time_limit_seconds=settings.backtest_job_time_limit_seconds,
-        )
-        await bus.consume(
-            BACKTEST_WORKER_JOBS, BacktestJobV1, runner.handle, prefetch=settings.backtest_prefetch
-        )
-        dead_channel = await consume_dead_jobs(bus, runner.handle_dead_letter, prefetch=1)
-        state["current"] = app.state.worker = WorkerState(pool, redis, bus, runner)
-        heartbeat = start_heartbeat(bus, settings, SERVICE, checks)
-        log.info(
-            "backtest_worker.started",
-            queue=topology.queue_name(BACKTEST_WORKER_JOBS),
-            prefetch=settings.backtest_prefetch,
-        )
-        try:
-            yield
-        finally:
-            await heartbeat.stop()
-            with contextlib.suppress(Exception):
-                await dead_channel.close()
-            await bus.close()
-            await redis.aclose()
-            await pool.close()
-            state.pop("current", None)
-
-    def checks() -> dict[str, ReadinessCheck]:
-        current = state.get("current")
-        if current is None:
-            return {}
-        return {
-            "postgres": postgres_check(current.pool),
-            "redis": redis_check(current.redis),
-            "rabbitmq": bus_check(current.bus),
-        }
+    async def lifespan(app: FastAPI) -> AsyncIterator[WorkerState]:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.database_url,
+                min_size=1,
+                max_size=4,
+                application_name=f"ticktide-{SERVICE}",
+            )
+            stack.push_async_callback(pool.close)
+            redis = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=10.0
+            )
+            stack.push_async_callback(redis.aclose)
+            topology = Topology(
+                prefix=settings.ticktide_bus_prefix,
+                default_delivery_limit=settings.bus_delivery_limit,
+            )
+            bus = await Bus.connect(
+                settings.amqp_url,
+                topology,
+                service=SERVICE,
+                publish_timeout=settings.bus_publish_timeout_seconds,
+            )
+            stack.push_async_callback(bus.close)
+            events = BatchEventLog(
+                redis,
+                settings.ticktide_redis_prefix,
+                maxlen=settings.backtest_events_maxlen,
+                ttl_seconds=settings.backtest_events_ttl_seconds,
+            )
+            runner = BacktestJobRunner(
+                pool,
+                CandleCache(pool, settings.backtest_candle_cache_series),
+                events,
+                CommitFault.from_settings(settings),
+                time_limit_seconds=settings.backtest_job_time_limit_seconds,
+            )
+            await bus.consume(
+                BACKTEST_WORKER_JOBS,
+                BacktestJobV1,
+                runner.handle,
+                prefetch=settings.backtest_prefetch,
+            )
+            dead_channel = await consume_dead_jobs(bus, runner.handle_dead_letter, prefetch=1)
+            stack.push_async_callback(_close_quietly, dead_channel)  # before bus.close
+            checks.update(
+                postgres=postgres_check(pool), redis=redis_check(redis), rabbitmq=bus_check(bus)
+            )
+            stack.callback(checks.clear)
+            heartbeat = start_heartbeat(bus, settings, SERVICE, lambda: checks)
+            stack.push_async_callback(heartbeat.stop)  # runs first
+            log.info(
+                "backtest_worker.started",
+                queue=topology.queue_name(BACKTEST_WORKER_JOBS),
+                prefetch=settings.backtest_prefetch,
+            )
+            yield WorkerState(settings=settings, pool=pool, redis=redis, bus=bus, runner=runner)
 
     app = FastAPI(
         title="Ticktide backtest worker",
@@ -119,5 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.include_router(health_router(SERVICE, settings.ticktide_version, checks))
+    app.include_router(health_router(SERVICE, settings.ticktide_version, lambda: checks))
     return app
+
+
+async def _close_quietly(channel: AbstractChannel) -> None:
+    """Close the dead-letter consumer's channel; a broken one is closed already."""
+    with contextlib.suppress(Exception):
+        await channel.close()
