@@ -1,7 +1,6 @@
 """Fixtures for ingest-crypto's integration tests: a fake Binance, an isolated
-bus prefix per test, and a minimal stand-in for the writer (consumes the
-published `CandleBatchV1`, stores batch + candles in one transaction, then
-publishes `CandlesStoredV1`, as the writer service does)."""
+bus prefix per test, and the real writer's consumers on it (in-process, its
+own SQL: stores batch + candles, then publishes `CandlesStoredV1`)."""
 
 from __future__ import annotations
 
@@ -9,37 +8,26 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import get_job_progress, request_crypto_backfill
+from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
 from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
-from ticktide_common.testing.processes import wait_until
+from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
     INGEST_CRYPTO_BACKFILLS,
     INGEST_CRYPTO_STORED,
-    WRITER_CANDLES,
 )
 from ticktide_ingest_crypto.client import BinanceClient
 from ticktide_ingest_crypto.service import CryptoIngester
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
-
-_UPSERT = """
-INSERT INTO crypto_prices (crypto_id, datetime, interval_type, open_price, high_price,
-                           low_price, close_price, volume, source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (crypto_id, interval_type, datetime) DO UPDATE
-    SET open_price = excluded.open_price, high_price = excluded.high_price,
-        low_price = excluded.low_price, close_price = excluded.close_price,
-        volume = excluded.volume, source = excluded.source, updated_at = now()
-    WHERE NOT (excluded.source = 'simulated' AND crypto_prices.source <> 'simulated')
-"""
+from ticktide_writer.testing import RunningWriter
+from ticktide_writer.testing import writer as writer  # the fixture
 
 
 @pytest.fixture
@@ -69,70 +57,6 @@ async def isolated_bus(settings: Settings, fake_binance: FakeBinance) -> AsyncIt
         yield isolated
 
 
-async def store_batch(pool: asyncpg.Pool, batch: CandleBatchV1) -> int:
-    """What the writer does with one batch; returns rows written (0: duplicate)."""
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            """INSERT INTO ingest_batches (batch_id, job_id, candles) VALUES ($1, $2, $3)
-               ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id""",
-            batch.batch_id,
-            batch.job_id,
-            len(batch.candles),
-        )
-        if fresh is None:
-            return 0
-        crypto_id = await conn.fetchval(
-            """INSERT INTO cryptocurrencies (symbol, name, binance_symbol) VALUES ($1, $1, $1)
-               ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id""",
-            batch.symbol,
-        )
-        await conn.executemany(
-            _UPSERT,
-            [
-                (
-                    crypto_id,
-                    c.t,
-                    batch.interval,
-                    Decimal(c.o),
-                    Decimal(c.h),
-                    Decimal(c.l),
-                    Decimal(c.c),
-                    Decimal(c.v),
-                    batch.source,
-                )
-                for c in batch.candles
-            ],
-        )
-        return len(batch.candles)
-
-
-@pytest.fixture
-async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> list[CandleBatchV1]:
-    """Consume the writer's queue on the isolated bus; returns the batches seen."""
-    seen: list[CandleBatchV1] = []
-
-    async def handle(batch: CandleBatchV1) -> None:
-        rows = await store_batch(db_pool, batch)
-        seen.append(batch)
-        times = [c.t for c in batch.candles]
-        await isolated_bus.bus.publish(
-            CandlesStoredV1(
-                batch_id=batch.batch_id,
-                job_id=batch.job_id,
-                symbol=batch.symbol,
-                interval=batch.interval,
-                source=batch.source,
-                first_t=min(times, default=None),
-                last_t=max(times, default=None),
-                candles=len(batch.candles),
-                rows_changed=rows,
-            )
-        )
-
-    await isolated_bus.bus.consume(WRITER_CANDLES, CandleBatchV1, handle)
-    return seen
-
-
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
@@ -155,20 +79,13 @@ class Pipeline:
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
-        async def done() -> bool:
-            progress = await get_job_progress(self.pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(done, timeout=timeout, what=f"job {job_id} to finish")
-        progress = await get_job_progress(self.pool, job_id)
-        assert progress is not None
-        return progress.status
+        return (await finished_job(self.pool, job_id, timeout=timeout)).status
 
 
 async def _build(
     isolated_bus: IsolatedBus,
     db_pool: asyncpg.Pool,
-    writer_stand_in: list[CandleBatchV1],
+    writer: RunningWriter,
     **overrides: object,
 ) -> Pipeline:
     settings = isolated_bus.settings.model_copy(update=overrides)
@@ -179,18 +96,18 @@ async def _build(
         INGEST_CRYPTO_BACKFILLS, CryptoBackfillRequestedV1, ingester.handle_backfill
     )
     await isolated_bus.bus.consume(INGEST_CRYPTO_STORED, CandlesStoredV1, ingester.on_stored)
-    return Pipeline(db_pool, settings, ingester, isolated_bus.bus, writer_stand_in)
+    return Pipeline(db_pool, settings, ingester, isolated_bus.bus, writer.received(CandleBatchV1))
 
 
 @pytest.fixture
 async def make_pipeline(
-    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer_stand_in: list[CandleBatchV1]
+    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer: RunningWriter
 ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     """Build the ingester consuming on the isolated bus, with setting overrides."""
     built: list[Pipeline] = []
 
     async def make(**overrides: object) -> Pipeline:
-        pipeline = await _build(isolated_bus, db_pool, writer_stand_in, **overrides)
+        pipeline = await _build(isolated_bus, db_pool, writer, **overrides)
         built.append(pipeline)
         return pipeline
 

@@ -1,5 +1,5 @@
 """CryptoIngester (on the ingest lifecycle) against real RabbitMQ and PostgreSQL,
-with the fake Binance upstream and a stand-in writer: jobs complete, candles are stored
+with the fake Binance upstream and the real writer: jobs complete, candles are stored
 digit for digit, holes become open gaps, refill, and are marked refilled once
 the source has them."""
 

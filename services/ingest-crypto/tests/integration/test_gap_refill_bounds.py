@@ -1,5 +1,5 @@
 """Issue 10's ingest-crypto findings against real RabbitMQ and PostgreSQL with the
-fake Binance and the stand-in writer: a backfill before Binance's history is
+fake Binance and the real writer: a backfill before Binance's history is
 refused by the ingester itself; a gap refill fetches at most
 `max_backfill_candles` bars and resumes where the previous one stopped; with
 Binance unavailable and the simulated fallback on, no simulated candle is

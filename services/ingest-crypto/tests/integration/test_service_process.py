@@ -1,5 +1,5 @@
 """`python -m ticktide_ingest_crypto` as a real subprocess: health and readiness,
-a backfill through the bus to done (stand-in writer in the test), its hole
+a backfill through the bus to done (the real writer in-process in the test), its hole
 refilled automatically once the source has it, clean stop."""
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 
-from ticktide_common.jobs import get_job_progress, request_crypto_backfill
+from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.testing.ingest import assert_serving, finished_job
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 
 
 async def test_service_runs_a_backfill(
     isolated_bus,
-    writer_stand_in,
+    writer,
     fake_binance,
     db_pool,
     service_env: dict[str, str],
@@ -38,12 +39,9 @@ async def test_service_runs_a_backfill(
     }
     service = await ServiceProcess("ticktide_ingest_crypto", env, port, log_dir).start()
     try:
+        ready = await assert_serving(service, "ingest-crypto")
+        assert set(ready["checks"]) == {"postgres", "rabbitmq"}
         async with httpx.AsyncClient(base_url=service.url) as http:
-            health = (await http.get("/health")).json()
-            assert health["status"] == "ok" and health["service"] == "ingest-crypto"
-            ready = await http.get("/ready")
-            assert ready.status_code == 200, ready.text
-            assert set(ready.json()["checks"]) == {"postgres", "rabbitmq"}
             assert "python_info" in (await http.get("/metrics")).text
 
         job_id = await request_crypto_backfill(
@@ -56,13 +54,10 @@ async def test_service_runs_a_backfill(
             requested_by="tests",
         )
 
-        async def finished() -> bool:
-            progress = await get_job_progress(db_pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(finished, timeout=40, what="backfill through the service")
-        progress = await get_job_progress(db_pool, job_id)
-        assert progress is not None and progress.status == "done", service.log_tail()
+        progress = await finished_job(
+            db_pool, job_id, timeout=40, what="backfill through the service"
+        )
+        assert progress.status == "done", service.log_tail()
         assert progress.candles_stored == 299
         gaps = await db_pool.fetchval(
             """SELECT count(*) FROM crypto_gaps g JOIN cryptocurrencies c ON c.id = g.crypto_id

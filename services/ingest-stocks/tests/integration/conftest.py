@@ -1,53 +1,37 @@
 """Fixtures for ingest-stocks' integration tests: a FakeNasdaq serving both
-providers, an isolated bus prefix per test, and a minimal stand-in for the
-writer (consumes `StockPricesV1`, stores batch + bars in one transaction, then
-publishes `StockPricesStoredV1`, as the writer service does)."""
+providers, an isolated bus prefix per test, and the real writer's consumers on it
+(in-process, its own SQL: stores batch + bars, then publishes
+`StockPricesStoredV1`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from datetime import UTC, date, datetime
 
 import asyncpg
 import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import get_job_progress, request_stocks_backfill
+from ticktide_common.jobs import request_stocks_backfill
 from ticktide_common.messages import StockPricesStoredV1, StockPricesV1, StocksBackfillRequestedV1
 from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
-from ticktide_common.testing.processes import wait_until
+from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
     INGEST_STOCKS_BACKFILLS,
     INGEST_STOCKS_STORED,
-    WRITER_STOCKS,
 )
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
 from ticktide_ingest_stocks.service import StocksIngester
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
+from ticktide_writer.testing import RunningWriter
+from ticktide_writer.testing import writer as writer  # the fixture
 
 # Every range the tests load has closed long before this.
 NOW = datetime(2025, 1, 15, 12, tzinfo=UTC).timestamp()
-
-_UPSERT = """
-INSERT INTO stock_prices AS t (stock_id, datetime, open_price, high_price, low_price, close_price,
-                               volume, average_price, turnover, source)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (stock_id, datetime) DO UPDATE
-    SET open_price = excluded.open_price, high_price = excluded.high_price,
-        low_price = excluded.low_price, close_price = excluded.close_price,
-        volume = excluded.volume, average_price = excluded.average_price,
-        turnover = excluded.turnover, source = excluded.source, updated_at = now()
-    WHERE NOT (excluded.source = 'simulated' AND t.source <> 'simulated')
-"""
-
-
-def _dec(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 @pytest.fixture
@@ -83,67 +67,6 @@ async def isolated_bus(settings: Settings, fake_nasdaq: FakeNasdaq) -> AsyncIter
         yield isolated
 
 
-async def store_batch(pool: asyncpg.Pool, batch: StockPricesV1) -> int:
-    """What the writer does with one batch; returns rows written (0: duplicate)."""
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            """INSERT INTO ingest_batches (batch_id, job_id, candles) VALUES ($1, $2, $3)
-               ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id""",
-            batch.batch_id,
-            batch.job_id,
-            len(batch.bars),
-        )
-        if fresh is None:
-            return 0
-        stock_id = await conn.fetchval("SELECT id FROM stocks WHERE symbol = $1", batch.symbol)
-        assert stock_id is not None, f"no stocks row for {batch.symbol}"
-        await conn.executemany(
-            _UPSERT,
-            [
-                (
-                    stock_id,
-                    datetime.combine(b.date, time(0), tzinfo=UTC),
-                    _dec(b.o),
-                    Decimal(b.h),
-                    Decimal(b.l),
-                    Decimal(b.c),
-                    Decimal(b.v),
-                    _dec(b.average),
-                    _dec(b.turnover),
-                    batch.source,
-                )
-                for b in batch.bars
-            ],
-        )
-        return len(batch.bars)
-
-
-@pytest.fixture
-async def writer_stand_in(isolated_bus: IsolatedBus, db_pool: asyncpg.Pool) -> list[StockPricesV1]:
-    seen: list[StockPricesV1] = []
-
-    async def handle(batch: StockPricesV1) -> None:
-        rows = await store_batch(db_pool, batch)
-        seen.append(batch)
-        days = [b.date for b in batch.bars]
-        await isolated_bus.bus.publish(
-            StockPricesStoredV1(
-                batch_id=batch.batch_id,
-                job_id=batch.job_id,
-                symbol=batch.symbol,
-                exchange=batch.exchange,
-                source=batch.source,
-                first_date=min(days, default=None),
-                last_date=max(days, default=None),
-                bars=len(batch.bars),
-                rows_changed=rows,
-            )
-        )
-
-    await isolated_bus.bus.consume(WRITER_STOCKS, StockPricesV1, handle)
-    return seen
-
-
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
@@ -165,14 +88,7 @@ class Pipeline:
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
-        async def done() -> bool:
-            progress = await get_job_progress(self.pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(done, timeout=timeout, what=f"job {job_id} to finish")
-        progress = await get_job_progress(self.pool, job_id)
-        assert progress is not None
-        return progress.status
+        return (await finished_job(self.pool, job_id, timeout=timeout)).status
 
     def published(self, job_id: uuid.UUID) -> list[StockPricesV1]:
         return [b for b in self.batches if b.job_id == job_id]
@@ -180,7 +96,7 @@ class Pipeline:
 
 @pytest.fixture
 async def make_pipeline(
-    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer_stand_in: list[StockPricesV1]
+    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool, writer: RunningWriter
 ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     built: list[Pipeline] = []
 
@@ -199,8 +115,12 @@ async def make_pipeline(
         await isolated_bus.bus.consume(
             INGEST_STOCKS_BACKFILLS, StocksBackfillRequestedV1, ingester.handle_backfill
         )
-        await isolated_bus.bus.consume(INGEST_STOCKS_STORED, StockPricesStoredV1, ingester.on_stored)
-        pipeline = Pipeline(db_pool, settings, ingester, isolated_bus.bus, writer_stand_in, [us, fi])
+        await isolated_bus.bus.consume(
+            INGEST_STOCKS_STORED, StockPricesStoredV1, ingester.on_stored
+        )
+        pipeline = Pipeline(
+            db_pool, settings, ingester, isolated_bus.bus, writer.received(StockPricesV1), [us, fi]
+        )
         built.append(pipeline)
         return pipeline
 

@@ -1,5 +1,5 @@
 """StocksIngester against real RabbitMQ and PostgreSQL, with FakeNasdaq serving
-both providers and a stand-in writer: bars are stored exactly as served, error
+both providers and the real writer: bars are stored exactly as served, error
 blocks fail the job with the provider's words and publish nothing, 5xx and
 empty pages are retried, an unreachable provider falls back to simulated bars
 (or fails), and holes become gaps — weekends and holidays do not."""

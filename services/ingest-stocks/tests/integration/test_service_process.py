@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import httpx
-
-from ticktide_common.jobs import get_job_progress, request_stocks_backfill
-from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
+from ticktide_common.jobs import request_stocks_backfill
+from ticktide_common.testing.ingest import assert_serving, finished_job
+from ticktide_common.testing.processes import ServiceProcess, free_port
 
 
 async def test_service_runs_a_backfill(
     isolated_bus,
-    writer_stand_in,
+    writer,
     fake_nasdaq,
     db_pool,
     service_env: dict[str, str],
@@ -39,11 +38,7 @@ async def test_service_runs_a_backfill(
     }
     service = await ServiceProcess("ticktide_ingest_stocks", env, port, log_dir).start()
     try:
-        async with httpx.AsyncClient(base_url=service.url) as http:
-            health = (await http.get("/health")).json()
-            assert health["status"] == "ok" and health["service"] == "ingest-stocks"
-            ready = await http.get("/ready")
-            assert ready.status_code == 200, ready.text
+        await assert_serving(service, "ingest-stocks")
         row = await db_pool.fetchrow(
             "SELECT exchange, currency, name FROM stocks WHERE symbol = $1", us_symbol
         )
@@ -59,13 +54,8 @@ async def test_service_runs_a_backfill(
             requested_by="tests",
         )
 
-        async def finished() -> bool:
-            progress = await get_job_progress(db_pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(finished, timeout=30, what="the NDA-FI backfill")
-        progress = await get_job_progress(db_pool, job_id)
-        assert progress is not None and progress.status == "done", progress
+        progress = await finished_job(db_pool, job_id, timeout=30, what="the NDA-FI backfill")
+        assert progress.status == "done", progress
         assert progress.candles_stored == served
         stock = await db_pool.fetchrow(
             "SELECT provider_symbol, orderbook_id FROM stocks WHERE symbol = 'NDA-FI'"

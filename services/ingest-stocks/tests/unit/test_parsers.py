@@ -111,34 +111,20 @@ def nordic_answer(rows: list[dict[str, str]], orderbook: str = "TX50063") -> dic
     }
 
 
+# The chart's columns, and two rows of it as Nasdaq Nordic serves them.
+NORDIC_COLUMNS = (
+    "dateTime", "bid", "ask", "open", "high", "low", "close", "average", "totalVolume",
+    "turnover", "trades",
+)  # fmt: skip
 NORDIC_ROWS = [
-    {
-        "dateTime": "2024-12-05",
-        "bid": "4.0950",
-        "ask": "4.0960",
-        "open": "",
-        "high": "4.1235",
-        "low": "4.0500",
-        "close": "4.0955",
-        "average": "4.0873",
-        "totalVolume": "14,639,094",
-        "turnover": "59,833,407.22",
-        "trades": "9,071",
-    },
-    {
-        "dateTime": "2024-12-04",
-        "bid": "4.01",
-        "ask": "4.02",
-        "open": "",
-        "high": "4.05",
-        "low": "3.98",
-        "close": "4.02",
-        "average": "4.0101",
-        "totalVolume": "9,100,000",
-        "turnover": "36,491,910.00",
-        "trades": "7,000",
-    },
-]
+    dict(zip(NORDIC_COLUMNS, values, strict=True))
+    for values in (
+        ("2024-12-05", "4.0950", "4.0960", "", "4.1235", "4.0500", "4.0955", "4.0873",
+         "14,639,094", "59,833,407.22", "9,071"),
+        ("2024-12-04", "4.01", "4.02", "", "4.05", "3.98", "4.02", "4.0101",
+         "9,100,000", "36,491,910.00", "7,000"),
+    )
+]  # fmt: skip
 
 
 def test_nordic_chart_has_no_open_and_keeps_average_and_turnover() -> None:

@@ -1,12 +1,10 @@
 """Fixtures for ingest-weather's integration tests: the fake providers, an
-isolated bus prefix per test, a minimal stand-in for the writer (consumes the
-published `WeatherObservationsV1`, stores batch + rows in one transaction, then
-publishes `WeatherStoredV1`, as the writer service does) and a builder of the
-ingester consuming on that bus."""
+isolated bus prefix per test, the real writer's consumers on it (in-process,
+its own SQL: stores batch + rows, then publishes `WeatherStoredV1`) and a
+builder of the ingester consuming on that bus."""
 
 from __future__ import annotations
 
-import json
 import random
 import string
 import uuid
@@ -19,7 +17,7 @@ import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import get_job_progress, request_weather_backfill
+from ticktide_common.jobs import request_weather_backfill
 from ticktide_common.messages import (
     WeatherBackfillRequestedV1,
     WeatherObservationsV1,
@@ -27,28 +25,17 @@ from ticktide_common.messages import (
 )
 from ticktide_common.settings import Settings, WeatherLocation
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
-from ticktide_common.testing.processes import wait_until
+from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
     INGEST_WEATHER_BACKFILLS,
     INGEST_WEATHER_STORED,
-    WRITER_WEATHER,
 )
 from ticktide_ingest_weather.client import provider_from_settings
 from ticktide_ingest_weather.scheduler import Scheduler
 from ticktide_ingest_weather.service import WeatherIngester
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
-
-_UPSERT = """
-INSERT INTO {table} AS t (location, datetime, temperature, humidity, pressure, wind_speed,
-                          description, source, weather_data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
-ON CONFLICT (location, datetime) DO UPDATE
-    SET temperature = excluded.temperature, humidity = excluded.humidity,
-        pressure = excluded.pressure, wind_speed = excluded.wind_speed,
-        description = excluded.description, source = excluded.source,
-        weather_data = excluded.weather_data, updated_at = now()
-    WHERE NOT (excluded.source = 'simulated' AND t.source <> 'simulated')
-"""
+from ticktide_writer.testing import RunningWriter
+from ticktide_writer.testing import writer as writer  # the fixture
 
 
 @pytest.fixture
@@ -97,68 +84,6 @@ async def isolated_bus(
         yield isolated
 
 
-async def store_batch(pool: asyncpg.Pool, batch: WeatherObservationsV1) -> int:
-    """What the writer does with one batch; returns rows written (0: duplicate)."""
-    table = "weather_current" if batch.kind == "current" else "weather_historic"
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            """INSERT INTO ingest_batches (batch_id, job_id, candles) VALUES ($1, $2, $3)
-               ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id""",
-            batch.batch_id,
-            batch.job_id,
-            len(batch.observations),
-        )
-        if fresh is None:
-            return 0
-        await conn.executemany(
-            _UPSERT.format(table=table),
-            [
-                (
-                    batch.location,
-                    o.t,
-                    o.temperature,
-                    o.humidity,
-                    o.pressure,
-                    o.wind_speed,
-                    o.description,
-                    batch.source,
-                    json.dumps(o.raw),
-                )
-                for o in batch.observations
-            ],
-        )
-        return len(batch.observations)
-
-
-@pytest.fixture
-async def writer_stand_in(
-    isolated_bus: IsolatedBus, db_pool: asyncpg.Pool
-) -> list[WeatherObservationsV1]:
-    """Consume the writer's queue on the isolated bus; returns the batches seen."""
-    seen: list[WeatherObservationsV1] = []
-
-    async def handle(batch: WeatherObservationsV1) -> None:
-        rows = await store_batch(db_pool, batch)
-        seen.append(batch)
-        times = [o.t for o in batch.observations]
-        await isolated_bus.bus.publish(
-            WeatherStoredV1(
-                batch_id=batch.batch_id,
-                job_id=batch.job_id,
-                location=batch.location,
-                kind=batch.kind,
-                source=batch.source,
-                first_t=min(times, default=None),
-                last_t=max(times, default=None),
-                observations=len(batch.observations),
-                rows_changed=rows,
-            )
-        )
-
-    await isolated_bus.bus.consume(WRITER_WEATHER, WeatherObservationsV1, handle)
-    return seen
-
-
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
@@ -175,14 +100,7 @@ class Pipeline:
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:
-        async def done() -> bool:
-            progress = await get_job_progress(self.pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(done, timeout=timeout, what=f"job {job_id} to finish")
-        progress = await get_job_progress(self.pool, job_id)
-        assert progress is not None
-        return progress.status
+        return (await finished_job(self.pool, job_id, timeout=timeout)).status
 
     async def historic_rows(self, location: str) -> list[asyncpg.Record]:
         return await self.pool.fetch(
@@ -197,7 +115,7 @@ class Pipeline:
 async def make_pipeline(
     isolated_bus: IsolatedBus,
     db_pool: asyncpg.Pool,
-    writer_stand_in: list[WeatherObservationsV1],
+    writer: RunningWriter,
 ) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     """Build the ingester consuming on the isolated bus, with setting overrides."""
     built: list[Pipeline] = []
@@ -219,7 +137,13 @@ async def make_pipeline(
         )
         await isolated_bus.bus.consume(INGEST_WEATHER_STORED, WeatherStoredV1, ingester.on_stored)
         pipeline = Pipeline(
-            db_pool, settings, ingester, scheduler, isolated_bus.bus, writer_stand_in, http
+            db_pool,
+            settings,
+            ingester,
+            scheduler,
+            isolated_bus.bus,
+            writer.received(WeatherObservationsV1),
+            http,
         )
         built.append(pipeline)
         return pipeline

@@ -1,5 +1,5 @@
-"""History backfills through the bus against the fake providers and a writer
-stand-in: rows equal what the fake served, after normalisation."""
+"""History backfills through the bus against the fake providers and the real
+writer: rows equal what the fake served, after normalisation."""
 
 from __future__ import annotations
 

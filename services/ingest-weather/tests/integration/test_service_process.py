@@ -1,7 +1,7 @@
 """`python -m ticktide_ingest_weather` as a real subprocess: health and
 readiness, configured locations upserted, current weather on its ticks, a
 scheduled history job and a requested backfill through the bus to done
-(stand-in writer in the test), clean stop."""
+(the real writer in-process in the test), clean stop."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
-from ticktide_common.jobs import get_job_progress, request_weather_backfill
+from ticktide_common.jobs import request_weather_backfill
 from ticktide_common.settings import WeatherLocation
+from ticktide_common.testing.ingest import assert_serving, finished_job
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo
 
 
 async def test_service_ingests_current_and_history(
     isolated_bus: Any,
-    writer_stand_in: Any,
+    writer: Any,
     fake_meteo: FakeOpenMeteo,
     db_pool: asyncpg.Pool,
     service_env: dict[str, str],
@@ -43,11 +43,7 @@ async def test_service_ingests_current_and_history(
     }
     service = await ServiceProcess("ticktide_ingest_weather", env, port, log_dir).start()
     try:
-        async with httpx.AsyncClient(base_url=service.url) as http:
-            health = (await http.get("/health")).json()
-            assert health["status"] == "ok" and health["service"] == "ingest-weather"
-            ready = await http.get("/ready")
-            assert ready.status_code == 200, ready.text
+        await assert_serving(service, "ingest-weather")
 
         stored = await db_pool.fetchrow(
             "SELECT latitude, longitude FROM weather_locations WHERE name = $1", location.name
@@ -84,13 +80,8 @@ async def test_service_ingests_current_and_history(
             requested_by="tests",
         )
 
-        async def finished() -> bool:
-            progress = await get_job_progress(db_pool, job_id)
-            return progress is not None and progress.finished
-
-        await wait_until(finished, timeout=30, what="the backfill")
-        progress = await get_job_progress(db_pool, job_id)
-        assert progress is not None and progress.status == "done", service.log_tail()
+        progress = await finished_job(db_pool, job_id, timeout=30, what="the backfill")
+        assert progress.status == "done", service.log_tail()
         assert progress.candles_stored == 72
     finally:
         service.stop()

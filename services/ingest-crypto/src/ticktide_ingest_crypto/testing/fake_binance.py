@@ -1,6 +1,6 @@
-"""A fake Binance REST server for tests: a real HTTP server (Starlette under
-uvicorn, in a background thread, on a free port) answering `GET /api/v3/klines`
-in Binance's exact format.
+"""A fake Binance REST server for tests: a `FakeUpstream` (a real HTTP server in
+a background thread, on a free port) answering `GET /api/v3/klines` in
+Binance's exact format.
 
     fake = FakeBinance().start()               # or: with FakeBinance() as fake:
     fake.add_series("BTCUSDT", "1h", start, end, holes=[t1, t2])
@@ -10,6 +10,7 @@ in Binance's exact format.
     fake.fail_next(503, times=2)               # two 5xx answers
     fake.heal("BTCUSDT", "1h")                 # the holes appear at the source
     fake.served_candles("BTCUSDT", "1h")       # what it serves now, as CandleV1
+    fake.set_latency(0.25)                     # every answer a quarter second late
     fake.kline_requests()                      # the request log (times, params, status)
     fake.stop()
 
@@ -24,25 +25,23 @@ Candles are generated deterministically per (symbol, interval, open time) with
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from ticktide_common.messages import CandleV1
-from ticktide_common.testing.processes import free_port
-from ticktide_ingest_crypto.gaps import datetime_to_ms, interval_ms, slot_times
+from ticktide_common.testing.fake_upstream import (
+    Answer,
+    FakeUpstream,
+    Handler,
+    RecordedRequest,
+    UpstreamCall,
+)
 from ticktide_ingest_crypto.binance import parse_kline
+from ticktide_ingest_crypto.gaps import datetime_to_ms, interval_ms, slot_times
 
 __all__ = ["BINANCE_INTERVALS", "FakeBinance", "RecordedRequest", "generated_kline"]
 
@@ -109,87 +108,30 @@ def generated_kline(symbol: str, interval: str, open_ms: int) -> list[Any]:
     ]
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request the fake received: monotonic and wall time, path, query, status."""
-
-    at: float
-    wall: float
-    path: str
-    params: dict[str, str]
-    status: int
-
-
-@dataclass
-class _Failure:
-    status: int
-    retry_after: float | None
-    body: dict[str, Any]
-
-
 @dataclass
 class _State:
     series: dict[tuple[str, str], dict[int, list[Any]]] = field(default_factory=dict)
     withheld: dict[tuple[str, str], dict[int, list[Any]]] = field(default_factory=dict)
     symbols: set[str] = field(default_factory=set)
-    failures: list[_Failure] = field(default_factory=list)
-    requests: list[RecordedRequest] = field(default_factory=list)
     weight_minute: int = -1
     weight_used: int = 0
     weight_override: int | None = None
-    latency: float = 0.0
 
 
-class FakeBinance:
+class FakeBinance(FakeUpstream):
     """The fake server and the knobs a test turns; thread-safe."""
+
+    name = "fake-binance"
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int | None = None, request_weight: int = 2
     ) -> None:
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(host=host, port=port)
         self.request_weight = request_weight
         self._state = _State()
-        self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle -------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> FakeBinance:
-        app = Starlette(routes=[Route("/api/v3/klines", self._klines)])
-        config = uvicorn.Config(
-            app,
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-binance", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"fake Binance did not start on port {self.port}")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> FakeBinance:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def routes(self) -> dict[str, Handler]:
+        return {"/api/v3/klines": self._klines}
 
     # ---- data ------------------------------------------------------------
     def add_symbol(self, symbol: str) -> None:
@@ -265,17 +207,18 @@ class FakeBinance:
     def fail_next(
         self,
         status: int = 500,
-        *,
         times: int = 1,
+        *,
         retry_after: float | None = None,
-        body: dict[str, Any] | None = None,
+        body: Any = None,
     ) -> None:
         """The next `times` klines requests answer `status` (one-shot each)."""
-        with self._lock:
-            for _ in range(times):
-                self._state.failures.append(
-                    _Failure(status, retry_after, body or {"code": -1000, "msg": f"fake {status}"})
-                )
+        super().fail_next(
+            status,
+            times,
+            retry_after=retry_after,
+            body=body or {"code": -1000, "msg": f"fake {status}"},
+        )
 
     def rate_limit_next(self, retry_after: float = 1.0, *, status: int = 429) -> None:
         """One 429 (or 418) answer with `Retry-After: retry_after`."""
@@ -292,54 +235,24 @@ class FakeBinance:
 
     def clear_failures(self) -> None:
         """Drop injected failures not yet served."""
-        with self._lock:
-            self._state.failures.clear()
+        self.clear_faults()
 
     def set_used_weight(self, value: int | None) -> None:
         """Report this fixed `X-MBX-USED-WEIGHT-1M` (None: count requests again)."""
         with self._lock:
             self._state.weight_override = value
 
-    def set_latency(self, seconds: float) -> None:
-        """Answer every klines request this much later (a slow upstream)."""
-        with self._lock:
-            self._state.latency = seconds
-
     # ---- request log -----------------------------------------------------
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._state.requests)
-
     def kline_requests(self, symbol: str | None = None) -> list[RecordedRequest]:
         return [
             r
-            for r in self.requests
+            for r in self.requests()
             if r.path == "/api/v3/klines" and (symbol is None or r.params.get("symbol") == symbol)
         ]
 
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._state.requests.clear()
-
     # ---- the endpoint ----------------------------------------------------
-    async def _klines(self, request: Request) -> JSONResponse:
-        params = dict(request.query_params)
-        if self._state.latency:
-            await asyncio.sleep(self._state.latency)
-        with self._lock:
-            status, body, headers = self._answer(params)
-            headers["X-MBX-USED-WEIGHT-1M"] = str(self._count_weight())
-            self._state.requests.append(
-                RecordedRequest(
-                    at=time.monotonic(),
-                    wall=time.time(),
-                    path=request.url.path,
-                    params=params,
-                    status=status,
-                )
-            )
-        return JSONResponse(body, status_code=status, headers=headers)
+    def answer_headers(self, call: UpstreamCall, status: int) -> dict[str, str]:
+        return {"X-MBX-USED-WEIGHT-1M": str(self._count_weight())}
 
     def _count_weight(self) -> int:
         minute = int(time.time() // 60)
@@ -350,13 +263,8 @@ class FakeBinance:
             return self._state.weight_override
         return self._state.weight_used
 
-    def _answer(self, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        if self._state.failures:
-            failure = self._state.failures.pop(0)
-            headers = (
-                {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
-            )
-            return failure.status, failure.body, headers
+    def _klines(self, call: UpstreamCall) -> Answer:
+        params = call.params
         symbol, interval = params.get("symbol", ""), params.get("interval", "")
         if not symbol:
             return _error(
@@ -384,5 +292,5 @@ class FakeBinance:
         return 200, [series[t] for t in chosen], {}
 
 
-def _error(code: int, message: str) -> tuple[int, Any, dict[str, str]]:
+def _error(code: int, message: str) -> Answer:
     return 400, {"code": code, "msg": message}, {}
