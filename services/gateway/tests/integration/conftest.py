@@ -22,7 +22,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_gateway.cache import LATEST_STOCKS, ResponseCache, location_series, stock_series
@@ -364,7 +364,7 @@ class MarketStore:
 
 
 @pytest.fixture(scope="session")
-def market(db_pool: asyncpg.Pool, redis_client: Redis, settings: Settings) -> MarketStore:
+def market(db_pool: asyncpg.Pool, redis_client: Redis, settings: RedisSettings) -> MarketStore:
     return MarketStore(db_pool, redis_client, settings.ticktide_redis_prefix)
 
 

@@ -16,12 +16,14 @@ from redis.asyncio import Redis
 
 from ticktide_common.messages import UserActivityV1
 from ticktide_common.sessions import NewSession, SessionStore
-from ticktide_common.settings import Settings
+from ticktide_common.settings import BusSettings, ServiceSettings
 from ticktide_common.testing.events import EventProbe
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import ServiceProcess, wait_until
 from ticktide_common.testing.proxy import trusted_hop
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_common.topology import Topology
+from ticktide_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +44,14 @@ ADMIN_ROUTES = [
 
 
 @pytest.fixture
-def sessions(redis_client: Redis, settings: Settings) -> SessionStore:
-    """The store the gateway reads (same Redis, same prefix)."""
+def sessions(redis_client: Redis, settings: ServiceSettings) -> SessionStore:
+    """The store the gateway reads (same Redis, same prefix, its session timeouts)."""
+    gateway = settings_for(GatewaySettings, settings)
     return SessionStore(
         redis_client,
-        settings.ticktide_redis_prefix,
-        idle_seconds=settings.session_idle_minutes * 60,
-        absolute_seconds=settings.session_absolute_hours * 3600,
+        gateway.ticktide_redis_prefix,
+        idle_seconds=gateway.session_idle_minutes * 60,
+        absolute_seconds=gateway.session_absolute_hours * 3600,
     )
 
 
@@ -59,7 +62,7 @@ async def session_of(pool: asyncpg.Pool, store: SessionStore, role: str) -> NewS
 
 @pytest.fixture
 async def activity_probe(
-    settings: Settings, topology: Topology
+    settings: BusSettings, topology: Topology
 ) -> AsyncIterator[EventProbe[UserActivityV1]]:
     async with EventProbe(settings.amqp_url, topology, UserActivityV1) as probe:
         yield probe

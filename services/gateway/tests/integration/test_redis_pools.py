@@ -11,17 +11,22 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_gateway.app import _redis_pools
+from ticktide_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
 
 
 async def test_an_exhausted_main_pool_refuses_fast_and_streams_do_not_share_it(
-    settings: Settings,
+    settings: RedisSettings,
 ) -> None:
-    configured = settings.model_copy(
-        update={"gateway_redis_max_connections": 2, "gateway_redis_pool_timeout_seconds": 0.2}
+    configured = settings_for(
+        GatewaySettings,
+        settings,
+        gateway_redis_max_connections=2,
+        gateway_redis_pool_timeout_seconds=0.2,
     )
     main, streams = _redis_pools(configured)
     try:

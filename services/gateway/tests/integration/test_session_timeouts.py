@@ -15,10 +15,12 @@ import uvicorn
 from redis.asyncio import Redis
 
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings, ServiceSettings
+from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import free_port
 from ticktide_common.testing.users import create_test_user
 from ticktide_gateway.app import create_app
+from ticktide_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +47,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="module")
 def in_process_gateway(
-    settings: Settings,
+    settings: ServiceSettings,
     clock: FakeClock,
     stub_services,  # type: ignore[no-untyped-def]
 ) -> Iterator[str]:
     port = free_port()
-    app_settings = settings.model_copy(
-        update={
-            "gateway_port": port,
-            "auth_url": stub_services["auth"].url,
-            "session_idle_minutes": IDLE / 60,
-            "session_absolute_hours": ABSOLUTE / 3600,
-        }
+    app_settings = settings_for(
+        GatewaySettings,
+        settings,
+        gateway_port=port,
+        auth_url=stub_services["auth"].url,
+        session_idle_minutes=IDLE / 60,
+        session_absolute_hours=ABSOLUTE / 3600,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -79,7 +81,7 @@ def in_process_gateway(
 
 
 async def new_session(
-    pool: asyncpg.Pool, redis: Redis, settings: Settings, clock: FakeClock
+    pool: asyncpg.Pool, redis: Redis, settings: RedisSettings, clock: FakeClock
 ) -> dict[str, str]:
     store = SessionStore(
         redis,
@@ -103,7 +105,7 @@ async def test_idle_timeout_slides_with_use_and_expires_without(
     clock: FakeClock,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: RedisSettings,
 ) -> None:
     cookie = await new_session(db_pool, redis_client, settings, clock)
     assert await status(in_process_gateway, cookie) == 200
@@ -123,7 +125,7 @@ async def test_absolute_timeout_ends_even_an_active_session(
     clock: FakeClock,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: RedisSettings,
 ) -> None:
     cookie = await new_session(db_pool, redis_client, settings, clock)
     used_for = 0.0

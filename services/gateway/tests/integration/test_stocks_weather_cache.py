@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import StockPricesStoredV1, WeatherStoredV1
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings
 from ticktide_common.testing.processes import wait_until
 
 D0 = date(2024, 7, 1)
@@ -49,7 +49,7 @@ async def _keys(redis: Redis, pattern: str) -> list[bytes]:
 
 
 async def test_stock_bodies_cached_until_the_symbols_stored_event(
-    api: httpx.AsyncClient, market, redis_client: Redis, bus: Bus, settings: Settings
+    api: httpx.AsyncClient, market, redis_client: Redis, bus: Bus, settings: RedisSettings
 ) -> None:  # type: ignore[no-untyped-def]
     symbol, other = market.unique_symbol("C"), market.unique_symbol("C")
     await market.stock(symbol)
@@ -112,7 +112,7 @@ async def test_stock_bodies_cached_until_the_symbols_stored_event(
 
 
 async def test_weather_bodies_cached_until_the_locations_stored_event(
-    api: httpx.AsyncClient, market, redis_client: Redis, bus: Bus, settings: Settings
+    api: httpx.AsyncClient, market, redis_client: Redis, bus: Bus, settings: RedisSettings
 ) -> None:  # type: ignore[no-untyped-def]
     location = await market.new_location()
     t0 = datetime(2024, 7, 1, tzinfo=UTC)

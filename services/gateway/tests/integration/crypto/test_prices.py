@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CandlesStoredV1
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings
 from ticktide_common.testing.processes import wait_until
+from ticktide_gateway.settings import GatewaySettings
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -162,7 +163,7 @@ async def test_cache_hit_then_invalidated_by_stored_event(
     candle_store,
     redis_client: Redis,  # type: ignore[no-untyped-def]
     bus: Bus,
-    settings: Settings,
+    settings: RedisSettings,
 ) -> None:
     await candle_store(db_pool, "CACHEUSDT", "1h", hourly(10))
     params = {
@@ -182,7 +183,7 @@ async def test_cache_hit_then_invalidated_by_stored_event(
     keys = [k async for k in redis_client.scan_iter(match=pattern)]
     assert await redis_client.get(keys[0]) == first.content
     ttl = await redis_client.ttl(keys[0])
-    assert 0 < ttl <= settings.cache_ttl_seconds
+    assert 0 < ttl <= GatewaySettings.model_fields["cache_ttl_seconds"].default
 
     second = await api.get("/api/crypto/prices", params=params)
     assert second.headers["x-cache"] == "hit"
