@@ -184,3 +184,10 @@ async def backfill_and_wait(
         return bool(job["status"] == "done")
 
     await wait_until(done, timeout=90, what=f"the backfill of {symbol} {interval}")
+
+
+async def cli_env(stack: CryptoStack, pool: asyncpg.Pool) -> dict[str, str]:
+    """The stack's environment plus what `ticktide` needs to reach its API as a
+    new admin: TICKTIDE_URL (the gateway) and TICKTIDE_TOKEN."""
+    token = (await admin_headers(pool))["Authorization"].removeprefix("Bearer ")
+    return {**stack.env, "TICKTIDE_URL": stack.api, "TICKTIDE_TOKEN": token}

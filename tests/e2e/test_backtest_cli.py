@@ -1,6 +1,7 @@
 """`ticktide backtest submit --follow` and `ticktide backtest show` as a user runs
-them on the stack's host: the batch is queued to two real workers, followed to
-its summary from the event stream, and ranked; bad input fails with a reason."""
+them, through the API with their own token: the batch (theirs) is queued to two
+real workers, followed to its summary from the event stream, and ranked; bad
+input fails with the server's reason."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tests.stack import CryptoStack, admin_headers, backfill_and_wait
+from ticktide_common.testing.users import create_test_token, create_test_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,9 +48,16 @@ async def test_submit_follow_and_show(
     ) as client:
         await backfill_and_wait(client, SYMBOL, START, END)
 
+    # A plain user's batch: the CLI submits as the token's owner.
+    user_id, _ = await create_test_user(db_pool)
+    env = {
+        **stack.env,
+        "TICKTIDE_URL": stack.api,
+        "TICKTIDE_TOKEN": await create_test_token(db_pool, user_id),
+    }
     window = ["--start", START.isoformat(), "--end", END.isoformat()]
     code, output = await _ticktide(
-        stack.env,
+        env,
         "backtest",
         "submit",
         "--symbol",
@@ -76,13 +85,15 @@ async def test_submit_follow_and_show(
         "SELECT count(*) FROM backtest_results WHERE batch_id = $1", batch_id.group(1)
     )
     assert stored_results == 8
+    owner = await db_pool.fetchval("SELECT user_id FROM backtests WHERE id = $1", batch_id.group(1))
+    assert owner == user_id
 
-    code, shown = await _ticktide(stack.env, "backtest", "show", batch_id.group(1))
+    code, shown = await _ticktide(env, "backtest", "show", batch_id.group(1))
     assert code == 0, shown
     assert "done" in shown and shown.count(SYMBOL) == 8, shown
 
     code, refused = await _ticktide(
-        stack.env,
+        env,
         "backtest",
         "submit",
         "--symbol",

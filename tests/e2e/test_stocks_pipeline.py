@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import CryptoStack, admin_headers
+from tests.stack import CryptoStack, admin_headers, cli_env
 from ticktide_common.testing.market import forget_stock_rows
 from ticktide_common.testing.processes import wait_until
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
@@ -212,6 +212,7 @@ async def test_cli_backfill_stocks_returns_when_stored(
 ) -> None:
     await forget_stock_rows(db_pool, "NDA-FI")
     fake_nasdaq.add_nordic_series("NDA FI", START, START + timedelta(days=28))
+    env = await cli_env(stocks_stack, db_pool)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "ticktide"),
         "backfill",
@@ -221,7 +222,7 @@ async def test_cli_backfill_stocks_returns_when_stored(
         START.isoformat(),
         "--end",
         (START + timedelta(days=28)).isoformat(),
-        env={**os.environ, **stocks_stack.env},
+        env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -238,10 +239,10 @@ async def test_cli_backfill_stocks_returns_when_stored(
         "backfill",
         "stocks",
         "NOSUCH",
-        env={**os.environ, **stocks_stack.env},
+        env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
-    assert "unknown stock symbol(s) NOSUCH" in output.decode()
+    assert "unknown stock symbol 'NOSUCH'" in output.decode()

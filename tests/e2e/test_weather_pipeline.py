@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.stack import CryptoStack, admin_headers
+from tests.stack import CryptoStack, admin_headers, cli_env
 from ticktide_common.testing.processes import wait_until
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
 
@@ -107,7 +107,7 @@ async def test_a_month_of_open_meteo_history_one_row_per_hour_and_daily_aggregat
 
         # A second backfill by the CLI overlaps the first by half a month: no duplicates.
         code, output = await ticktide(
-            weather_stack.env,
+            await cli_env(weather_stack, db_pool),
             "backfill",
             "weather",
             "Helsinki",
@@ -178,7 +178,9 @@ async def test_a_month_of_open_meteo_history_one_row_per_hour_and_daily_aggregat
             bad = await client.get("/api/weather/historic", params=params)
             assert 400 <= bad.status_code < 500, (params, bad.status_code, bad.text)
             assert bad.json()["detail"], bad.text
-        code, output = await ticktide(weather_stack.env, "backfill", "weather", "Atlantis")
+        code, output = await ticktide(
+            await cli_env(weather_stack, db_pool), "backfill", "weather", "Atlantis"
+        )
         assert code == 1 and "unknown location 'Atlantis'" in output, output
 
 
