@@ -15,7 +15,8 @@ no ordering of events leaves a job unfinished and no ingester finalizes
 another's jobs.
 
 `scheduled_job_pending` is the one rule by which a scheduler decides that a
-series needs no new scheduled job (see its docstring).
+series needs no new scheduled job (see its docstring); `run_exclusively` keeps
+a scheduler's tick to one replica at a time.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import asyncpg
 
+from ticktide_common.db import advisory_unlock, try_advisory_lock
 from ticktide_common.errors import PermanentError
 from ticktide_common.jobs import mark_job_failed, mark_job_fetched
 from ticktide_common.logging import get_logger
@@ -37,6 +39,8 @@ __all__ = [
     "JobRow",
     "FetchResult",
     "JobCompleter",
+    "BackfillCommand",
+    "commanded_job",
     "run_ingest_job",
     "get_job",
     "ensure_job",
@@ -48,13 +52,17 @@ __all__ = [
     "unfinished_fetched_jobs",
     "SCHEDULED_JOB_STALE_SECONDS",
     "scheduled_job_pending",
+    "run_exclusively",
+    "GapTable",
+    "claim_gap_attempt",
 ]
 
 IngestDomain = Literal["crypto", "stocks", "weather"]
 log = get_logger(__name__)
 
-_JOB_COLUMNS = """id, kind, domain, symbol, interval_type, range_start, range_end, status,
-                  batches_expected"""
+# Named as `JobRow`'s fields, so that a row becomes one by keyword.
+_JOB_COLUMNS = """id, kind, domain, symbol, interval_type AS interval, range_start AS start,
+                  range_end AS "end", status, batches_expected"""
 
 
 @dataclass(frozen=True)
@@ -81,17 +89,7 @@ class FetchResult:
 
 
 def _job(row: asyncpg.Record) -> JobRow:
-    return JobRow(
-        id=row["id"],
-        kind=row["kind"],
-        domain=row["domain"],
-        symbol=row["symbol"],
-        interval=row["interval_type"],
-        start=row["range_start"],
-        end=row["range_end"],
-        status=row["status"],
-        batches_expected=row["batches_expected"],
-    )
+    return JobRow(**dict(row.items()))
 
 
 async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobRow | None:
@@ -207,7 +205,6 @@ class JobCompleter:
         self,
         pool: asyncpg.Pool,
         domain: IngestDomain,
-        *,
         stale_seconds: float,
         on_complete: Callable[[JobRow], Awaitable[None]] | None = None,
     ) -> None:
@@ -239,10 +236,33 @@ class JobCompleter:
         return finished
 
 
+class BackfillCommand(Protocol):
+    """What every domain's backfill command carries besides its series."""
+
+    @property
+    def job_id(self) -> uuid.UUID: ...
+
+    @property
+    def requested_by(self) -> str: ...
+
+
+def commanded_job(
+    command: BackfillCommand,
+    domain: IngestDomain,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+) -> JobRow:
+    """The job row a backfill command describes (not stored yet: 'queued'); a
+    command of the gap refiller (`requested_by` 'gap-refill') is a gap refill."""
+    kind = "gap-refill" if command.requested_by == "gap-refill" else "backfill"
+    return JobRow(command.job_id, kind, domain, symbol, interval, start, end, "queued", None)
+
+
 async def run_ingest_job(
     pool: asyncpg.Pool,
     job: JobRow,
-    *,
     fetch: Callable[[JobRow], Awaitable[FetchResult]],
     completer: JobCompleter,
     max_attempts: int,
@@ -333,3 +353,42 @@ async def scheduled_job_pending(
         stale_seconds,
     )
     return bool(value)
+
+
+async def run_exclusively(
+    pool: asyncpg.Pool, lock_key: int, *steps: Callable[[], Awaitable[list[uuid.UUID]]]
+) -> list[uuid.UUID]:
+    """Each of `steps` in turn under the session advisory lock `lock_key`, so that
+    one replica at a time runs a scheduler's tick; the jobs they requested, or
+    [] at once when another replica holds the lock."""
+    async with pool.acquire() as conn:
+        if not await try_advisory_lock(conn, lock_key):
+            log.info("scheduler.tick_skipped", reason="another replica holds the lock")
+            return []
+        try:
+            jobs: list[uuid.UUID] = []
+            for step in steps:
+                jobs += await step()
+            return jobs
+        finally:
+            await advisory_unlock(conn, lock_key)
+
+
+GapTable = Literal["crypto_gaps", "stock_gaps"]
+
+
+async def claim_gap_attempt(
+    pool: asyncpg.Pool, table: GapTable, gap_id: int, retry_seconds: float
+) -> bool:
+    """Count one refill attempt of an open gap (in crypto's or stocks' gap table),
+    unless another replica did within `retry_seconds` (atomic)."""
+    value = await pool.fetchval(
+        f"""UPDATE {table} SET refill_attempts = refill_attempts + 1, last_attempt_at = now()
+            WHERE id = $1 AND status = 'open'
+              AND (last_attempt_at IS NULL
+                   OR last_attempt_at < now() - make_interval(secs => $2))
+            RETURNING id""",  # noqa: S608 - the table is one of two constants
+        gap_id,
+        retry_seconds,
+    )
+    return value is not None

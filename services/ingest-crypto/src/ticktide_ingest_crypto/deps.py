@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ticktide_common.ingest_service import BusDep, ChecksDep, PoolDep, state_dependency
+from ticktide_common.ingest_service import BusDep, PoolDep, state_dependency
 from ticktide_ingest_crypto.service import CryptoIngester
 from ticktide_ingest_crypto.settings import IngestCryptoSettings
 
-__all__ = ["BusDep", "ChecksDep", "IngesterDep", "PoolDep", "SettingsDep"]
+__all__ = ["BusDep", "IngesterDep", "PoolDep", "SettingsDep"]
 
 SettingsDep = Annotated[IngestCryptoSettings, state_dependency("settings")]
 IngesterDep = Annotated[CryptoIngester, state_dependency("ingester")]

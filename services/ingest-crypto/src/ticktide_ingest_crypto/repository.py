@@ -23,7 +23,6 @@ __all__ = [
     "OpenGap",
     "SeriesGaps",
     "advisory_unlock",
-    "claim_gap_attempt",
     "crypto_id_for_symbol",
     "detect_gaps",
     "last_open_time",
@@ -187,8 +186,8 @@ async def open_gaps_due(
 ) -> list[OpenGap]:
     """Open gaps never tried, or last tried more than `retry_seconds` ago."""
     rows = await pool.fetch(
-        """SELECT g.id, c.binance_symbol, g.interval_type, g.gap_start, g.gap_end, g.candles,
-                  g.refill_attempts
+        """SELECT g.id, c.binance_symbol AS symbol, g.interval_type AS interval,
+                  g.gap_start AS start, g.gap_end AS "end", g.candles, g.refill_attempts
            FROM crypto_gaps g JOIN cryptocurrencies c ON c.id = g.crypto_id
            WHERE g.status = 'open' AND g.refill_attempts < $2
              AND (g.last_attempt_at IS NULL
@@ -202,29 +201,4 @@ async def open_gaps_due(
         interval,
         limit,
     )
-    return [
-        OpenGap(
-            id=r["id"],
-            symbol=r["binance_symbol"],
-            interval=r["interval_type"],
-            start=r["gap_start"],
-            end=r["gap_end"],
-            candles=r["candles"],
-            refill_attempts=r["refill_attempts"],
-        )
-        for r in rows
-    ]
-
-
-async def claim_gap_attempt(pool: asyncpg.Pool, gap_id: int, retry_seconds: float) -> bool:
-    """Count a refill attempt unless another worker just did (atomic)."""
-    value = await pool.fetchval(
-        """UPDATE crypto_gaps SET refill_attempts = refill_attempts + 1, last_attempt_at = now()
-           WHERE id = $1 AND status = 'open'
-             AND (last_attempt_at IS NULL
-                  OR last_attempt_at < now() - make_interval(secs => $2))
-           RETURNING id""",
-        gap_id,
-        retry_seconds,
-    )
-    return value is not None
+    return [OpenGap(**dict(row.items())) for row in rows]  # columns named as its fields

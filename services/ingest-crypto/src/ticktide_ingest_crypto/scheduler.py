@@ -16,12 +16,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.dates import day_start
-from ticktide_common.ingest_lifecycle import scheduled_job_pending
+from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.periodic import run_periodically
@@ -42,36 +43,22 @@ log = get_logger(__name__)
 SCHEDULER_LOCK_KEY = int.from_bytes(b"ttsched1", "big") & 0x7FFFFFFFFFFFFFFF
 
 
+@dataclass(kw_only=True, eq=False)
 class Scheduler:
-    """One tick = scheduled refreshes of every series + due gap refills."""
+    """One tick (one replica at a time: the advisory lock `SCHEDULER_LOCK_KEY`) =
+    a scheduled job for every symbol × interval that needs one, then the gap
+    refills that are due."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        ingester: CryptoIngester,
-        settings: IngestCryptoSettings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.ingester = ingester
-        self.settings = settings
-        self.clock = clock
+    pool: asyncpg.Pool
+    bus: Bus
+    ingester: CryptoIngester
+    settings: IngestCryptoSettings
+    clock: Callable[[], float] = time.time
 
     async def tick(self) -> list[uuid.UUID]:
         """Run one tick if no other replica is; returns the jobs requested."""
-        async with self.pool.acquire() as conn:
-            if not await repo.try_advisory_lock(conn, SCHEDULER_LOCK_KEY):
-                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
-                return []
-            try:
-                jobs = await self._refresh_series()
-                jobs += await self.ingester.request_refills()
-            finally:
-                await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
-        return jobs
+        refills = self.ingester.request_refills
+        return await run_exclusively(self.pool, SCHEDULER_LOCK_KEY, self._refresh_series, refills)
 
     async def _refresh_series(self) -> list[uuid.UUID]:
         now_ms = int(self.clock() * 1000)

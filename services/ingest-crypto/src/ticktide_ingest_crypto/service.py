@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -38,7 +39,14 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start
 from ticktide_common.errors import PermanentError
-from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
+from ticktide_common.ingest_lifecycle import (
+    FetchResult,
+    JobCompleter,
+    JobRow,
+    claim_gap_attempt,
+    commanded_job,
+    run_ingest_job,
+)
 from ticktide_common.jobs import batch_id_for, request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
@@ -65,60 +73,33 @@ __all__ = ["CryptoIngester"]
 log = get_logger(__name__)
 
 
+@dataclass(kw_only=True, eq=False)
 class CryptoIngester:
     """Backfill commands, stored events, gap bookkeeping of the crypto domain."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        client: BinanceClient,
-        settings: IngestCryptoSettings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.client = client
-        self.settings = settings
-        self.clock = clock
-        self.completer = JobCompleter(
-            pool,
-            "crypto",
-            stale_seconds=settings.crypto_finalize_stale_seconds,
-            on_complete=self._on_complete,
-        )
+    pool: asyncpg.Pool
+    bus: Bus
+    client: BinanceClient
+    settings: IngestCryptoSettings
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        stale = self.settings.crypto_finalize_stale_seconds
+        self.completer = JobCompleter(self.pool, "crypto", stale, self._on_complete)
 
     # ---- commands and events ---------------------------------------------
     async def handle_backfill(self, command: CryptoBackfillRequestedV1) -> None:
-        kind = "gap-refill" if command.requested_by == "gap-refill" else "backfill"
-        job = JobRow(
-            id=command.job_id,
-            kind=kind,
-            domain="crypto",
-            symbol=command.symbol,
-            interval=command.interval,
-            start=command.start,
-            end=command.end,
-            status="queued",
-            batches_expected=None,
+        job = commanded_job(
+            command, "crypto", command.symbol, command.interval, command.start, command.end
         )
 
         async def fetch(stored: JobRow) -> FetchResult:
             self.check_bounds(command)
-            gap_refill = kind == "gap-refill" or stored.kind == "gap-refill"
+            gap_refill = "gap-refill" in (job.kind, stored.kind)
             return await self.fetch_history(command, simulated_allowed=not gap_refill)
 
-        await run_ingest_job(
-            self.pool,
-            job,
-            fetch=fetch,
-            completer=self.completer,
-            max_attempts=min(
-                self.settings.crypto_fetch_max_attempts, self.settings.bus_delivery_limit
-            ),
-            requested_by=command.requested_by,
-        )
+        attempts = min(self.settings.crypto_fetch_max_attempts, self.settings.bus_delivery_limit)
+        await run_ingest_job(self.pool, job, fetch, self.completer, attempts, command.requested_by)
 
     async def on_stored(self, event: CandlesStoredV1) -> None:
         if event.job_id is not None:
@@ -168,7 +149,7 @@ class CryptoIngester:
         )
         jobs: list[uuid.UUID] = []
         for gap in due:
-            if not await repo.claim_gap_attempt(self.pool, gap.id, retry):
+            if not await claim_gap_attempt(self.pool, "crypto_gaps", gap.id, retry):
                 continue
             newest = await repo.last_open_time_between(
                 self.pool, gap.symbol, gap.interval, gap.start, gap.end

@@ -23,7 +23,7 @@ from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamClient, UpstreamEmptyError, UpstreamRejectedError
 from ticktide_ingest_stocks import nasdaq, nordic
-from ticktide_ingest_stocks.nasdaq import ParsedPage
+from ticktide_ingest_stocks.nasdaq_format import ParsedPage
 from ticktide_ingest_stocks.settings import IngestStocksSettings
 
 __all__ = ["BROWSER_HEADERS", "NasdaqClient", "NordicClient"]

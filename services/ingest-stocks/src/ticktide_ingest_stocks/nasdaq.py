@@ -24,13 +24,18 @@ stored), never guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamFormatError
-from ticktide_ingest_stocks.nasdaq_format import BadNumber, check_status, plain_decimal
+from ticktide_ingest_stocks.nasdaq_format import (
+    BadNumber,
+    ParsedPage,
+    check_status,
+    collect_bars,
+    plain_decimal,
+)
 
 __all__ = [
     "HISTORICAL_HEADERS",
@@ -49,14 +54,6 @@ HISTORICAL_HEADERS = {
     "high": "High",
     "low": "Low",
 }
-
-
-@dataclass(frozen=True)
-class ParsedPage:
-    """Bars of one answer, oldest first, and the rows that were refused (why)."""
-
-    bars: list[StockBarV1]
-    refused: list[str] = field(default_factory=list)
 
 
 def historical_path(provider_symbol: str) -> str:
@@ -110,19 +107,4 @@ def parse_historical(payload: object, symbol: str) -> ParsedPage:
     rows = table.get("rows") or []
     if not isinstance(rows, list):
         raise UpstreamFormatError(f"NASDAQ answer for {symbol}: rows is not a list")
-    by_date: dict[date, StockBarV1] = {}
-    refused: list[str] = []
-    for row in rows:
-        if not isinstance(row, dict):
-            refused.append(f"not an object: {row!r:.80}")
-            continue
-        try:
-            bar = _bar(row)
-        except (BadNumber, ValueError) as exc:
-            refused.append(f"{row.get('date')}: {exc}")
-            continue
-        if bar.date in by_date:
-            refused.append(f"{bar.date}: repeated")
-            continue
-        by_date[bar.date] = bar
-    return ParsedPage([by_date[d] for d in sorted(by_date)], refused)
+    return collect_bars(rows, _bar, "date")

@@ -1,5 +1,6 @@
-"""What both Nasdaq answer formats share (pure): the `status` block and the
-numbers as strings ("$184.40", "55,467,800", "1,234.5").
+"""What both Nasdaq answer formats share (pure): the `status` block, the
+numbers as strings ("$184.40", "55,467,800", "1,234.5"), and a page of bars
+collected from rows (`collect_bars`: refused rows and repeated dates noted).
 
 Every answer of api.nasdaq.com, US and Nordic alike, is
 `{"data": ..., "message": ..., "status": {"rCode": 200, "bCodeMessage": null,
@@ -11,11 +12,22 @@ than 200 and `bCodeMessage: [{"code": 1001, "errorMessage": "Symbol not exists."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamFormatError, UpstreamRejectedError
 
-__all__ = ["BadNumber", "check_status", "plain_decimal", "optional_decimal"]
+__all__ = [
+    "BadNumber",
+    "ParsedPage",
+    "check_status",
+    "collect_bars",
+    "optional_decimal",
+    "plain_decimal",
+]
 
 _NUMBER = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 
@@ -62,3 +74,35 @@ def check_status(payload: object, provider: str, what: str) -> dict[str, Any]:
         detail = "; ".join(texts) or str(status.get("developerMessage") or "no message")
         raise UpstreamRejectedError(provider, None, f"{detail} [rCode {r_code}]", what=what)
     return payload
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """Bars of one answer, oldest first, and the rows that were refused (why)."""
+
+    bars: list[StockBarV1]
+    refused: list[str] = field(default_factory=list)
+
+
+def collect_bars(
+    rows: list[object], to_bar: Callable[[dict[str, Any]], StockBarV1], date_field: str
+) -> ParsedPage:
+    """The bars of `rows`, oldest first: a row that is not an object or that
+    `to_bar` refuses, and a date seen before, are noted in `refused` (with the
+    row's `date_field`) and left out."""
+    by_date: dict[date, StockBarV1] = {}
+    refused: list[str] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            refused.append(f"not an object: {row!r:.80}")
+            continue
+        try:
+            bar = to_bar(row)
+        except (BadNumber, ValueError) as exc:
+            refused.append(f"{row.get(date_field)}: {exc}")
+            continue
+        if bar.date in by_date:
+            refused.append(f"{bar.date}: repeated")
+            continue
+        by_date[bar.date] = bar
+    return ParsedPage([by_date[d] for d in sorted(by_date)], refused)

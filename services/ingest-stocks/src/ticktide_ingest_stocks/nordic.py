@@ -30,10 +30,11 @@ from typing import Any
 
 from ticktide_common.messages import StockBarV1
 from ticktide_common.upstream import UpstreamFormatError
-from ticktide_ingest_stocks.nasdaq import ParsedPage
 from ticktide_ingest_stocks.nasdaq_format import (
     BadNumber,
+    ParsedPage,
     check_status,
+    collect_bars,
     optional_decimal,
     plain_decimal,
 )
@@ -151,19 +152,4 @@ def parse_chart(payload: object, orderbook_id: str) -> ParsedPage:
         return ParsedPage([])
     if not isinstance(rows, list):
         raise UpstreamFormatError(f"Nasdaq Nordic answer for {orderbook_id}: rows is not a list")
-    by_date: dict[date, StockBarV1] = {}
-    refused: list[str] = []
-    for row in rows:
-        if not isinstance(row, dict):
-            refused.append(f"not an object: {row!r:.80}")
-            continue
-        try:
-            bar = _bar(row)
-        except (BadNumber, ValueError) as exc:
-            refused.append(f"{row.get('dateTime')}: {exc}")
-            continue
-        if bar.date in by_date:
-            refused.append(f"{bar.date}: repeated")
-            continue
-        by_date[bar.date] = bar
-    return ParsedPage([by_date[d] for d in sorted(by_date)], refused)
+    return collect_bars(rows, _bar, "dateTime")

@@ -23,7 +23,6 @@ __all__ = [
     "StockRow",
     "advisory_unlock",
     "apply_gap_changes",
-    "claim_gap_attempt",
     "default_provider_symbol",
     "ensure_stock",
     "get_stock",
@@ -176,7 +175,8 @@ async def open_gaps_due(
     pool: Executor, *, retry_seconds: float, max_attempts: int
 ) -> list[OpenGap]:
     rows = await pool.fetch(
-        """SELECT g.id, s.symbol, s.exchange, g.gap_start, g.gap_end, g.refill_attempts
+        """SELECT g.id, s.symbol, s.exchange, g.gap_start AS start, g.gap_end AS "end",
+                  g.refill_attempts
            FROM stock_gaps g JOIN stocks s ON s.id = g.stock_id
            WHERE g.status = 'open' AND g.refill_attempts < $2
              AND (g.last_attempt_at IS NULL
@@ -185,28 +185,4 @@ async def open_gaps_due(
         retry_seconds,
         max_attempts,
     )
-    return [
-        OpenGap(
-            id=row["id"],
-            symbol=row["symbol"],
-            exchange=row["exchange"],
-            start=row["gap_start"],
-            end=row["gap_end"],
-            refill_attempts=row["refill_attempts"],
-        )
-        for row in rows
-    ]
-
-
-async def claim_gap_attempt(pool: Executor, gap_id: int, retry_seconds: float) -> bool:
-    """Count one refill attempt, unless another replica just did."""
-    value = await pool.fetchval(
-        """UPDATE stock_gaps SET refill_attempts = refill_attempts + 1, last_attempt_at = now()
-           WHERE id = $1 AND status = 'open'
-             AND (last_attempt_at IS NULL
-                  OR last_attempt_at < now() - make_interval(secs => $2))
-           RETURNING id""",
-        gap_id,
-        retry_seconds,
-    )
-    return value is not None
+    return [OpenGap(**dict(row.items())) for row in rows]  # columns named as its fields

@@ -20,12 +20,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from ticktide_common.bus import Bus
-from ticktide_common.ingest_lifecycle import scheduled_job_pending
+from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
 from ticktide_common.jobs import STOCKS_INTERVAL, request_stocks_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import StockExchange
@@ -49,36 +50,20 @@ def configured_symbols(settings: MarketCatalogueSettings) -> list[tuple[str, Sto
     ]
 
 
+@dataclass(kw_only=True, eq=False)
 class Scheduler:
     """One tick = scheduled refreshes of every configured symbol + due gap refills."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        ingester: StocksIngester,
-        settings: IngestStocksSettings,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.ingester = ingester
-        self.settings = settings
-        self.clock = clock
+    pool: asyncpg.Pool
+    bus: Bus
+    ingester: StocksIngester
+    settings: IngestStocksSettings
+    clock: Callable[[], float] = time.time
 
     async def tick(self) -> list[uuid.UUID]:
         """Run one tick if no other replica is; returns the jobs requested."""
-        async with self.pool.acquire() as conn:
-            if not await repo.try_advisory_lock(conn, SCHEDULER_LOCK_KEY):
-                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
-                return []
-            try:
-                jobs = await self._refresh()
-                jobs += await self.ingester.request_refills()
-            finally:
-                await repo.advisory_unlock(conn, SCHEDULER_LOCK_KEY)
-        return jobs
+        refills = self.ingester.request_refills
+        return await run_exclusively(self.pool, SCHEDULER_LOCK_KEY, self._refresh, refills)
 
     async def _refresh(self) -> list[uuid.UUID]:
         now = datetime.fromtimestamp(self.clock(), UTC)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 
@@ -34,7 +35,14 @@ import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.errors import PermanentError
-from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
+from ticktide_common.ingest_lifecycle import (
+    FetchResult,
+    JobCompleter,
+    JobRow,
+    claim_gap_attempt,
+    commanded_job,
+    run_ingest_job,
+)
 from ticktide_common.jobs import STOCKS_INTERVAL, batch_id_for, request_stocks_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
@@ -72,64 +80,33 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, day_time(0), tzinfo=UTC)
 
 
+@dataclass(kw_only=True, eq=False)
 class StocksIngester:
     """Backfill commands, stored events, gap bookkeeping of the stocks domain."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        nasdaq: NasdaqClient,
-        nordic: NordicClient,
-        settings: IngestStocksSettings,
-        clock: Callable[[], float] = time.time,
-        gap_retry_seconds: float = GAP_RETRY_SECONDS,
-        gap_max_attempts: int = GAP_MAX_ATTEMPTS,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.nasdaq = nasdaq
-        self.nordic = nordic
-        self.settings = settings
-        self.clock = clock
-        self.gap_retry_seconds = gap_retry_seconds
-        self.gap_max_attempts = gap_max_attempts
-        self.completer = JobCompleter(
-            pool,
-            "stocks",
-            stale_seconds=settings.ingest_finalize_stale_seconds,
-            on_complete=self._on_complete,
-        )
+    pool: asyncpg.Pool
+    bus: Bus
+    nasdaq: NasdaqClient
+    nordic: NordicClient
+    settings: IngestStocksSettings
+    clock: Callable[[], float] = time.time
+    gap_retry_seconds: float = GAP_RETRY_SECONDS
+    gap_max_attempts: int = GAP_MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        stale = self.settings.ingest_finalize_stale_seconds
+        self.completer = JobCompleter(self.pool, "stocks", stale, self._on_complete)
 
     # ---- commands and events ---------------------------------------------
     async def handle_backfill(self, command: StocksBackfillRequestedV1) -> None:
-        kind = "gap-refill" if command.requested_by == "gap-refill" else "backfill"
-        job = JobRow(
-            id=command.job_id,
-            kind=kind,
-            domain="stocks",
-            symbol=command.symbol,
-            interval=STOCKS_INTERVAL,
-            start=_midnight(command.start),
-            end=_midnight(command.end),
-            status="queued",
-            batches_expected=None,
-        )
+        start, end = _midnight(command.start), _midnight(command.end)
+        job = commanded_job(command, "stocks", command.symbol, STOCKS_INTERVAL, start, end)
 
         async def fetch(_stored: JobRow) -> FetchResult:
             return await self.fetch_history(command)
 
-        await run_ingest_job(
-            self.pool,
-            job,
-            fetch=fetch,
-            completer=self.completer,
-            max_attempts=min(
-                self.settings.ingest_fetch_max_attempts, self.settings.bus_delivery_limit
-            ),
-            requested_by=command.requested_by,
-        )
+        attempts = min(self.settings.ingest_fetch_max_attempts, self.settings.bus_delivery_limit)
+        await run_ingest_job(self.pool, job, fetch, self.completer, attempts, command.requested_by)
 
     async def on_stored(self, event: StockPricesStoredV1) -> None:
         if event.job_id is not None:
@@ -289,7 +266,7 @@ class StocksIngester:
         )
         jobs: list[uuid.UUID] = []
         for gap in due:
-            if not await repo.claim_gap_attempt(self.pool, gap.id, self.gap_retry_seconds):
+            if not await claim_gap_attempt(self.pool, "stock_gaps", gap.id, self.gap_retry_seconds):
                 continue
             job_id = await request_stocks_backfill(
                 self.pool,

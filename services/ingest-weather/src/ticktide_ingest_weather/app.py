@@ -1,27 +1,19 @@
-"""Wiring of ingest-weather: settings, pool, the provider client, bus, the
-consumers (backfill commands, stored events), the finalize sweep, the two
-scheduler loops and the health routes. The lifespan yields a typed
-`IngestState`; routes read it through the `Annotated` aliases of `deps`."""
+"""Wiring of ingest-weather: settings, the provider client, pool (with the
+configured locations), bus, the consumers (backfill commands, stored events),
+the finalize sweep, the two scheduler loops and the health routes. The
+lifespan yields a typed `IngestState`; routes read it through the aliases of
+`deps`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TypedDict
+from contextlib import AsyncExitStack
+from functools import partial
+from typing import TypeAlias
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from ticktide_common.bus import Bus
-from ticktide_common.health import ReadinessCheck, health_router
-from ticktide_common.ingest_service import (
-    Consumer,
-    Periodic,
-    open_bus,
-    open_pool,
-    start_consuming,
-)
+from ticktide_common import ingest_service as ingest
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import WeatherBackfillRequestedV1, WeatherStoredV1
 from ticktide_common.topology import INGEST_WEATHER_BACKFILLS, INGEST_WEATHER_STORED
@@ -35,82 +27,46 @@ __all__ = ["SERVICE_NAME", "IngestState", "create_app"]
 
 SERVICE_NAME = "ingest-weather"
 log = get_logger(__name__)
+# What this ingester consumes: its backfill commands, the writer's stored events.
+QUEUES = ingest.IngestQueues(
+    INGEST_WEATHER_BACKFILLS, WeatherBackfillRequestedV1, INGEST_WEATHER_STORED, WeatherStoredV1
+)
 
 
-class IngestState(TypedDict):
-    """What the lifespan creates (closed in reverse order on shutdown)."""
-
-    settings: IngestWeatherSettings
-    pool: asyncpg.Pool
-    bus: Bus
-    http: httpx.AsyncClient
-    ingester: WeatherIngester
-    scheduler: Scheduler
-    checks: dict[str, ReadinessCheck]
+IngestState: TypeAlias = ingest.IngestState[
+    IngestWeatherSettings, httpx.AsyncClient, WeatherIngester, Scheduler
+]
+"""What the lifespan creates and yields (closed in reverse order on shutdown)."""
 
 
 def create_app(settings: IngestWeatherSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    checks: dict[str, ReadinessCheck] = {}
+    return ingest.create_ingest_app(SERVICE_NAME, settings, partial(_start, settings))
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[IngestState]:
-        async with AsyncExitStack() as stack:
-            pool = await open_pool(stack, settings, SERVICE_NAME)
-            await repo.upsert_locations(pool, settings.weather_locations)
-            http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
-            stack.push_async_callback(http.aclose)
-            bus = await open_bus(stack, settings, SERVICE_NAME)
-            ingester = WeatherIngester(
-                pool=pool,
-                bus=bus,
-                provider=provider_from_settings(settings, http),
-                settings=settings,
-            )
-            scheduler = Scheduler(pool=pool, bus=bus, ingester=ingester, settings=settings)
-            periodic = [
-                Periodic(ingester.maintain, settings.ingest_finalize_sweep_seconds, "sweep")
-            ]
-            if settings.weather_scheduler_enabled:
-                periodic += [
-                    Periodic(scheduler.current_tick, settings.weather_current_seconds, "current"),
-                    Periodic(scheduler.history_tick, settings.weather_history_seconds, "history"),
-                ]
-            await start_consuming(
-                stack,
-                settings=settings,
-                service=SERVICE_NAME,
-                pool=pool,
-                bus=bus,
-                consumers=[
-                    Consumer(
-                        INGEST_WEATHER_BACKFILLS,
-                        WeatherBackfillRequestedV1,
-                        ingester.handle_backfill,
-                    ),
-                    Consumer(INGEST_WEATHER_STORED, WeatherStoredV1, ingester.on_stored),
-                ],
-                periodic=periodic,
-                checks=checks,
-            )
-            log.info(
-                "service.started",
-                provider=ingester.provider.source,
-                locations=[location.name for location in settings.weather_locations],
-                scheduler=settings.weather_scheduler_enabled,
-            )
-            yield IngestState(
-                settings=settings,
-                pool=pool,
-                bus=bus,
-                http=http,
-                ingester=ingester,
-                scheduler=scheduler,
-                checks=checks,
-            )
 
-    app = FastAPI(
-        title="Ticktide ingest-weather", version=settings.ticktide_version, lifespan=lifespan
+async def _start(
+    settings: IngestWeatherSettings, stack: AsyncExitStack, checks: ingest.Checks
+) -> IngestState:
+    http = ingest.open_http(stack, "", settings.http_timeout_seconds)
+    pool, bus = await ingest.open_pool_and_bus(stack, settings, SERVICE_NAME)
+    await repo.upsert_locations(pool, settings.weather_locations)
+    provider = provider_from_settings(settings, http)
+    ingester = WeatherIngester(pool=pool, bus=bus, provider=provider, settings=settings)
+    scheduler = Scheduler(pool=pool, bus=bus, ingester=ingester, settings=settings)
+    loops = [ingest.Periodic(ingester.maintain, settings.ingest_finalize_sweep_seconds, "sweep")]
+    if settings.weather_scheduler_enabled:
+        loops += [
+            ingest.Periodic(scheduler.current_tick, settings.weather_current_seconds, "current"),
+            ingest.Periodic(scheduler.history_tick, settings.weather_history_seconds, "history"),
+        ]
+    await ingest.start_consuming(stack, settings, SERVICE_NAME, checks, QUEUES, ingester, loops)
+    locations = [location.name for location in settings.weather_locations]
+    log.info(
+        "service.started",
+        provider=provider.source,
+        locations=locations,
+        scheduler=settings.weather_scheduler_enabled,
     )
-    app.include_router(health_router(SERVICE_NAME, settings.ticktide_version, lambda: checks))
-    return app
+    return IngestState(
+        settings=settings, pool=pool, bus=bus, http=http, ingester=ingester, scheduler=scheduler
+    )

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from ticktide_common.bus import Bus
-from ticktide_common.ingest_lifecycle import scheduled_job_pending
+from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
 from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, request_weather_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.periodic import run_periodically
@@ -49,23 +50,15 @@ def history_range(
     return (start, end) if start < end else None
 
 
+@dataclass(kw_only=True, eq=False)
 class Scheduler:
     """The two periodic duties of ingest-weather."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        ingester: WeatherIngester,
-        settings: IngestWeatherSettings,
-        now: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.ingester = ingester
-        self.settings = settings
-        self.now = now
+    pool: asyncpg.Pool
+    bus: Bus
+    ingester: WeatherIngester
+    settings: IngestWeatherSettings
+    now: Callable[[], datetime] = utc_now
 
     async def current_tick(self) -> int:
         """Publish every location's current reading; returns how many were published."""
@@ -73,14 +66,7 @@ class Scheduler:
 
     async def history_tick(self) -> list[uuid.UUID]:
         """Request the scheduled history jobs, if no other replica is doing it."""
-        async with self.pool.acquire() as conn:
-            if not await repo.try_advisory_lock(conn, HISTORY_LOCK_KEY):
-                log.info("scheduler.tick_skipped", reason="another replica holds the lock")
-                return []
-            try:
-                return await self._request_history()
-            finally:
-                await repo.advisory_unlock(conn, HISTORY_LOCK_KEY)
+        return await run_exclusively(self.pool, HISTORY_LOCK_KEY, self._request_history)
 
     async def _request_history(self) -> list[uuid.UUID]:
         jobs: list[uuid.UUID] = []

@@ -20,6 +20,7 @@ at}:{source}"), so publishing the same reading twice stores it once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -27,7 +28,13 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.dates import day_start, iso_z
 from ticktide_common.errors import PermanentError
-from ticktide_common.ingest_lifecycle import FetchResult, JobCompleter, JobRow, run_ingest_job
+from ticktide_common.ingest_lifecycle import (
+    FetchResult,
+    JobCompleter,
+    JobRow,
+    commanded_job,
+    run_ingest_job,
+)
 from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, batch_id_for
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
@@ -67,53 +74,36 @@ class UnknownLocationError(PermanentError):
     """The command names a location that is neither configured nor stored."""
 
 
+@dataclass(kw_only=True, eq=False)
 class WeatherIngester:
     """Backfill commands, current-weather publishing and job completion."""
 
-    def __init__(
-        self,
-        *,
-        pool: asyncpg.Pool,
-        bus: Bus,
-        provider: WeatherProvider,
-        settings: IngestWeatherSettings,
-        now: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self.pool = pool
-        self.bus = bus
-        self.provider = provider
-        self.settings = settings
-        self.now = now
-        self.completer = JobCompleter(
-            pool,
-            "weather",
-            stale_seconds=settings.ingest_finalize_stale_seconds,
-            on_complete=self._log_completeness,
-        )
+    pool: asyncpg.Pool
+    bus: Bus
+    provider: WeatherProvider
+    settings: IngestWeatherSettings
+    now: Callable[[], datetime] = utc_now
+
+    def __post_init__(self) -> None:
+        stale = self.settings.ingest_finalize_stale_seconds
+        self.completer = JobCompleter(self.pool, "weather", stale, self._log_completeness)
 
     # ---- history -----------------------------------------------------------
     async def handle_backfill(self, command: WeatherBackfillRequestedV1) -> None:
-        job = JobRow(
-            id=command.job_id,
-            kind="backfill",
-            domain="weather",
-            symbol=command.location,
-            interval=WEATHER_HISTORY_INTERVAL,
-            start=command.start,
-            end=command.end,
-            status="queued",
-            batches_expected=None,
+        job = commanded_job(
+            command,
+            "weather",
+            command.location,
+            WEATHER_HISTORY_INTERVAL,
+            command.start,
+            command.end,
         )
-        await run_ingest_job(
-            self.pool,
-            job,
-            fetch=lambda _stored: self.fetch_history(command),
-            completer=self.completer,
-            max_attempts=min(
-                self.settings.ingest_fetch_max_attempts, self.settings.bus_delivery_limit
-            ),
-            requested_by=command.requested_by,
-        )
+
+        async def fetch(_stored: JobRow) -> FetchResult:
+            return await self.fetch_history(command)
+
+        attempts = min(self.settings.ingest_fetch_max_attempts, self.settings.bus_delivery_limit)
+        await run_ingest_job(self.pool, job, fetch, self.completer, attempts, command.requested_by)
 
     async def fetch_history(self, command: WeatherBackfillRequestedV1) -> FetchResult:
         """Publish every chunk of the command's hours; see the module docstring."""
