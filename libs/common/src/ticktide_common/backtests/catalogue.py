@@ -104,7 +104,11 @@ class Constraint:
     right: str
 
     def holds(self, params: Any) -> Any:
-        return _OPERATORS[self.op](getattr(params, self.left), getattr(params, self.right))
+        return self.compare(getattr(params, self.left), getattr(params, self.right))
+
+    def compare(self, left: Any, right: Any) -> Any:
+        """`left op right` on the two values (numbers or arrays)."""
+        return _OPERATORS[self.op](left, right)
 
     def __str__(self) -> str:
         return f"{self.left} {self.op} {self.right}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, DecimalException, InvalidOperation
 from types import SimpleNamespace
@@ -289,13 +289,36 @@ def expand_grid(
     names = [axis.name for axis in axes]
     values = [validated_values(spec, axis) for axis in axes]
     combinations: list[dict[str, float | int]] = []
-    for chosen in itertools.product(*values):
-        params = {**defaults, **dict(zip(names, chosen, strict=True))}
-        if not spec.feasible(SimpleNamespace(**params)):
-            continue
-        combinations.append(params)
+    for chosen in itertools.compress(
+        itertools.product(*values), _feasible_flags(spec, names, values, defaults)
+    ):
+        combinations.append({**defaults, **dict(zip(names, chosen, strict=True))})
         if len(combinations) > max_combinations:
             raise too_many_combinations(strategy, max_combinations)
     if not combinations:
         raise no_valid_combination(strategy)
     return combinations
+
+
+def _feasible_flags(
+    spec: StrategyDefinition, names: list[str], values: list[list[Any]], defaults: dict[str, Any]
+) -> Iterator[bool]:
+    """Whether each combination, in itertools.product order, satisfies the strategy's
+    constraints: read by position from the tuple (no mapping built per combination)
+    when the definition's rule is its constraints, else through `spec.feasible`."""
+    if type(spec).feasible is not StrategyDefinition.feasible:
+        for chosen in itertools.product(*values):
+            params = {**defaults, **dict(zip(names, chosen, strict=True))}
+            yield bool(spec.feasible(SimpleNamespace(**params)))
+        return
+    position = {name: i for i, name in enumerate(names)}
+    checks = [
+        (c.compare, position.get(c.left), defaults.get(c.left), position.get(c.right),
+         defaults.get(c.right))
+        for c in spec.constraints
+    ]  # fmt: skip
+    for chosen in itertools.product(*values):
+        yield all(
+            compare(chosen[li] if li is not None else left, chosen[ri] if ri is not None else right)
+            for compare, li, left, ri, right in checks
+        )

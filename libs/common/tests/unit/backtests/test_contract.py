@@ -14,6 +14,7 @@ from ticktide_common.backtests.catalogue import (
     CATALOGUE,
     LOWER_IS_BETTER,
     RANKABLE_METRICS,
+    StrategyDefinition,
     strategy_schemas,
 )
 from ticktide_common.backtests.events import (
@@ -72,3 +73,19 @@ def test_stream_entries_round_trip_and_carry_their_version() -> None:
 def test_key_names(prefix: str) -> None:
     assert events_key(prefix, "b") == f"{prefix}backtest:events:b"
     assert state_key(prefix, "b") == f"{prefix}backtest:state:b"
+
+
+def test_a_definition_with_its_own_rule_is_checked_through_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class ScalarOnly(StrategyDefinition):
+        def feasible(self, params: object) -> bool:
+            return bool(params.fast < params.slow)  # type: ignore[attr-defined]
+
+    grid = {"fast": "1:30:1", "slow": [5, 10.0, 25, 40]}
+    by_constraints = expand_grid("sma_cross", grid, 1000)
+    spec = CATALOGUE["sma_cross"]
+    own = ScalarOnly(spec.name, spec.description, spec.params_model, spec.constraints)
+    monkeypatch.setitem(CATALOGUE, "sma_cross", own)  # type: ignore[index]
+    assert expand_grid("sma_cross", grid, 1000) == by_constraints
+    assert len(by_constraints) == 4 + 9 + 24 + 30
