@@ -1,6 +1,6 @@
 """The JSON text of one stored candle (`crypto_prices.candle_json`): its one
 definition as a SQL expression (the writer's fresh-COPY path renders the same
-text in Python, `ticktide_writer.service.copy_text`).
+text in Python, in its service module's `copy_text`).
 
 `{"t":"YYYY-MM-DDTHH:MM:SSZ","o":…,"h":…,"l":…,"c":…,"v":…}` where each number
 is exactly `numeric::text` of the stored value (the provider's digits). The
