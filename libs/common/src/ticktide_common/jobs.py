@@ -32,6 +32,7 @@ __all__ = [
     "JobProgress",
     "create_job",
     "get_job_progress",
+    "job_progress",
     "mark_job_fetched",
     "mark_job_failed",
     "request_crypto_backfill",
@@ -56,8 +57,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
 _JOB_PROGRESS = """
-SELECT j.id, j.kind, j.symbol, j.interval_type, j.range_start, j.range_end, j.status,
-       j.batches_expected, j.candles_expected, j.error, j.created_at, j.finished_at,
+SELECT j.id, j.kind, j.symbol, j.interval_type AS interval, j.range_start AS start,
+       j.range_end AS "end", j.status, j.batches_expected, j.candles_expected, j.error,
+       j.created_at, j.finished_at,
        coalesce(b.batches, 0) AS batches_stored, coalesce(b.candles, 0) AS candles_stored
 FROM ingest_jobs j
 LEFT JOIN LATERAL (
@@ -177,26 +179,14 @@ async def mark_job_failed(pool: asyncpg.Pool, job_id: uuid.UUID, error: str) -> 
     await pool.execute(_MARK_FAILED, job_id, error[:2000])
 
 
+def job_progress(row: asyncpg.Record) -> JobProgress:
+    """A row selected as `_JOB_PROGRESS` does (columns named as the fields)."""
+    return JobProgress(**dict(row.items()))
+
+
 async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress | None:
     row = await pool.fetchrow(_JOB_PROGRESS, job_id)
-    if row is None:
-        return None
-    return JobProgress(
-        id=row["id"],
-        kind=row["kind"],
-        symbol=row["symbol"],
-        interval=row["interval_type"],
-        start=row["range_start"],
-        end=row["range_end"],
-        status=row["status"],
-        batches_expected=row["batches_expected"],
-        candles_expected=row["candles_expected"],
-        batches_stored=int(row["batches_stored"]),
-        candles_stored=int(row["candles_stored"] or 0),
-        error=row["error"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-    )
+    return job_progress(row) if row is not None else None
 
 
 async def request_crypto_backfill(
