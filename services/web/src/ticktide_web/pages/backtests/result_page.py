@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ticktide_common.backtests.catalogue import LOWER_IS_BETTER
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
 from ticktide_web.pages.backtests.batch_page import batch_ident, fetch_batch
@@ -29,7 +30,6 @@ from ticktide_web.pages.backtests.views import (
     API,
     EXTRA_METRICS,
     HELPERS,
-    LOWER_IS_BETTER,
     METRICS,
     RESULTS_FETCH,
     canonical,

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from ticktide_common.backtests.catalogue import LOWER_IS_BETTER
 from ticktide_web.grid_syntax import compact_values, format_values
 
 API = "/api/crypto/backtest"
@@ -38,7 +39,6 @@ RANK_BY = (
     "expectancy",
     *METRICS[7:],
 )
-LOWER_IS_BETTER = frozenset({"max_drawdown", "max_drawdown_duration"})
 PERCENT = frozenset({"total_return", "cagr", "max_drawdown", "win_rate", "exposure"})
 COUNTS = frozenset({"trades", "max_drawdown_duration"})
 TEXT_COLUMNS = ("symbol", "interval", "params")
