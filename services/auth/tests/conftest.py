@@ -19,7 +19,7 @@ from ticktide_common.accounts.creation import PasswordLimits, create_user
 from ticktide_common.accounts.passwords import PasswordHasher
 from ticktide_common.bus import Bus
 from ticktide_common.principal import Role
-from ticktide_common.settings import Settings
+from ticktide_common.settings import ServiceSettings
 from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import free_port
 
@@ -35,6 +35,13 @@ MakeUser = Callable[..., Awaitable[TestUser]]
 
 
 @pytest.fixture(scope="session")
+def settings(settings: ServiceSettings) -> AuthSettings:
+    """The run's settings as the auth service's own class (what every auth test,
+    and the shared fixtures they use, read)."""
+    return settings_for(AuthSettings, settings)
+
+
+@pytest.fixture(scope="session")
 def auth_clock() -> FakeClock:
     return FakeClock()
 
@@ -47,9 +54,9 @@ def server_hasher() -> PasswordHasher:
 
 @pytest.fixture(scope="session")
 def auth_server(
-    settings: Settings, bus: Bus, auth_clock: FakeClock, server_hasher: PasswordHasher
+    settings: AuthSettings, bus: Bus, auth_clock: FakeClock, server_hasher: PasswordHasher
 ) -> Iterator[AuthServer]:
-    app = create_app(settings_for(AuthSettings, settings), clock=auth_clock, hasher=server_hasher)
+    app = create_app(settings, clock=auth_clock, hasher=server_hasher)
     server = AuthServer(app, free_port()).start()
     yield server
     server.stop()
@@ -60,7 +67,7 @@ def random_ip() -> str:
 
 
 @pytest.fixture
-async def client(auth_server: AuthServer, settings: Settings) -> AsyncIterator[AuthClient]:
+async def client(auth_server: AuthServer, settings: AuthSettings) -> AsyncIterator[AuthClient]:
     """A client with an IP of its own (throttling is per IP)."""
     http = AuthClient(auth_server.url, ip=random_ip(), cookie_name=settings.session_cookie_name)
     yield http
@@ -68,7 +75,9 @@ async def client(auth_server: AuthServer, settings: Settings) -> AsyncIterator[A
 
 
 @pytest.fixture
-async def other_client(auth_server: AuthServer, settings: Settings) -> AsyncIterator[AuthClient]:
+async def other_client(
+    auth_server: AuthServer, settings: AuthSettings
+) -> AsyncIterator[AuthClient]:
     http = AuthClient(auth_server.url, ip=random_ip(), cookie_name=settings.session_cookie_name)
     yield http
     await http.aclose()
@@ -80,7 +89,9 @@ def test_hasher() -> PasswordHasher:
 
 
 @pytest.fixture
-def make_user(db_pool: asyncpg.Pool, test_hasher: PasswordHasher, settings: Settings) -> MakeUser:
+def make_user(
+    db_pool: asyncpg.Pool, test_hasher: PasswordHasher, settings: AuthSettings
+) -> MakeUser:
     """A real user (Argon2id hash), made as registration makes one."""
 
     async def make(role: Role = "user", password: str | None = None) -> TestUser:

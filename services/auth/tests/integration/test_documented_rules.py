@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, Session, unique_name
-from ticktide_common.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ async def test_iso_times_still_filter(client: AuthClient, make_user: Any, path: 
 
 
 async def test_the_served_document_declares_the_settings_bounds(
-    client: AuthClient, settings: Settings
+    client: AuthClient, settings: AuthSettings
 ) -> None:
     document = (await client.request("GET", "/api/auth/openapi.json")).json()
     schemas = document["components"]["schemas"]

@@ -11,9 +11,9 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, AuthServer, unique_name
 from ticktide_common.sessions import hash_secret
-from ticktide_common.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,9 @@ async def _logged_ips(pool: asyncpg.Pool, names: list[str]) -> set[str]:
 
 
 @pytest.fixture
-async def fresh_local_ip_throttle(settings: Settings, redis_client: Redis) -> AsyncIterator[None]:
+async def fresh_local_ip_throttle(
+    settings: AuthSettings, redis_client: Redis
+) -> AsyncIterator[None]:
     """127.0.0.1's per-IP login counters, emptied before and after: a direct caller
     on the host connects from there (so does nginx), and other tests of the run
     log in from there too."""
@@ -45,7 +47,7 @@ async def fresh_local_ip_throttle(settings: Settings, redis_client: Redis) -> As
 
 @pytest.mark.usefixtures("fresh_local_ip_throttle")
 async def test_rotating_spoofed_addresses_from_one_direct_client_are_still_throttled(
-    auth_server: AuthServer, settings: Settings, db_pool: asyncpg.Pool
+    auth_server: AuthServer, settings: AuthSettings, db_pool: asyncpg.Pool
 ) -> None:
     # From 127.0.0.1, where uvicorn's default trusted X-Forwarded-For: each spoofed
     # address had its own 20 failures.
@@ -67,7 +69,7 @@ async def test_rotating_spoofed_addresses_from_one_direct_client_are_still_throt
 
 
 async def test_a_wrong_secret_is_the_socket_address_and_the_right_one_names_the_client(
-    auth_server: AuthServer, settings: Settings, db_pool: asyncpg.Pool
+    auth_server: AuthServer, settings: AuthSettings, db_pool: asyncpg.Pool
 ) -> None:
     peer = loopback_peer()
     guessing = AuthClient(

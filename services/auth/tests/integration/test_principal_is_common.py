@@ -9,10 +9,10 @@ import pytest
 from redis.asyncio import Redis
 from starlette.requests import Request
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, FakeClock
 from ticktide_common.principal_resolver import PrincipalRejected, PrincipalResolver
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ async def test_auths_answer_is_the_common_resolvers(
     make_user,  # type: ignore[no-untyped-def]
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: AuthSettings,
     auth_clock: FakeClock,
 ) -> None:
     user = await make_user()

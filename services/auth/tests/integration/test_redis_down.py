@@ -15,8 +15,6 @@ from ticktide_auth.app import create_app
 from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, AuthServer
 from ticktide_common.bus import Bus
-from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -73,14 +71,14 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def auth_on_redis(settings: Settings, redis_port: int) -> AuthServer:
+def auth_on_redis(settings: AuthSettings, redis_port: int) -> AuthServer:
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    app = create_app(settings_for(AuthSettings, settings, redis_url=redis_url))
+    app = create_app(settings.model_copy(update={"redis_url": redis_url}))
     return AuthServer(app, free_port()).start()
 
 
 async def test_nothing_listening_means_503_for_login_and_sessions(
-    settings: Settings, bus: Bus, make_user
+    settings: AuthSettings, bus: Bus, make_user
 ) -> None:
     user = await make_user()
     server = auth_on_redis(settings, free_port())
@@ -103,7 +101,7 @@ async def test_nothing_listening_means_503_for_login_and_sessions(
 
 
 async def test_redis_stopped_then_back(
-    settings: Settings, bus: Bus, make_user, private_redis: PrivateRedis
+    settings: AuthSettings, bus: Bus, make_user, private_redis: PrivateRedis
 ) -> None:
     user = await make_user()
     await private_redis.start()

@@ -11,15 +11,15 @@ import asyncpg
 import httpx
 import pytest
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, FakeClock, unique_name
 from ticktide_common.accounts.passwords import PasswordHasher
-from ticktide_common.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(autouse=True)
-def defaults(settings: Settings) -> None:
+def defaults(settings: AuthSettings) -> None:
     assert settings.registration_max_per_ip == 5
     assert settings.registration_window_minutes == 60
 

@@ -7,9 +7,9 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, FakeClock, session_token
 from ticktide_common.sessions import hash_secret
-from ticktide_common.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ ME = "/api/auth/me"
 
 
 async def test_login_cookie_has_exactly_the_contract_attributes(
-    client: AuthClient, make_user, settings: Settings, redis_client: Redis
+    client: AuthClient, make_user, settings: AuthSettings, redis_client: Redis
 ) -> None:
     user = await make_user()
     response = await client.login_response(user.username, user.password)

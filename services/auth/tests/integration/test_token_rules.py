@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, Session
-from ticktide_common.settings import Settings
 from ticktide_common.testing.users import create_test_token
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,7 @@ async def test_a_token_revokes_only_itself(client: AuthClient, make_user) -> Non
 
 
 async def test_live_tokens_are_capped_per_user(
-    client: AuthClient, make_user, db_pool: asyncpg.Pool, settings: Settings
+    client: AuthClient, make_user, db_pool: asyncpg.Pool, settings: AuthSettings
 ) -> None:
     cap = settings.api_token_max_live_per_user
     assert cap == 20
@@ -181,7 +181,7 @@ async def test_an_expiry_out_of_bounds_is_422(client: AuthClient, make_user, day
 
 
 async def test_creation_needs_the_current_password_and_is_throttled(
-    client: AuthClient, make_user, db_pool: asyncpg.Pool, settings: Settings
+    client: AuthClient, make_user, db_pool: asyncpg.Pool, settings: AuthSettings
 ) -> None:
     user = await make_user()
     session = await client.login(user.username, user.password)

@@ -11,10 +11,10 @@ import asyncpg
 import httpx
 import pytest
 
+from ticktide_auth.settings import AuthSettings
 from ticktide_auth.testing import AuthClient, AuthServer, Session, unique_name
 from ticktide_common.messages import UserActivityV1
 from ticktide_common.sessions import hash_secret
-from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
 from ticktide_common.topology import Topology
 
@@ -253,7 +253,7 @@ async def test_logs_are_readable_newest_first(
 
 
 async def test_activity_is_published_on_the_bus(
-    client: AuthClient, make_user, settings: Settings, topology: Topology
+    client: AuthClient, make_user, settings: AuthSettings, topology: Topology
 ) -> None:
     user = await make_user()
     async with EventProbe(settings.amqp_url, topology, UserActivityV1) as probe:

@@ -14,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
-from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import delete_bus_names, settings_for
+from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.topology import QueueSpec, Topology
 from ticktide_writer.app import create_app
 from ticktide_writer.settings import WriterSettings
@@ -53,9 +52,9 @@ class IsolatedWriter:
 
 
 @pytest.fixture
-async def isolated_writer(settings: Settings) -> AsyncIterator[IsolatedWriter]:
+async def isolated_writer(settings: WriterSettings) -> AsyncIterator[IsolatedWriter]:
     prefix = f"{settings.ticktide_bus_prefix}-w{uuid.uuid4().hex[:6]}"
-    writer_settings = settings_for(WriterSettings, settings, ticktide_bus_prefix=prefix)
+    writer_settings = settings.model_copy(update={"ticktide_bus_prefix": prefix})
     topology = Topology(prefix=prefix, default_delivery_limit=settings.bus_delivery_limit)
     bus = await Bus.connect(settings.amqp_url, topology, service="writer-tests")
     app = create_app(writer_settings)

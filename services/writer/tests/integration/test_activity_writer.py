@@ -18,8 +18,6 @@ from fastapi import FastAPI
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import UserActivityV1
-from ticktide_common.settings import Settings
-from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.testing.users import create_test_user
 from ticktide_common.topology import WRITER_ACTIVITY, Topology
@@ -30,8 +28,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-async def writer_app(settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
-    app = create_app(settings_for(WriterSettings, settings))
+async def writer_app(settings: WriterSettings, bus: Bus) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -59,7 +57,7 @@ async def rows_of(pool: asyncpg.Pool, *event_ids: uuid.UUID) -> list[asyncpg.Rec
     )
 
 
-async def dlq_depth(settings: Settings, topology: Topology) -> int:
+async def dlq_depth(settings: WriterSettings, topology: Topology) -> int:
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel()
@@ -70,7 +68,11 @@ async def dlq_depth(settings: Settings, topology: Topology) -> int:
 
 
 async def test_event_published_twice_is_one_row(
-    writer_app: FastAPI, bus: Bus, db_pool: asyncpg.Pool, settings: Settings, topology: Topology
+    writer_app: FastAPI,
+    bus: Bus,
+    db_pool: asyncpg.Pool,
+    settings: WriterSettings,
+    topology: Topology,
 ) -> None:
     dead_before = await dlq_depth(settings, topology)
     user_id, username = await create_test_user(db_pool)
@@ -128,7 +130,7 @@ async def test_malformed_message_is_dead_lettered_and_consuming_goes_on(
     writer_app: FastAPI,
     bus: Bus,
     db_pool: asyncpg.Pool,
-    settings: Settings,
+    settings: WriterSettings,
     topology: Topology,
 ) -> None:
     before = await dlq_depth(settings, topology)

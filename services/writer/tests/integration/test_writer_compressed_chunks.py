@@ -24,9 +24,7 @@ from ticktide_common.messages import (
     StockBarV1,
     WeatherObservationV1,
 )
-from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
-from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.topology import Topology
 from ticktide_writer.app import create_app
 from ticktide_writer.candle_writer import _classify
@@ -53,15 +51,15 @@ async def timescaledb(db_pool: asyncpg.Pool) -> None:
 
 
 @pytest.fixture(scope="module")
-async def writer(timescaledb: None, settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
-    app = create_app(settings_for(WriterSettings, settings))
+async def writer(timescaledb: None, settings: WriterSettings, bus: Bus) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
 
 @pytest.fixture
 async def stored(
-    writer: FastAPI, settings: Settings, topology: Topology, bus: Bus
+    writer: FastAPI, settings: WriterSettings, topology: Topology, bus: Bus
 ) -> AsyncIterator[Probe]:
     async with EventProbe(settings.amqp_url, topology, CandlesStoredV1) as probe:
         yield probe

@@ -18,9 +18,7 @@ from fastapi import FastAPI
 from ticktide_common.bus import Bus
 from ticktide_common.candle_json import candle_json_sql
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
-from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
-from ticktide_common.testing.fixtures import settings_for
 from ticktide_common.testing.processes import wait_until
 from ticktide_common.topology import WRITER_CANDLES, Topology
 from ticktide_writer.app import create_app
@@ -31,9 +29,9 @@ Probe = EventProbe[CandlesStoredV1]
 
 
 @pytest.fixture(scope="module")
-async def writer_app(settings: Settings, bus: Bus) -> AsyncIterator[FastAPI]:
+async def writer_app(settings: WriterSettings, bus: Bus) -> AsyncIterator[FastAPI]:
     """The writer app in this process, its lifespan running (consumer started)."""
-    app = create_app(settings_for(WriterSettings, settings))
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -44,7 +42,7 @@ def writer(writer_app: FastAPI) -> None:
 
 
 @pytest.fixture
-async def stored(settings: Settings, topology: Topology, bus: Bus) -> AsyncIterator[Probe]:
+async def stored(settings: WriterSettings, topology: Topology, bus: Bus) -> AsyncIterator[Probe]:
     async with EventProbe(settings.amqp_url, topology, CandlesStoredV1) as probe:
         yield probe
 
@@ -253,7 +251,7 @@ async def test_batches_grouped_in_one_transaction_apply_in_delivery_order(
         assert len(await stored_rows(db_pool, f"TTGRP{i}USDT")) == 50
 
 
-async def dlq_depth(settings: Settings, topology: Topology) -> int:
+async def dlq_depth(settings: WriterSettings, topology: Topology) -> int:
     connection = await aio_pika.connect(settings.amqp_url)
     try:
         channel = await connection.channel()
@@ -268,7 +266,7 @@ async def test_malformed_message_is_dead_lettered_and_consuming_goes_on(
     bus: Bus,
     stored: Probe,
     db_pool: asyncpg.Pool,
-    settings: Settings,
+    settings: WriterSettings,
     topology: Topology,
 ) -> None:
     before = await dlq_depth(settings, topology)
