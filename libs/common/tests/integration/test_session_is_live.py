@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
+from ticktide_common.settings import RedisSettings
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ class Clock:
         return self.now
 
 
-def _store(redis: Redis, settings: Settings, clock: Clock) -> SessionStore:
+def _store(redis: Redis, settings: RedisSettings, clock: Clock) -> SessionStore:
     return SessionStore(
         redis,
         settings.ticktide_redis_prefix,
@@ -34,7 +34,7 @@ def _store(redis: Redis, settings: Settings, clock: Clock) -> SessionStore:
 
 
 async def test_is_live_does_not_slide_the_idle_window(
-    redis_client: Redis, settings: Settings
+    redis_client: Redis, settings: RedisSettings
 ) -> None:
     clock = Clock()
     store = _store(redis_client, settings, clock)
@@ -49,7 +49,7 @@ async def test_is_live_does_not_slide_the_idle_window(
 
 
 async def test_is_live_answers_false_once_the_session_ended_or_is_too_old(
-    redis_client: Redis, settings: Settings
+    redis_client: Redis, settings: RedisSettings
 ) -> None:
     clock = Clock()
     store = _store(redis_client, settings, clock)
