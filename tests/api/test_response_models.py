@@ -202,3 +202,19 @@ def test_the_fuzz_run_checks_answers_against_the_document() -> None:
     checks = _config(run).projects.override.checks
     assert all(getattr(checks, name).enabled for name in RESPONSE_CHECKS)
     assert "response_schema_conformance" in RESPONSE_CHECKS
+
+
+def test_an_event_stream_documents_each_event(document: dict[str, Any]) -> None:
+    """How schemathesis reads text/event-stream (OpenAPI 3.1, no itemSchema): the schema
+    is one event's, as its parser makes them (`data`, `event`, `id`, `retry`)."""
+    for method, path in (
+        ("post", "/api/crypto/backtest/stream"),
+        ("get", "/api/crypto/backtest/batch/{batch_id}/events"),
+    ):
+        content = document["paths"][path][method]["responses"]["200"]["content"]
+        schema = content["text/event-stream"]["schema"]
+        validator = jsonschema_rs.validator_for({**schema, "components": document["components"]})
+        event = {"data": '{"batch_id": "b", "jobs": 1}', "event": "queued", "id": "1-0"}
+        assert validator.is_valid(event), path
+        assert not validator.is_valid({**event, "event": "message"}), path
+        assert not validator.is_valid({"event": "summary"}), path

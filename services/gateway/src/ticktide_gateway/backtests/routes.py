@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from ticktide_common.backtests.catalogue import LOWER_IS_BETTER, strategy_schemas
-from ticktide_common.backtests.events import BatchEventLog
+from ticktide_common.backtests.events import BatchEventLog, EventName
 from ticktide_common.errors import PublishError
 from ticktide_common.logging import get_logger
 from ticktide_gateway.auth import (
@@ -57,9 +57,22 @@ TOO_MANY: dict[int | str, dict[str, Any]] = {
 }
 # A body's symbol that matches the pattern but names no known pair (submission.py).
 UNKNOWN_SYMBOL: dict[int | str, dict[str, Any]] = {404: {"description": "unknown symbol"}}
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data", "event"],
+    "properties": {
+        "event": {"type": "string", "enum": list(get_args(EventName))},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string", "description": "the Last-Event-ID to resume after"},
+        "retry": {"type": "integer"},
+    },
+    "additionalProperties": False,
+}
 SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # OpenAPI 3.1 without `itemSchema`: the schema is one event's (how
+        # schemathesis reads a stream: `data`, `event`, and `id` / `retry` when sent).
+        "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         "description": "the batch's events: `id:`, `event:` (queued, result, error, "
         "progress, summary) and `data:` (JSON) of each, and keep-alive comments",
     },
