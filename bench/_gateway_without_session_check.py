@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ticktide_common.principal import Principal
 from ticktide_common.service import run_service
-from ticktide_common.settings import get_settings
 from ticktide_gateway.app import create_app
 from ticktide_gateway.auth import PRINCIPAL_SCOPE_KEY
+from ticktide_gateway.settings import get_settings
 
 BENCH_PRINCIPAL = Principal(
     user_id=1, username="bench", role="user", method="session", credential_hash="-"

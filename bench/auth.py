@@ -25,8 +25,8 @@ from urllib.parse import urlencode
 from redis.asyncio import Redis
 
 from ticktide_common.sessions import SessionStore
-from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
+from ticktide_gateway.settings import GatewaySettings
 
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET_ADDED_P50_MS = 1.0
@@ -56,7 +56,7 @@ async def _timed(client: Any, target: str) -> float:
 
 async def run(requests: int = 2000) -> list[dict[str, Any]]:
     load_before = os.getloadavg()[0]
-    base = Settings()
+    base = GatewaySettings()
     run_id = f"bench{uuid.uuid4().hex[:8]}"
     admin_dsn = latency._replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"

@@ -38,7 +38,6 @@ from urllib.parse import urlencode
 import asyncpg
 from redis.asyncio import Redis
 
-from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer
 from ticktide_gateway.cache import (
@@ -48,6 +47,7 @@ from ticktide_gateway.cache import (
     location_series,
     stock_series,
 )
+from ticktide_gateway.settings import GatewaySettings
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -332,7 +332,7 @@ async def _run_case(
 
 async def run(requests: int = 200) -> list[dict[str, Any]]:
     load_before = os.getloadavg()[0]  # other work on the machine skews the tail
-    base = Settings()
+    base = GatewaySettings()
     run_id = f"bench{uuid.uuid4().hex[:8]}"
     admin_dsn = latency._replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"

@@ -45,9 +45,9 @@ from redis.asyncio import Redis
 
 from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.migrate import apply_migrations
-from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
+from ticktide_gateway.settings import GatewaySettings
 from ticktide_writer.repository import PRICE_COLUMNS
 from ticktide_writer.service import copy_text
 
@@ -236,7 +236,7 @@ def timescaledb_admin_dsn() -> str | None:
 
 
 async def run(requests: int = 300, leg: str = "both") -> list[dict[str, Any]]:
-    base = Settings()  # the environment, then .env: the servers of this installation
+    base = GatewaySettings()  # the environment, then .env: the servers of this installation
     legs: list[tuple[str, str]] = []
     if leg in ("both", "plain"):
         legs.append(("plain", _replace_database(base.database_url, "postgres")))
@@ -250,7 +250,9 @@ async def run(requests: int = 300, leg: str = "both") -> list[dict[str, Any]]:
     return rows
 
 
-async def run_leg(base: Settings, leg: str, admin_dsn: str, requests: int) -> list[dict[str, Any]]:
+async def run_leg(
+    base: GatewaySettings, leg: str, admin_dsn: str, requests: int
+) -> list[dict[str, Any]]:
     load_before = os.getloadavg()[0]  # other work on the machine skews the tail
     run_id = f"bench{uuid.uuid4().hex[:8]}"
     database = f"ticktide_bench_{run_id}"

@@ -70,8 +70,8 @@ from tests.browser.helpers import (  # noqa: E402
 )
 from ticktide_common.messages import CandleBatchV1, CandleV1  # noqa: E402
 from ticktide_common.migrate import apply_migrations  # noqa: E402
-from ticktide_common.settings import Settings  # noqa: E402
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user  # noqa: E402
+from ticktide_gateway.settings import GatewaySettings  # noqa: E402
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance  # noqa: E402
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq  # noqa: E402
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo  # noqa: E402
@@ -367,7 +367,7 @@ async def _drop_database(admin_dsn: str, name: str) -> None:
 
 async def run(runs: int = 5) -> list[dict[str, Any]]:
     load_before = os.getloadavg()
-    base = Settings()
+    base = GatewaySettings()
     run_id = f"benchweb{uuid.uuid4().hex[:8]}"
     admin_dsn = _replace_database(base.database_url, "postgres")
     database = f"ticktide_bench_{run_id}"

@@ -15,8 +15,8 @@ import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
-from ticktide_common.settings import Settings
 from ticktide_common.testing.events import EventProbe
+from ticktide_common.testing.fixtures import RunSettings
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 from ticktide_common.topology import WRITER_CANDLES, Topology
 
@@ -40,7 +40,7 @@ def writer_process(
 async def test_batch_redelivered_after_a_crash_between_commit_and_ack(
     service_env: dict[str, str],
     log_dir: Path,
-    settings: Settings,
+    settings: RunSettings,
     topology: Topology,
     bus: Bus,
     db_pool: asyncpg.Pool,

@@ -7,22 +7,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
-
+from ticktide_common.accounts.policy import PasswordPolicySettings
+from ticktide_common.api_tokens import ApiTokenSettings
 from ticktide_common.settings import DatabaseSettings
 
 __all__ = ["CliSettings", "get_settings"]
 
 
-class CliSettings(DatabaseSettings):
-    password_min_length: int = 8
-    password_max_length: int = 128
-    # Auth (issue 10, H3): passwords need this zxcvbn score (0-4, 3 = "safely
-    # unguessable"); personal API tokens expire, and a user holds a bounded
-    # number of live ones.
-    password_min_score: int = Field(default=3, ge=0, le=4)
-    api_token_max_days: int = Field(default=365, ge=1)
-    api_token_max_live_per_user: int = Field(default=20, ge=1)
+class CliSettings(DatabaseSettings, PasswordPolicySettings, ApiTokenSettings):
+    """The database, and the password and token rules the bootstrap applies (the
+    auth service's, from the same mixins)."""
 
 
 @lru_cache

@@ -1,15 +1,18 @@
-"""Settings every Ticktide service reads: the environment first, then `.env`.
+"""The shared base of every service's settings, and the mixins services combine:
+the environment first, then `.env`.
 
-The names are the contract's (CONTRACT.md §1). Test runs isolate themselves
-through `TICKTIDE_BUS_PREFIX` and `TICKTIDE_REDIS_PREFIX` and their own
-`DATABASE_URL`, so several runs can share one set of servers.
+Each service declares its own class in `ticktide_<service>/settings.py` over
+`ServiceSettings` and the mixins it needs, plus its own fields, so a service
+reads only the variables it uses (`.env.example` lists them by service). The
+names are the contract's (CONTRACT.md §1). Test runs isolate themselves through
+`TICKTIDE_BUS_PREFIX` and `TICKTIDE_REDIS_PREFIX` and their own `DATABASE_URL`,
+so several runs can share one set of servers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -219,145 +222,3 @@ class BacktestLimitsSettings(ServiceSettings):
     # good (no redelivery).
     backtest_max_walk_forward_work: int = Field(default=200_000, ge=1)
     backtest_job_time_limit_seconds: float = Field(default=300.0, ge=0)
-
-
-class Settings(
-    DatabaseSettings,
-    RedisSettings,
-    BusSettings,
-    ProxyTrustSettings,
-    MarketCatalogueSettings,
-    HistoryBoundsSettings,
-    UpstreamHttpSettings,
-    BacktestLimitsSettings,
-):
-    """TRANSITIONAL (issue 12): the old all-in-one settings, now the union of the
-    mixins above plus the fields no service class has taken yet. Each service is
-    moving to its own class in `ticktide_<service>/settings.py`; this class goes
-    when the last one has."""
-
-    binance_base_url: str = "https://api.binance.com"
-    nasdaq_base_url: str = "https://api.nasdaq.com"
-    nasdaq_nordic_base_url: str = "https://api.nasdaq.com"
-    openweather_base_url: str = "https://api.openweathermap.org"
-    openweather_api_key: str = ""
-    open_meteo_base_url: str = "https://api.open-meteo.com"
-    open_meteo_archive_url: str = "https://archive-api.open-meteo.com"
-
-    ticktide_https_port: int = 8443
-    ticktide_http_port: int = 8080
-
-    # Where each service listens, and where the gateway finds the others.
-    gateway_port: int = 8100
-    ingest_crypto_port: int = 8101
-    writer_port: int = 8102
-    auth_port: int = 8103
-    ingest_stocks_port: int = 8104
-    ingest_weather_port: int = 8105
-    web_port: int = 8106
-    auth_url: str = "http://127.0.0.1:8103"
-    ingest_crypto_url: str = "http://127.0.0.1:8101"
-    writer_url: str = "http://127.0.0.1:8102"
-    ingest_stocks_url: str = "http://127.0.0.1:8104"
-    ingest_weather_url: str = "http://127.0.0.1:8105"
-    web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
-    # Where the web service reaches the gateway's API (server-side, with the
-    # user's own credentials).
-    gateway_url: str = "http://127.0.0.1:8100"
-
-    # Crypto ingestion.
-    crypto_history_days: int = 90
-    crypto_schedule_seconds: float = 300.0
-    crypto_scheduler_enabled: bool = True
-    binance_weight_limit_1m: int = 6000
-    binance_weight_headroom: float = 0.8
-    binance_timeout_seconds: float = 10.0
-    binance_max_attempts: int = 5  # per request, for 5xx and connection errors
-    binance_backoff_seconds: float = 0.5  # first wait of the exponential backoff
-    binance_max_rate_limit_waits: int = 10  # 429/418 answers honoured per request
-    crypto_gap_retry_seconds: float = 3600.0  # an open gap is retried at most this often
-    crypto_gap_max_refill_attempts: int = 5
-    crypto_fetch_max_attempts: int = 3  # a backfill failing this often is marked failed
-    crypto_finalize_sweep_seconds: float = 5.0
-    crypto_finalize_stale_seconds: float = 300.0  # a 'finalizing' claim older than this is retaken
-
-    stocks_history_days: int = 365  # what the first scheduled run loads
-    stocks_scheduler_enabled: bool = True
-    stocks_schedule_seconds: float = 900.0  # how often the scheduler looks for a closed session
-
-    # Weather (OPENWEATHER_API_KEY: OpenWeather instead of Open-Meteo).
-    weather_current_seconds: float = 900.0
-    weather_history_seconds: float = 3600.0
-    weather_history_days: int = 30  # what the first scheduled history run loads
-    weather_scheduler_enabled: bool = True
-
-    # Auth: sessions, passwords, login and registration throttling.
-    session_idle_minutes: float = 30.0
-    session_absolute_hours: float = 12.0
-    login_max_failures: int = 20
-    login_window_minutes: float = 15.0
-    # Registrations per client IP (each one costs an Argon2id hash).
-    registration_max_per_ip: int = 5
-    registration_window_minutes: float = 60.0
-    password_min_length: int = 8
-    password_max_length: int = 128
-    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
-    session_cookie_name: str = "__Host-ticktide_session"
-
-    # Auth (issue 10, H3): passwords need this zxcvbn score (0-4, 3 = "safely
-    # unguessable"); personal API tokens expire, and a user holds a bounded
-    # number of live ones.
-    password_min_score: int = Field(default=3, ge=0, le=4)
-    api_token_default_days: int = Field(default=90, ge=1)
-    api_token_max_days: int = Field(default=365, ge=1)
-    api_token_max_live_per_user: int = Field(default=20, ge=1)
-
-    # Gateway.
-    cache_ttl_seconds: int = 3600
-    max_candles_per_request: int = 20000
-    metrics_flush_seconds: float = 2.0
-    metrics_flush_rows: int = 500
-    default_candles_per_request: int = 1000
-    service_probe_timeout_seconds: float = 2.0
-    gateway_local_cache_bytes: int = 64 * 1024 * 1024
-
-    # Writer: a group of batches shares one transaction; it closes at this many
-    # candles or after this wait, whichever comes first.
-    writer_prefetch: int = 64
-    writer_group_max_candles: int = 20000
-    writer_group_max_wait_ms: float = 5.0
-    # Fault injection, honoured only when TICKTIDE_ENV=test (see ticktide_common.faults).
-    ticktide_fault_exit_after_commit: int | None = None
-
-    # Backtests: gateway (validation, splitting, events) and workers.
-    backtest_worker_port: int = 8110  # `make up` gives worker i this + i
-    backtest_prefetch: int = 2
-    backtest_candle_cache_series: int = 16  # series kept in each worker's memory
-    backtest_stream_lifetime_seconds: float = 600.0  # an SSE response is closed after this
-    backtest_run_timeout_seconds: float = 120.0  # POST /backtest/run waits this long
-    # Gateway (issue 10, H1): concurrent event streams (GET .../events, POST
-    # .../stream) and awaited POST .../run calls, per user and in all, counted per
-    # gateway process (429 beyond); how often an open stream re-checks its session
-    # or token; the Redis pool of session checks and the cache (bounded, with a short
-    # wait: exhausted answers 503 at once). Blocking stream reads have a pool of
-    # their own, one connection per batch listened to.
-    backtest_streams_per_user: int = Field(default=8, ge=1)
-    backtest_streams_total: int = Field(default=200, ge=1)
-    backtest_runs_per_user: int = Field(default=2, ge=1)
-    backtest_runs_total: int = Field(default=50, ge=1)
-    backtest_stream_recheck_seconds: float = Field(default=15.0, gt=0)
-    gateway_redis_max_connections: int = Field(default=64, ge=2)
-    gateway_redis_pool_timeout_seconds: float = Field(default=0.5, gt=0)
-
-    # Services page: RabbitMQ's management API for queue depths ("" derives
-    # http://<AMQP_URL host>:15672 with AMQP_URL's credentials; "off" never asks it).
-    rabbitmq_management_url: str = ""
-
-    # Anonymous /api/health is a summary at most this old.
-    health_cache_seconds: float = Field(default=5.0, ge=0)
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ticktide_common.errors import PermanentError, TransientError
-from ticktide_common.settings import Settings
+from ticktide_common.settings import UpstreamHttpSettings
 from ticktide_common.upstream import (
     DEFAULT_RETRY_AFTER_SECONDS,
     UpstreamClient,
@@ -203,7 +203,7 @@ def test_parse_retry_after() -> None:
 
 
 def test_from_settings_uses_the_http_settings() -> None:
-    settings = Settings(http_max_attempts=7, http_backoff_seconds=0.25)
+    settings = UpstreamHttpSettings(http_max_attempts=7, http_backoff_seconds=0.25)
     http = httpx.AsyncClient()
     upstream = UpstreamClient.from_settings(settings, http, provider="P", headers={"A": "b"})
     assert (upstream.max_attempts, upstream.provider, upstream.headers) == (7, "P", {"A": "b"})

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
-
+from ticktide_common.accounts.policy import PasswordPolicySettings
 from ticktide_common.api_tokens import ApiTokenSettings
 from ticktide_common.sessions import SessionSettings
 from ticktide_common.settings import BusSettings, DatabaseSettings, ProxyTrustSettings
@@ -16,7 +15,12 @@ __all__ = ["AuthSettings", "get_settings"]
 
 
 class AuthSettings(
-    DatabaseSettings, SessionSettings, BusSettings, ProxyTrustSettings, ApiTokenSettings
+    DatabaseSettings,
+    SessionSettings,
+    BusSettings,
+    ProxyTrustSettings,
+    ApiTokenSettings,
+    PasswordPolicySettings,
 ):
     """What the auth service reads."""
 
@@ -28,10 +32,6 @@ class AuthSettings(
     # Registrations per client IP (each one costs an Argon2id hash).
     registration_max_per_ip: int = 5
     registration_window_minutes: float = 60.0
-    password_min_length: int = 8
-    password_max_length: int = 128
-    # Passwords need this zxcvbn score (issue 10, H3: 0-4, 3 = "safely unguessable").
-    password_min_score: int = Field(default=3, ge=0, le=4)
 
 
 @lru_cache(maxsize=1)

@@ -9,14 +9,13 @@ import pytest
 from ticktide_backtest_worker.app import create_app
 from ticktide_backtest_worker.settings import WorkerSettings
 from ticktide_backtest_worker.worker import BacktestJobRunner
-from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import settings_for
 
 pytestmark = pytest.mark.integration
 
 
 async def test_the_lifespan_yields_the_typed_state_and_readiness_reads_it(
-    settings: Settings,
+    settings: WorkerSettings,
 ) -> None:
     own = settings_for(WorkerSettings, settings, backtest_prefetch=1)
     app = create_app(own)

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
+from ticktide_backtest_worker.settings import WorkerSettings
 from ticktide_common.backtests.events import BatchEventLog
-from ticktide_common.settings import Settings
 from ticktide_gateway.backtests.batch_reader import BatchReaderHub
 from ticktide_gateway.backtests.sse import batch_event_stream
 from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def event_log(redis_client: Redis, settings: Settings) -> BatchEventLog:
+def event_log(redis_client: Redis, settings: WorkerSettings) -> BatchEventLog:
     return BatchEventLog(
         redis_client, settings.ticktide_redis_prefix, maxlen=10_000, ttl_seconds=60
     )

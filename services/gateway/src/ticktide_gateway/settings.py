@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
+from ticktide_common.sessions import SessionSettings
 from ticktide_common.settings import (
     BacktestLimitsSettings,
     BusSettings,
@@ -13,7 +14,6 @@ from ticktide_common.settings import (
     HistoryBoundsSettings,
     MarketCatalogueSettings,
     ProxyTrustSettings,
-    RedisSettings,
 )
 
 __all__ = ["GatewaySettings", "get_settings"]
@@ -21,7 +21,7 @@ __all__ = ["GatewaySettings", "get_settings"]
 
 class GatewaySettings(
     DatabaseSettings,
-    RedisSettings,
+    SessionSettings,
     BusSettings,
     ProxyTrustSettings,
     MarketCatalogueSettings,
@@ -39,12 +39,6 @@ class GatewaySettings(
     ingest_stocks_url: str = "http://127.0.0.1:8104"
     ingest_weather_url: str = "http://127.0.0.1:8105"
     web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
-
-    # Sessions (auth's names: the gateway checks the sessions auth creates).
-    session_idle_minutes: float = 30.0
-    session_absolute_hours: float = 12.0
-    # Cookies are `Secure` (and `__Host-` prefixed): browsers send them over HTTPS only.
-    session_cookie_name: str = "__Host-ticktide_session"
 
     cache_ttl_seconds: int = 3600
     max_candles_per_request: int = 20000

@@ -16,7 +16,6 @@ import pytest
 from ticktide_common.bus import Bus
 from ticktide_common.jobs import request_crypto_backfill
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
-from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
@@ -25,6 +24,7 @@ from ticktide_common.topology import (
 )
 from ticktide_ingest_crypto.client import BinanceClient
 from ticktide_ingest_crypto.service import CryptoIngester
+from ticktide_ingest_crypto.settings import IngestCryptoSettings
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance
 from ticktide_writer.testing import RunningWriter
 from ticktide_writer.testing import writer as writer  # the fixture
@@ -43,7 +43,9 @@ def symbol() -> str:
 
 
 @pytest.fixture
-async def isolated_bus(settings: Settings, fake_binance: FakeBinance) -> AsyncIterator[IsolatedBus]:
+async def isolated_bus(
+    settings: IngestCryptoSettings, fake_binance: FakeBinance
+) -> AsyncIterator[IsolatedBus]:
     """A bus on a prefix of its own, so consumers of other tests never compete."""
     async with open_isolated_bus(
         settings,
@@ -60,7 +62,7 @@ async def isolated_bus(settings: Settings, fake_binance: FakeBinance) -> AsyncIt
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
-    settings: Settings
+    settings: IngestCryptoSettings
     ingester: CryptoIngester
     bus: Bus
     batches: list[CandleBatchV1]

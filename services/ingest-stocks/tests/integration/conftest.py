@@ -17,7 +17,6 @@ import pytest
 from ticktide_common.bus import Bus
 from ticktide_common.jobs import request_stocks_backfill
 from ticktide_common.messages import StockPricesStoredV1, StockPricesV1, StocksBackfillRequestedV1
-from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
@@ -26,6 +25,7 @@ from ticktide_common.topology import (
 )
 from ticktide_ingest_stocks.client import NasdaqClient, NordicClient
 from ticktide_ingest_stocks.service import StocksIngester
+from ticktide_ingest_stocks.settings import IngestStocksSettings
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq
 from ticktide_writer.testing import RunningWriter
 from ticktide_writer.testing import writer as writer  # the fixture
@@ -52,7 +52,9 @@ def fi_symbol() -> str:
 
 
 @pytest.fixture
-async def isolated_bus(settings: Settings, fake_nasdaq: FakeNasdaq) -> AsyncIterator[IsolatedBus]:
+async def isolated_bus(
+    settings: IngestStocksSettings, fake_nasdaq: FakeNasdaq
+) -> AsyncIterator[IsolatedBus]:
     async with open_isolated_bus(
         settings,
         "ingest-stocks-tests",
@@ -70,7 +72,7 @@ async def isolated_bus(settings: Settings, fake_nasdaq: FakeNasdaq) -> AsyncIter
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
-    settings: Settings
+    settings: IngestStocksSettings
     ingester: StocksIngester
     bus: Bus
     batches: list[StockPricesV1]

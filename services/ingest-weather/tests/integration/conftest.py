@@ -23,7 +23,7 @@ from ticktide_common.messages import (
     WeatherObservationsV1,
     WeatherStoredV1,
 )
-from ticktide_common.settings import Settings, WeatherLocation
+from ticktide_common.settings import WeatherLocation
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.ingest import finished_job
 from ticktide_common.topology import (
@@ -33,6 +33,7 @@ from ticktide_common.topology import (
 from ticktide_ingest_weather.client import provider_from_settings
 from ticktide_ingest_weather.scheduler import Scheduler
 from ticktide_ingest_weather.service import WeatherIngester
+from ticktide_ingest_weather.settings import IngestWeatherSettings
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo, FakeOpenWeather
 from ticktide_writer.testing import RunningWriter
 from ticktide_writer.testing import writer as writer  # the fixture
@@ -61,7 +62,7 @@ def location() -> WeatherLocation:
 
 @pytest.fixture
 async def isolated_bus(
-    settings: Settings,
+    settings: IngestWeatherSettings,
     fake_meteo: FakeOpenMeteo,
     fake_openweather: FakeOpenWeather,
     location: WeatherLocation,
@@ -87,7 +88,7 @@ async def isolated_bus(
 @dataclass
 class Pipeline:
     pool: asyncpg.Pool
-    settings: Settings
+    settings: IngestWeatherSettings
     ingester: WeatherIngester
     scheduler: Scheduler
     bus: Bus

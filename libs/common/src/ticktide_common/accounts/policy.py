@@ -15,9 +15,13 @@ import threading
 
 import zxcvbn
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import Field
 from zxcvbn.matching import RANKED_DICTIONARIES
 
+from ticktide_common.settings import ServiceSettings
+
 __all__ = [
+    "PasswordPolicySettings",
     "USERNAME_PATTERN",
     "USERNAME_MIN",
     "USERNAME_MAX",
@@ -33,6 +37,17 @@ __all__ = [
     "password_strength",
     "printable",
 ]
+
+
+class PasswordPolicySettings(ServiceSettings):
+    """The password rules' settings, read by the auth service and by the CLI's
+    bootstrap of the first admin (the same rules in both)."""
+
+    password_min_length: int = 8
+    password_max_length: int = 128
+    # Passwords need this zxcvbn score (issue 10, H3: 0-4, 3 = "safely unguessable").
+    password_min_score: int = Field(default=3, ge=0, le=4)
+
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"

@@ -17,9 +17,22 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from ticktide_common.api_tokens import ApiTokenSettings
 from ticktide_common.bus import Bus
+from ticktide_common.faults import CommitFaultSettings
 from ticktide_common.migrate import apply_migrations
-from ticktide_common.settings import BusSettings, RedisSettings, ServiceSettings, Settings
+from ticktide_common.sessions import SessionSettings
+from ticktide_common.settings import (
+    BacktestLimitsSettings,
+    BusSettings,
+    DatabaseSettings,
+    HistoryBoundsSettings,
+    MarketCatalogueSettings,
+    ProxyTrustSettings,
+    RedisSettings,
+    ServiceSettings,
+    UpstreamHttpSettings,
+)
 from ticktide_common.testing.proxy import TEST_PROXY_SECRET
 from ticktide_common.topology import Topology
 
@@ -86,19 +99,52 @@ async def database_url(run_id: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+class RunSettings(
+    DatabaseSettings,
+    SessionSettings,
+    BusSettings,
+    ProxyTrustSettings,
+    MarketCatalogueSettings,
+    HistoryBoundsSettings,
+    UpstreamHttpSettings,
+    BacktestLimitsSettings,
+    ApiTokenSettings,
+    CommitFaultSettings,
+):
+    """A test run's values of the settings the services share: its own database,
+    bus prefix and Redis prefix on the machine's servers, and the proxy secret.
+    A service's tests read it as the service's own class (`settings_for`), which
+    adds that service's fields at their defaults (schedulers off)."""
+
+
+# Every test run's values of service-only fields, applied by `settings_for` to the
+# classes that have them: no scheduler starts work a test did not ask for.
+TEST_RUN_FIELDS: dict[str, Any] = {
+    "crypto_scheduler_enabled": False,
+    "stocks_scheduler_enabled": False,
+    "weather_scheduler_enabled": False,
+}
+
+
 @pytest.fixture(scope="session")
-def settings(database_url: str, run_id: str) -> Settings:
-    return Settings(
+def run_settings(database_url: str, run_id: str) -> RunSettings:
+    """This run's shared settings; the fixtures of servers (bus, Redis, service
+    subprocesses) read these, whatever class a suite's `settings` is."""
+    return RunSettings(
         ticktide_env="test",
         database_url=database_url,
         ticktide_bus_prefix=run_id,
         ticktide_redis_prefix=f"{run_id}:",
-        crypto_scheduler_enabled=False,
-        stocks_scheduler_enabled=False,
-        weather_scheduler_enabled=False,
         ticktide_proxy_secret=TEST_PROXY_SECRET,
         _env_file=None,  # type: ignore[call-arg]
     )
+
+
+@pytest.fixture(scope="session")
+def settings(run_settings: RunSettings) -> ServiceSettings:
+    """The settings a test reads: the run's, unless a service's tests/conftest.py
+    overrides this with its own class (`settings_for`)."""
+    return run_settings
 
 
 def settings_for(cls: type[S], settings: ServiceSettings, **overrides: Any) -> S:
@@ -107,19 +153,22 @@ def settings_for(cls: type[S], settings: ServiceSettings, **overrides: Any) -> S
     how a test builds a service in-process on the run's isolated servers."""
     shared = type(settings).model_fields
     values = {name: getattr(settings, name) for name in cls.model_fields if name in shared}
-    return cls(**{**values, **overrides}, _env_file=None)  # type: ignore[call-arg]
+    run = {name: value for name, value in TEST_RUN_FIELDS.items() if name in cls.model_fields}
+    return cls(**{**run, **values, **overrides}, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
-def service_env(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def service_env(
+    run_settings: RunSettings, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Environment for service subprocesses of this run."""
     return {
         "TICKTIDE_ENV": "test",
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "AMQP_URL": settings.amqp_url,
-        "TICKTIDE_BUS_PREFIX": settings.ticktide_bus_prefix,
-        "TICKTIDE_REDIS_PREFIX": settings.ticktide_redis_prefix,
+        "DATABASE_URL": run_settings.database_url,
+        "REDIS_URL": run_settings.redis_url,
+        "AMQP_URL": run_settings.amqp_url,
+        "TICKTIDE_BUS_PREFIX": run_settings.ticktide_bus_prefix,
+        "TICKTIDE_REDIS_PREFIX": run_settings.ticktide_redis_prefix,
         "CRYPTO_SCHEDULER_ENABLED": "0",
         "STOCKS_SCHEDULER_ENABLED": "0",
         "WEATHER_SCHEDULER_ENABLED": "0",
@@ -135,9 +184,10 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def topology(settings: BusSettings) -> Topology:
+def topology(run_settings: RunSettings) -> Topology:
     return Topology(
-        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+        prefix=run_settings.ticktide_bus_prefix,
+        default_delivery_limit=run_settings.bus_delivery_limit,
     )
 
 
@@ -150,12 +200,12 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture(scope="session")
-async def bus(settings: BusSettings, topology: Topology) -> AsyncIterator[Bus]:
+async def bus(run_settings: RunSettings, topology: Topology) -> AsyncIterator[Bus]:
     """A bus on this run's prefix; deletes the run's queues and exchanges at the end."""
-    connected = await Bus.connect(settings.amqp_url, topology, service="tests")
+    connected = await Bus.connect(run_settings.amqp_url, topology, service="tests")
     yield connected
     await connected.close()
-    await delete_bus_names(settings.amqp_url, topology)
+    await delete_bus_names(run_settings.amqp_url, topology)
 
 
 @dataclass
@@ -198,8 +248,8 @@ async def delete_bus_names(amqp_url: str, topology: Topology) -> None:
 
 
 @pytest.fixture(scope="session")
-async def redis_client(settings: RedisSettings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
+async def redis_client(run_settings: RunSettings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(run_settings.redis_url)
     yield client
     await client.aclose()
 

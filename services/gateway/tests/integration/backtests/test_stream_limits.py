@@ -30,10 +30,10 @@ from redis.asyncio import Redis
 from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.bus import Bus
 from ticktide_common.sessions import SessionStore, hash_secret
-from ticktide_common.settings import Settings
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.proxy import trusted_hop
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
+from ticktide_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +125,7 @@ async def _unfinished_batch(pool: asyncpg.Pool, user_id: int) -> uuid.UUID:
     return batch_id
 
 
-def _store(redis: Redis, settings: Settings) -> SessionStore:
+def _store(redis: Redis, settings: GatewaySettings) -> SessionStore:
     return SessionStore(
         redis,
         settings.ticktide_redis_prefix,
@@ -135,7 +135,7 @@ def _store(redis: Redis, settings: Settings) -> SessionStore:
 
 
 async def _cookie_user(
-    pool: asyncpg.Pool, redis: Redis, settings: Settings
+    pool: asyncpg.Pool, redis: Redis, settings: GatewaySettings
 ) -> tuple[int, str, dict[str, str]]:
     """(user id, session token hash, Cookie header) of a user signed in with a session."""
     user_id, username = await create_test_user(pool)
@@ -149,7 +149,7 @@ async def _xread_connections(redis: Redis, name: str) -> int:
     )
 
 
-def _names(settings: Settings) -> tuple[str, str]:
+def _names(settings: GatewaySettings) -> tuple[str, str]:
     prefix = settings.ticktide_redis_prefix.replace(" ", "_")
     return f"ticktide-gateway@{prefix}", f"ticktide-gateway-streams@{prefix}"
 
@@ -241,7 +241,7 @@ async def test_one_user_gets_its_share_of_streams_and_everyone_else_is_served(
     capped_gateway: ServiceProcess,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: GatewaySettings,
 ) -> None:
     user_id, token = await _user_with_token(db_pool)
     batch_id = await _unfinished_batch(db_pool, user_id)
@@ -311,7 +311,7 @@ async def test_150_streams_on_one_batch_share_one_redis_read_and_starve_nothing(
     wide_gateway: ServiceProcess,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: GatewaySettings,
 ) -> None:
     user_id, token = await _user_with_token(db_pool)
     batch_id = await _unfinished_batch(db_pool, user_id)
@@ -406,7 +406,7 @@ async def test_a_stream_ends_when_its_session_is_logged_out(
     capped_gateway: ServiceProcess,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: GatewaySettings,
 ) -> None:
     user_id, token_hash, cookie = await _cookie_user(db_pool, redis_client, settings)
     batch_id = await _unfinished_batch(db_pool, user_id)
@@ -425,7 +425,7 @@ async def test_awaited_runs_beyond_the_cap_are_refused_until_one_ends(
     capped_gateway: ServiceProcess,
     db_pool: asyncpg.Pool,
     redis_client: Redis,
-    settings: Settings,
+    settings: GatewaySettings,
     candle_store,  # type: ignore[no-untyped-def]
 ) -> None:
     symbol = f"H1{uuid.uuid4().hex[:6].upper()}USDT"
