@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_NAMES = re.compile(
-    r"ticktide_(gateway|auth|ingest_crypto|ingest_stocks|ingest_weather|writer|backtest_worker|web)\b"
+    r"ticktide_(gateway|auth|ingest|writer|backtest_worker|web\b)"
 )
 
 

@@ -1,7 +1,7 @@
 """The wiring every ingester's `app.py` shares (crypto, stocks, weather).
 
 `IngesterSettings` is the set of mixins every ingester reads; each one's own
-class (`ticktide_ingest_<x>/settings.py`) adds its provider's fields.
+class (in its package's `settings.py`) adds its provider's fields.
 `create_ingest_app` builds the app around the service's `start(stack, checks)`,
 which opens, over the lifespan's one `AsyncExitStack`: its HTTP clients
 (`open_http`), then the pool and the bus (`open_pool_and_bus`), builds its
@@ -213,7 +213,7 @@ BusDep = Annotated[Bus, state_dependency("bus")]
 
 
 def serve(app: FastAPI, settings: ServiceSettings, service: str, port: int) -> None:
-    """`python -m ticktide_ingest_<x>`: serve `app` on `port` until SIGTERM."""
+    """An ingester's `__main__`: serve `app` on `port` until SIGTERM."""
     run_service(
         app, service=service, host=settings.service_host, port=port, log_level=settings.log_level
     )
