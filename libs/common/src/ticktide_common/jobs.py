@@ -12,14 +12,16 @@ detection runs) → `done`, or `failed` with `error`. Progress is derived from
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import (
+    BusMessage,
     CryptoBackfillRequestedV1,
     CryptoInterval,
     StockExchange,
@@ -189,6 +191,20 @@ async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress
     return job_progress(row) if row is not None else None
 
 
+async def _record_and_command(
+    pool: asyncpg.Pool,
+    bus: Bus,
+    command: Callable[[uuid.UUID], BusMessage],
+    correlation_id: str | None,
+    **job: Any,
+) -> uuid.UUID:
+    """Record the job (`create_job`'s fields), then publish the command built for
+    its id, waiting for the broker's confirm: a job exists before its command."""
+    job_id = await create_job(pool, **job)
+    await bus.publish(command(job_id), correlation_id=correlation_id)
+    return job_id
+
+
 async def request_crypto_backfill(
     pool: asyncpg.Pool,
     bus: Bus,
@@ -202,17 +218,10 @@ async def request_crypto_backfill(
     correlation_id: str | None = None,
 ) -> uuid.UUID:
     """Record a job, then publish the command that ingest-crypto acts on."""
-    job_id = await create_job(
+    return await _record_and_command(
         pool,
-        kind=kind,
-        symbol=symbol,
-        interval=interval,
-        start=start,
-        end=end,
-        requested_by=requested_by,
-    )
-    await bus.publish(
-        CryptoBackfillRequestedV1(
+        bus,
+        lambda job_id: CryptoBackfillRequestedV1(
             job_id=job_id,
             symbol=symbol,
             interval=interval,
@@ -220,9 +229,14 @@ async def request_crypto_backfill(
             end=end,
             requested_by=requested_by,
         ),
-        correlation_id=correlation_id,
+        correlation_id,
+        kind=kind,
+        symbol=symbol,
+        interval=interval,
+        start=start,
+        end=end,
+        requested_by=requested_by,
     )
-    return job_id
 
 
 def _midnight(day: date) -> datetime:
@@ -242,8 +256,18 @@ async def request_stocks_backfill(
     correlation_id: str | None = None,
 ) -> uuid.UUID:
     """Record a stocks job (trading days in `[start, end)`), then publish its command."""
-    job_id = await create_job(
+    return await _record_and_command(
         pool,
+        bus,
+        lambda job_id: StocksBackfillRequestedV1(
+            job_id=job_id,
+            symbol=symbol,
+            exchange=exchange,
+            start=start,
+            end=end,
+            requested_by=requested_by,
+        ),
+        correlation_id,
         kind=kind,
         symbol=symbol,
         interval=STOCKS_INTERVAL,
@@ -252,18 +276,6 @@ async def request_stocks_backfill(
         requested_by=requested_by,
         domain="stocks",
     )
-    await bus.publish(
-        StocksBackfillRequestedV1(
-            job_id=job_id,
-            symbol=symbol,
-            exchange=exchange,
-            start=start,
-            end=end,
-            requested_by=requested_by,
-        ),
-        correlation_id=correlation_id,
-    )
-    return job_id
 
 
 async def request_weather_backfill(
@@ -278,8 +290,13 @@ async def request_weather_backfill(
     correlation_id: str | None = None,
 ) -> uuid.UUID:
     """Record a weather history job (hours in `[start, end)`), then publish its command."""
-    job_id = await create_job(
+    return await _record_and_command(
         pool,
+        bus,
+        lambda job_id: WeatherBackfillRequestedV1(
+            job_id=job_id, location=location, start=start, end=end, requested_by=requested_by
+        ),
+        correlation_id,
         kind=kind,
         symbol=location,
         interval=WEATHER_HISTORY_INTERVAL,
@@ -288,10 +305,3 @@ async def request_weather_backfill(
         requested_by=requested_by,
         domain="weather",
     )
-    await bus.publish(
-        WeatherBackfillRequestedV1(
-            job_id=job_id, location=location, start=start, end=end, requested_by=requested_by
-        ),
-        correlation_id=correlation_id,
-    )
-    return job_id

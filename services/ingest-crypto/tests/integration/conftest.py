@@ -42,20 +42,22 @@ def symbol() -> str:
     return f"T{uuid.uuid4().hex[:8].upper()}USDT"
 
 
+# Quick retries, no simulated fallback, a fast finalize sweep: what every test here runs with.
+TEST_OVERRIDES: dict[str, object] = {
+    "binance_backoff_seconds": 0.01,
+    "binance_max_attempts": 2,
+    "ticktide_simulated_fallback": False,
+    "crypto_finalize_sweep_seconds": 0.5,
+}
+
+
 @pytest.fixture
 async def isolated_bus(
     settings: IngestCryptoSettings, fake_binance: FakeBinance
 ) -> AsyncIterator[IsolatedBus]:
     """A bus on a prefix of its own, so consumers of other tests never compete."""
-    async with open_isolated_bus(
-        settings,
-        "ingest-crypto-tests",
-        binance_base_url=fake_binance.url,
-        binance_backoff_seconds=0.01,
-        binance_max_attempts=2,
-        ticktide_simulated_fallback=False,
-        crypto_finalize_sweep_seconds=0.5,
-    ) as isolated:
+    overrides = {**TEST_OVERRIDES, "binance_base_url": fake_binance.url}
+    async with open_isolated_bus(settings, "ingest-crypto-tests", **overrides) as isolated:
         yield isolated
 
 
