@@ -46,11 +46,11 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.messages import CandleBatchV1, CandleV1
 from ticktide_common.migrate import apply_migrations
-from ticktide_common.settings import Settings
 from ticktide_common.testing.fixtures import delete_bus_names
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import create_test_token, create_test_user
 from ticktide_common.topology import Topology
+from ticktide_gateway.settings import GatewaySettings
 
 # tests/edge.py (nginx as `make up` runs it) lives beside bench/ at the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -251,8 +251,10 @@ async def import_with_cli(
     return seconds
 
 
-async def run(months: int, symbols: int, concurrency: int) -> list[dict[str, Any]]:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+async def run(
+    months: int, symbols: int, concurrency: int, log_dir: Path | None = None
+) -> list[dict[str, Any]]:
+    base = GatewaySettings(_env_file=None)  # type: ignore[call-arg]
     run_id = uuid.uuid4().hex[:10]
     database = f"ticktide_bench_{run_id}"
     admin_dsn = base.database_url.rpartition("/")[0] + "/postgres"
@@ -268,7 +270,7 @@ async def run(months: int, symbols: int, concurrency: int) -> list[dict[str, Any
         "TICKTIDE_REDIS_PREFIX": f"bench{run_id}:",
         "TICKTIDE_ENV": "dev",
         "TICKTIDE_PROXY_SECRET": secret,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO" if log_dir is not None else "WARNING",
         "CRYPTO_SCHEDULER_ENABLED": "0",
         "STOCKS_SCHEDULER_ENABLED": "0",
         "WEATHER_SCHEDULER_ENABLED": "0",
@@ -318,9 +320,10 @@ async def run(months: int, symbols: int, concurrency: int) -> list[dict[str, Any
         with tempfile.TemporaryDirectory(prefix="ticktide-bench-") as scratch:
             work = Path(scratch)
             (work / "archives").mkdir()
-            (work / "logs").mkdir()
+            logs = log_dir or work / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
             files = write_archives(series, work / "archives")
-            processes = _processes(env, work / "logs")
+            processes = _processes(env, logs)
             await asyncio.gather(*(p.start() for p in processes))
             edge = None
             try:
@@ -423,9 +426,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             )
 
 
-def main(months: int = 139, symbols: int = 10, concurrency: int = 8) -> list[dict[str, Any]]:
+def main(
+    months: int = 139, symbols: int = 10, concurrency: int = 8, log_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """Run the bench, print its table, return its rows (for bench/run.py)."""
-    rows = asyncio.run(run(months, symbols, concurrency))
+    rows = asyncio.run(run(months, symbols, concurrency, log_dir))
     print_table(rows)
     return rows
 
@@ -435,5 +440,8 @@ if __name__ == "__main__":
     parser.add_argument("--months", type=int, default=139)
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--log-dir", type=Path, default=None, help="keep the services' logs here, at INFO"
+    )
     args = parser.parse_args()
-    main(args.months, args.symbols, args.concurrency)
+    main(args.months, args.symbols, args.concurrency, args.log_dir)

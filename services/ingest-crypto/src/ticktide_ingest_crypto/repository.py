@@ -10,6 +10,7 @@ scheduled-job rule live in `ticktide_common.ingest_lifecycle`.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ __all__ = [
     "advisory_unlock",
     "crypto_id_for_symbol",
     "detect_gaps",
+    "imports_pending",
     "last_open_time",
     "last_open_time_between",
     "lock_series",
@@ -60,6 +62,28 @@ class SeriesGaps:
 async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
     value = await pool.fetchval("SELECT id FROM cryptocurrencies WHERE binance_symbol = $1", symbol)
     return int(value) if value is not None else None
+
+
+async def imports_pending(
+    pool: asyncpg.Pool, symbol: str, interval: str, job_id: uuid.UUID, stale_seconds: float
+) -> int:
+    """Archive imports of the series, other than `job_id`, whose batches are not
+    all stored yet (created within `stale_seconds`)."""
+    value = await pool.fetchval(
+        """SELECT count(*) FROM ingest_jobs j
+           WHERE j.domain = 'crypto' AND j.kind = 'archive-import'
+             AND j.symbol = $1 AND j.interval_type = $2 AND j.id <> $3
+             AND j.status NOT IN ('done', 'failed', 'finalizing')
+             AND j.created_at > now() - make_interval(secs => $4)
+             AND (j.batches_expected IS NULL
+                  OR (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
+                     < j.batches_expected)""",
+        symbol,
+        interval,
+        job_id,
+        stale_seconds,
+    )
+    return int(value or 0)
 
 
 async def last_open_time(pool: asyncpg.Pool, symbol: str, interval: str) -> datetime | None:

@@ -19,6 +19,9 @@ and the gap is retried later), as in ingest-stocks.
 Completion (the lifecycle's `JobCompleter`, with `crypto_finalize_stale_seconds`)
 runs gap detection over the whole series, the `crypto_gaps` upsert and
 gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
+An archive import (not a Binance fetch) starts no refill, and detects gaps only
+when no other archive import of its series is still being stored: once per
+series for a run of many files, not once per file.
 It runs on every `CandlesStoredV1`, right after `fetched`, and in the periodic
 `maintain` pass, which also retries open gaps once `crypto_gap_retry_seconds`
 have passed. One refill job fetches at most `max_backfill_candles` bars of a
@@ -72,6 +75,10 @@ __all__ = ["CryptoIngester"]
 
 log = get_logger(__name__)
 
+# An archive import of the same series still not stored this long after it was
+# created no longer holds back gap detection (a crash left it).
+_IMPORT_PENDING_STALE_SECONDS = 3600.0
+
 
 @dataclass(kw_only=True, eq=False)
 class CryptoIngester:
@@ -113,9 +120,39 @@ class CryptoIngester:
 
     # ---- gaps ----------------------------------------------------------------
     async def _on_complete(self, job: JobRow) -> None:
+        if job.kind == "archive-import":
+            await self._complete_import(job)
+            return
         gaps = await self.record_gaps(job.symbol, job.interval)
         if job.kind != "gap-refill":
             await self.request_refills(symbol=job.symbol, interval=job.interval)
+        log.info(
+            "ingest.gaps_recorded",
+            job_id=str(job.id),
+            symbol=job.symbol,
+            interval=job.interval,
+            open_gaps=len(gaps.still_open) if gaps else 0,
+            refilled_gaps=len(gaps.refilled) if gaps else 0,
+        )
+
+    async def _complete_import(self, job: JobRow) -> None:
+        """An archive import is no Binance fetch: it never starts a refill. Its
+        series' gaps are detected once, by the import that finds no other import
+        of the series still being stored (the others leave it to that one; two
+        finishing together both detect, harmlessly), not once per file."""
+        pending = await repo.imports_pending(
+            self.pool, job.symbol, job.interval, job.id, _IMPORT_PENDING_STALE_SECONDS
+        )
+        if pending:
+            log.info(
+                "ingest.gaps_deferred",
+                job_id=str(job.id),
+                symbol=job.symbol,
+                interval=job.interval,
+                imports_pending=pending,
+            )
+            return
+        gaps = await self.record_gaps(job.symbol, job.interval)
         log.info(
             "ingest.gaps_recorded",
             job_id=str(job.id),
