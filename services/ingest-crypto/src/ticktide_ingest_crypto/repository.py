@@ -26,7 +26,8 @@ __all__ = [
     "advisory_unlock",
     "crypto_id_for_symbol",
     "detect_gaps",
-    "imports_pending",
+    "imports_unfinished",
+    "mark_import_done",
     "last_open_time",
     "last_open_time_between",
     "lock_series",
@@ -64,26 +65,36 @@ async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
     return int(value) if value is not None else None
 
 
-async def imports_pending(
-    pool: asyncpg.Pool, symbol: str, interval: str, job_id: uuid.UUID, stale_seconds: float
+async def imports_unfinished(
+    conn: asyncpg.Pool | Connection,
+    symbol: str,
+    interval: str,
+    job_id: uuid.UUID,
+    stale_seconds: float,
 ) -> int:
-    """Archive imports of the series, other than `job_id`, whose batches are not
-    all stored yet (created within `stale_seconds`)."""
-    value = await pool.fetchval(
-        """SELECT count(*) FROM ingest_jobs j
-           WHERE j.domain = 'crypto' AND j.kind = 'archive-import'
-             AND j.symbol = $1 AND j.interval_type = $2 AND j.id <> $3
-             AND j.status NOT IN ('done', 'failed', 'finalizing')
-             AND j.created_at > now() - make_interval(secs => $4)
-             AND (j.batches_expected IS NULL
-                  OR (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
-                     < j.batches_expected)""",
+    """Archive imports of the series, other than `job_id`, not done nor failed
+    (created within `stale_seconds`)."""
+    value = await conn.fetchval(
+        """SELECT count(*) FROM ingest_jobs
+           WHERE domain = 'crypto' AND kind = 'archive-import'
+             AND symbol = $1 AND interval_type = $2 AND id <> $3
+             AND status NOT IN ('done', 'failed')
+             AND created_at > now() - make_interval(secs => $4)""",
         symbol,
         interval,
         job_id,
         stale_seconds,
     )
     return int(value or 0)
+
+
+async def mark_import_done(conn: Connection, job_id: uuid.UUID) -> None:
+    """The finalizing import is done (inside the caller's series-locked transaction)."""
+    await conn.execute(
+        """UPDATE ingest_jobs SET status = 'done', updated_at = now(), finished_at = now()
+           WHERE id = $1 AND status = 'finalizing'""",
+        job_id,
+    )
 
 
 async def last_open_time(pool: asyncpg.Pool, symbol: str, interval: str) -> datetime | None:

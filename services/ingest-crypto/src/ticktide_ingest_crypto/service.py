@@ -20,8 +20,8 @@ Completion (the lifecycle's `JobCompleter`, with `crypto_finalize_stale_seconds`
 runs gap detection over the whole series, the `crypto_gaps` upsert and
 gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
 An archive import (not a Binance fetch) starts no refill, and detects gaps only
-when no other archive import of its series is still being stored: once per
-series for a run of many files, not once per file.
+when it is the last archive import of its series to finish: once per series for
+a run of many files, not once per file.
 It runs on every `CandlesStoredV1`, right after `fetched`, and in the periodic
 `maintain` pass, which also retries open gaps once `crypto_gap_retry_seconds`
 have passed. One refill job fetches at most `max_backfill_candles` bars of a
@@ -75,7 +75,7 @@ __all__ = ["CryptoIngester"]
 
 log = get_logger(__name__)
 
-# An archive import of the same series still not stored this long after it was
+# An archive import of the same series still unfinished this long after it was
 # created no longer holds back gap detection (a crash left it).
 _IMPORT_PENDING_STALE_SECONDS = 3600.0
 
@@ -137,29 +137,40 @@ class CryptoIngester:
 
     async def _complete_import(self, job: JobRow) -> None:
         """An archive import is no Binance fetch: it never starts a refill. Its
-        series' gaps are detected once, by the import that finds no other import
-        of the series still being stored (the others leave it to that one; two
-        finishing together both detect, harmlessly), not once per file."""
-        pending = await repo.imports_pending(
-            self.pool, job.symbol, job.interval, job.id, _IMPORT_PENDING_STALE_SECONDS
-        )
-        if pending:
+        series' gaps are detected once, by the last import of the series to
+        finish, not once per file: under the series lock, an import that finds
+        another import of its series unfinished is marked done without
+        detecting, in the same transaction, so the last one to take the lock
+        finds every other done and detects over all of them."""
+        crypto_id = await repo.crypto_id_for_symbol(self.pool, job.symbol)
+        if crypto_id is None:
+            return
+        gaps = None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_series(conn, crypto_id, job.interval)
+            others = await repo.imports_unfinished(
+                conn, job.symbol, job.interval, job.id, _IMPORT_PENDING_STALE_SECONDS
+            )
+            if not others:
+                holes = await repo.detect_gaps(conn, crypto_id, job.interval)
+                gaps = await repo.upsert_gaps(conn, crypto_id, job.interval, holes)
+            await repo.mark_import_done(conn, job.id)
+        if gaps is None:
             log.info(
                 "ingest.gaps_deferred",
                 job_id=str(job.id),
                 symbol=job.symbol,
                 interval=job.interval,
-                imports_pending=pending,
+                imports_unfinished=others,
             )
             return
-        gaps = await self.record_gaps(job.symbol, job.interval)
         log.info(
             "ingest.gaps_recorded",
             job_id=str(job.id),
             symbol=job.symbol,
             interval=job.interval,
-            open_gaps=len(gaps.still_open) if gaps else 0,
-            refilled_gaps=len(gaps.refilled) if gaps else 0,
+            open_gaps=len(gaps.still_open),
+            refilled_gaps=len(gaps.refilled),
         )
 
     async def record_gaps(self, symbol: str, interval: str) -> repo.SeriesGaps | None:

@@ -2,7 +2,7 @@
 PostgreSQL and the real writer, an archive import never starts a gap refill
 (it is no Binance fetch), its series' gaps are still detected once the imports
 of the series are stored, and a hole filled by a later import is marked
-refilled; an import still being stored holds back the others' detection."""
+refilled; an unfinished import of the series holds back the others' detection."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ async def test_archive_imports_detect_gaps_without_refills(
     assert await refills(db_pool, symbol) == 0
 
 
-async def test_an_import_not_yet_stored_holds_back_detection(
+async def test_an_unfinished_import_holds_back_detection(
     db_pool: asyncpg.Pool, symbol: str
 ) -> None:
     waiting = await create_import_job(
@@ -94,10 +94,10 @@ async def test_an_import_not_yet_stored_holds_back_detection(
         source="binance-archive",
     )
     other = uuid.uuid4()
-    assert await repo.imports_pending(db_pool, symbol, "1h", other, 3600) == 1
-    assert await repo.imports_pending(db_pool, symbol, "1h", waiting, 3600) == 0
-    assert await repo.imports_pending(db_pool, symbol, "4h", other, 3600) == 0
+    assert await repo.imports_unfinished(db_pool, symbol, "1h", other, 3600) == 1
+    assert await repo.imports_unfinished(db_pool, symbol, "1h", waiting, 3600) == 0
+    assert await repo.imports_unfinished(db_pool, symbol, "4h", other, 3600) == 0
     await db_pool.execute(
         "UPDATE ingest_jobs SET created_at = now() - interval '2 hours' WHERE id = $1", waiting
     )
-    assert await repo.imports_pending(db_pool, symbol, "1h", other, 3600) == 0  # stale
+    assert await repo.imports_unfinished(db_pool, symbol, "1h", other, 3600) == 0  # stale
