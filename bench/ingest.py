@@ -22,7 +22,7 @@ The table is emptied between them. Each run checks that exactly N rows arrived
 and that their `sum(close_price)` equals that of the raw COPY (every digit
 stored). Target (issue 12): the user's path >= 50% of the raw COPY rate.
 
-    uv run python bench/ingest.py [--months 139] [--symbols 10] [--concurrency 16]
+    uv run python bench/ingest.py [--months 139] [--symbols 10] [--concurrency 8]
         [--log-dir DIR]   (keep the services' logs, at INFO)
 """
 
@@ -428,7 +428,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def main(
-    months: int = 139, symbols: int = 10, concurrency: int = 16, log_dir: Path | None = None
+    months: int = 139, symbols: int = 10, concurrency: int = 8, log_dir: Path | None = None
 ) -> list[dict[str, Any]]:
     """Run the bench, print its table, return its rows (for bench/run.py)."""
     rows = asyncio.run(run(months, symbols, concurrency, log_dir))
@@ -440,7 +440,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=139)
     parser.add_argument("--symbols", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=16)  # the CLI's default
+    parser.add_argument("--concurrency", type=int, default=8)  # the CLI's default
     parser.add_argument(
         "--log-dir", type=Path, default=None, help="keep the services' logs here, at INFO"
     )

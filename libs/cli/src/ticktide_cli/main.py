@@ -284,7 +284,7 @@ def import_binance_archive(
         ),
     ],
     timeout: Annotated[float, typer.Option(help="seconds to wait for the whole run")] = 1800.0,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="uploads in flight at once")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="uploads in flight at once")] = 8,
 ) -> None:
     """Import Binance public-archive kline zips (checksum verified when present):
     uploaded and stored many at once, one verdict per file at the end."""
