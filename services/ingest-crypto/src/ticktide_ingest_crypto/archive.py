@@ -16,8 +16,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
-from ticktide_common.messages import CandleV1
+from ticktide_common.messages import CandleSource, CandleV1
 from ticktide_ingest_crypto.binance import (
     ArchiveError,
     parse_archive_csv,
@@ -36,7 +37,7 @@ __all__ = [
     "MAX_CSV_BYTES",
 ]
 
-ARCHIVE_SOURCE = "binance-archive"
+ARCHIVE_SOURCE: Final[CandleSource] = "binance-archive"
 # A monthly 1h archive is about 30 KiB zipped and 100 KiB of CSV; a daily 1h one
 # far less. These caps leave room for years of 1h rows and stop hostile uploads.
 MAX_ZIP_BYTES = 8 * 1024 * 1024
@@ -54,7 +55,7 @@ class ArchiveContents:
     period_start: datetime
     period_end: datetime
     checksum_verified: bool
-    source: str = ARCHIVE_SOURCE
+    source: CandleSource = ARCHIVE_SOURCE
 
 
 def verify_checksum(zip_bytes: bytes, checksum_text: str, zip_name: str) -> None:

@@ -99,7 +99,7 @@ async def import_archive(
                         job_id=job_id,
                         symbol=contents.symbol,
                         interval=contents.interval,  # type: ignore[arg-type]
-                        source=ARCHIVE_SOURCE,  # type: ignore[arg-type]
+                        source=ARCHIVE_SOURCE,
                         candles=page,
                     )
                 )
