@@ -5,14 +5,17 @@ a `Finding` (see `findings.py`), with the run's figures."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.failures import Failure
 from schemathesis.engine import events, from_schema
@@ -20,6 +23,22 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 
 from tests.api.findings import Finding, RunFigures
 from tests.api.guards import NOT_FUZZED, UNUSED_ID, redirected
+
+
+def _zip_of(name: str, text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+# The archive upload's body (`application/zip`): bytes that are not a zip, and
+# zips whose CSV is not a kline archive's: each must be a 4xx, never a 5xx.
+schemathesis.openapi.media_type(
+    "application/zip",
+    st.binary(min_size=1, max_size=512)
+    | st.builds(_zip_of, st.just("BTCUSDT-1h-2024-01.csv"), st.text(max_size=200)),
+)
 
 __all__ = ["FuzzRun", "run_schemathesis"]
 

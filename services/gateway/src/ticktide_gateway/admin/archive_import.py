@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticktide_common.import_jobs import MAX_JOBS_PER_QUERY, jobs_progress
 from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import PROXY_SECRET_HEADER
+from ticktide_gateway.admin.schemas import ArchiveAccepted, IngestJobs
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.deps import HttpDep, PoolDep, SettingsDep
 
@@ -51,6 +52,13 @@ class JobsQuery(BaseModel):
     status_code=202,
     tags=["admin", "ingest"],
     summary="Import one Binance kline archive zip (body: application/zip)",
+    response_model=ArchiveAccepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
     responses={
         413: {"description": "the zip (or its CSV) is too large"},
         422: {"description": "not a kline archive zip, or a bad row in it"},
@@ -105,6 +113,7 @@ async def import_archive(
     f"{ARCHIVE_PATH}/jobs",
     tags=["admin", "ingest"],
     summary="Progress of many ingest jobs at once",
+    response_model=IngestJobs,
 )
 async def jobs(query: JobsQuery, pool: PoolDep) -> JSONResponse:
     """`{"jobs": [...]}`, each as `GET /api/admin/ingest/jobs/{id}` answers;

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ticktide_gateway.schemas import ResponseModel
 
-__all__ = ["BackfillAccepted", "IngestJob"]
+__all__ = ["ArchiveAccepted", "BackfillAccepted", "IngestJob", "IngestJobs"]
 
 
 class BackfillAccepted(ResponseModel):
@@ -38,3 +38,19 @@ class IngestJob(ResponseModel):
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+class ArchiveAccepted(BackfillAccepted):
+    """202 of an archive upload: the job (already `fetched`: its candles are
+    published) and what the file held."""
+
+    symbol: str
+    interval: Literal["1h", "4h", "1d"]
+    candles: int = Field(description="candles in the file, all published")
+    checksum_verified: bool = Field(description="a sha256 was given and matched the body")
+
+
+class IngestJobs(ResponseModel):
+    """Many ingest jobs at once; unknown ids are left out."""
+
+    jobs: list[IngestJob]
