@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from ticktide_common.errors import PermanentError, PublishError
 from ticktide_common.logging import correlation_scope, get_logger
 from ticktide_common.messages import BusMessage
+from ticktide_common.settings import BusSettings
 from ticktide_common.topology import QueueSpec, Topology
 
 __all__ = ["Bus", "MessageHandler"]
@@ -73,6 +74,20 @@ class Bus:
         bus = cls(connection, topology, publish_timeout)
         await bus.declare_topology()
         return bus
+
+    @classmethod
+    async def connect_with(cls, settings: BusSettings, *, service: str) -> Bus:
+        """The installation's bus as `settings` name it (URL, prefix, delivery
+        limit, publish timeout): how every service connects."""
+        topology = Topology(
+            prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
+        )
+        return await cls.connect(
+            settings.amqp_url,
+            topology,
+            service=service,
+            publish_timeout=settings.bus_publish_timeout_seconds,
+        )
 
     async def declare_topology(self) -> None:
         """Declare exchanges, every queue, its dead-letter queue and bindings."""

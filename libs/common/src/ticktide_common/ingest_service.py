@@ -39,7 +39,7 @@ from ticktide_common.settings import (
     ServiceSettings,
     UpstreamHttpSettings,
 )
-from ticktide_common.topology import QueueSpec, Topology
+from ticktide_common.topology import QueueSpec
 
 __all__ = [
     "BusDep",
@@ -158,15 +158,7 @@ async def open_pool_and_bus(
         settings.database_url, min_size=1, max_size=10, application_name=service
     )
     stack.push_async_callback(pool.close)
-    topology = Topology(
-        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
-    )
-    bus = await Bus.connect(
-        settings.amqp_url,
-        topology,
-        service=service,
-        publish_timeout=settings.bus_publish_timeout_seconds,
-    )
+    bus = await Bus.connect_with(settings, service=service)
     stack.push_async_callback(bus.close)
     return pool, bus
 

@@ -40,7 +40,6 @@ from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.principal_resolver import PrincipalResolver
 from ticktide_common.sessions import SessionStore
-from ticktide_common.topology import Topology
 
 __all__ = ["create_app", "SERVICE", "MAX_BODY_BYTES"]
 
@@ -71,12 +70,7 @@ def create_app(
                 settings.redis_url, socket_connect_timeout=2.0, socket_timeout=2.0
             )
             stack.push_async_callback(redis.aclose)
-            bus = await Bus.connect(
-                settings.amqp_url,
-                Topology(settings.ticktide_bus_prefix, settings.bus_delivery_limit),
-                service=SERVICE,
-                publish_timeout=settings.bus_publish_timeout_seconds,
-            )
+            bus = await Bus.connect_with(settings, service=SERVICE)
             stack.push_async_callback(bus.close)
             activity = ActivityRecorder(bus)
             activity.start()

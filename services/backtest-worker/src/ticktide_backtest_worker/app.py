@@ -31,7 +31,7 @@ from ticktide_common.health import (
 from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
-from ticktide_common.topology import BACKTEST_WORKER_JOBS, Topology
+from ticktide_common.topology import BACKTEST_WORKER_JOBS
 
 __all__ = ["create_app", "WorkerState", "SERVICE"]
 
@@ -57,16 +57,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
                 settings.redis_url, socket_connect_timeout=2.0, socket_timeout=10.0
             )
             stack.push_async_callback(redis.aclose)
-            topology = Topology(
-                prefix=settings.ticktide_bus_prefix,
-                default_delivery_limit=settings.bus_delivery_limit,
-            )
-            bus = await Bus.connect(
-                settings.amqp_url,
-                topology,
-                service=SERVICE,
-                publish_timeout=settings.bus_publish_timeout_seconds,
-            )
+            bus = await Bus.connect_with(settings, service=SERVICE)
             stack.push_async_callback(bus.close)
             events = BatchEventLog(
                 redis,
@@ -97,7 +88,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
             stack.push_async_callback(heartbeat.stop)  # runs first
             log.info(
                 "backtest_worker.started",
-                queue=topology.queue_name(BACKTEST_WORKER_JOBS),
+                queue=bus.topology.queue_name(BACKTEST_WORKER_JOBS),
                 prefetch=settings.backtest_prefetch,
             )
             yield WorkerState(settings=settings, pool=pool, redis=redis, bus=bus, runner=runner)

@@ -41,7 +41,6 @@ from ticktide_common.topology import (
     GATEWAY_HEARTBEATS,
     GATEWAY_STOCKS_CACHE_INVALIDATION,
     GATEWAY_WEATHER_CACHE_INVALIDATION,
-    Topology,
 )
 from ticktide_gateway import auth_proxy, openapi_doc, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
@@ -169,16 +168,7 @@ def create_app(
             stack.push_async_callback(stream_redis.aclose)
             live_batches = _live_batches(settings, stream_redis)
             stack.push_async_callback(live_batches.hub.close)  # runs before stream_redis.aclose
-            topology = Topology(
-                prefix=settings.ticktide_bus_prefix,
-                default_delivery_limit=settings.bus_delivery_limit,
-            )
-            bus = await Bus.connect(
-                settings.amqp_url,
-                topology,
-                service=SERVICE,
-                publish_timeout=settings.bus_publish_timeout_seconds,
-            )
+            bus = await Bus.connect_with(settings, service=SERVICE)
             stack.push_async_callback(bus.close)
             http = httpx.AsyncClient()
             stack.push_async_callback(http.aclose)

@@ -33,7 +33,6 @@ from ticktide_common.topology import (
     WRITER_CANDLES,
     WRITER_STOCKS,
     WRITER_WEATHER,
-    Topology,
 )
 from ticktide_writer.activity_writer import ActivityWriter
 from ticktide_writer.candle_writer import CandleWriter
@@ -85,15 +84,7 @@ class WriterState(TypedDict):
 
 async def connect_bus(settings: WriterSettings) -> Bus:
     """The writer's bus on `settings`' prefix (its queues declared on connect)."""
-    topology = Topology(
-        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
-    )
-    return await Bus.connect(
-        settings.amqp_url,
-        topology,
-        service=SERVICE,
-        publish_timeout=settings.bus_publish_timeout_seconds,
-    )
+    return await Bus.connect_with(settings, service=SERVICE)
 
 
 async def start_writers(pool: asyncpg.Pool, bus: Bus, settings: WriterSettings) -> Writers:

@@ -13,7 +13,6 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException
 from redis.exceptions import RedisError
 
-from ticktide_common.topology import Topology
 from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.deps import BusDep, HttpDep, RedisDep, SettingsDep
 from ticktide_gateway.health.queues import queue_report
@@ -79,9 +78,7 @@ async def probe_web(http: httpx.AsyncClient, base_url: str, timeout: float) -> I
 async def services(
     settings: SettingsDep, redis: RedisDep, http: HttpDep, bus: BusDep
 ) -> ServicesReport:
-    topology = Topology(
-        prefix=settings.ticktide_bus_prefix, default_delivery_limit=settings.bus_delivery_limit
-    )
+    topology = bus.topology
     try:
         beats, web, queues = await asyncio.gather(
             InstanceRegistry(redis, settings.ticktide_redis_prefix).beats(),
