@@ -19,9 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_NAMES = re.compile(
-    r"ticktide_(gateway|auth|ingest|writer|backtest_worker|web\b)"
-)
+SERVICE_NAMES = re.compile(r"ticktide_(gateway|auth|ingest|writer|backtest_worker|web\b)")
 
 
 @dataclass(frozen=True)

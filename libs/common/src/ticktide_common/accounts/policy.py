@@ -115,6 +115,12 @@ def check_password(
         raise PolicyError(f"password must be at least {min_length} characters")
     if len(password) > max_length:
         raise PolicyError(f"password must be at most {max_length} characters")
+    try:
+        password.encode("utf-8")  # a lone surrogate (JSON "\ud800") is not text
+    except UnicodeEncodeError:
+        raise PolicyError(
+            "password must be valid Unicode text (it holds a lone surrogate)"
+        ) from None
     lowered = password.lower()
     if username and username.lower() in lowered:
         raise PolicyError(f"password must not contain your username; {_ADVICE}")

@@ -139,3 +139,9 @@ def test_strength_sees_a_bounded_prefix_of_a_long_password() -> None:
 def test_printable_is_bounded_and_free_of_control_characters() -> None:
     rendered = printable("evil\x00\n\x1b[31m" + "x" * 100)
     assert len(rendered) == 64 and "\x00" not in rendered and "\n" not in rendered
+
+
+def test_a_password_with_a_lone_surrogate_is_refused_not_hashed() -> None:
+    """JSON can carry "\\ud800"; it is no UTF-8 text, so hashing it would fail (a 500)."""
+    with pytest.raises(PolicyError, match="valid Unicode"):
+        check_password("Zq9!\ud800kLm#42xYv", min_length=8, max_length=128, username="someone")
