@@ -26,6 +26,7 @@ from ticktide_cli.status import show_status
 from ticktide_cli.stocks_weather import open_stock_gaps, run_stocks_backfill, run_weather_backfill
 from ticktide_cli.timeparse import parse_utc
 from ticktide_cli.users import check_identity, create_user_via_api, read_new_password, read_password
+from ticktide_common.garbage_collection import tune_garbage_collector
 from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
 from ticktide_common.settings import CRYPTO_INTERVALS
@@ -88,6 +89,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _run(command: Callable[[CliContext], Awaitable[T]], max_connections: int = 16) -> T:
     configure_logging("cli", "WARNING")
+    tune_garbage_collector()
     credential: Credential | None = None
 
     async def main() -> T:
