@@ -15,7 +15,6 @@ from ticktide_common.logging import configure_logging
 __all__ = ["run_service"]
 
 
-
 def run_service(app: FastAPI, *, service: str, host: str, port: int, log_level: str) -> None:
     configure_logging(service, log_level)
     tune_garbage_collector()
