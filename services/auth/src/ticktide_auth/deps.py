@@ -44,15 +44,15 @@ class AuthState(TypedDict):
     admin: AdminService
 
 
-def get_settings(request: Request) -> AuthSettings:
+async def get_settings(request: Request) -> AuthSettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     return request.state.auth  # type: ignore[no-any-return]
 
 
-def get_admin(request: Request) -> AdminService:
+async def get_admin(request: Request) -> AdminService:
     return request.state.admin  # type: ignore[no-any-return]
 
 
@@ -76,7 +76,7 @@ def client_ip(request: Request) -> str | None:
         return None
 
 
-def request_meta(request: Request) -> RequestMeta:
+async def request_meta(request: Request) -> RequestMeta:
     agent = request.headers.get("user-agent")
     return RequestMeta(ip_address=client_ip(request), user_agent=agent[:512] if agent else None)
 

@@ -24,23 +24,23 @@ class WorkerState(TypedDict):
     runner: BacktestJobRunner
 
 
-def get_settings(request: Request) -> WorkerSettings:
+async def get_settings(request: Request) -> WorkerSettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return request.state.pool  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     return request.state.redis  # type: ignore[no-any-return]
 
 
-def get_bus(request: Request) -> Bus:
+async def get_bus(request: Request) -> Bus:
     return request.state.bus  # type: ignore[no-any-return]
 
 
-def get_runner(request: Request) -> BacktestJobRunner:
+async def get_runner(request: Request) -> BacktestJobRunner:
     return request.state.runner  # type: ignore[no-any-return]
 
 

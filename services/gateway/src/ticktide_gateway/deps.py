@@ -93,39 +93,39 @@ class GatewayState(TypedDict):
     series_path: SeriesPath  # how series are aggregated here, asked once at start-up
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+async def get_pool(request: Request) -> asyncpg.Pool:
     return request.state.pool  # type: ignore[no-any-return]
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     return request.state.redis  # type: ignore[no-any-return]
 
 
-def get_bus(request: Request) -> Bus:
+async def get_bus(request: Request) -> Bus:
     return request.state.bus  # type: ignore[no-any-return]
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+async def get_http(request: Request) -> httpx.AsyncClient:
     return request.state.http  # type: ignore[no-any-return]
 
 
-def get_cache(request: Request) -> ResponseCache:
+async def get_cache(request: Request) -> ResponseCache:
     return request.state.cache  # type: ignore[no-any-return]
 
 
-def get_symbols(request: Request) -> SymbolDirectory:
+async def get_symbols(request: Request) -> SymbolDirectory:
     return request.state.symbols  # type: ignore[no-any-return]
 
 
-def get_checks(request: Request) -> dict[str, ReadinessCheck]:
+async def get_checks(request: Request) -> dict[str, ReadinessCheck]:
     return request.state.checks  # type: ignore[no-any-return]
 
 
-def get_series_path(request: Request) -> SeriesPath:
+async def get_series_path(request: Request) -> SeriesPath:
     return request.state.series_path  # type: ignore[no-any-return]
 
 

@@ -49,7 +49,7 @@ async def public_page(request: Request) -> PageContext:
     return page
 
 
-def get_settings(request: Request) -> WebSettings:
+async def get_settings(request: Request) -> WebSettings:
     return request.state.settings  # type: ignore[no-any-return]
 
 

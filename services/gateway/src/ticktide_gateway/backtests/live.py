@@ -46,7 +46,7 @@ def admit(limit: ConcurrencyLimit, principal: Principal) -> Lease:
         ) from exc
 
 
-def get_live(request: Request) -> LiveBatches:
+async def get_live(request: Request) -> LiveBatches:
     return request.state.live_batches  # type: ignore[no-any-return]
 
 

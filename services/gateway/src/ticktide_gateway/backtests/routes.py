@@ -80,7 +80,7 @@ SSE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_event_log(request: Request) -> BatchEventLog:
+async def get_event_log(request: Request) -> BatchEventLog:
     return request.state.backtest_events  # type: ignore[no-any-return]
 
 
