@@ -37,7 +37,8 @@ from ticktide_common.topology import QueueSpec, Topology
 __all__ = ["Bus", "MessageHandler"]
 
 M = TypeVar("M", bound=BusMessage)
-MessageHandler = Callable[[M], Awaitable[None]]
+T = TypeVar("T")
+MessageHandler = Callable[[T], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -172,6 +173,19 @@ class Bus:
         self, spec: QueueSpec, model: type[M], handler: MessageHandler[M], *, prefetch: int = 8
     ) -> None:
         """Start consuming `spec` with `handler`; returns once the consumer runs."""
+        await self.consume_decoded(spec, model.model_validate_json, handler, prefetch=prefetch)
+
+    async def consume_decoded(
+        self,
+        spec: QueueSpec,
+        decode: Callable[[bytes], T],
+        handler: MessageHandler[T],
+        *,
+        prefetch: int = 8,
+    ) -> None:
+        """`consume` with a decoder of the consumer's own (the writer's candle
+        batches): `decode` turns a body into what `handler` takes and raises
+        pydantic's ValidationError for a malformed one, which is dead-lettered."""
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         self._consumer_channels.append(channel)
@@ -182,7 +196,7 @@ class Bus:
         )
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
-            await _dispatch(incoming, model, handler)
+            await _dispatch(incoming, decode, handler)
 
         await queue.consume(on_message)
 
@@ -205,11 +219,11 @@ class Bus:
 
 
 async def _dispatch(
-    incoming: AbstractIncomingMessage, model: type[M], handler: MessageHandler[M]
+    incoming: AbstractIncomingMessage, decode: Callable[[bytes], T], handler: MessageHandler[T]
 ) -> None:
     with correlation_scope(incoming.correlation_id):
         try:
-            message = model.model_validate_json(incoming.body)
+            message = decode(incoming.body)
         except ValidationError as exc:
             log.error(
                 "message.malformed",

@@ -22,7 +22,6 @@ from ticktide_common.health import ReadinessCheck, bus_check, health_router, pos
 from ticktide_common.heartbeat import start_heartbeat
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
-    CandleBatchV1,
     CandlesStoredV1,
     StockPricesV1,
     UserActivityV1,
@@ -35,6 +34,7 @@ from ticktide_common.topology import (
     WRITER_WEATHER,
 )
 from ticktide_writer.activity_writer import ActivityWriter
+from ticktide_writer.candle_batches import decode_candle_batch
 from ticktide_writer.candle_writer import CandleWriter
 from ticktide_writer.repository import WriterRepository
 from ticktide_writer.settings import WriterSettings, get_settings
@@ -103,8 +103,8 @@ async def start_writers(pool: asyncpg.Pool, bus: Bus, settings: WriterSettings) 
         fault=fault,
     )
     candles.start()
-    await bus.consume(
-        WRITER_CANDLES, CandleBatchV1, candles.handle, prefetch=settings.writer_prefetch
+    await bus.consume_decoded(
+        WRITER_CANDLES, decode_candle_batch, candles.handle, prefetch=settings.writer_prefetch
     )
     activity = ActivityWriter(WriterRepository(pool))
     activity.start()

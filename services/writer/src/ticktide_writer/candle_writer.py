@@ -30,8 +30,9 @@ import asyncpg
 from ticktide_common.errors import PermanentError, TransientError
 from ticktide_common.faults import CommitFault
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1
+from ticktide_common.messages import CandlesStoredV1
 from ticktide_writer import metrics
+from ticktide_writer.candle_batches import DeliveredBatch
 from ticktide_writer.repository import WriterRepository, WriteTransaction
 from ticktide_writer.service import (
     base_asset,
@@ -62,7 +63,7 @@ _RETRYABLE_DB_ERRORS = (asyncpg.UniqueViolationError,)
 class _Pending:
     """A delivered batch, prepared for writing, and its waiting handler."""
 
-    batch: CandleBatchV1
+    batch: DeliveredBatch
     crypto_id: int
     rendered: tuple[str, int] | None  # COPY text and its row count (None: merge only)
     done: asyncio.Future[None] = field(
@@ -111,7 +112,7 @@ class CandleWriter:
         except TimeoutError:
             log.warning("writer.stop_timeout", queued=self._queue.qsize())
 
-    async def handle(self, batch: CandleBatchV1) -> None:
+    async def handle(self, batch: DeliveredBatch) -> None:
         """Return once the batch is committed and announced; raise otherwise."""
         if self._stopping:
             raise TransientError("writer is stopping")
@@ -132,7 +133,7 @@ class CandleWriter:
         if first is None:
             return []
         group = [first]
-        candles = len(first.batch.candles)
+        candles = len(first.batch)
         deadline = time.monotonic() + self._max_group_wait
         while candles < self._max_group_candles:
             try:
@@ -149,7 +150,7 @@ class CandleWriter:
                 self._queue.put_nowait(None)
                 break
             group.append(item)
-            candles += len(item.batch.candles)
+            candles += len(item.batch)
         return group
 
     async def _write_group(self, group: Sequence[_Pending]) -> None:
@@ -188,7 +189,7 @@ class CandleWriter:
             claimed = await transaction.claim_batches(
                 [p.batch.batch_id for p in group],
                 [p.batch.job_id for p in group],
-                [len(p.batch.candles) for p in group],
+                [len(p.batch) for p in group],
             )
             plan = plan_group([p.batch.batch_id for p in group], claimed)
             rows_changed, merged = await self._write_new(transaction, group, plan.new)
@@ -255,7 +256,7 @@ class CandleWriter:
         elapsed: float,
         merged: int,
     ) -> None:
-        candles = sum(len(group[i].batch.candles) for i in new)
+        candles = sum(len(group[i].batch) for i in new)
         changed = sum(rows_changed)
         metrics.COMMIT_SECONDS.observe(elapsed)
         metrics.GROUP_BATCHES.observe(len(group))

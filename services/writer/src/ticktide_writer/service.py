@@ -12,9 +12,10 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CandleV1
+from ticktide_common.messages import CandlesStoredV1
+from ticktide_writer.candle_batches import DeliveredBatch
 
 __all__ = [
     "QUOTE_ASSETS",
@@ -26,7 +27,7 @@ __all__ = [
     "batch_span",
     "split_fresh",
     "copy_text",
-    "unique_candles",
+    "unique_positions",
     "staging_rows",
     "rows_changed_from_status",
     "stored_event",
@@ -87,12 +88,11 @@ class BatchSpan:
     last_t: datetime
 
 
-def batch_span(batch_no: int, crypto_id: int, batch: CandleBatchV1) -> BatchSpan | None:
+def batch_span(batch_no: int, crypto_id: int, batch: DeliveredBatch) -> BatchSpan | None:
     """The span of a batch; None for an empty one."""
-    if not batch.candles:
+    if not batch.times:
         return None
-    times = [candle.t for candle in batch.candles]
-    return BatchSpan(batch_no, crypto_id, batch.interval, min(times), max(times))
+    return BatchSpan(batch_no, crypto_id, batch.interval, min(batch.times), max(batch.times))
 
 
 def split_fresh(
@@ -124,47 +124,71 @@ def split_fresh(
     return fresh, merged
 
 
-def unique_candles(candles: Sequence[CandleV1]) -> Sequence[CandleV1]:
-    """The candles with one per open time (the last one sent wins), in the
-    original order. One upsert statement cannot touch a row twice."""
-    if len({candle.t for candle in candles}) == len(candles):
-        return candles
-    last_by_time = {candle.t: candle for candle in candles}
+def unique_positions(batch: DeliveredBatch) -> Sequence[int]:
+    """Positions of the candles to write: one per open time (the last one sent
+    wins), in the order the times first appear. One upsert statement cannot
+    touch a row twice."""
+    keys: Sequence[object] = batch.time_text if batch.time_text is not None else batch.times
+    if len(set(keys)) == len(keys):
+        return range(len(keys))
+    last_by_time = {key: position for position, key in enumerate(keys)}
     return list(last_by_time.values())
 
 
-def staging_rows(batch_no: int, batch: CandleBatchV1) -> list[StagingRow]:
+def staging_rows(batch_no: int, batch: DeliveredBatch) -> list[StagingRow]:
     """The staging rows of one batch: the decimal strings untouched."""
-    return [(batch_no, c.t, c.o, c.h, c.l, c.c, c.v) for c in unique_candles(batch.candles)]
+    return [
+        (
+            batch_no,
+            batch.times[i],
+            batch.opens[i],
+            batch.highs[i],
+            batch.lows[i],
+            batch.closes[i],
+            batch.volumes[i],
+        )
+        for i in unique_positions(batch)
+    ]
 
 
-def copy_text(crypto_id: int, batch: CandleBatchV1) -> tuple[str, int] | None:
+def copy_text(crypto_id: int, batch: DeliveredBatch) -> tuple[str, int] | None:
     """The batch as (text, row count): rows of PostgreSQL's COPY text format for `crypto_prices`
     (crypto_id, datetime, interval_type, open..volume, source, candle_json), or None
-    when a value holds a character that COPY text would treat specially, or a
-    decimal string that `numeric::text` would print differently (so the JSON
-    rendered here would not be the stored digits): the caller then merges the
-    batch through the staging path, where PostgreSQL renders the JSON itself."""
-    candles = unique_candles(batch.candles)
-    if any(c.t.tzinfo is not UTC for c in candles):
+    when an open time is not a whole second, a value holds a character that COPY
+    text would treat specially, or a decimal string is one that `numeric::text`
+    would print differently (so the JSON rendered here would not be the stored
+    digits): the caller then merges the batch through the staging path, where
+    PostgreSQL renders the JSON itself. The open time is written as its
+    `YYYY-MM-DDTHH:MM:SSZ` text, in the row and in its JSON."""
+    if batch.time_text is None:
         return None
+    columns: tuple[list[str], ...] = (
+        batch.time_text,
+        batch.opens,
+        batch.highs,
+        batch.lows,
+        batch.closes,
+        batch.volumes,
+    )
+    positions = unique_positions(batch)
+    if len(positions) != len(batch):
+        columns = tuple([column[i] for i in positions] for column in columns)
     prefix = f"{crypto_id}\t"
     middle = f"\t{batch.interval}\t"
     suffix = f"\t{batch.source}\t"
-    prices = [f"{c.o}\t{c.h}\t{c.l}\t{c.c}\t{c.v}" for c in candles]
     text = "".join(
         [
-            f"{prefix}{t}{middle}{p}{suffix}"
-            f'{{"t":"{t[:19]}Z","o":{c.o},"h":{c.h},"l":{c.l},"c":{c.c},"v":{c.v}}}\n'
-            for c, p in zip(candles, prices, strict=True)
-            for t in (c.t.isoformat(),)
+            f"{prefix}{t}{middle}{o}\t{h}\t{l}\t{c}\t{v}{suffix}"
+            f'{{"t":"{t}","o":{o},"h":{h},"l":{l},"c":{c},"v":{v}}}\n'
+            for t, o, h, l, c, v in zip(*columns, strict=True)  # noqa: E741
         ]
     )
     # Each row has exactly 9 tabs and 1 newline of its own; any more came from a value.
-    rows = len(candles)
+    rows = len(positions)
     if text.count("\n") != rows or text.count("\t") != 9 * rows or "\\" in text or "\r" in text:
         return None
-    if not _canonical_decimals("\t" + "\t".join(prices) + "\t"):
+    prices = "\t".join("\t".join(column) for column in columns[1:])
+    if not _canonical_decimals(f"\t{prices}\t"):
         return None
     return text, rows
 
@@ -197,11 +221,11 @@ def rows_changed_from_status(status: str) -> int:
     return int(match.group(1))
 
 
-def stored_event(batch: CandleBatchV1, rows_changed: int) -> CandlesStoredV1:
+def stored_event(batch: DeliveredBatch, rows_changed: int) -> CandlesStoredV1:
     """The event that tells readers a batch is durable. A duplicate reports 0
     rows changed (this delivery changed nothing) but is still announced, so a
     completion that was committed before a crash is never lost."""
-    times = [candle.t for candle in batch.candles]
+    times = batch.times
     return CandlesStoredV1(
         batch_id=batch.batch_id,
         job_id=batch.job_id,
@@ -210,6 +234,6 @@ def stored_event(batch: CandleBatchV1, rows_changed: int) -> CandlesStoredV1:
         source=batch.source,
         first_t=min(times) if times else None,
         last_t=max(times) if times else None,
-        candles=len(batch.candles),
+        candles=len(batch),
         rows_changed=rows_changed,
     )

@@ -18,7 +18,7 @@ that defines `isolated_bus` (`from ticktide_writer.testing import writer as writ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -28,15 +28,19 @@ import pytest
 
 from ticktide_common.bus import Bus, MessageHandler
 from ticktide_common.db import create_pool
-from ticktide_common.messages import BusMessage
+from ticktide_common.messages import BusMessage, CandleBatchV1
 from ticktide_common.testing.fixtures import IsolatedBus, settings_for
-from ticktide_common.topology import QueueSpec
+from ticktide_common.topology import WRITER_CANDLES, QueueSpec
 from ticktide_writer.app import SERVICE, Writers, connect_bus, start_writers
 from ticktide_writer.settings import WriterSettings
 
 __all__ = ["RunningWriter", "running_writer", "writer"]
 
 M = TypeVar("M", bound=BusMessage)
+T = TypeVar("T")
+# The message model of each queue whose bodies the writer decodes itself
+# (`Bus.consume_decoded`): what `received` records for it.
+_QUEUE_MODELS: dict[QueueSpec, type[BusMessage]] = {WRITER_CANDLES: CandleBatchV1}
 # Per message model, what the writer's consumers took (a live list each).
 _Received = dict[type[BusMessage], list[Any]]
 
@@ -62,7 +66,8 @@ def _live(received: _Received, model: type[M]) -> list[M]:
 
 class _ObservedBus:
     """The bus as `start_writers` sees it: each message a consumer takes is
-    recorded before the writer's handler runs; everything else is the bus."""
+    recorded (as its message model) before the writer's handler runs;
+    everything else is the bus."""
 
     def __init__(self, bus: Bus, received: _Received) -> None:
         self._bus = bus
@@ -78,6 +83,24 @@ class _ObservedBus:
             await handler(message)
 
         await self._bus.consume(spec, model, observed, prefetch=prefetch)
+
+    async def consume_decoded(
+        self,
+        spec: QueueSpec,
+        decode: Callable[[bytes], T],
+        handler: MessageHandler[T],
+        *,
+        prefetch: int = 8,
+    ) -> None:
+        model = _QUEUE_MODELS[spec]
+        received = _live(self._received, model)
+
+        def observed(body: bytes) -> T:
+            decoded = decode(body)  # a malformed body raises here, and is not recorded
+            received.append(model.model_validate_json(body))
+            return decoded
+
+        await self._bus.consume_decoded(spec, observed, handler, prefetch=prefetch)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bus, name)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ticktide_common.faults import CommitFault
 from ticktide_common.messages import CandleBatchV1, CandleV1
+from ticktide_writer.candle_batches import DeliveredBatch
 from ticktide_writer.service import (
     BatchSpan,
     base_asset,
@@ -20,7 +21,7 @@ from ticktide_writer.service import (
     split_fresh,
     staging_rows,
     stored_event,
-    unique_candles,
+    unique_positions,
 )
 from ticktide_writer.settings import WriterSettings
 
@@ -38,9 +39,15 @@ def candle(hour: int, close: str = "42000.10000000") -> CandleV1:
     )
 
 
-def batch(*candles: CandleV1, symbol: str = "BTCUSDT") -> CandleBatchV1:
-    return CandleBatchV1(
-        batch_id=uuid.uuid4(), symbol=symbol, interval="1h", source="binance", candles=list(candles)
+def batch(*candles: CandleV1, symbol: str = "BTCUSDT") -> DeliveredBatch:
+    return DeliveredBatch.from_message(
+        CandleBatchV1(
+            batch_id=uuid.uuid4(),
+            symbol=symbol,
+            interval="1h",
+            source="binance",
+            candles=list(candles),
+        )
     )
 
 
@@ -70,10 +77,21 @@ def test_plan_group_marks_unclaimed_and_repeated_ids_as_duplicates() -> None:
     assert plan.duplicates == (1, 2)
 
 
-def test_unique_candles_keeps_the_last_candle_of_an_open_time() -> None:
+def test_unique_positions_keep_the_last_candle_of_an_open_time() -> None:
     first, second, updated = candle(0), candle(1), candle(0, close="1.5")
-    assert unique_candles([first, second]) == [first, second]
-    assert unique_candles([first, second, updated]) == [updated, second]
+    assert list(unique_positions(batch(first, second))) == [0, 1]
+    assert list(unique_positions(batch(first, second, updated))) == [2, 1]
+    with_micros = batch(first, candle(0).model_copy(update={"t": T0 + timedelta(microseconds=5)}))
+    assert with_micros.time_text is None  # unique by the datetimes then
+    assert list(unique_positions(with_micros)) == [0, 1]
+
+
+def test_staging_rows_keep_the_last_candle_of_an_open_time() -> None:
+    rows = staging_rows(3, batch(candle(0), candle(1), candle(0, close="1.5")))
+    assert [(row[1], row[5]) for row in rows] == [
+        (T0, "1.5"),
+        (T0 + timedelta(hours=1), "42000.10000000"),
+    ]
 
 
 def test_staging_rows_keep_the_decimal_strings_untouched() -> None:
@@ -170,7 +188,7 @@ def test_copy_text_renders_rows_of_the_copy_text_format() -> None:
     assert rows == 2
     assert text.splitlines()[0].split("\t") == [
         "7",
-        "2024-03-01T00:00:00+00:00",
+        "2024-03-01T00:00:00Z",
         "1h",
         "42000.00000000",
         "42100.01000000",
@@ -202,15 +220,16 @@ def test_copy_text_refuses_values_with_copy_control_characters(value: str) -> No
     with pytest.raises(ValidationError):
         candle(0, close=value)
     unvalidated = CandleV1.model_construct(**{**candle(0).model_dump(), "c": value})
-    assert (
-        copy_text(
-            7,
-            CandleBatchV1.model_construct(
-                **{**batch(candle(0)).model_dump(), "candles": [unvalidated]}
-            ),
-        )
-        is None
+    message = CandleBatchV1.model_construct(
+        batch_id=uuid.uuid4(), symbol="BTCUSDT", interval="1h", source="binance"
     )
+    object.__setattr__(message, "candles", [unvalidated])
+    assert copy_text(7, DeliveredBatch.from_message(message)) is None
+
+
+def test_copy_text_leaves_times_that_are_not_whole_seconds_to_the_upsert() -> None:
+    late = candle(1).model_copy(update={"t": T0 + timedelta(hours=1, microseconds=250)})
+    assert copy_text(7, batch(candle(0), late)) is None
 
 
 def test_copy_status_counts_rows() -> None:
