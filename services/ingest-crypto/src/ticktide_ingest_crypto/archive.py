@@ -33,6 +33,7 @@ __all__ = [
     "read_archive",
     "read_archive_bytes",
     "verify_checksum",
+    "bounded_member_bytes",
     "MAX_ZIP_BYTES",
     "MAX_CSV_BYTES",
 ]
@@ -121,23 +122,25 @@ def _csv_member(filename: str, zip_bytes: bytes, expected: str) -> bytes:
                         f"{[info.filename for info in members][:10]}"
                     )
                 chosen = csvs[0]
-            if chosen.file_size > MAX_CSV_BYTES:
-                raise ArchiveError(f"{filename}: {chosen.filename} is too large to import")
-            return _bounded_read(archive, chosen, filename)
+            return bounded_member_bytes(archive, chosen, filename, MAX_CSV_BYTES)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ArchiveError(f"{filename}: not a valid zip file ({exc})") from None
     except (OSError, ValueError, RuntimeError) as exc:  # zlib errors, encrypted members
         raise ArchiveError(f"{filename}: unreadable zip member ({exc})") from None
 
 
-def _bounded_read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, filename: str) -> bytes:
-    """The member's bytes, refusing past MAX_CSV_BYTES whatever its header says."""
+def bounded_member_bytes(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, filename: str, cap: int
+) -> bytes:
+    """The member's bytes, refusing past `cap` whatever its header says."""
+    if member.file_size > cap:
+        raise ArchiveError(f"{filename}: {member.filename} is too large to import")
     chunks: list[bytes] = []
     size = 0
     with archive.open(member) as stream:
         while chunk := stream.read(_READ_CHUNK):
             size += len(chunk)
-            if size > MAX_CSV_BYTES:
+            if size > cap:
                 raise ArchiveError(f"{filename}: {member.filename} is too large to import")
             chunks.append(chunk)
     return b"".join(chunks)
