@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,31 @@ def problem(client: httpx.Client, url: str) -> str | None:
     if status not in ("ok", None):
         return f"status {status!r}: {response.text[:300]}"
     return None
+
+
+# honcho's own lines: "12:00:00 system            | writer.1 stopped (rc=1)".
+_STOPPED = re.compile(r"\|\s*(?P<process>[\w.-]+) stopped \(rc=(?P<rc>-?\d+)\)")
+_SIGTERM = "-15"
+
+
+def first_to_stop(lines: list[str]) -> tuple[str, str] | None:
+    """(process, return code) of the process whose exit brought the others down:
+    the first to stop other than by the SIGTERM honcho sends the rest."""
+    stopped = [(m["process"], m["rc"]) for line in lines if (m := _STOPPED.search(line))]
+    for process, rc in stopped:
+        if rc != _SIGTERM:
+            return process, rc
+    return stopped[0] if stopped else None
+
+
+def culprit_report(lines: list[str]) -> list[str]:
+    """Which process stopped first and its last lines of output, when known."""
+    found = first_to_stop(lines)
+    if found is None:
+        return []
+    process, rc = found
+    own = [line for line in lines if re.search(rf"\s{re.escape(process)}\s+\|", line)]
+    return [f"--- {process} stopped first (rc={rc}); its last lines ---", *own[-25:]]
 
 
 def alive(pid: int) -> bool:
@@ -70,9 +96,11 @@ def main() -> int:
     for url, what in problems.items():
         print(f"  {url}: {what}", file=sys.stderr)
     if args.log and args.log.exists():
-        tail = args.log.read_text(errors="replace").splitlines()[-40:]
+        lines = args.log.read_text(errors="replace").splitlines()
+        if stopped:
+            print("\n".join(culprit_report(lines)), file=sys.stderr)
         print(f"--- last lines of {args.log} ---", file=sys.stderr)
-        print("\n".join(tail), file=sys.stderr)
+        print("\n".join(lines[-40:]), file=sys.stderr)
     return 1
 
 
