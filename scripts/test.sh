@@ -61,7 +61,9 @@ timescaledb_dsn="$(bash scripts/ensure-timescaledb.sh preloaded)" && status=0 ||
 if [ "$status" -eq 0 ]; then
     timescaledb_summary="TimescaleDB=$reports/timescaledb.xml"
     timescaledb_leg() {
-        TICKTIDE_TEST_ADMIN_DSN="$timescaledb_dsn" pytest_leg "$reports/timescaledb.xml" \
+        # Each leg starts its test servers on ports of its own (testing/processes.py).
+        TICKTIDE_TEST_PORTS=26000-31999 TICKTIDE_TEST_ADMIN_DSN="$timescaledb_dsn" \
+            pytest_leg "$reports/timescaledb.xml" \
             "${TIMESCALEDB_SUITES[@]}" "$@"
     }
     say "pytest, TimescaleDB leg on $timescaledb_dsn: ${TIMESCALEDB_SUITES[*]}"
@@ -80,7 +82,8 @@ else
 fi
 
 say "pytest, plain PostgreSQL leg (${TICKTIDE_TEST_ADMIN_DSN:-postgresql://postgres@127.0.0.1:5432})"
-pytest_leg "$reports/plain.xml" libs services tests "$@" || failed+=("pytest (plain PostgreSQL)")
+TICKTIDE_TEST_PORTS=20000-25999 pytest_leg "$reports/plain.xml" libs services tests "$@" ||
+    failed+=("pytest (plain PostgreSQL)")
 
 if [ -n "$timescaledb_pid" ]; then
     leg_status=0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,41 @@ import httpx
 __all__ = ["free_port", "ServiceProcess", "wait_until"]
 
 
+# Ports for the servers a test starts, below Linux's ephemeral range (32768 and
+# up, where the kernel picks the local port of every outgoing connection: a port
+# found free there could be taken by a connection to PostgreSQL before the
+# server binds it). TICKTIDE_TEST_PORTS=LOW-HIGH narrows it, so that two test
+# runs side by side (make test's two legs) draw from disjoint ranges.
+DEFAULT_TEST_PORTS = (20000, 32000)
+_handed_out: set[int] = set()
+
+
+def test_port_range() -> tuple[int, int]:
+    """The (low, high) ports of this run, from TICKTIDE_TEST_PORTS or the default."""
+    value = os.environ.get("TICKTIDE_TEST_PORTS", "")
+    low, _, high = value.partition("-")
+    if low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535:
+        return int(low), int(high)
+    return DEFAULT_TEST_PORTS
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port no one listens on, from this run's range, not handed out before by
+    this process (until the range is used up)."""
+    low, high = test_port_range()
+    if len(_handed_out) >= (high - low) // 2:
+        _handed_out.clear()
+    while True:
+        port = random.randint(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 async def wait_until(
