@@ -48,6 +48,7 @@ from ticktide_common.migrate import apply_migrations
 from ticktide_common.testing.processes import ServiceProcess, free_port
 from ticktide_common.testing.users import bearer, create_test_token, create_test_user
 from ticktide_gateway.settings import GatewaySettings
+from ticktide_writer.candle_batches import DeliveredBatch
 from ticktide_writer.repository import PRICE_COLUMNS
 from ticktide_writer.service import copy_text
 
@@ -108,6 +109,8 @@ async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str, bool]:
         )
         # Stored as the writer stores a fresh batch (its COPY text, `candle_json` included).
         batch = CandleBatchV1.model_construct(
+            batch_id=uuid.uuid4(),
+            job_id=None,
             symbol=SYMBOL,
             interval="1h",
             source="binance",
@@ -116,7 +119,7 @@ async def _prepare_database(admin_dsn: str, name: str) -> tuple[str, str, bool]:
                 for t, o, h, lo, c, v in year_of_candles()
             ],
         )
-        rendered = copy_text(crypto_id, batch)
+        rendered = copy_text(crypto_id, DeliveredBatch.from_message(batch))
         assert rendered is not None
         await connection.copy_to_table(
             "crypto_prices",

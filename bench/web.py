@@ -75,6 +75,7 @@ from ticktide_gateway.settings import GatewaySettings  # noqa: E402
 from ticktide_ingest_crypto.testing.fake_binance import FakeBinance  # noqa: E402
 from ticktide_ingest_stocks.testing.fake_nasdaq import FakeNasdaq  # noqa: E402
 from ticktide_ingest_weather.testing.fake_weather import FakeOpenMeteo  # noqa: E402
+from ticktide_writer.candle_batches import DeliveredBatch  # noqa: E402
 from ticktide_writer.repository import PRICE_COLUMNS  # noqa: E402
 from ticktide_writer.service import copy_text  # noqa: E402
 
@@ -187,9 +188,14 @@ async def _seed_long_series(dsn: str, end: datetime) -> None:
             LONG_SYMBOL,
         )
         batch = CandleBatchV1.model_construct(
-            symbol=LONG_SYMBOL, interval="1h", source="binance", candles=_long_series(end)
+            batch_id=uuid.uuid4(),
+            job_id=None,
+            symbol=LONG_SYMBOL,
+            interval="1h",
+            source="binance",
+            candles=_long_series(end),
         )
-        rendered = copy_text(crypto_id, batch)
+        rendered = copy_text(crypto_id, DeliveredBatch.from_message(batch))
         assert rendered is not None
         await connection.copy_to_table(
             "crypto_prices",
