@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ticktide_common.messages import (
     BacktestJobV1,
+    BusMessage,
     CandleBatchV1,
     CandlesStoredV1,
     CryptoBackfillRequestedV1,
@@ -53,80 +54,44 @@ class QueueSpec:
     name: str
     routing_keys: tuple[str, ...]
     delivery_limit: int | None = None
-    description: str = ""
 
 
-WRITER_CANDLES = QueueSpec(
-    "writer.candles", (CandleBatchV1.routing_key,), description="candle batches to persist"
-)
-INGEST_CRYPTO_BACKFILLS = QueueSpec(
-    "ingest-crypto.backfills",
-    (CryptoBackfillRequestedV1.routing_key,),
-    description="backfill commands for the Binance ingester",
-)
-GATEWAY_CACHE_INVALIDATION = QueueSpec(
-    "gateway.cache-invalidation",
-    (CandlesStoredV1.routing_key,),
-    description="stored events that drop the gateway's Redis cache of a series",
-)
-INGEST_CRYPTO_STORED = QueueSpec(
-    "ingest-crypto.stored",
-    (CandlesStoredV1.routing_key,),
-    description="stored events that complete ingest jobs (then gap detection runs)",
-)
-WRITER_ACTIVITY = QueueSpec(
-    "writer.activity",
-    (UserActivityV1.routing_key,),
-    description="user activity events to persist into user_activity_log",
-)
-BACKTEST_WORKER_JOBS = QueueSpec(
-    "backtest-worker.jobs",
-    (BacktestJobV1.routing_key,),
-    description="backtest jobs (a few dozen parameter sets of one series each)",
-)
-WRITER_STOCKS = QueueSpec(
-    "writer.stocks", (StockPricesV1.routing_key,), description="daily stock bars to persist"
-)
-WRITER_WEATHER = QueueSpec(
-    "writer.weather",
-    (WeatherObservationsV1.routing_key,),
-    description="current and hourly weather observations to persist",
-)
-INGEST_STOCKS_BACKFILLS = QueueSpec(
-    "ingest-stocks.backfills",
-    (StocksBackfillRequestedV1.routing_key,),
-    description="backfill commands for the NASDAQ / Nasdaq Nordic ingester",
-)
-INGEST_STOCKS_STORED = QueueSpec(
-    "ingest-stocks.stored",
-    (StockPricesStoredV1.routing_key,),
-    description="stored events that complete stock ingest jobs",
-)
-INGEST_WEATHER_BACKFILLS = QueueSpec(
-    "ingest-weather.backfills",
-    (WeatherBackfillRequestedV1.routing_key,),
-    description="history backfill commands for the weather ingester",
-)
-INGEST_WEATHER_STORED = QueueSpec(
-    "ingest-weather.stored",
-    (WeatherStoredV1.routing_key,),
-    description="stored events that complete weather ingest jobs",
-)
-GATEWAY_STOCKS_CACHE_INVALIDATION = QueueSpec(
-    "gateway.stocks-cache-invalidation",
-    (StockPricesStoredV1.routing_key,),
-    description="stored events that drop the gateway's cache of a stock",
-)
-GATEWAY_WEATHER_CACHE_INVALIDATION = QueueSpec(
-    "gateway.weather-cache-invalidation",
-    (WeatherStoredV1.routing_key,),
-    description="stored events that drop the gateway's cache of a location",
-)
-GATEWAY_HEARTBEATS = QueueSpec(
-    "gateway.heartbeats",
-    (ServiceHeartbeatV1.routing_key,),
-    description="every service instance's heartbeat, kept by the gateway for /api/services",
-)
+def _queue(name: str, message: type[BusMessage]) -> QueueSpec:
+    """The queue `name` (`<service>.<purpose>`), bound to the routing key of `message`."""
+    return QueueSpec(name, (message.routing_key,))
+
+
+# What each queue carries, and to whom:
+# Candle batches to persist.
+WRITER_CANDLES = _queue("writer.candles", CandleBatchV1)
+# Backfill commands for the Binance ingester.
+INGEST_CRYPTO_BACKFILLS = _queue("ingest-crypto.backfills", CryptoBackfillRequestedV1)
+# Stored events that drop the gateway's Redis cache of a series.
+GATEWAY_CACHE_INVALIDATION = _queue("gateway.cache-invalidation", CandlesStoredV1)
+# Stored events that complete ingest jobs (then gap detection runs).
+INGEST_CRYPTO_STORED = _queue("ingest-crypto.stored", CandlesStoredV1)
+# User activity events to persist into user_activity_log.
+WRITER_ACTIVITY = _queue("writer.activity", UserActivityV1)
+# Backtest jobs (a few dozen parameter sets of one series each).
+BACKTEST_WORKER_JOBS = _queue("backtest-worker.jobs", BacktestJobV1)
+# Daily stock bars to persist.
+WRITER_STOCKS = _queue("writer.stocks", StockPricesV1)
+# Current and hourly weather observations to persist.
+WRITER_WEATHER = _queue("writer.weather", WeatherObservationsV1)
+# Backfill commands for the NASDAQ / Nasdaq Nordic ingester.
+INGEST_STOCKS_BACKFILLS = _queue("ingest-stocks.backfills", StocksBackfillRequestedV1)
+# Stored events that complete stock ingest jobs.
+INGEST_STOCKS_STORED = _queue("ingest-stocks.stored", StockPricesStoredV1)
+# History backfill commands for the weather ingester.
+INGEST_WEATHER_BACKFILLS = _queue("ingest-weather.backfills", WeatherBackfillRequestedV1)
+# Stored events that complete weather ingest jobs.
+INGEST_WEATHER_STORED = _queue("ingest-weather.stored", WeatherStoredV1)
+# Stored events that drop the gateway's cache of a stock.
+GATEWAY_STOCKS_CACHE_INVALIDATION = _queue("gateway.stocks-cache-invalidation", StockPricesStoredV1)
+# Stored events that drop the gateway's cache of a location.
+GATEWAY_WEATHER_CACHE_INVALIDATION = _queue("gateway.weather-cache-invalidation", WeatherStoredV1)
+# Every service instance's heartbeat, kept by the gateway for /api/services.
+GATEWAY_HEARTBEATS = _queue("gateway.heartbeats", ServiceHeartbeatV1)
 ALL_QUEUES: tuple[QueueSpec, ...] = (
     WRITER_STOCKS,
     WRITER_WEATHER,
