@@ -42,7 +42,8 @@ from ticktide_common.messages import CandleBatchV1, CandleSource, CryptoInterval
 
 __all__ = ["DeliveredBatch", "decode_candle_batch"]
 
-_CANDLE_KEYS = frozenset({"t", "o", "h", "l", "c", "v"})
+_PRICE_KEYS = ("o", "h", "l", "c", "v")
+_CANDLE_KEYS = frozenset({"t", *_PRICE_KEYS})
 _MAX_DECIMAL_LENGTH = 64  # messages.DecimalString's max_length
 _WHOLE_SECOND_UTC = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
 _TIMES = re.compile(rf"{_WHOLE_SECOND_UTC}(?:\t{_WHOLE_SECOND_UTC})*+")
@@ -83,19 +84,33 @@ class DeliveredBatch:
         candles = message.candles
         times = [candle.t for candle in candles]
         whole_seconds = all(t.microsecond == 0 for t in times)
+        time_text = [f"{t.isoformat()[:19]}Z" for t in times] if whole_seconds else None
+        columns = [[getattr(candle, key) for candle in candles] for key in _PRICE_KEYS]
+        return cls.of(message, times, time_text, columns)
+
+    @classmethod
+    def of(
+        cls,
+        fields: CandleBatchV1,
+        times: list[datetime],
+        time_text: list[str] | None,
+        columns: list[list[str]],
+    ) -> DeliveredBatch:
+        """The batch of `fields`' batch fields and these columns (o, h, l, c, v)."""
+        opens, highs, lows, closes, volumes = columns
         return cls(
-            batch_id=message.batch_id,
-            job_id=message.job_id,
-            symbol=message.symbol,
-            interval=message.interval,
-            source=message.source,
-            times=times,
-            time_text=[f"{t.isoformat()[:19]}Z" for t in times] if whole_seconds else None,
-            opens=[candle.o for candle in candles],
-            highs=[candle.h for candle in candles],
-            lows=[candle.l for candle in candles],
-            closes=[candle.c for candle in candles],
-            volumes=[candle.v for candle in candles],
+            fields.batch_id,
+            fields.job_id,
+            fields.symbol,
+            fields.interval,
+            fields.source,
+            times,
+            time_text,
+            opens,
+            highs,
+            lows,
+            closes,
+            volumes,
         )
 
 
@@ -117,7 +132,7 @@ def _canonical_batch(fields: _BatchFields) -> DeliveredBatch | None:
     candles = fields.candles
     try:
         time_text = [candle["t"] for candle in candles]
-        columns = [[candle[key] for candle in candles] for key in ("o", "h", "l", "c", "v")]
+        columns = [[candle[key] for candle in candles] for key in _PRICE_KEYS]
     except (TypeError, KeyError):  # a candle that is no object, or lacks a key
         return None
     # Each candle has the six keys, so it has exactly six when they sum to 6 × n.
@@ -142,18 +157,4 @@ def _canonical_batch(fields: _BatchFields) -> DeliveredBatch | None:
         return None
     if any(t.tzinfo is not UTC for t in times):  # pragma: no cover - 'Z' parses to UTC
         return None
-    opens, highs, lows, closes, volumes = columns
-    return DeliveredBatch(
-        batch_id=fields.batch_id,
-        job_id=fields.job_id,
-        symbol=fields.symbol,
-        interval=fields.interval,
-        source=fields.source,
-        times=times,
-        time_text=time_text,
-        opens=opens,
-        highs=highs,
-        lows=lows,
-        closes=closes,
-        volumes=volumes,
-    )
+    return DeliveredBatch.of(fields, times, time_text, columns)
