@@ -12,19 +12,15 @@ detection runs) → `done`, or `failed` with `error`. Progress is derived from
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Literal, TypeAlias, assert_never
 
 import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.messages import (
-    BusMessage,
     CryptoBackfillRequestedV1,
-    CryptoInterval,
-    StockExchange,
     StocksBackfillRequestedV1,
     WeatherBackfillRequestedV1,
 )
@@ -37,9 +33,8 @@ __all__ = [
     "job_progress",
     "mark_job_fetched",
     "mark_job_failed",
-    "request_crypto_backfill",
-    "request_stocks_backfill",
-    "request_weather_backfill",
+    "BackfillRequested",
+    "request_backfill",
     "STOCKS_INTERVAL",
     "WEATHER_HISTORY_INTERVAL",
     "SIMULATED_SOURCE",
@@ -191,117 +186,52 @@ async def get_job_progress(pool: asyncpg.Pool, job_id: uuid.UUID) -> JobProgress
     return job_progress(row) if row is not None else None
 
 
-async def _record_and_command(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    command: Callable[[uuid.UUID], BusMessage],
-    correlation_id: str | None,
-    **job: Any,
-) -> uuid.UUID:
-    """Record the job (`create_job`'s fields), then publish the command built for
-    its id, waiting for the broker's confirm: a job exists before its command."""
-    job_id = await create_job(pool, **job)
-    await bus.publish(command(job_id), correlation_id=correlation_id)
-    return job_id
-
-
-async def request_crypto_backfill(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    *,
-    symbol: str,
-    interval: CryptoInterval,
-    start: datetime,
-    end: datetime,
-    requested_by: str,
-    kind: JobKind = "backfill",
-    correlation_id: str | None = None,
-) -> uuid.UUID:
-    """Record a job, then publish the command that ingest-crypto acts on."""
-    return await _record_and_command(
-        pool,
-        bus,
-        lambda job_id: CryptoBackfillRequestedV1(
-            job_id=job_id,
-            symbol=symbol,
-            interval=interval,
-            start=start,
-            end=end,
-            requested_by=requested_by,
-        ),
-        correlation_id,
-        kind=kind,
-        symbol=symbol,
-        interval=interval,
-        start=start,
-        end=end,
-        requested_by=requested_by,
-    )
+# The command of each domain that starts a backfill job (its ingester acts on it).
+BackfillRequested: TypeAlias = (
+    CryptoBackfillRequestedV1 | StocksBackfillRequestedV1 | WeatherBackfillRequestedV1
+)
 
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-async def request_stocks_backfill(
+def _job_series(command: BackfillRequested) -> tuple[JobDomain, str, str, datetime, datetime]:
+    """What the `ingest_jobs` row of `command` records: domain, series (`symbol`
+    and `interval_type`) and range as times."""
+    match command:
+        case CryptoBackfillRequestedV1():
+            return "crypto", command.symbol, command.interval, command.start, command.end
+        case StocksBackfillRequestedV1():
+            start, end = _midnight(command.start), _midnight(command.end)
+            return "stocks", command.symbol, STOCKS_INTERVAL, start, end
+        case WeatherBackfillRequestedV1():
+            return "weather", command.location, WEATHER_HISTORY_INTERVAL, command.start, command.end
+    assert_never(command)
+
+
+async def request_backfill(
     pool: asyncpg.Pool,
     bus: Bus,
+    command: BackfillRequested,
     *,
-    symbol: str,
-    exchange: StockExchange,
-    start: date,
-    end: date,
-    requested_by: str,
     kind: JobKind = "backfill",
     correlation_id: str | None = None,
 ) -> uuid.UUID:
-    """Record a stocks job (trading days in `[start, end)`), then publish its command."""
-    return await _record_and_command(
+    """Record the job `command.job_id` (of `kind`), then publish `command` to its
+    ingester, waiting for the broker's confirm: a job exists before its command.
+    Returns the job's id."""
+    domain, symbol, interval, start, end = _job_series(command)
+    await create_job(
         pool,
-        bus,
-        lambda job_id: StocksBackfillRequestedV1(
-            job_id=job_id,
-            symbol=symbol,
-            exchange=exchange,
-            start=start,
-            end=end,
-            requested_by=requested_by,
-        ),
-        correlation_id,
         kind=kind,
         symbol=symbol,
-        interval=STOCKS_INTERVAL,
-        start=_midnight(start),
-        end=_midnight(end),
-        requested_by=requested_by,
-        domain="stocks",
-    )
-
-
-async def request_weather_backfill(
-    pool: asyncpg.Pool,
-    bus: Bus,
-    *,
-    location: str,
-    start: datetime,
-    end: datetime,
-    requested_by: str,
-    kind: JobKind = "backfill",
-    correlation_id: str | None = None,
-) -> uuid.UUID:
-    """Record a weather history job (hours in `[start, end)`), then publish its command."""
-    return await _record_and_command(
-        pool,
-        bus,
-        lambda job_id: WeatherBackfillRequestedV1(
-            job_id=job_id, location=location, start=start, end=end, requested_by=requested_by
-        ),
-        correlation_id,
-        kind=kind,
-        symbol=location,
-        interval=WEATHER_HISTORY_INTERVAL,
+        interval=interval,
         start=start,
         end=end,
-        requested_by=requested_by,
-        domain="weather",
+        requested_by=command.requested_by,
+        job_id=command.job_id,
+        domain=domain,
     )
+    await bus.publish(command, correlation_id=correlation_id)
+    return command.job_id

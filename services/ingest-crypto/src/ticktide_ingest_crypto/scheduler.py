@@ -23,8 +23,9 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.dates import day_start
 from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
-from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.jobs import request_backfill
 from ticktide_common.logging import get_logger
+from ticktide_common.messages import CryptoBackfillRequestedV1
 from ticktide_common.periodic import run_periodically
 from ticktide_ingest_crypto import repository as repo
 from ticktide_ingest_crypto.gaps import (
@@ -83,14 +84,17 @@ class Scheduler:
                 )
                 # Never before Binance's history (the runner would refuse the job).
                 start_ms = max(start_ms, align_up(history_start_ms, interval))
-                job_id = await request_crypto_backfill(
+                job_id = await request_backfill(
                     self.pool,
                     self.bus,
-                    symbol=symbol,
-                    interval=interval,  # type: ignore[arg-type]
-                    start=ms_to_datetime(start_ms),
-                    end=ms_to_datetime(end_ms),
-                    requested_by="scheduler",
+                    CryptoBackfillRequestedV1(
+                        job_id=uuid.uuid4(),
+                        symbol=symbol,
+                        interval=interval,  # type: ignore[arg-type]
+                        start=ms_to_datetime(start_ms),
+                        end=ms_to_datetime(end_ms),
+                        requested_by="scheduler",
+                    ),
                     kind="scheduled",
                 )
                 log.info(

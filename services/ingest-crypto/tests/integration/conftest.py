@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.jobs import request_backfill
 from ticktide_common.messages import CandleBatchV1, CandlesStoredV1, CryptoBackfillRequestedV1
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.ingest import finished_job
@@ -72,14 +72,17 @@ class Pipeline:
     async def backfill(
         self, symbol: str, start: datetime, end: datetime, interval: str = "1h"
     ) -> uuid.UUID:
-        return await request_crypto_backfill(
+        return await request_backfill(
             self.pool,
             self.bus,
-            symbol=symbol,
-            interval=interval,
-            start=start,
-            end=end,
-            requested_by="tests",
+            CryptoBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol=symbol,
+                interval=interval,
+                start=start,
+                end=end,
+                requested_by="tests",
+            ),
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:

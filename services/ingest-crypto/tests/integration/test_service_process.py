@@ -4,12 +4,14 @@ refilled automatically once the source has it, clean stop."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from ticktide_common.jobs import request_crypto_backfill
+from ticktide_common.jobs import request_backfill
+from ticktide_common.messages import CryptoBackfillRequestedV1
 from ticktide_common.testing.ingest import assert_serving, finished_job
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
 
@@ -44,14 +46,17 @@ async def test_service_runs_a_backfill(
         async with httpx.AsyncClient(base_url=service.url) as http:
             assert "python_info" in (await http.get("/metrics")).text
 
-        job_id = await request_crypto_backfill(
+        job_id = await request_backfill(
             db_pool,
             isolated_bus.bus,
-            symbol=symbol,
-            interval="4h",
-            start=start,
-            end=end,
-            requested_by="tests",
+            CryptoBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol=symbol,
+                interval="4h",
+                start=start,
+                end=end,
+                requested_by="tests",
+            ),
         )
 
         progress = await finished_job(

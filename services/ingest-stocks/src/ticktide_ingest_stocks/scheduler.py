@@ -27,9 +27,9 @@ import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
-from ticktide_common.jobs import STOCKS_INTERVAL, request_stocks_backfill
+from ticktide_common.jobs import STOCKS_INTERVAL, request_backfill
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import StockExchange
+from ticktide_common.messages import StockExchange, StocksBackfillRequestedV1
 from ticktide_common.periodic import run_periodically
 from ticktide_common.settings import MarketCatalogueSettings
 from ticktide_ingest_stocks import repository as repo
@@ -89,14 +89,17 @@ class Scheduler:
                 else closed - timedelta(days=self.settings.stocks_history_days)
             )
             end = closed + timedelta(days=1)
-            job_id = await request_stocks_backfill(
+            job_id = await request_backfill(
                 self.pool,
                 self.bus,
-                symbol=symbol,
-                exchange=exchange,
-                start=start,
-                end=end,
-                requested_by="scheduler",
+                StocksBackfillRequestedV1(
+                    job_id=uuid.uuid4(),
+                    symbol=symbol,
+                    exchange=exchange,
+                    start=start,
+                    end=end,
+                    requested_by="scheduler",
+                ),
                 kind="scheduled",
             )
             log.info(

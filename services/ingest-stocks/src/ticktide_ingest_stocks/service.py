@@ -43,7 +43,7 @@ from ticktide_common.ingest_lifecycle import (
     commanded_job,
     run_ingest_job,
 )
-from ticktide_common.jobs import STOCKS_INTERVAL, batch_id_for, request_stocks_backfill
+from ticktide_common.jobs import STOCKS_INTERVAL, batch_id_for, request_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     StockBarV1,
@@ -268,14 +268,17 @@ class StocksIngester:
         for gap in due:
             if not await claim_gap_attempt(self.pool, "stock_gaps", gap.id, self.gap_retry_seconds):
                 continue
-            job_id = await request_stocks_backfill(
+            job_id = await request_backfill(
                 self.pool,
                 self.bus,
-                symbol=gap.symbol,
-                exchange=gap.exchange,  # type: ignore[arg-type]
-                start=gap.start,
-                end=gap.end + timedelta(days=1),
-                requested_by="gap-refill",
+                StocksBackfillRequestedV1(
+                    job_id=uuid.uuid4(),
+                    symbol=gap.symbol,
+                    exchange=gap.exchange,  # type: ignore[arg-type]
+                    start=gap.start,
+                    end=gap.end + timedelta(days=1),
+                    requested_by="gap-refill",
+                ),
                 kind="gap-refill",
             )
             log.info(

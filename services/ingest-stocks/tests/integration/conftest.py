@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import request_stocks_backfill
+from ticktide_common.jobs import request_backfill
 from ticktide_common.messages import StockPricesStoredV1, StockPricesV1, StocksBackfillRequestedV1
 from ticktide_common.testing.fixtures import IsolatedBus, open_isolated_bus
 from ticktide_common.testing.ingest import finished_job
@@ -79,14 +79,17 @@ class Pipeline:
     http: list[httpx.AsyncClient]
 
     async def backfill(self, symbol: str, exchange: str, start: date, end: date) -> uuid.UUID:
-        return await request_stocks_backfill(
+        return await request_backfill(
             self.pool,
             self.bus,
-            symbol=symbol,
-            exchange=exchange,  # type: ignore[arg-type]
-            start=start,
-            end=end,
-            requested_by="tests",
+            StocksBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol=symbol,
+                exchange=exchange,  # type: ignore[arg-type]
+                start=start,
+                end=end,
+                requested_by="tests",
+            ),
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:

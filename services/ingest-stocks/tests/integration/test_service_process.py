@@ -4,10 +4,12 @@ NDA-FI (the provider's 'NDA FI') through the bus to done, clean stop."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 
-from ticktide_common.jobs import request_stocks_backfill
+from ticktide_common.jobs import request_backfill
+from ticktide_common.messages import StocksBackfillRequestedV1
 from ticktide_common.testing.ingest import assert_serving, finished_job
 from ticktide_common.testing.processes import ServiceProcess, free_port
 
@@ -44,14 +46,17 @@ async def test_service_runs_a_backfill(
         )
         assert row is not None and tuple(row) == ("NASDAQ", "USD", us_symbol)
 
-        job_id = await request_stocks_backfill(
+        job_id = await request_backfill(
             db_pool,
             isolated_bus.bus,
-            symbol="NDA-FI",
-            exchange="OMXH",
-            start=start,
-            end=end,
-            requested_by="tests",
+            StocksBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol="NDA-FI",
+                exchange="OMXH",
+                start=start,
+                end=end,
+                requested_by="tests",
+            ),
         )
 
         progress = await finished_job(db_pool, job_id, timeout=30, what="the NDA-FI backfill")

@@ -22,8 +22,9 @@ import asyncpg
 
 from ticktide_common.bus import Bus
 from ticktide_common.ingest_lifecycle import run_exclusively, scheduled_job_pending
-from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, request_weather_backfill
+from ticktide_common.jobs import WEATHER_HISTORY_INTERVAL, request_backfill
 from ticktide_common.logging import get_logger
+from ticktide_common.messages import WeatherBackfillRequestedV1
 from ticktide_common.periodic import run_periodically
 from ticktide_ingest_weather import repository as repo
 from ticktide_ingest_weather.hours import HOUR, align_hour_down
@@ -84,13 +85,16 @@ class Scheduler:
             if wanted is None:
                 continue
             start, end = wanted
-            job_id = await request_weather_backfill(
+            job_id = await request_backfill(
                 self.pool,
                 self.bus,
-                location=location.name,
-                start=start,
-                end=end,
-                requested_by="scheduler",
+                WeatherBackfillRequestedV1(
+                    job_id=uuid.uuid4(),
+                    location=location.name,
+                    start=start,
+                    end=end,
+                    requested_by="scheduler",
+                ),
                 kind="scheduled",
             )
             log.info(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from ticktide_common.bus import Bus
-from ticktide_common.jobs import request_weather_backfill
+from ticktide_common.jobs import request_backfill
 from ticktide_common.messages import (
     WeatherBackfillRequestedV1,
     WeatherObservationsV1,
@@ -96,8 +96,16 @@ class Pipeline:
     http: httpx.AsyncClient
 
     async def backfill(self, location: str, start: datetime, end: datetime) -> uuid.UUID:
-        return await request_weather_backfill(
-            self.pool, self.bus, location=location, start=start, end=end, requested_by="tests"
+        return await request_backfill(
+            self.pool,
+            self.bus,
+            WeatherBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                location=location,
+                start=start,
+                end=end,
+                requested_by="tests",
+            ),
         )
 
     async def finished(self, job_id: uuid.UUID, timeout: float = 30.0) -> str:

@@ -5,13 +5,15 @@ scheduled history job and a requested backfill through the bus to done
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from ticktide_common.jobs import request_weather_backfill
+from ticktide_common.jobs import request_backfill
+from ticktide_common.messages import WeatherBackfillRequestedV1
 from ticktide_common.settings import WeatherLocation
 from ticktide_common.testing.ingest import assert_serving, finished_job
 from ticktide_common.testing.processes import ServiceProcess, free_port, wait_until
@@ -71,13 +73,16 @@ async def test_service_ingests_current_and_history(
         await wait_until(scheduled_done, timeout=30, what="the scheduled history job")
 
         start = datetime(2023, 3, 1, tzinfo=UTC)
-        job_id = await request_weather_backfill(
+        job_id = await request_backfill(
             db_pool,
             isolated_bus.bus,
-            location=location.name,
-            start=start,
-            end=start + timedelta(days=3),
-            requested_by="tests",
+            WeatherBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                location=location.name,
+                start=start,
+                end=start + timedelta(days=3),
+                requested_by="tests",
+            ),
         )
 
         progress = await finished_job(db_pool, job_id, timeout=30, what="the backfill")

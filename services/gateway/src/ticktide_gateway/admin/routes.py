@@ -13,13 +13,13 @@ from fastapi.responses import JSONResponse
 
 from ticktide_common.dates import day_start
 from ticktide_common.errors import PublishError
-from ticktide_common.jobs import (
-    get_job_progress,
-    request_crypto_backfill,
-    request_stocks_backfill,
-    request_weather_backfill,
-)
+from ticktide_common.jobs import get_job_progress, request_backfill
 from ticktide_common.logging import get_logger
+from ticktide_common.messages import (
+    CryptoBackfillRequestedV1,
+    StocksBackfillRequestedV1,
+    WeatherBackfillRequestedV1,
+)
 from ticktide_gateway.admin.schemas import BackfillAccepted, IngestJob
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.cache import JSON
@@ -115,14 +115,17 @@ async def stocks_backfill(
     )
     stock = await find_stock(pool, request.symbol)
     try:
-        job_id = await request_stocks_backfill(
+        job_id = await request_backfill(
             pool,
             bus,
-            symbol=stock.symbol,
-            exchange=stock.exchange,
-            start=request.start,
-            end=request.end,
-            requested_by=principal.username,
+            StocksBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol=stock.symbol,
+                exchange=stock.exchange,
+                start=request.start,
+                end=request.end,
+                requested_by=principal.username,
+            ),
         )
     except PublishError as exc:
         raise _bus_unavailable(stock.symbol, exc) from exc
@@ -156,8 +159,16 @@ async def weather_backfill(
     )
     location = await resolve_location(pool, request.location, directory)
     try:
-        job_id = await request_weather_backfill(
-            pool, bus, location=location, start=start, end=end, requested_by=principal.username
+        job_id = await request_backfill(
+            pool,
+            bus,
+            WeatherBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                location=location,
+                start=start,
+                end=end,
+                requested_by=principal.username,
+            ),
         )
     except PublishError as exc:
         raise _bus_unavailable(location, exc) from exc
@@ -210,14 +221,17 @@ async def crypto_backfill(
         ahead=timedelta(days=settings.backfill_max_ahead_days),
     )
     try:
-        job_id = await request_crypto_backfill(
+        job_id = await request_backfill(
             pool,
             bus,
-            symbol=request.symbol,
-            interval=request.interval,
-            start=start,
-            end=end,
-            requested_by=principal.username,
+            CryptoBackfillRequestedV1(
+                job_id=uuid.uuid4(),
+                symbol=request.symbol,
+                interval=request.interval,
+                start=start,
+                end=end,
+                requested_by=principal.username,
+            ),
         )
     except PublishError as exc:
         log.error("backfill.publish_failed", symbol=request.symbol, error=str(exc))
