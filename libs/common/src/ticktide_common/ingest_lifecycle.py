@@ -12,7 +12,9 @@ reason; a `PermanentError` fails it at once.
 gap detection and refill requests, say), then `done`. It runs on each stored
 event, right after `fetched`, and in a periodic sweep limited to its domain, so
 no ordering of events leaves a job unfinished and no ingester finalizes
-another's jobs.
+another's jobs. The claim's rule is `ready_to_finalize`, which a domain's
+one-transaction close shares (`import_jobs.finish_import`: an archive import's
+claim and done in one statement).
 
 `scheduled_job_pending` is the one rule by which a scheduler decides that a
 series needs no new scheduled job (see its docstring); `run_exclusively` keeps
@@ -47,6 +49,7 @@ __all__ = [
     "mark_job_running",
     "record_fetch_attempt",
     "claim_job_for_finalize",
+    "ready_to_finalize",
     "release_finalize_claim",
     "mark_job_done",
     "unfinished_fetched_jobs",
@@ -145,23 +148,31 @@ async def record_fetch_attempt(pool: asyncpg.Pool, job_id: uuid.UUID) -> int:
     return int(value or 0)
 
 
+def ready_to_finalize(stale_seconds_param: str) -> str:
+    """The SQL condition, over the job row aliased `j`, under which a job may be
+    claimed for finalizing: `fetched` (or a claim older than the stale seconds,
+    the query's parameter `stale_seconds_param`, e.g. "$2") with every expected
+    batch stored. The one rule of every claim (`claim_job_for_finalize`, and
+    `import_jobs.finish_import`, which claims and closes in one statement)."""
+    return f"""(j.status = 'fetched'
+                OR (j.status = 'finalizing'
+                    AND j.updated_at < now() - make_interval(secs => {stale_seconds_param})))
+               AND (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
+                   >= coalesce(j.batches_expected, 0)"""  # noqa: S608 - a placeholder
+
+
+_CLAIM_JOB_FOR_FINALIZE = f"""
+UPDATE ingest_jobs j SET status = 'finalizing', updated_at = now()
+WHERE j.id = $1 AND {ready_to_finalize("$2")}
+RETURNING {_JOB_COLUMNS}"""  # noqa: S608 - constant fragments
+
+
 async def claim_job_for_finalize(
     pool: asyncpg.Pool, job_id: uuid.UUID, stale_seconds: float
 ) -> JobRow | None:
     """Atomically move a job whose every expected batch is stored to 'finalizing'
     (or retake a claim older than `stale_seconds`); None if not ready or taken."""
-    row = await pool.fetchrow(
-        f"""UPDATE ingest_jobs j SET status = 'finalizing', updated_at = now()
-            WHERE j.id = $1
-              AND (j.status = 'fetched'
-                   OR (j.status = 'finalizing'
-                       AND j.updated_at < now() - make_interval(secs => $2)))
-              AND (SELECT count(*) FROM ingest_batches b WHERE b.job_id = j.id)
-                  >= coalesce(j.batches_expected, 0)
-            RETURNING {_JOB_COLUMNS}""",  # noqa: S608 - a constant column list
-        job_id,
-        stale_seconds,
-    )
+    row = await pool.fetchrow(_CLAIM_JOB_FOR_FINALIZE, job_id, stale_seconds)
     return _job(row) if row else None
 
 

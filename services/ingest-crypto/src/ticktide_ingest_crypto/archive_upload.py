@@ -1,13 +1,20 @@
 """The internal archive-import route: `POST /internal/archive?filename=NAME
 &requested_by=USER[&sha256=HEX]` with one Binance kline zip as the body. The
 gateway's admin endpoint (`POST /api/admin/ingest/crypto/archive`) streams the
-upload here after checking the caller. This route bounds the caller's imports
-not yet stored (429), parses the zip off the event loop (size caps against zip
-bombs, the file name's symbol and interval checked, every row checked), creates
-the `archive-import` job (one insert: already `fetched` with its counts, known
-before publishing), publishes its candle batches with confirms (a failure marks
-the job failed), and answers 202 with the job: from then on the batches are the
-broker's and the writer's, and the finalizer closes the job as for a backfill."""
+upload here after checking the caller. This route parses the zip off the event
+loop (size caps against zip bombs, the file name's symbol and interval checked,
+every row checked), creates the `archive-import` job unless the caller has
+MAX_UNFINISHED_IMPORTS imports not yet stored (one statement: the bound and the
+insert, already `fetched` with its counts, known before publishing; 429 when
+refused), publishes its candle batches with confirms (a failure marks the job
+failed), and answers 202 with the job: from then on the batches are the
+broker's and the writer's, and the ingester closes the job once they are stored.
+
+After a 429, the caller's next uploads within `_RECHECK_SECONDS` check the
+bound before their body is read (one count, as every upload once did), so a
+client retrying against a full bound costs no parse per retry; the first upload
+past the bound is refused after its parse (an archive that does not parse is
+422 then, not 429)."""
 
 from __future__ import annotations
 
@@ -50,6 +57,33 @@ log = get_logger(__name__)
 ARCHIVE_BATCH_SIZE = 5000
 _INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
 
+# When each caller was last refused with 429 (monotonic seconds, this process).
+_RECHECK_SECONDS = 10.0
+_refused_at: dict[str, float] = {}
+
+
+def _over_bound(requested_by: str) -> HTTPException:
+    _refused_at[requested_by] = time.monotonic()
+    return HTTPException(
+        429,
+        f"{requested_by} has {MAX_UNFINISHED_IMPORTS} imports not yet stored; "
+        "wait for some to finish",
+    )
+
+
+async def _check_bound_after_refusal(pool: asyncpg.Pool, requested_by: str) -> None:
+    """429 before the body is read, for a caller refused within `_RECHECK_SECONDS`
+    and still at the bound."""
+    refused = _refused_at.get(requested_by)
+    if refused is None:
+        return
+    if time.monotonic() - refused >= _RECHECK_SECONDS:
+        _refused_at.pop(requested_by, None)
+        return
+    if await unfinished_imports(pool, requested_by) >= MAX_UNFINISHED_IMPORTS:
+        raise _over_bound(requested_by)
+    _refused_at.pop(requested_by, None)
+
 
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
@@ -68,7 +102,8 @@ async def _body(request: Request) -> bytes:
 async def import_archive(
     pool: asyncpg.Pool, bus: Bus, contents: ArchiveContents, requested_by: str
 ) -> dict[str, Any]:
-    """Create the job (fetched, with its counts), publish its batches (confirmed)."""
+    """Create the job (fetched, with its counts; 429 at the caller's bound),
+    publish its batches (confirmed)."""
     candles = sorted(contents.candles, key=lambda c: c.t)
     pages = [
         candles[offset : offset + ARCHIVE_BATCH_SIZE]
@@ -85,6 +120,8 @@ async def import_archive(
         candles=len(candles),
         source=ARCHIVE_SOURCE,
     )
+    if job_id is None:
+        raise _over_bound(requested_by)
     try:
         await asyncio.gather(
             *(
@@ -146,33 +183,26 @@ async def upload_archive(
     t0 = time.perf_counter()
     pool: asyncpg.Pool = request.state.pool
     bus: Bus = request.state.bus
-    if await unfinished_imports(pool, requested_by) >= MAX_UNFINISHED_IMPORTS:
-        raise HTTPException(
-            429,
-            f"{requested_by} has {MAX_UNFINISHED_IMPORTS} imports not yet stored; "
-            "wait for some to finish",
-        )
-    t1 = time.perf_counter()
+    await _check_bound_after_refusal(pool, requested_by)
     data = await _body(request)
-    t2 = time.perf_counter()
+    t1 = time.perf_counter()
     try:
         contents = await asyncio.to_thread(read_archive_bytes, filename, data, sha256)
     except ArchiveError as exc:
         raise HTTPException(422, str(exc)) from None
     if not contents.candles:
         raise HTTPException(422, f"{filename}: the archive holds no candles")
-    t3 = time.perf_counter()
+    t2 = time.perf_counter()
     answer = await import_archive(pool, bus, contents, requested_by)
-    t4 = time.perf_counter()
+    t3 = time.perf_counter()
     log.info(
         "archive.imported",
         filename=filename,
         job_id=answer["job_id"],
         candles=answer["candles"],
         requested_by=requested_by,
-        ms_bound=round((t1 - t0) * 1000, 1),
-        ms_body=round((t2 - t1) * 1000, 1),
-        ms_parse=round((t3 - t2) * 1000, 1),
-        ms_publish=round((t4 - t3) * 1000, 1),
+        ms_body=round((t1 - t0) * 1000, 1),
+        ms_parse=round((t2 - t1) * 1000, 1),
+        ms_publish=round((t3 - t2) * 1000, 1),
     )
     return JSONResponse(answer, status_code=202)

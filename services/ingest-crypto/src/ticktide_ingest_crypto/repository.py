@@ -5,12 +5,13 @@ resumes), gap detection with `lead()` over `crypto_prices`, the `crypto_gaps`
 upsert (new holes open; open gaps whose range is complete again become
 'refilled'), open gaps due for a refill attempt (claimed atomically) and the
 scheduler's advisory lock. Job transitions, the finalize claim and the
-scheduled-job rule live in `ticktide_common.ingest_lifecycle`.
+scheduled-job rule live in `ticktide_common.ingest_lifecycle`, the close of an
+archive import (claim, done, the series' other unfinished imports) in
+`ticktide_common.import_jobs`.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,8 +27,6 @@ __all__ = [
     "advisory_unlock",
     "crypto_id_for_symbol",
     "detect_gaps",
-    "imports_unfinished",
-    "mark_import_done",
     "last_open_time",
     "last_open_time_between",
     "lock_series",
@@ -63,38 +62,6 @@ class SeriesGaps:
 async def crypto_id_for_symbol(pool: asyncpg.Pool, symbol: str) -> int | None:
     value = await pool.fetchval("SELECT id FROM cryptocurrencies WHERE binance_symbol = $1", symbol)
     return int(value) if value is not None else None
-
-
-async def imports_unfinished(
-    conn: asyncpg.Pool | Connection,
-    symbol: str,
-    interval: str,
-    job_id: uuid.UUID,
-    stale_seconds: float,
-) -> int:
-    """Archive imports of the series, other than `job_id`, not done nor failed
-    (created within `stale_seconds`)."""
-    value = await conn.fetchval(
-        """SELECT count(*) FROM ingest_jobs
-           WHERE domain = 'crypto' AND kind = 'archive-import'
-             AND symbol = $1 AND interval_type = $2 AND id <> $3
-             AND status NOT IN ('done', 'failed')
-             AND created_at > now() - make_interval(secs => $4)""",
-        symbol,
-        interval,
-        job_id,
-        stale_seconds,
-    )
-    return int(value or 0)
-
-
-async def mark_import_done(conn: Connection, job_id: uuid.UUID) -> None:
-    """The finalizing import is done (inside the caller's series-locked transaction)."""
-    await conn.execute(
-        """UPDATE ingest_jobs SET status = 'done', updated_at = now(), finished_at = now()
-           WHERE id = $1 AND status = 'finalizing'""",
-        job_id,
-    )
 
 
 async def last_open_time(pool: asyncpg.Pool, symbol: str, interval: str) -> datetime | None:

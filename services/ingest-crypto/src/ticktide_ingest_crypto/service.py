@@ -21,7 +21,10 @@ runs gap detection over the whole series, the `crypto_gaps` upsert and
 gap-refill jobs for open gaps (not from a gap-refill job itself), then `done`.
 An archive import (not a Binance fetch) starts no refill, and detects gaps only
 when it is the last archive import of its series to finish: once per series for
-a run of many files, not once per file.
+a run of many files, not once per file. Its stored event closes it in one
+transaction (`finalize_import`: series lock, then claim, done and the count of
+the series' unfinished imports in one statement, then detection if none);
+the sweep closes one through the completer's claim like any other job.
 It runs on every `CandlesStoredV1`, right after `fetched`, and in the periodic
 `maintain` pass, which also retries open gaps once `crypto_gap_retry_seconds`
 have passed. One refill job fetches at most `max_backfill_candles` bars of a
@@ -42,6 +45,7 @@ import asyncpg
 from ticktide_common.bus import Bus
 from ticktide_common.dates import DateOutOfRange, check_backfill_bounds, day_start
 from ticktide_common.errors import PermanentError
+from ticktide_common.import_jobs import finish_import
 from ticktide_common.ingest_lifecycle import (
     FetchResult,
     JobCompleter,
@@ -50,7 +54,7 @@ from ticktide_common.ingest_lifecycle import (
     commanded_job,
     run_ingest_job,
 )
-from ticktide_common.jobs import batch_id_for, request_backfill
+from ticktide_common.jobs import batch_id_for, request_crypto_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     CandleBatchV1,
@@ -59,6 +63,7 @@ from ticktide_common.messages import (
     CryptoBackfillRequestedV1,
 )
 from ticktide_ingest_crypto import repository as repo
+from ticktide_ingest_crypto.archive import ARCHIVE_SOURCE
 from ticktide_ingest_crypto.client import MAX_LIMIT, BinanceClient, BinanceUnavailableError
 from ticktide_ingest_crypto.gaps import (
     align_down,
@@ -93,6 +98,7 @@ class CryptoIngester:
     def __post_init__(self) -> None:
         stale = self.settings.crypto_finalize_stale_seconds
         self.completer = JobCompleter(self.pool, "crypto", stale, self._on_complete)
+        self._crypto_ids: dict[str, int] = {}
 
     # ---- commands and events ---------------------------------------------
     async def handle_backfill(self, command: CryptoBackfillRequestedV1) -> None:
@@ -109,8 +115,13 @@ class CryptoIngester:
         await run_ingest_job(self.pool, job, fetch, self.completer, attempts, command.requested_by)
 
     async def on_stored(self, event: CandlesStoredV1) -> None:
-        if event.job_id is not None:
-            await self.completer.try_finalize(event.job_id)
+        if event.job_id is None:
+            return
+        if event.source == ARCHIVE_SOURCE and await self.finalize_import(
+            event.job_id, event.symbol, event.interval
+        ):
+            return
+        await self.completer.try_finalize(event.job_id)
 
     async def maintain(self) -> None:
         """The periodic pass: finish jobs any race left unfinished, then refill
@@ -135,47 +146,87 @@ class CryptoIngester:
             refilled_gaps=len(gaps.refilled) if gaps else 0,
         )
 
+    async def finalize_import(self, job_id: uuid.UUID, symbol: str, interval: str) -> bool:
+        """Close the archive import `job_id` of the series (`symbol`, `interval`),
+        as a stored event names it, if every batch of it is stored: the claim, the
+        close and the gap detection in one transaction (no 'finalizing' step that
+        a crash could leave behind: a rollback leaves it `fetched` for the next
+        event or the sweep). False when no such import was ready (not ready yet,
+        taken, done, or another kind or series: the completer's path then runs)."""
+        crypto_id = await self.crypto_id(symbol)
+        if crypto_id is None:
+            return False
+        return await self._finish_import(job_id, symbol, interval, crypto_id, claimed=False)
+
     async def _complete_import(self, job: JobRow) -> None:
-        """An archive import is no Binance fetch: it never starts a refill. Its
-        series' gaps are detected once, by the last import of the series to
-        finish, not once per file: under the series lock, an import that finds
-        another import of its series unfinished is marked done without
-        detecting, in the same transaction, so the last one to take the lock
-        finds every other done and detects over all of them."""
-        crypto_id = await repo.crypto_id_for_symbol(self.pool, job.symbol)
+        """An archive import the completer claimed (the sweep's path; a stored
+        event takes `finalize_import`). Either way it is no Binance fetch: it
+        never starts a refill."""
+        crypto_id = await self.crypto_id(job.symbol)
         if crypto_id is None:
             return
+        await self._finish_import(job.id, job.symbol, job.interval, crypto_id, claimed=True)
+
+    async def _finish_import(
+        self, job_id: uuid.UUID, symbol: str, interval: str, crypto_id: int, *, claimed: bool
+    ) -> bool:
+        """The series' gaps are detected once, by the last import of the series to
+        finish, not once per file: under the series lock, an import that finds
+        another import of its series unfinished is marked done without detecting,
+        in the same transaction, so the last one to take the lock finds every
+        other done and detects over all of them. False when the job was not
+        marked (not ready, or not this series' import)."""
         gaps = None
         async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock_series(conn, crypto_id, job.interval)
-            others = await repo.imports_unfinished(
-                conn, job.symbol, job.interval, job.id, _IMPORT_PENDING_STALE_SECONDS
+            await repo.lock_series(conn, crypto_id, interval)
+            others = await finish_import(
+                conn,
+                job_id,
+                symbol=symbol,
+                interval=interval,
+                claimed=claimed,
+                stale_seconds=self.settings.crypto_finalize_stale_seconds,
+                pending_stale_seconds=_IMPORT_PENDING_STALE_SECONDS,
             )
+            if others is None:
+                return False
             if not others:
-                holes = await repo.detect_gaps(conn, crypto_id, job.interval)
-                gaps = await repo.upsert_gaps(conn, crypto_id, job.interval, holes)
-            await repo.mark_import_done(conn, job.id)
+                holes = await repo.detect_gaps(conn, crypto_id, interval)
+                gaps = await repo.upsert_gaps(conn, crypto_id, interval, holes)
         if gaps is None:
             log.info(
                 "ingest.gaps_deferred",
-                job_id=str(job.id),
-                symbol=job.symbol,
-                interval=job.interval,
+                job_id=str(job_id),
+                symbol=symbol,
+                interval=interval,
                 imports_unfinished=others,
             )
-            return
-        log.info(
-            "ingest.gaps_recorded",
-            job_id=str(job.id),
-            symbol=job.symbol,
-            interval=job.interval,
-            open_gaps=len(gaps.still_open),
-            refilled_gaps=len(gaps.refilled),
-        )
+        else:
+            log.info(
+                "ingest.gaps_recorded",
+                job_id=str(job_id),
+                symbol=symbol,
+                interval=interval,
+                open_gaps=len(gaps.still_open),
+                refilled_gaps=len(gaps.refilled),
+            )
+        if not claimed:  # the completer logs the jobs it closes
+            log.info("ingest.job_done", job_id=str(job_id), domain="crypto", kind="archive-import")
+        return True
+
+    async def crypto_id(self, symbol: str) -> int | None:
+        """The `cryptocurrencies` id of a pair, looked up once per process (ids
+        never change; an unknown pair is asked again, it may be added)."""
+        crypto_id = self._crypto_ids.get(symbol)
+        if crypto_id is None:
+            crypto_id = await repo.crypto_id_for_symbol(self.pool, symbol)
+            if crypto_id is not None:
+                self._crypto_ids[symbol] = crypto_id
+        return crypto_id
 
     async def record_gaps(self, symbol: str, interval: str) -> repo.SeriesGaps | None:
         """Detect the holes of a series and bring `crypto_gaps` up to date."""
-        crypto_id = await repo.crypto_id_for_symbol(self.pool, symbol)
+        crypto_id = await self.crypto_id(symbol)
         if crypto_id is None:
             return None
         async with self.pool.acquire() as conn, conn.transaction():
@@ -222,17 +273,14 @@ class CryptoIngester:
                 )
                 continue
             start, end = ms_to_datetime(window.start_ms), ms_to_datetime(window.end_ms)
-            job_id = await request_backfill(
+            job_id = await request_crypto_backfill(
                 self.pool,
                 self.bus,
-                CryptoBackfillRequestedV1(
-                    job_id=uuid.uuid4(),
-                    symbol=gap.symbol,
-                    interval=gap.interval,  # type: ignore[arg-type]
-                    start=start,
-                    end=end,
-                    requested_by="gap-refill",
-                ),
+                symbol=gap.symbol,
+                interval=gap.interval,  # type: ignore[arg-type]
+                start=start,
+                end=end,
+                requested_by="gap-refill",
                 kind="gap-refill",
             )
             log.info(
