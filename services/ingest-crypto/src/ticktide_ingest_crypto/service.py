@@ -54,7 +54,7 @@ from ticktide_common.ingest_lifecycle import (
     commanded_job,
     run_ingest_job,
 )
-from ticktide_common.jobs import batch_id_for, request_crypto_backfill
+from ticktide_common.jobs import batch_id_for, request_backfill
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import (
     CandleBatchV1,
@@ -273,14 +273,17 @@ class CryptoIngester:
                 )
                 continue
             start, end = ms_to_datetime(window.start_ms), ms_to_datetime(window.end_ms)
-            job_id = await request_crypto_backfill(
+            job_id = await request_backfill(
                 self.pool,
                 self.bus,
-                symbol=gap.symbol,
-                interval=gap.interval,  # type: ignore[arg-type]
-                start=start,
-                end=end,
-                requested_by="gap-refill",
+                CryptoBackfillRequestedV1(
+                    job_id=uuid.uuid4(),
+                    symbol=gap.symbol,
+                    interval=gap.interval,  # type: ignore[arg-type]
+                    start=start,
+                    end=end,
+                    requested_by="gap-refill",
+                ),
                 kind="gap-refill",
             )
             log.info(
