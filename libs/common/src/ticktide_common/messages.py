@@ -20,7 +20,10 @@ __all__ = [
     "UserActivityV1",
     "PLAIN_DECIMAL",
     "BusMessage",
+    "IngestBatchMessage",
+    "BackfillCommand",
     "CandleV1",
+    "CandleSeriesBatch",
     "CandleBatchV1",
     "CandlesStoredV1",
     "CryptoBackfillRequestedV1",
@@ -29,11 +32,13 @@ __all__ = [
     "StockExchange",
     "StockSource",
     "StockBarV1",
+    "StockBatch",
     "StockPricesV1",
     "StockPricesStoredV1",
     "StocksBackfillRequestedV1",
     "WeatherSource",
     "WeatherKind",
+    "WeatherBatch",
     "WeatherObservationV1",
     "WeatherObservationsV1",
     "WeatherStoredV1",
@@ -76,6 +81,24 @@ class BusMessage(BaseModel):
     produced_at: UtcDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class IngestBatchMessage(BusMessage):
+    """Base of the messages about one batch of an ingest job (the batch as fetched,
+    and the writer's word that it is stored): its deterministic id and its job."""
+
+    batch_id: uuid.UUID
+    job_id: uuid.UUID | None = None
+
+
+class BackfillCommand(BusMessage):
+    """Base of the commands to an ingester: load `[start, end)` of one series for
+    `job_id`, whose row exists before its command is published."""
+
+    job_id: uuid.UUID
+
+
+CryptoSymbol = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+
+
 class CandleV1(BaseModel):
     """One OHLCV bar; `t` is its open time. Decimal strings as the provider sent them."""
 
@@ -89,7 +112,15 @@ class CandleV1(BaseModel):
     v: DecimalString
 
 
-class CandleBatchV1(BusMessage):
+class CandleSeriesBatch(IngestBatchMessage):
+    """A batch of one crypto series from one source, as fetched and as stored."""
+
+    symbol: str
+    interval: CryptoInterval
+    source: CandleSource
+
+
+class CandleBatchV1(CandleSeriesBatch):
     """Candles of one series, fetched or imported together.
 
     `batch_id` is deterministic for a given page of a given job, so that a
@@ -98,37 +129,27 @@ class CandleBatchV1(BusMessage):
 
     routing_key: ClassVar[str] = "crypto.candles.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
-    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
-    interval: CryptoInterval
-    source: CandleSource
+    symbol: CryptoSymbol
     candles: Annotated[list[CandleV1], Field(max_length=5000)]
 
 
-class CandlesStoredV1(BusMessage):
+class CandlesStoredV1(CandleSeriesBatch):
     """The writer committed one batch; readers of the series drop their caches."""
 
     routing_key: ClassVar[str] = "crypto.candles-stored.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
-    symbol: str
-    interval: CryptoInterval
-    source: CandleSource
     first_t: UtcDatetime | None
     last_t: UtcDatetime | None
     candles: int
     rows_changed: int
 
 
-class CryptoBackfillRequestedV1(BusMessage):
+class CryptoBackfillRequestedV1(BackfillCommand):
     """A command to ingest-crypto: fetch `[start, end)` of one series from the source."""
 
     routing_key: ClassVar[str] = "crypto.backfill-requested.v1"
 
-    job_id: uuid.UUID
-    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    symbol: CryptoSymbol
     interval: CryptoInterval
     start: UtcDatetime
     end: UtcDatetime
@@ -175,7 +196,7 @@ class BacktestJobV1(BusMessage):
     batch_id: uuid.UUID
     job_id: Annotated[int, Field(ge=0)]
     total_jobs: Annotated[int, Field(ge=1)]
-    symbol: Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+    symbol: CryptoSymbol
     interval: CryptoInterval
     start: UtcDatetime
     end: UtcDatetime
@@ -217,41 +238,39 @@ class StockBarV1(BaseModel):
     turnover: DecimalString | None = None
 
 
-class StockPricesV1(BusMessage):
+class StockBatch(IngestBatchMessage):
+    """A batch of one stock's daily bars from one source, as fetched and as stored."""
+
+    symbol: str
+    exchange: StockExchange
+    source: StockSource
+
+
+class StockPricesV1(StockBatch):
     """Daily bars of one stock fetched together; `batch_id` deterministic per page."""
 
     routing_key: ClassVar[str] = "stocks.prices.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
     symbol: StockSymbol
-    exchange: StockExchange
-    source: StockSource
     bars: Annotated[list[StockBarV1], Field(max_length=5000)]
 
 
-class StockPricesStoredV1(BusMessage):
+class StockPricesStoredV1(StockBatch):
     """The writer committed one stock batch; caches of that symbol are dropped."""
 
     routing_key: ClassVar[str] = "stocks.prices-stored.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
-    symbol: str
-    exchange: StockExchange
-    source: StockSource
     first_date: date | None
     last_date: date | None
     bars: int
     rows_changed: int
 
 
-class StocksBackfillRequestedV1(BusMessage):
+class StocksBackfillRequestedV1(BackfillCommand):
     """A command to ingest-stocks: fetch trading days in `[start, end)` of one symbol."""
 
     routing_key: ClassVar[str] = "stocks.backfill-requested.v1"
 
-    job_id: uuid.UUID
     symbol: StockSymbol
     exchange: StockExchange
     start: date
@@ -284,42 +303,40 @@ class WeatherObservationV1(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
-class WeatherObservationsV1(BusMessage):
+class WeatherBatch(IngestBatchMessage):
+    """A batch of one location's observations from one source, as fetched and as stored."""
+
+    location: str
+    kind: WeatherKind
+    source: WeatherSource
+
+
+class WeatherObservationsV1(WeatherBatch):
     """Observations of one location: `current` rows go to `weather_current`,
     `historic` (hourly) rows to `weather_historic`."""
 
     routing_key: ClassVar[str] = "weather.observations.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
     location: LocationName
-    kind: WeatherKind
-    source: WeatherSource
     observations: Annotated[list[WeatherObservationV1], Field(max_length=5000)]
 
 
-class WeatherStoredV1(BusMessage):
+class WeatherStoredV1(WeatherBatch):
     """The writer committed one weather batch; caches of that location are dropped."""
 
     routing_key: ClassVar[str] = "weather.observations-stored.v1"
 
-    batch_id: uuid.UUID
-    job_id: uuid.UUID | None = None
-    location: str
-    kind: WeatherKind
-    source: WeatherSource
     first_t: UtcDatetime | None
     last_t: UtcDatetime | None
     observations: int
     rows_changed: int
 
 
-class WeatherBackfillRequestedV1(BusMessage):
+class WeatherBackfillRequestedV1(BackfillCommand):
     """A command to ingest-weather: fetch hourly history in `[start, end)` of one location."""
 
     routing_key: ClassVar[str] = "weather.backfill-requested.v1"
 
-    job_id: uuid.UUID
     location: LocationName
     start: UtcDatetime
     end: UtcDatetime
