@@ -1,5 +1,7 @@
-"""The internal archive-import route: `POST /internal/archive?filename=NAME
-&requested_by=USER[&sha256=HEX]` with one Binance kline zip as the body. The
+"""The internal archive-import routes: `POST /internal/archive?filename=NAME
+&requested_by=USER[&sha256=HEX]` with one Binance kline zip as the body, and
+`POST /internal/archive/bundle?requested_by=USER` with a bundle of them
+(archive_bundle.py: many files in one request, one job per series). The
 gateway's admin endpoint (`POST /api/admin/ingest/crypto/archive`) streams the
 upload here after checking the caller. This route parses the zip off the event
 loop (size caps against zip bombs, the file name's symbol and interval checked,
@@ -14,7 +16,12 @@ After a 429, the caller's next uploads within `_RECHECK_SECONDS` check the
 bound before their body is read (one count, as every upload once did), so a
 client retrying against a full bound costs no parse per retry; the first upload
 past the bound is refused after its parse (an archive that does not parse is
-422 then, not 429)."""
+422 then, not 429).
+
+A bundle is all or nothing: the first bad member makes it a 422 that names
+the member (the CLI then sends that bundle's files one by one, for a verdict
+per file). Its series (one, as the CLI packs them) each become one job whose
+candles are published in batches of up to ARCHIVE_BATCH_SIZE."""
 
 from __future__ import annotations
 
@@ -48,6 +55,7 @@ from ticktide_ingest_crypto.archive import (
     ArchiveError,
     read_archive_bytes,
 )
+from ticktide_ingest_crypto.archive_bundle import MAX_BUNDLE_BYTES, merge_series, read_bundle
 
 __all__ = ["ARCHIVE_BATCH_SIZE", "import_archive", "router"]
 
@@ -85,16 +93,17 @@ async def _check_bound_after_refusal(pool: asyncpg.Pool, requested_by: str) -> N
     _refused_at.pop(requested_by, None)
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, cap: int = MAX_ZIP_BYTES, what: str = "an archive") -> bytes:
+    too_large = HTTPException(413, f"{what} may be at most {cap} bytes")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_ZIP_BYTES:
-        raise HTTPException(413, f"an archive may be at most {MAX_ZIP_BYTES} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_ZIP_BYTES:
-            raise HTTPException(413, f"an archive may be at most {MAX_ZIP_BYTES} bytes")
+        if size > cap:
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -206,3 +215,52 @@ async def upload_archive(
         ms_publish=round((t3 - t2) * 1000, 1),
     )
     return JSONResponse(answer, status_code=202)
+
+
+@router.post("/archive/bundle", status_code=202)
+async def upload_bundle(
+    request: Request,
+    requested_by: Annotated[str, Query(min_length=1, max_length=64)],
+) -> JSONResponse:
+    """`{"jobs": [...as /internal/archive answers], "files": [{"filename",
+    "job_id", "candles", "checksum_verified"}]}`, the files in bundle order."""
+    _check_caller(request)
+    t0 = time.perf_counter()
+    pool: asyncpg.Pool = request.state.pool
+    bus: Bus = request.state.bus
+    await _check_bound_after_refusal(pool, requested_by)
+    data = await _body(request, MAX_BUNDLE_BYTES, "a bundle")
+    t1 = time.perf_counter()
+    try:
+        archives = await asyncio.to_thread(read_bundle, data)
+    except ArchiveError as exc:
+        raise HTTPException(422, str(exc)) from None
+    empty = next((archive.name for archive in archives if not archive.contents.candles), None)
+    if empty is not None:
+        raise HTTPException(422, f"{empty}: the archive holds no candles")
+    t2 = time.perf_counter()
+    jobs = [
+        await import_archive(pool, bus, series, requested_by) for series in merge_series(archives)
+    ]
+    t3 = time.perf_counter()
+    job_of = {(job["symbol"], job["interval"]): job["job_id"] for job in jobs}
+    files = [
+        {
+            "filename": archive.name,
+            "job_id": job_of[(archive.contents.symbol, archive.contents.interval)],
+            "candles": len(archive.contents.candles),
+            "checksum_verified": archive.contents.checksum_verified,
+        }
+        for archive in archives
+    ]
+    log.info(
+        "archive.bundle_imported",
+        files=len(files),
+        jobs=[job["job_id"] for job in jobs],
+        candles=sum(job["candles"] for job in jobs),
+        requested_by=requested_by,
+        ms_body=round((t1 - t0) * 1000, 1),
+        ms_parse=round((t2 - t1) * 1000, 1),
+        ms_publish=round((t3 - t2) * 1000, 1),
+    )
+    return JSONResponse({"jobs": jobs, "files": files}, status_code=202)
