@@ -153,9 +153,7 @@ class ApiClient:
         )
         self._uploads: LeanHttpClient | None = None
         if transport is None and lean_uploads_possible(self.base_url):
-            self._uploads = LeanHttpClient(
-                ssl_context=context, max_idle=max_connections, max_connections=max_connections
-            )
+            self._uploads = LeanHttpClient(ssl_context=context, max_idle=max_connections)
 
     async def __aenter__(self) -> ApiClient:
         return self

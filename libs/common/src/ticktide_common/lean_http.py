@@ -42,7 +42,6 @@ __all__ = [
 
 KEEPALIVE_SECONDS = 4.0
 MAX_IDLE_PER_ORIGIN = 16
-MAX_CONNECTIONS = 100  # in use at once, as httpx's default pool; more requests wait
 # The uploads' answers are a few hundred bytes of JSON; anything huge is not one of them.
 MAX_ANSWER_BYTES = 1024 * 1024
 _FORBIDDEN_IN_HEAD = ("\r", "\n")
@@ -195,13 +194,11 @@ class LeanHttpClient:
         ssl_context: ssl.SSLContext | None = None,
         keepalive_seconds: float = KEEPALIVE_SECONDS,
         max_idle: int = MAX_IDLE_PER_ORIGIN,
-        max_connections: int = MAX_CONNECTIONS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ssl_context = ssl_context
         self.keepalive_seconds = keepalive_seconds
         self.max_idle = max_idle
-        self._in_use = asyncio.Semaphore(max_connections)
         self.clock = clock
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._origins: dict[str, _Origin] = {}
@@ -239,16 +236,13 @@ class LeanHttpClient:
         origin = self._origin(base_url)
         target = origin.base_path + path + (f"?{urlencode(params)}" if params else "")
         head = _request_head(method, target, origin.host_header, headers, len(content))
-        async with self._in_use:
-            connection = await self._connection(origin, connect_timeout)
-            try:
-                answer = await _await_with_progress(
-                    connection, connection.send(head, content), timeout
-                )
-            except BaseException:
-                connection.close()  # failed or cancelled mid-request: its state is unknown
-                raise
-            self._release(origin, connection)
+        connection = await self._connection(origin, connect_timeout)
+        try:
+            answer = await _await_with_progress(connection, connection.send(head, content), timeout)
+        except BaseException:
+            connection.close()  # failed or cancelled mid-request: its state is unknown
+            raise
+        self._release(origin, connection)
         return answer
 
     async def _connection(self, origin: _Origin, connect_timeout: float) -> _Connection:
