@@ -2,19 +2,11 @@
 gateway's API (base URL, `Authorization: Bearer`, TLS verification from
 TICKTIDE_CA_BUNDLE or --insecure, timeouts) that turns every refusal into a
 `CliError` carrying the server's `detail`, and a failed connection into a
-message naming the URL.
-
-Archive uploads, the requests an import sends by the hundred, go through
-`ticktide_common.lean_http` instead of httpx (which spent most of a millisecond of
-CPU on each), with the same TLS context, headers and timeouts; only when a proxy
-is configured in the environment (HTTP(S)_PROXY, ALL_PROXY), which httpx honours
-and the lean client does not, or a test injects a transport, do they stay on httpx."""
+message naming the URL."""
 
 from __future__ import annotations
 
 import ssl
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -23,7 +15,6 @@ from typing import Any
 import httpx
 
 from ticktide_cli.errors import CliError
-from ticktide_common.lean_http import LeanHttpClient, LeanHttpError
 
 __all__ = ["ApiClient", "ApiError", "SseEvent", "error_for", "SSE_RETRY_LIMIT"]
 
@@ -107,20 +98,6 @@ def tls_verify(ca_bundle: str | None, insecure: bool) -> ssl.SSLContext | bool:
     return True
 
 
-def proxy_configured() -> bool:
-    """A proxy for http or https is set in the environment (httpx would use it)."""
-    proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
-
-
-def lean_uploads_possible(base_url: str) -> bool:
-    """Uploads to `base_url` may skip httpx: a plain http(s) URL (no user in it,
-    which httpx would turn into Basic auth) and no proxy to go through."""
-    parts = urllib.parse.urlsplit(base_url)
-    plain = parts.scheme in ("http", "https") and parts.hostname and not parts.username
-    return bool(plain) and not parts.query and not proxy_configured()
-
-
 class ApiClient:
     """`async with ApiClient(url, token) as api: await api.get("/api/health")`."""
 
@@ -138,22 +115,14 @@ class ApiClient:
         headers = {"User-Agent": "ticktide-cli", "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._headers = headers
-        self._timeout = timeout
-        # One context for both clients, built as httpx builds its own (certifi, or
-        # SSL_CERT_FILE / SSL_CERT_DIR), so that they trust the same certificates.
-        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
-            verify=context,
+            verify=verify,
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections),
             transport=transport,
         )
-        self._uploads: LeanHttpClient | None = None
-        if transport is None and lean_uploads_possible(self.base_url):
-            self._uploads = LeanHttpClient(ssl_context=context, max_idle=max_connections)
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -168,10 +137,8 @@ class ApiClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-        if self._uploads is not None:
-            await self._uploads.aclose()
 
-    def _unreachable(self, exc: httpx.HTTPError | LeanHttpError) -> CliError:
+    def _unreachable(self, exc: httpx.HTTPError) -> CliError:
         reason = str(exc) or type(exc).__name__
         if "CERTIFICATE_VERIFY_FAILED" in reason:
             return CliError(
@@ -213,36 +180,10 @@ class ApiClient:
         await self.request("DELETE", path, headers=headers)
 
     async def upload(self, path: str, content: bytes, media_type: str, **params: Any) -> Any:
-        """POST `content` as `media_type` to `path?params`; the answer's JSON."""
-        if self._uploads is None:
-            response = await self.request(
-                "POST", path, content=content, params=params, headers={"Content-Type": media_type}
-            )
-            return response.json()
-        query = {name: str(value) for name, value in params.items()}
-        try:
-            answer = await self._uploads.request(
-                "POST",
-                self.base_url,
-                path,
-                params=query,
-                headers={**self._headers, "Content-Type": media_type},
-                content=content,
-                timeout=self._timeout.read or DEFAULT_TIMEOUT.read or 30.0,
-                connect_timeout=self._timeout.connect or DEFAULT_TIMEOUT.connect or 10.0,
-            )
-        except LeanHttpError as exc:
-            raise self._unreachable(exc) from None
-        if 200 <= answer.status_code < 300:
-            return answer.json()
-        raise error_for(
-            httpx.Response(
-                answer.status_code,
-                headers=dict(answer.headers),
-                content=answer.content,
-                request=httpx.Request("POST", self.base_url + path, params=query),
-            )
+        response = await self.request(
+            "POST", path, content=content, params=params, headers={"Content-Type": media_type}
         )
+        return response.json()
 
     async def events(self, path: str, last_event_id: str | None = None) -> AsyncIterator[SseEvent]:
         """The server-sent events at `path`; a dropped connection resumes with

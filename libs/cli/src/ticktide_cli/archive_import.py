@@ -128,11 +128,7 @@ async def run_archive_import(
     """Upload and follow every file; the verdicts, in the order of `files`."""
     run = _Run(ctx, files, concurrency)
     deadline = time.monotonic() + timeout
-    # The bar changes when a poll answers (every _POLL_SECONDS): drawing it more
-    # often than that only spends the CLI's CPU.
-    with Progress(
-        *bar_columns("candles"), console=console, transient=False, refresh_per_second=4
-    ) as bar:
+    with Progress(*bar_columns("candles"), console=console, transient=False) as bar:
         task = bar.add_task(f"{len(files)} file(s)", total=None)
         uploads = asyncio.create_task(run.upload_all())
         try:

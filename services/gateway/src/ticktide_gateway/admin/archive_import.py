@@ -9,9 +9,9 @@ gateway's event loop), creates the job and publishes its candles: the answer is
 422 (not a zip, a bad CSV, a name that is not a kline archive), 413 or 429 (too
 many imports of this admin not yet stored).
 
-The hop to ingest-crypto goes through this router's own `LeanHttpClient`
-(ticktide_common.lean_http: a third of the gateway's CPU per upload went to httpx),
-opened and closed by the router's lifespan; a 202 answer's JSON bytes are relayed as they
+The hop to ingest-crypto goes through this router's own `InternalHttp` client
+(internal_http.py: a third of the gateway's CPU per upload went to httpx), opened
+and closed by the router's lifespan; a 202 answer's JSON bytes are relayed as they
 are, not decoded and encoded again."""
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticktide_common.import_jobs import MAX_JOBS_PER_QUERY, jobs_progress
-from ticktide_common.lean_http import LeanHttpClient, LeanHttpError
 from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import PROXY_SECRET_HEADER
 from ticktide_gateway.admin.schemas import ArchiveAccepted, IngestJobs
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
 from ticktide_gateway.deps import PoolDep, SettingsDep
+from ticktide_gateway.internal_http import InternalHttp, InternalHttpError
 
 __all__ = ["router", "ARCHIVE_PATH", "JobsQuery"]
 
@@ -46,22 +46,22 @@ log = get_logger(__name__)
 
 
 @asynccontextmanager
-async def _ingest_crypto_http(app: FastAPI) -> AsyncIterator[dict[str, LeanHttpClient]]:
-    client = LeanHttpClient()
+async def _internal_http(app: FastAPI) -> AsyncIterator[dict[str, InternalHttp]]:
+    client = InternalHttp()
     try:
-        yield {"ingest_crypto_http": client}
+        yield {"internal_http": client}
     finally:
         await client.aclose()
 
 
-async def get_ingest_crypto_http(request: Request) -> LeanHttpClient:
-    return request.state.ingest_crypto_http  # type: ignore[no-any-return]
+async def get_internal_http(request: Request) -> InternalHttp:
+    return request.state.internal_http  # type: ignore[no-any-return]
 
 
-IngestCryptoHttpDep = Annotated[LeanHttpClient, Depends(get_ingest_crypto_http)]
+InternalHttpDep = Annotated[InternalHttp, Depends(get_internal_http)]
 
 router = APIRouter(
-    dependencies=[Depends(require_admin)], route_class=GuardedRoute, lifespan=_ingest_crypto_http
+    dependencies=[Depends(require_admin)], route_class=GuardedRoute, lifespan=_internal_http
 )
 
 
@@ -96,7 +96,7 @@ async def import_archive(
     request: Request,
     principal: AdminPrincipal,
     settings: SettingsDep,
-    http: IngestCryptoHttpDep,
+    http: InternalHttpDep,
     filename: Annotated[str, Query(min_length=5, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")],
     sha256: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
 ) -> Response:
@@ -122,7 +122,7 @@ async def import_archive(
             timeout=_UPSTREAM_TIMEOUT_SECONDS,
             connect_timeout=_UPSTREAM_CONNECT_SECONDS,
         )
-    except LeanHttpError as exc:
+    except InternalHttpError as exc:
         log.error("archive.forward_failed", filename=filename, error=str(exc))
         raise HTTPException(503, "ingest-crypto is unavailable; try again shortly") from exc
     if answer.status_code == 202:

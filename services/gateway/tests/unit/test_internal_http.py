@@ -1,45 +1,28 @@
-"""The uploads' HTTP client (lean_http.py) against a real uvicorn server, as
-ingest-crypto runs (plain, and with TLS as nginx answers the CLI), and against a
-raw socket server for what uvicorn never sends: answers delimited by the end of
-the connection, bytes that are not HTTP, silence, a slow or stuck reader."""
+"""The gateway's hop client (internal_http.py) against a real uvicorn server, as
+ingest-crypto runs, and against a raw socket server for what uvicorn never
+sends: answers delimited by the end of the connection, bytes that are not HTTP,
+silence."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import ssl
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import uvicorn
 import uvloop
 from starlette.types import Receive, Scope, Send
 
-from ticktide_common.lean_http import (
-    MAX_ANSWER_BYTES,
-    LeanHttpClient,
-    LeanHttpError,
-    LeanResponse,
-)
 from ticktide_common.testing.processes import free_port
-
-REPO_ROOT = Path(__file__).resolve().parents[4]
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A self-signed certificate for localhost, made as `make up` makes the stack's."""
-    directory = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts/make-cert.sh"), str(directory)],
-        check=True,
-        capture_output=True,
-    )
-    return directory
+from ticktide_gateway.internal_http import (
+    MAX_ANSWER_BYTES,
+    InternalHttp,
+    InternalHttpError,
+    InternalResponse,
+)
 
 
 @dataclass
@@ -88,12 +71,9 @@ async def _echo(scope: Scope, receive: Receive, send: Send, upstream: Upstream) 
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_upstream(
-    keep_alive_seconds: float = 5.0, tls: Path | None = None
-) -> AsyncIterator[Upstream]:
-    """`tls`: a directory holding make-cert.sh's cert.pem and key.pem (for localhost)."""
+async def uvicorn_upstream(keep_alive_seconds: float = 5.0) -> AsyncIterator[Upstream]:
     port = free_port()
-    upstream = Upstream(f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}")
+    upstream = Upstream(f"http://127.0.0.1:{port}")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -108,8 +88,6 @@ async def uvicorn_upstream(
             log_config=None,
             access_log=False,
             timeout_keep_alive=keep_alive_seconds,  # type: ignore[arg-type]
-            ssl_certfile=str(tls / "cert.pem") if tls else None,
-            ssl_keyfile=str(tls / "key.pem") if tls else None,
         )
     )
     task = asyncio.create_task(server.serve())
@@ -136,7 +114,7 @@ async def raw_upstream(
 
 
 async def _post(
-    client: LeanHttpClient,
+    client: InternalHttp,
     url: str,
     path: str = "/internal/archive",
     *,
@@ -144,7 +122,7 @@ async def _post(
     headers: dict[str, str] | None = None,
     content: bytes = b"zip bytes",
     timeout: float = 5.0,
-) -> LeanResponse:
+) -> InternalResponse:
     return await client.request(
         "POST",
         url,
@@ -158,7 +136,7 @@ async def _post(
 
 
 async def test_a_request_arrives_whole_and_its_answer_comes_back_whole() -> None:
-    client = LeanHttpClient()
+    client = InternalHttp()
     async with uvicorn_upstream() as upstream:
         answer = await _post(
             client,
@@ -181,7 +159,7 @@ async def test_a_request_arrives_whole_and_its_answer_comes_back_whole() -> None
 
 
 async def test_keep_alive_connections_are_reused_and_concurrent_requests_get_their_own() -> None:
-    client = LeanHttpClient()
+    client = InternalHttp()
     async with uvicorn_upstream() as upstream:
         for _ in range(5):
             assert (await _post(client, upstream.url)).status_code == 202
@@ -195,7 +173,7 @@ async def test_keep_alive_connections_are_reused_and_concurrent_requests_get_the
 
 def test_the_client_works_on_uvloop_as_the_services_run() -> None:
     async def scenario() -> tuple[list[int], int]:
-        client = LeanHttpClient()
+        client = InternalHttp()
         async with uvicorn_upstream() as upstream:
             statuses = [(await _post(client, upstream.url)).status_code for _ in range(3)]
             statuses.append((await _post(client, upstream.url, "/refuse")).status_code)
@@ -206,7 +184,7 @@ def test_the_client_works_on_uvloop_as_the_services_run() -> None:
 
 
 async def test_closing_refused_and_chunked_answers_are_answers_then_it_reconnects() -> None:
-    client = LeanHttpClient()
+    client = InternalHttp()
     async with uvicorn_upstream() as upstream:
         closing = await _post(client, upstream.url, "/close")
         refused = await _post(client, upstream.url, "/refuse")
@@ -221,7 +199,7 @@ async def test_closing_refused_and_chunked_answers_are_answers_then_it_reconnect
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
-    client = LeanHttpClient()
+    client = InternalHttp()
     async with uvicorn_upstream(keep_alive_seconds=0.1) as upstream:
         await _post(client, upstream.url)
         await asyncio.sleep(0.5)  # uvicorn closes the idle connection
@@ -233,7 +211,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> 
 
 async def test_an_idle_connection_older_than_the_keep_alive_window_is_dropped() -> None:
     now = [100.0]
-    client = LeanHttpClient(keepalive_seconds=4.0, clock=lambda: now[0])
+    client = InternalHttp(keepalive_seconds=4.0, clock=lambda: now[0])
     async with uvicorn_upstream() as upstream:
         await _post(client, upstream.url)
         now[0] += 3.9
@@ -245,9 +223,9 @@ async def test_an_idle_connection_older_than_the_keep_alive_window_is_dropped() 
     await client.aclose()
 
 
-async def test_failures_to_connect_or_to_answer_are_lean_http_errors() -> None:
-    client = LeanHttpClient()
-    with pytest.raises(LeanHttpError, match="cannot connect"):
+async def test_failures_to_connect_or_to_answer_are_internal_http_errors() -> None:
+    client = InternalHttp()
+    with pytest.raises(InternalHttpError, match="cannot connect"):
         await _post(client, f"http://127.0.0.1:{free_port()}")
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -267,16 +245,16 @@ async def test_failures_to_connect_or_to_answer_are_lean_http_errors() -> None:
         writer.close()
 
     async with raw_upstream(silent) as url:
-        with pytest.raises(LeanHttpError, match="no progress within 0.2s"):
+        with pytest.raises(InternalHttpError, match="no answer within 0.2s"):
             await _post(client, url, timeout=0.2)
     async with raw_upstream(hangs_up) as url:
-        with pytest.raises(LeanHttpError, match="closed before the whole answer"):
+        with pytest.raises(InternalHttpError, match="closed before the whole answer"):
             await _post(client, url)
     async with raw_upstream(garbage) as url:
-        with pytest.raises(LeanHttpError, match="not an HTTP answer"):
+        with pytest.raises(InternalHttpError, match="not an HTTP answer"):
             await _post(client, url)
     async with uvicorn_upstream() as upstream:
-        with pytest.raises(LeanHttpError, match="over"):
+        with pytest.raises(InternalHttpError, match="over"):
             await _post(client, upstream.url, "/big")
         assert (await _post(client, upstream.url)).status_code == 202  # a fresh connection
     await client.aclose()
@@ -290,7 +268,7 @@ async def test_an_answer_delimited_by_the_end_of_the_connection_is_read_whole() 
         await writer.drain()
         writer.close()
 
-    client = LeanHttpClient()
+    client = InternalHttp()
     async with raw_upstream(old_style) as url:
         answer = await _post(client, url)
     await client.aclose()
@@ -298,64 +276,9 @@ async def test_an_answer_delimited_by_the_end_of_the_connection_is_read_whole() 
 
 
 async def test_a_line_break_in_a_header_or_a_non_http_url_is_refused_before_sending() -> None:
-    client = LeanHttpClient()
+    client = InternalHttp()
     with pytest.raises(ValueError, match="line break"):
         await _post(client, "http://127.0.0.1:1", headers={"X-A": "b\r\nX-Injected: 1"})
-    with pytest.raises(ValueError, match="http:// or https://"):
-        await _post(client, "ftp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="plain http"):
+        await _post(client, "https://127.0.0.1:1")
     assert client.connections_opened == 0
-
-
-async def test_https_with_the_trusted_certificate_reuses_its_connection(certificate: Path) -> None:
-    trusted = ssl.create_default_context(cafile=str(certificate / "cert.pem"))
-    client = LeanHttpClient(ssl_context=trusted)
-    async with uvicorn_upstream(tls=certificate) as upstream:
-        answers = [await _post(client, upstream.url, content=b"z" * 100_000) for _ in range(3)]
-    await client.aclose()
-    assert [a.status_code for a in answers] == [202] * 3
-    assert answers[0].json()["body"] == "z" * 100_000
-    assert answers[0].json()["headers"]["host"] == upstream.url.removeprefix("https://")
-    assert client.connections_opened == 1
-
-
-async def test_https_refuses_an_untrusted_certificate_and_needs_a_context(
-    certificate: Path,
-) -> None:
-    client = LeanHttpClient(ssl_context=ssl.create_default_context())  # the system's CAs
-    async with uvicorn_upstream(tls=certificate) as upstream:
-        with pytest.raises(LeanHttpError, match="CERTIFICATE_VERIFY_FAILED"):
-            await _post(client, upstream.url)
-        with pytest.raises(ValueError, match="ssl_context"):
-            await _post(LeanHttpClient(), upstream.url)
-    await client.aclose()
-
-
-async def test_a_slow_but_moving_upload_is_not_timed_out_and_a_stuck_one_is() -> None:
-    """The timeout bounds the time without progress, not the whole request."""
-
-    async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-        while length > 0:  # about 25 MB/s: the body takes several timeouts to read
-            length -= len(await reader.read(min(length, 256 * 1024)))
-            await asyncio.sleep(0.01)
-        writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-        await asyncio.sleep(1)
-        writer.close()
-
-    async def stuck(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)  # reads nothing: the client's buffer stops draining
-
-    client = LeanHttpClient()
-    loop = asyncio.get_running_loop()
-    async with raw_upstream(slow_reader) as url:
-        started = loop.time()
-        # far beyond the kernel's socket buffers, so most of it waits in the client's
-        answer = await _post(client, url, content=b"s" * 40_000_000, timeout=0.4)
-        assert answer.text == "ok"
-        assert loop.time() - started > 0.8
-    async with raw_upstream(stuck) as url:
-        with pytest.raises(LeanHttpError, match="no progress within 0.3s"):
-            await _post(client, url, content=b"s" * 20_000_000, timeout=0.3)
-    await client.aclose()
