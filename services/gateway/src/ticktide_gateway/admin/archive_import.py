@@ -7,22 +7,16 @@ it to ingest-crypto's internal route, which owns the parsing (never done on the
 gateway's event loop), creates the job and publishes its candles: the answer is
 202 `{"job_id","status_url","symbol","interval","candles"}`, or ingest-crypto's
 422 (not a zip, a bad CSV, a name that is not a kline archive), 413 or 429 (too
-many imports of this admin not yet stored).
-
-The hop to ingest-crypto goes through this router's own `InternalHttp` client
-(internal_http.py: a third of the gateway's CPU per upload went to httpx), opened
-and closed by the router's lifespan; a 202 answer's JSON bytes are relayed as they
-are, not decoded and encoded again."""
+many imports of this admin not yet stored)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticktide_common.import_jobs import MAX_JOBS_PER_QUERY, jobs_progress
@@ -30,39 +24,19 @@ from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import PROXY_SECRET_HEADER
 from ticktide_gateway.admin.schemas import ArchiveAccepted, IngestJobs
 from ticktide_gateway.auth import AdminPrincipal, GuardedRoute, require_admin
-from ticktide_gateway.deps import PoolDep, SettingsDep
-from ticktide_gateway.internal_http import InternalHttp, InternalHttpError
+from ticktide_gateway.deps import HttpDep, PoolDep, SettingsDep
 
 __all__ = ["router", "ARCHIVE_PATH", "JobsQuery"]
 
 ARCHIVE_PATH = "/api/admin/ingest/crypto/archive"
 # Parsing and publishing one monthly archive takes milliseconds; a slow broker
 # may take longer to confirm.
-_UPSTREAM_TIMEOUT_SECONDS = 60.0
-_UPSTREAM_CONNECT_SECONDS = 5.0
+_UPSTREAM_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 _RELAYED = frozenset({403, 413, 422, 429, 503})
 
 log = get_logger(__name__)
 
-
-@asynccontextmanager
-async def _internal_http(app: FastAPI) -> AsyncIterator[dict[str, InternalHttp]]:
-    client = InternalHttp()
-    try:
-        yield {"internal_http": client}
-    finally:
-        await client.aclose()
-
-
-async def get_internal_http(request: Request) -> InternalHttp:
-    return request.state.internal_http  # type: ignore[no-any-return]
-
-
-InternalHttpDep = Annotated[InternalHttp, Depends(get_internal_http)]
-
-router = APIRouter(
-    dependencies=[Depends(require_admin)], route_class=GuardedRoute, lifespan=_internal_http
-)
+router = APIRouter(dependencies=[Depends(require_admin)], route_class=GuardedRoute)
 
 
 class JobsQuery(BaseModel):
@@ -96,10 +70,10 @@ async def import_archive(
     request: Request,
     principal: AdminPrincipal,
     settings: SettingsDep,
-    http: InternalHttpDep,
+    http: HttpDep,
     filename: Annotated[str, Query(min_length=5, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")],
     sha256: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$")] = None,
-) -> Response:
+) -> JSONResponse:
     """Answers 202 with the job at once; follow it at `status_url` (or many at
     `POST /api/admin/ingest/crypto/archive/jobs`)."""
     body = await request.body()
@@ -112,22 +86,17 @@ async def import_archive(
     if settings.ticktide_proxy_secret:
         headers[PROXY_SECRET_HEADER] = settings.ticktide_proxy_secret
     try:
-        answer = await http.request(
-            "POST",
-            settings.ingest_crypto_url,
-            "/internal/archive",
+        answer = await http.post(
+            f"{settings.ingest_crypto_url.rstrip('/')}/internal/archive",
             params=params,
             content=body,
             headers=headers,
-            timeout=_UPSTREAM_TIMEOUT_SECONDS,
-            connect_timeout=_UPSTREAM_CONNECT_SECONDS,
+            timeout=_UPSTREAM_TIMEOUT,
         )
-    except InternalHttpError as exc:
+    except httpx.HTTPError as exc:
         log.error("archive.forward_failed", filename=filename, error=str(exc))
         raise HTTPException(503, "ingest-crypto is unavailable; try again shortly") from exc
     if answer.status_code == 202:
-        if answer.headers.get("content-type", "").startswith("application/json"):
-            return Response(answer.content, status_code=202, media_type="application/json")
         return JSONResponse(answer.json(), status_code=202)
     if answer.status_code in _RELAYED:
         try:
