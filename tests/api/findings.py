@@ -83,10 +83,11 @@ ANY = r".*"
 SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
     Excuse(
         "ST202",
-        r"POST /api/admin/ingest/crypto/archive",
+        r"POST /api/admin/ingest/crypto/archive(/bundle)?",
         r'"detail"',
         "whether a body is a Binance kline archive (a zip holding one CSV of the "
-        "provider's columns, named for its symbol and interval) is the file's content",
+        "provider's columns, named for its symbol and interval), or a bundle of them, "
+        "is the file's content",
     ),
     Excuse(
         "ST202",

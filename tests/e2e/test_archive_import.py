@@ -149,3 +149,36 @@ async def test_checksum_mismatch_fails_and_stores_nothing(
     finally:
         await connection.close()
     assert stored == 0
+
+
+async def test_one_bad_file_of_a_bundle_is_refused_alone_and_the_others_are_stored(
+    cli_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """Files of one series travel as one bundle; the server refuses a bundle with a
+    bad member as a whole, and the CLI then sends its files one by one: the good
+    ones are stored, the bad one gets its own reason, the run exits 1."""
+    months = [datetime(2024, month, 1, tzinfo=UTC) for month in (3, 4, 5)]
+    files = [
+        _write_zip(
+            tmp_path,
+            f"DOTUSDT-1h-{start:%Y-%m}",
+            _rows(start, 48, 1000),
+            True,
+            checksum="0" * 64 if start.month == 4 else None,
+        )
+        for start in months
+    ]
+    code, output = await _ticktide(cli_env, "import", "binance-archive", *map(str, files))
+    flat = " ".join(output.split())
+    assert code == 1, output
+    assert "checksum mismatch" in flat and "imported 96 candles from 2 of 3 file(s)" in flat
+    connection = await asyncpg.connect(database_url)
+    try:
+        stored = await connection.fetch(
+            """SELECT date_trunc('month', p.datetime) AS month, count(*) AS n
+               FROM crypto_prices p JOIN cryptocurrencies c ON c.id = p.crypto_id
+               WHERE c.binance_symbol = 'DOTUSDT' GROUP BY 1 ORDER BY 1"""
+        )
+    finally:
+        await connection.close()
+    assert [(row["month"], row["n"]) for row in stored] == [(months[0], 48), (months[2], 48)]

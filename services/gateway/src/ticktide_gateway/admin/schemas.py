@@ -11,7 +11,14 @@ from pydantic import Field
 
 from ticktide_gateway.schemas import ResponseModel
 
-__all__ = ["ArchiveAccepted", "BackfillAccepted", "IngestJob", "IngestJobs"]
+__all__ = [
+    "ArchiveAccepted",
+    "ArchiveBundleAccepted",
+    "BackfillAccepted",
+    "BundledFile",
+    "IngestJob",
+    "IngestJobs",
+]
 
 
 class BackfillAccepted(ResponseModel):
@@ -48,6 +55,22 @@ class ArchiveAccepted(BackfillAccepted):
     interval: Literal["1h", "4h", "1d"]
     candles: int = Field(description="candles in the file, all published")
     checksum_verified: bool = Field(description="a sha256 was given and matched the body")
+
+
+class BundledFile(ResponseModel):
+    """One archive of an accepted bundle: the job its candles belong to."""
+
+    filename: str
+    job_id: uuid.UUID
+    candles: int = Field(description="candles in the file, all published")
+    checksum_verified: bool = Field(description="its .CHECKSUM was in the bundle and matched")
+
+
+class ArchiveBundleAccepted(ResponseModel):
+    """202 of a bundle upload: one job per series, and each file's job."""
+
+    jobs: list[ArchiveAccepted]
+    files: list[BundledFile]
 
 
 class IngestJobs(ResponseModel):
