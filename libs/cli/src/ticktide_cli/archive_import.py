@@ -207,7 +207,10 @@ async def run_archive_import(
     """Upload and follow every file; the verdicts, in the order of `files`."""
     run = _Run(ctx, files, concurrency)
     deadline = time.monotonic() + timeout
-    with Progress(*bar_columns("candles"), console=console, transient=False) as bar:
+    # Redrawn at the poll rate: more often would show nothing new.
+    with Progress(
+        *bar_columns("candles"), console=console, transient=False, refresh_per_second=4
+    ) as bar:
         task = bar.add_task(f"{len(files)} file(s)", total=None)
         uploads = asyncio.create_task(run.upload_all())
         try:
