@@ -21,11 +21,13 @@ from typing import Final
 from ticktide_common.messages import CandleSource, CandleV1
 from ticktide_ingest_crypto.binance import (
     ArchiveError,
+    ArchiveName,
     parse_archive_csv,
     parse_archive_name,
     parse_checksum_file,
     sha256_hex,
 )
+from ticktide_ingest_crypto.gaps import INTERVAL_MS
 
 __all__ = [
     "ArchiveContents",
@@ -44,6 +46,8 @@ ARCHIVE_SOURCE: Final[CandleSource] = "binance-archive"
 MAX_ZIP_BYTES = 8 * 1024 * 1024
 MAX_CSV_BYTES = 64 * 1024 * 1024
 _READ_CHUNK = 1024 * 1024
+# Lines besides the candles that a CSV may hold: a header, blank lines.
+_SPARE_LINES = 16
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ def read_archive_bytes(
         verify_checksum(zip_bytes, checksum_text, filename)
         verified = True
     csv_bytes = _csv_member(filename, zip_bytes, f"{name.stem}.csv")
+    _check_line_count(filename, csv_bytes, name)
     candles = parse_archive_csv(csv_bytes, name)
     return ArchiveContents(
         symbol=name.symbol,
@@ -107,6 +112,22 @@ def read_archive_bytes(
         period_end=name.period_end,
         checksum_verified=verified,
     )
+
+
+def _check_line_count(filename: str, csv_bytes: bytes, name: ArchiveName) -> None:
+    """A file holds at most one row per open time of its period (and a header
+    and blank lines around): more lines are refused before any is parsed, so
+    that repeated rows cannot turn a small zip into millions of candles."""
+    slots = (
+        int((name.period_end - name.period_start).total_seconds() * 1000)
+        // INTERVAL_MS[name.interval]
+    )
+    lines = csv_bytes.count(b"\n") + (0 if csv_bytes.endswith(b"\n") else 1)
+    if lines > slots + _SPARE_LINES:
+        raise ArchiveError(
+            f"{filename}: {lines} lines, more than the {slots} candles of one "
+            f"{name.interval} file of its period (repeated rows?)"
+        )
 
 
 def _csv_member(filename: str, zip_bytes: bytes, expected: str) -> bytes:

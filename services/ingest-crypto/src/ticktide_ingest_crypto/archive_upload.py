@@ -21,7 +21,9 @@ past the bound is refused after its parse (an archive that does not parse is
 A bundle is all or nothing: the first bad member makes it a 422 that names
 the member (the CLI then sends that bundle's files one by one, for a verdict
 per file). Its series (one, as the CLI packs them) each become one job whose
-candles are published in batches of up to ARCHIVE_BATCH_SIZE."""
+candles are published in batches of up to ARCHIVE_BATCH_SIZE. A bundle of up to
+INLINE_BUNDLE_ARCHIVES archives is read on the event loop (a few tens of
+milliseconds), a larger one in a worker thread."""
 
 from __future__ import annotations
 
@@ -55,7 +57,13 @@ from ticktide_ingest_crypto.archive import (
     ArchiveError,
     read_archive_bytes,
 )
-from ticktide_ingest_crypto.archive_bundle import MAX_BUNDLE_BYTES, merge_series, read_bundle
+from ticktide_ingest_crypto.archive_bundle import (
+    INLINE_BUNDLE_ARCHIVES,
+    MAX_BUNDLE_BYTES,
+    archives_in,
+    merge_series,
+    read_bundle,
+)
 
 __all__ = ["ARCHIVE_BATCH_SIZE", "import_archive", "router"]
 
@@ -232,7 +240,10 @@ async def upload_bundle(
     data = await _body(request, MAX_BUNDLE_BYTES, "a bundle")
     t1 = time.perf_counter()
     try:
-        archives = await asyncio.to_thread(read_bundle, data)
+        if archives_in(data) <= INLINE_BUNDLE_ARCHIVES:
+            archives = read_bundle(data)
+        else:
+            archives = await asyncio.to_thread(read_bundle, data)
     except ArchiveError as exc:
         raise HTTPException(422, str(exc)) from None
     empty = next((archive.name for archive in archives if not archive.contents.candles), None)

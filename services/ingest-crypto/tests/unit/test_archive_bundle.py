@@ -145,3 +145,11 @@ def test_a_member_bomb_stops_at_the_member_cap(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(archive_bundle, "MAX_BUNDLE_BYTES", 100)
     with pytest.raises(ArchiveError, match="larger than"):
         read_bundle(big)
+
+
+def test_archives_in_counts_the_listed_archives_and_exceeds_every_bound_for_junk() -> None:
+    from ticktide_ingest_crypto.archive_bundle import MAX_BUNDLE_ARCHIVES, archives_in
+
+    two = bundle({"BTCUSDT-1h-2024-03.zip": MARCH, "BTCUSDT-1h-2024-04.zip": APRIL})
+    assert archives_in(two) == 2
+    assert archives_in(b"not a zip") > MAX_BUNDLE_ARCHIVES

@@ -85,3 +85,13 @@ def test_a_wrong_digest_is_refused() -> None:
     data = _zip({f"{NAME}.csv": _csv(1)})
     with pytest.raises(ArchiveError, match="checksum mismatch"):
         read_archive_bytes(f"{NAME}.zip", data, "0" * 64)
+
+
+def test_more_lines_than_the_period_holds_are_refused_before_parsing() -> None:
+    """A day of 1h candles is 24 rows: repeated rows cannot make a small zip
+    into millions of candles."""
+    day = "BTCUSDT-1h-2024-03-01"
+    row = _csv(1)
+    assert read_archive_bytes(f"{day}.zip", _zip({f"{day}.csv": _csv(24)})).candles
+    with pytest.raises(ArchiveError, match="more than the 24 candles"):
+        read_archive_bytes(f"{day}.zip", _zip({f"{day}.csv": row * 100_000}))
