@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
 from ticktide_cli.api_client import ApiError
 from ticktide_cli.archive_bundles import BundleFile, build_bundle, plan_bundles
@@ -36,6 +36,7 @@ __all__ = ["FileVerdict", "run_archive_import", "print_verdicts", "ARCHIVE_PATH"
 ARCHIVE_PATH = "/api/admin/ingest/crypto/archive"
 BUNDLE_PATH = f"{ARCHIVE_PATH}/bundle"
 _POLL_SECONDS = 0.25
+_TAIL_POLL_SECONDS = 0.1  # once every file is sent: the run ends when the last is stored
 _JOBS_PER_POLL = 1000
 _BUSY_RETRIES = 60  # 429/503 answers per request before its files are given up
 _FATAL = frozenset({401, 403})
@@ -239,7 +240,7 @@ async def run_archive_import(
                                 f"not stored after {timeout:.0f}s; see `ticktide status`"
                             )
                     break
-                await asyncio.sleep(_POLL_SECONDS)
+                await asyncio.sleep(_TAIL_POLL_SECONDS if done else _POLL_SECONDS)
         finally:
             if not uploads.done():
                 uploads.cancel()
@@ -248,14 +249,26 @@ async def run_archive_import(
 
 
 def print_verdicts(console: Console, verdicts: list[FileVerdict]) -> None:
-    table = Table(title="archive import")
-    for column in ("file", "series", "candles", "verdict"):
-        table.add_column(column)
-    for v in verdicts:
+    """A line per file (name, series, candles, verdict and its reason), then the
+    total. Plain aligned lines, not a rich Table: laying out a table of 1,390
+    files took 0.4 s at the end of every large import."""
+    rows = [(v.path.name, v.series, str(v.candles)) for v in verdicts]
+    widths = [
+        max(len(title), *(len(row[i]) for row in rows)) if rows else len(title)
+        for i, title in enumerate(("file", "series", "candles"))
+    ]
+    lines = [
+        f"[bold]{'file':<{widths[0]}}  {'series':<{widths[1]}}  {'candles':>{widths[2]}}  "
+        "verdict[/bold]"
+    ]
+    for (name, series, candles), v in zip(rows, verdicts, strict=True):
         colour = "green" if v.verdict == "stored" else "red"
-        text = f"[{colour}]{v.verdict}[/{colour}]" + (f": {v.detail}" if v.detail else "")
-        table.add_row(v.path.name, v.series, str(v.candles), text)
-    console.print(table)
+        reason = f": {escape(v.detail)}" if v.detail else ""
+        lines.append(
+            f"{escape(f'{name:<{widths[0]}}')}  {escape(f'{series:<{widths[1]}}')}  "
+            f"{candles:>{widths[2]}}  [{colour}]{v.verdict}[/{colour}]{reason}"
+        )
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)
     stored = [v for v in verdicts if v.verdict == "stored"]
     console.print(
         f"imported {sum(v.candles for v in stored)} candles from {len(stored)} of "

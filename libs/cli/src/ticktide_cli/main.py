@@ -21,15 +21,12 @@ from ticktide_cli.api_client import ApiError, tls_verify
 from ticktide_cli.context import CliContext, CliError, open_context
 from ticktide_cli.credentials import NOT_SIGNED_IN, Credential, resolve_credential, resolve_url
 from ticktide_cli.crypto import open_gaps, run_backfill
-from ticktide_cli.settings import get_settings
 from ticktide_cli.status import show_status
 from ticktide_cli.stocks_weather import open_stock_gaps, run_stocks_backfill, run_weather_backfill
 from ticktide_cli.timeparse import parse_utc
-from ticktide_cli.users import check_identity, create_user_via_api, read_new_password, read_password
 from ticktide_common.garbage_collection import tune_garbage_collector
 from ticktide_common.logging import configure_logging
 from ticktide_common.migrate import MigrationError, MigrationRun, ensure_database, run_migrations
-from ticktide_common.settings import CRYPTO_INTERVALS
 
 app = typer.Typer(
     help="Ticktide: market and weather data with distributed backtesting.",
@@ -131,6 +128,7 @@ def login(
     """Sign in to the API and keep a personal API token in your config directory
     (the password from a prompt, or standard input's first line)."""
     from ticktide_cli.login import log_in
+    from ticktide_cli.users import read_password
 
     url = resolve_url(connection.url)
     try:
@@ -159,6 +157,8 @@ def logout() -> None:
 @app.command()
 def migrate() -> None:
     """Create the database if needed and apply pending migrations."""
+    from ticktide_cli.settings import get_settings
+
     settings = get_settings()
     configure_logging("cli", "WARNING")
 
@@ -188,6 +188,8 @@ def backfill_crypto(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the job")] = 3600.0,
 ) -> None:
     """Backfill one crypto series from Binance; returns when its candles are stored."""
+    from ticktide_common.settings import CRYPTO_INTERVALS  # (slow to import: load it here)
+
     if interval not in CRYPTO_INTERVALS:
         raise typer.BadParameter(
             f"use one of {', '.join(CRYPTO_INTERVALS)}", param_hint="--interval"
@@ -320,6 +322,9 @@ def user_create(
     no admin exists — the first admin straight in the database. The password is
     read from a prompt, or from the first line of standard input when it is not
     a terminal."""
+    from ticktide_cli.settings import get_settings
+    from ticktide_cli.users import check_identity, create_user_via_api, read_new_password
+
     settings = get_settings()
     configure_logging("cli", "WARNING")
     try:
@@ -370,6 +375,7 @@ def _admin_exists_on_host() -> bool:
     """Whether the host's database has an admin; True (no bootstrap) when it is
     not reachable from here: the CLI is then a remote client."""
     from ticktide_cli.bootstrap import admin_exists
+    from ticktide_cli.settings import get_settings
 
     try:
         return asyncio.run(admin_exists(get_settings()))
