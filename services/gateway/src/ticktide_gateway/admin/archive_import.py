@@ -15,7 +15,7 @@ not yet stored). A 202's JSON is relayed as ingest-crypto wrote it."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -106,14 +106,21 @@ async def _forward(
     raise HTTPException(503, f"ingest-crypto answered {answer.status_code}; try again shortly")
 
 
-@router.post(
-    ARCHIVE_PATH,
-    status_code=202,
-    tags=["admin", "ingest"],
-    summary="Import one Binance kline archive zip (body: application/zip)",
-    response_model=ArchiveAccepted,
-    openapi_extra=_ZIP_BODY,
-    responses=_REFUSALS,
+def _zip_upload_route(path: str, summary: str, model: type[BaseModel]) -> Any:
+    """The route decorator of an upload of zip bytes, answered 202 with `model`."""
+    return router.post(
+        path,
+        status_code=202,
+        tags=["admin", "ingest"],
+        summary=summary,
+        response_model=model,
+        openapi_extra=_ZIP_BODY,
+        responses=_REFUSALS,
+    )
+
+
+@_zip_upload_route(
+    ARCHIVE_PATH, "Import one Binance kline archive zip (body: application/zip)", ArchiveAccepted
 )
 async def import_archive(
     request: Request,
@@ -131,14 +138,10 @@ async def import_archive(
     return await _forward(request, settings, http, "/internal/archive", params, filename)
 
 
-@router.post(
+@_zip_upload_route(
     BUNDLE_PATH,
-    status_code=202,
-    tags=["admin", "ingest"],
-    summary="Import many Binance kline archive zips at once (body: a zip of them)",
-    response_model=ArchiveBundleAccepted,
-    openapi_extra=_ZIP_BODY,
-    responses=_REFUSALS,
+    "Import many Binance kline archive zips at once (body: a zip of them)",
+    ArchiveBundleAccepted,
 )
 async def import_archive_bundle(
     request: Request, principal: AdminPrincipal, settings: SettingsDep, http: HttpDep
