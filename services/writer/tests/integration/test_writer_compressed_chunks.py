@@ -27,6 +27,7 @@ from ticktide_common.messages import (
 from ticktide_common.testing.events import EventProbe
 from ticktide_common.topology import Topology
 from ticktide_writer.app import create_app
+from ticktide_writer.candle_batches import DeliveredBatch
 from ticktide_writer.candle_writer import _classify
 from ticktide_writer.repository import WriterRepository
 from ticktide_writer.service import copy_text
@@ -253,7 +254,7 @@ async def test_a_fresh_copy_racing_a_compressed_row_is_a_unique_violation(
         pair,
     )
     message = batch(pair, [candle(t0, 0), candle(t0, 1)])
-    rendered = copy_text(int(crypto_id), message)
+    rendered = copy_text(int(crypto_id), DeliveredBatch.from_message(message))
     assert rendered is not None
     repository = WriterRepository(db_pool)
     async with repository.write_transaction() as transaction:
