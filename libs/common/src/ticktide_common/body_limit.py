@@ -6,19 +6,48 @@ Both the declared `Content-Length` and the bytes actually streamed (a chunked
 body declares none) are checked. The rest of a too-large body is read and
 dropped (up to `DRAIN_BYTES`, discarded as it arrives) before answering, so the
 client, still sending, reads a clean 413 rather than a reset connection; beyond
-that the connection is simply closed."""
+that the connection is simply closed.
+
+`read_bounded_body` is the same bound for a route that reads its own body (a
+forwarded request, an uploaded archive): `BodyTooLarge` past `limit` bytes,
+declared or streamed."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware", "DRAIN_BYTES"]
+__all__ = ["BodyLimitMiddleware", "BodyTooLarge", "DRAIN_BYTES", "read_bounded_body"]
 
 DRAIN_BYTES = 16 * 1024 * 1024
 _MAX_LENGTH_DIGITS = 18  # a longer Content-Length is beyond any limit (and any int64)
+
+
+class BodyTooLarge(Exception):
+    """A request's body is larger than `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
+async def read_bounded_body(request: Request, limit: int) -> bytes:
+    """The whole body of `request`, or `BodyTooLarge` as soon as its declared
+    length or the bytes streamed so far exceed `limit` (the rest is not read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class BodyLimitMiddleware:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -22,6 +22,7 @@ __all__ = [
     "BusMessage",
     "IngestBatchMessage",
     "BackfillCommand",
+    "StoredBatch",
     "CandleV1",
     "CandleSeriesBatch",
     "CandleBatchV1",
@@ -49,10 +50,6 @@ __all__ = [
     "ServiceStatus",
 ]
 
-CryptoInterval = Literal["1h", "4h", "1d"]
-CandleSource = Literal["binance", "binance-archive", "simulated"]
-
-
 # A plain decimal number as providers send it ("42000.10000000", "-1.5", "1e-8"),
 # checked by pattern inside pydantic-core: a Python validator per price cost the
 # writer more CPU than all the rest of its work. Both Decimal and PostgreSQL's
@@ -69,6 +66,7 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+When = TypeVar("When")
 
 
 class BusMessage(BaseModel):
@@ -89,14 +87,40 @@ class IngestBatchMessage(BusMessage):
     job_id: uuid.UUID | None = None
 
 
-class BackfillCommand(BusMessage):
+class BackfillCommand(BusMessage, Generic[When]):
     """Base of the commands to an ingester: load `[start, end)` of one series for
-    `job_id`, whose row exists before its command is published."""
+    `job_id`, whose row exists before its command is published. `When` is the
+    series' time type: an aware datetime for candles and observations, a date
+    for trading days."""
 
     job_id: uuid.UUID
+    start: When
+    end: When
+    requested_by: str = "system"
 
+
+class StoredBatch(IngestBatchMessage):
+    """Base of the writer's word that it committed a batch: how many rows the
+    batch inserted or changed (0 for a redelivered one)."""
+
+    rows_changed: int
+
+
+# --- Crypto -------------------------------------------------------------------
+
+CryptoInterval = Literal["1h", "4h", "1d"]
+CandleSource = Literal["binance", "binance-archive", "simulated"]
 
 CryptoSymbol = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9]+$")]
+
+
+class CryptoBackfillRequestedV1(BackfillCommand[UtcDatetime]):
+    """A command to ingest-crypto: fetch `[start, end)` of one series from the source."""
+
+    routing_key: ClassVar[str] = "crypto.backfill-requested.v1"
+
+    symbol: CryptoSymbol
+    interval: CryptoInterval
 
 
 class CandleV1(BaseModel):
@@ -133,7 +157,7 @@ class CandleBatchV1(CandleSeriesBatch):
     candles: Annotated[list[CandleV1], Field(max_length=5000)]
 
 
-class CandlesStoredV1(CandleSeriesBatch):
+class CandlesStoredV1(CandleSeriesBatch, StoredBatch):
     """The writer committed one batch; readers of the series drop their caches."""
 
     routing_key: ClassVar[str] = "crypto.candles-stored.v1"
@@ -141,19 +165,132 @@ class CandlesStoredV1(CandleSeriesBatch):
     first_t: UtcDatetime | None
     last_t: UtcDatetime | None
     candles: int
-    rows_changed: int
 
 
-class CryptoBackfillRequestedV1(BackfillCommand):
-    """A command to ingest-crypto: fetch `[start, end)` of one series from the source."""
+# --- Stocks -------------------------------------------------------------------
 
-    routing_key: ClassVar[str] = "crypto.backfill-requested.v1"
+StockExchange = Literal["NASDAQ", "OMXH"]
+StockSource = Literal["nasdaq", "nasdaq-nordic", "simulated"]
+# Ours, not the provider's: 'NDA-FI' for Nasdaq Nordic's 'NDA FI'.
+STOCK_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]{0,19}$"
+StockSymbol = Annotated[str, Field(min_length=1, max_length=20, pattern=STOCK_SYMBOL_PATTERN)]
 
-    symbol: CryptoSymbol
-    interval: CryptoInterval
-    start: UtcDatetime
-    end: UtcDatetime
-    requested_by: str = "system"
+
+class StocksBackfillRequestedV1(BackfillCommand[date]):
+    """A command to ingest-stocks: fetch trading days in `[start, end)` of one symbol."""
+
+    routing_key: ClassVar[str] = "stocks.backfill-requested.v1"
+
+    symbol: StockSymbol
+    exchange: StockExchange
+
+
+class StockBarV1(BaseModel):
+    """One trading day. Decimal strings with the provider's `$` and thousands
+    separators already removed. `o` is None where the exchange publishes no
+    opening price (Nasdaq Nordic): it is never invented."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    date: date
+    o: DecimalString | None
+    h: DecimalString
+    l: DecimalString  # noqa: E741 - the contract's field name
+    c: DecimalString
+    v: DecimalString
+    average: DecimalString | None = None
+    turnover: DecimalString | None = None
+
+
+class StockBatch(IngestBatchMessage):
+    """A batch of one stock's daily bars from one source, as fetched and as stored."""
+
+    symbol: str
+    exchange: StockExchange
+    source: StockSource
+
+
+class StockPricesV1(StockBatch):
+    """Daily bars of one stock fetched together; `batch_id` deterministic per page."""
+
+    routing_key: ClassVar[str] = "stocks.prices.v1"
+
+    symbol: StockSymbol
+    bars: Annotated[list[StockBarV1], Field(max_length=5000)]
+
+
+class StockPricesStoredV1(StockBatch, StoredBatch):
+    """The writer committed one stock batch; caches of that symbol are dropped."""
+
+    routing_key: ClassVar[str] = "stocks.prices-stored.v1"
+
+    first_date: date | None
+    last_date: date | None
+    bars: int
+
+
+# --- Weather ------------------------------------------------------------------
+
+WeatherSource = Literal["open-meteo", "openweather", "simulated"]
+WeatherKind = Literal["current", "historic"]
+LOCATION_PATTERN = r"^[A-Za-z][A-Za-z .'\-]{0,63}$"
+LocationName = Annotated[str, Field(min_length=1, max_length=64, pattern=LOCATION_PATTERN)]
+Measure = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class WeatherBackfillRequestedV1(BackfillCommand[UtcDatetime]):
+    """A command to ingest-weather: fetch hourly history in `[start, end)` of one location."""
+
+    routing_key: ClassVar[str] = "weather.backfill-requested.v1"
+
+    location: LocationName
+
+
+class WeatherObservationV1(BaseModel):
+    """One observation in normalised units: °C, % humidity, hPa, m/s.
+    `raw` is the provider's payload for this row (one hour's values of a
+    column-oriented answer, or the whole current-weather object)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    t: UtcDatetime
+    temperature: Measure | None
+    humidity: Measure | None
+    pressure: Measure | None
+    wind_speed: Measure | None
+    description: Annotated[str | None, Field(max_length=200)] = None
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class WeatherBatch(IngestBatchMessage):
+    """A batch of one location's observations from one source, as fetched and as stored."""
+
+    location: str
+    kind: WeatherKind
+    source: WeatherSource
+
+
+class WeatherObservationsV1(WeatherBatch):
+    """Observations of one location: `current` rows go to `weather_current`,
+    `historic` (hourly) rows to `weather_historic`."""
+
+    routing_key: ClassVar[str] = "weather.observations.v1"
+
+    location: LocationName
+    observations: Annotated[list[WeatherObservationV1], Field(max_length=5000)]
+
+
+class WeatherStoredV1(WeatherBatch, StoredBatch):
+    """The writer committed one weather batch; caches of that location are dropped."""
+
+    routing_key: ClassVar[str] = "weather.observations-stored.v1"
+
+    first_t: UtcDatetime | None
+    last_t: UtcDatetime | None
+    observations: int
+
+
+# --- Auth ---------------------------------------------------------------------
 
 
 class UserActivityV1(BusMessage):
@@ -170,6 +307,8 @@ class UserActivityV1(BusMessage):
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     at: UtcDatetime
 
+
+# --- Backtests ----------------------------------------------------------------
 
 ParamValue = int | float | str | bool
 
@@ -210,137 +349,6 @@ class BacktestJobV1(BusMessage):
     requested_by: int | None = None
     rank_by: str = "sharpe"
     walk_forward: WalkForwardV1 | None = None
-
-
-# --- Stocks -------------------------------------------------------------------
-
-StockExchange = Literal["NASDAQ", "OMXH"]
-StockSource = Literal["nasdaq", "nasdaq-nordic", "simulated"]
-# Ours, not the provider's: 'NDA-FI' for Nasdaq Nordic's 'NDA FI'.
-STOCK_SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]{0,19}$"
-StockSymbol = Annotated[str, Field(min_length=1, max_length=20, pattern=STOCK_SYMBOL_PATTERN)]
-
-
-class StockBarV1(BaseModel):
-    """One trading day. Decimal strings with the provider's `$` and thousands
-    separators already removed. `o` is None where the exchange publishes no
-    opening price (Nasdaq Nordic): it is never invented."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    date: date
-    o: DecimalString | None
-    h: DecimalString
-    l: DecimalString  # noqa: E741 - the contract's field name
-    c: DecimalString
-    v: DecimalString
-    average: DecimalString | None = None
-    turnover: DecimalString | None = None
-
-
-class StockBatch(IngestBatchMessage):
-    """A batch of one stock's daily bars from one source, as fetched and as stored."""
-
-    symbol: str
-    exchange: StockExchange
-    source: StockSource
-
-
-class StockPricesV1(StockBatch):
-    """Daily bars of one stock fetched together; `batch_id` deterministic per page."""
-
-    routing_key: ClassVar[str] = "stocks.prices.v1"
-
-    symbol: StockSymbol
-    bars: Annotated[list[StockBarV1], Field(max_length=5000)]
-
-
-class StockPricesStoredV1(StockBatch):
-    """The writer committed one stock batch; caches of that symbol are dropped."""
-
-    routing_key: ClassVar[str] = "stocks.prices-stored.v1"
-
-    first_date: date | None
-    last_date: date | None
-    bars: int
-    rows_changed: int
-
-
-class StocksBackfillRequestedV1(BackfillCommand):
-    """A command to ingest-stocks: fetch trading days in `[start, end)` of one symbol."""
-
-    routing_key: ClassVar[str] = "stocks.backfill-requested.v1"
-
-    symbol: StockSymbol
-    exchange: StockExchange
-    start: date
-    end: date
-    requested_by: str = "system"
-
-
-# --- Weather ------------------------------------------------------------------
-
-WeatherSource = Literal["open-meteo", "openweather", "simulated"]
-WeatherKind = Literal["current", "historic"]
-LOCATION_PATTERN = r"^[A-Za-z][A-Za-z .'\-]{0,63}$"
-LocationName = Annotated[str, Field(min_length=1, max_length=64, pattern=LOCATION_PATTERN)]
-Measure = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class WeatherObservationV1(BaseModel):
-    """One observation in normalised units: °C, % humidity, hPa, m/s.
-    `raw` is the provider's payload for this row (one hour's values of a
-    column-oriented answer, or the whole current-weather object)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    t: UtcDatetime
-    temperature: Measure | None
-    humidity: Measure | None
-    pressure: Measure | None
-    wind_speed: Measure | None
-    description: Annotated[str | None, Field(max_length=200)] = None
-    raw: dict[str, Any] = Field(default_factory=dict)
-
-
-class WeatherBatch(IngestBatchMessage):
-    """A batch of one location's observations from one source, as fetched and as stored."""
-
-    location: str
-    kind: WeatherKind
-    source: WeatherSource
-
-
-class WeatherObservationsV1(WeatherBatch):
-    """Observations of one location: `current` rows go to `weather_current`,
-    `historic` (hourly) rows to `weather_historic`."""
-
-    routing_key: ClassVar[str] = "weather.observations.v1"
-
-    location: LocationName
-    observations: Annotated[list[WeatherObservationV1], Field(max_length=5000)]
-
-
-class WeatherStoredV1(WeatherBatch):
-    """The writer committed one weather batch; caches of that location are dropped."""
-
-    routing_key: ClassVar[str] = "weather.observations-stored.v1"
-
-    first_t: UtcDatetime | None
-    last_t: UtcDatetime | None
-    observations: int
-    rows_changed: int
-
-
-class WeatherBackfillRequestedV1(BackfillCommand):
-    """A command to ingest-weather: fetch hourly history in `[start, end)` of one location."""
-
-    routing_key: ClassVar[str] = "weather.backfill-requested.v1"
-
-    location: LocationName
-    start: UtcDatetime
-    end: UtcDatetime
-    requested_by: str = "system"
 
 
 # --- Services -------------------------------------------------------------------

@@ -24,6 +24,7 @@ import httpx
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from ticktide_common.body_limit import BodyTooLarge, read_bounded_body
 from ticktide_common.logging import get_logger
 from ticktide_common.proxy_trust import PROXY_SECRET_HEADER
 
@@ -66,10 +67,6 @@ _NOT_FORWARDED = _HOP_BY_HOP | {
     PROXY_SECRET_HEADER,
 }
 _NOT_RETURNED = _HOP_BY_HOP | {"content-length", "date", "server"}
-
-
-class BodyTooLarge(Exception):
-    """The request's body is larger than `MAX_BODY_BYTES`."""
 
 
 class UnforwardableHeader(ValueError):
@@ -120,17 +117,8 @@ def normalised_headers(
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The request's body, at most `MAX_BODY_BYTES` (else `BodyTooLarge`)."""
+    return await read_bounded_body(request, MAX_BODY_BYTES)
 
 
 def request_id_of(request: Request) -> str:

@@ -37,6 +37,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from ticktide_common.body_limit import BodyTooLarge, read_bounded_body
 from ticktide_common.bus import Bus
 from ticktide_common.errors import PublishError
 from ticktide_common.import_jobs import (
@@ -102,18 +103,10 @@ async def _check_bound_after_refusal(pool: asyncpg.Pool, requested_by: str) -> N
 
 
 async def _body(request: Request, cap: int = MAX_ZIP_BYTES, what: str = "an archive") -> bytes:
-    too_large = HTTPException(413, f"{what} may be at most {cap} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_bounded_body(request, cap)
+    except BodyTooLarge:
+        raise HTTPException(413, f"{what} may be at most {cap} bytes") from None
 
 
 async def import_archive(
