@@ -14,10 +14,18 @@ Each gateway process also keeps the most recently used bodies in memory under
 the same versioned keys (bounded in bytes): a hit then costs one small GET of
 the version instead of moving a megabyte out of Redis, and it is exactly as
 fresh, because the version still comes from Redis on every request.
+
+Every body of 1 KiB or more is also stored compressed (gzip at `key|gzip`,
+brotli at `key|br`, `content_coding`), made once in a worker thread after the
+identity body was stored and served to every later request that accepts it: a
+megabyte of JSON gzips in about 20 ms, far more than a cached answer may cost,
+so nothing is compressed on a request's path. A client that sends no
+`Accept-Encoding` gets the identity bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,10 +37,20 @@ from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 
 from ticktide_common.logging import get_logger
+from ticktide_gateway.content_coding import (
+    CODINGS,
+    IDENTITY,
+    brotli_bytes,
+    choose_coding,
+    gzip_bytes,
+)
 
 __all__ = [
     "JSON",
+    "MIN_CODED_BYTES",
     "cached_json",
+    "coded_key",
+    "coded_response",
     "ResponseCache",
     "LocalBodies",
     "SeriesKey",
@@ -118,31 +136,63 @@ def versioned_key(
     return f"{prefix}gateway:{endpoint}:{read}:" + ":".join(_part(p) for p in parts)
 
 
+def coded_key(key: str, coding: str) -> str:
+    """Where the form of the body at `key` in `coding` is stored in Redis."""
+    return key if coding == IDENTITY else f"{key}|{coding}"
+
+
+# Smaller bodies are stored and served as they are: a few hundred bytes saved
+# are not worth a second key and a compression.
+MIN_CODED_BYTES = 1024
+
+
+def _coded_forms(body: bytes) -> list[tuple[str, bytes]]:
+    """Every stored coding of `body` (run in a worker thread: zlib and brotli
+    release the GIL)."""
+    make = {"gzip": gzip_bytes, "br": brotli_bytes}
+    return [(coding, make[coding](body)) for coding in CODINGS]
+
+
 class LocalBodies:
-    """An in-process LRU of bodies by versioned key, bounded by total bytes."""
+    """An in-process LRU of bodies by (versioned key, content coding), bounded by
+    total bytes."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._bodies: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._bytes = 0
 
-    def get(self, key: str) -> bytes | None:
-        body = self._bodies.get(key)
+    def get(self, key: str, coding: str = IDENTITY) -> bytes | None:
+        body = self._bodies.get((key, coding))
         if body is not None:
-            self._bodies.move_to_end(key)
+            self._bodies.move_to_end((key, coding))
         return body
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, coding: str = IDENTITY) -> None:
         if len(body) > self.max_bytes // 4:
             return
-        old = self._bodies.pop(key, None)
+        old = self._bodies.pop((key, coding), None)
         if old is not None:
             self._bytes -= len(old)
-        self._bodies[key] = body
+        self._bodies[(key, coding)] = body
         self._bytes += len(body)
         while self._bytes > self.max_bytes:
             _, evicted = self._bodies.popitem(last=False)
             self._bytes -= len(evicted)
+
+
+def _stored(value: bytes | str | None) -> bytes | None:
+    """A value read from Redis as bytes (the cache's client answers bytes)."""
+    return value.encode() if isinstance(value, str) else value
+
+
+# One round trip whichever form is stored, and never the identity body when the
+# coded one is there (a megabyte against ~150 KB).
+_GET_CODED = """
+local coded = redis.call('GET', KEYS[1])
+if coded then return {1, coded} end
+return {0, redis.call('GET', KEYS[2])}
+"""
 
 
 class ResponseCache:
@@ -151,6 +201,9 @@ class ResponseCache:
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self.local = LocalBodies(local_bytes) if local_bytes > 0 else None
+        self._get_coded = redis.register_script(_GET_CODED)
+        # At most one compression at a time in this process (see `store_coded_forms`).
+        self._compressing = asyncio.Semaphore(1)
 
     def version_key(self, symbol: str, interval: str) -> str:
         return crypto_series(symbol, interval).version_key(self.prefix)
@@ -191,7 +244,7 @@ class ResponseCache:
         except RedisError as exc:
             log.warning("cache.unavailable", error=repr(exc))
             return None
-        body = value.encode() if isinstance(value, str) else value
+        body = _stored(value)
         if local and body is not None and self.local is not None:
             self.local.put(key, body)
         return body
@@ -224,6 +277,80 @@ class ResponseCache:
         except RedisError as exc:
             log.warning("cache.store_failed", error=repr(exc))
 
+    async def get_coded(self, key: str, coding: str) -> tuple[bytes, str] | None:
+        """The body at `key` in `coding` if that form is stored, else in identity
+        (with "identity"), else None. This process's memory first, then Redis in one
+        round trip; Redis trouble is a miss."""
+        local = self.local
+        if local is not None:
+            if coding != IDENTITY and (coded := local.get(key, coding)) is not None:
+                return coded, coding
+            identity = local.get(key)
+            if identity is not None:
+                if coding == IDENTITY or len(identity) < MIN_CODED_BYTES:
+                    return identity, IDENTITY
+                # Made by another process, or not yet: ask Redis for the small form.
+                try:
+                    coded = _stored(await self.redis.get(coded_key(key, coding)))
+                except RedisError as exc:
+                    log.warning("cache.unavailable", error=repr(exc))
+                    coded = None
+                if coded is None:
+                    return identity, IDENTITY
+                local.put(key, coded, coding)
+                return coded, coding
+        try:
+            if coding == IDENTITY:
+                found, found_coding = _stored(await self.redis.get(key)), IDENTITY
+            else:
+                flag, value = await self._get_coded(keys=[coded_key(key, coding), key])
+                found, found_coding = _stored(value), coding if flag else IDENTITY
+        except RedisError as exc:
+            log.warning("cache.unavailable", error=repr(exc))
+            return None
+        if found is None:
+            return None
+        if local is not None:
+            local.put(key, found, found_coding)
+        return found, found_coding
+
+    async def put_coded(self, series: Sequence[SeriesKey], key: str, body: bytes) -> None:
+        """Store the identity `body` now (see `put_versioned`), then its compressed
+        forms (see `store_coded_forms`). Never raises on Redis trouble."""
+        await self.put_versioned(series, key, body)
+        await self.store_coded_forms(series, key, body)
+
+    async def store_coded_forms(self, series: Sequence[SeriesKey], key: str, body: bytes) -> None:
+        """Make the gzip and brotli forms of the identity `body` in a worker thread
+        and store them beside it (same TTL, remembered with each series so that an
+        invalidation deletes them too). Nothing for bodies under MIN_CODED_BYTES or
+        already coded here. When a compression is running already this returns at
+        once: a later miss, or a hit that finds only the identity form, compresses
+        (so a burst of misses never queues megabytes of compression)."""
+        if len(body) < MIN_CODED_BYTES:
+            return
+        local = self.local
+        if local is not None and all(local.get(key, c) is not None for c in CODINGS):
+            return
+        if self._compressing.locked():
+            log.debug("cache.compression_skipped", key=key, bytes=len(body))
+            return
+        async with self._compressing:
+            forms = await asyncio.to_thread(_coded_forms, body)
+        if local is not None:
+            for coding, coded in forms:
+                local.put(key, coded, coding)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for coding, coded in forms:
+                    pipe.set(coded_key(key, coding), coded, ex=self.ttl_seconds)
+                for one in series:
+                    pipe.sadd(one.keys_key(self.prefix), *(coded_key(key, c) for c, _ in forms))
+                    pipe.expire(one.keys_key(self.prefix), self.ttl_seconds)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("cache.store_failed", error=repr(exc))
+
     async def invalidate_series(self, symbol: str, interval: str) -> None:
         """A crypto series changed: its bodies and the symbols listing go."""
         await self.invalidate([crypto_series(symbol, interval)], also_delete=[self.symbols_key])
@@ -251,23 +378,46 @@ class ResponseCache:
 JSON = "application/json"
 
 
+def coded_response(
+    body: bytes, coding: str, *, cache_state: str, background: BackgroundTask | None = None
+) -> Response:
+    """A JSON answer of stored bytes in `coding`: `Content-Encoding` unless identity,
+    always `Vary: Accept-Encoding` (the same URL answers differently by that header),
+    `X-Cache: <cache_state>` ("hit" or "miss")."""
+    headers = {"Vary": "Accept-Encoding", "X-Cache": cache_state}
+    if coding != IDENTITY:
+        headers["Content-Encoding"] = coding
+    return Response(body, media_type=JSON, headers=headers, background=background)
+
+
 async def cached_json(
     cache: ResponseCache,
     endpoint: str,
     series: Sequence[SeriesKey],
     parts: Sequence[datetime | int | str | None],
     build: Callable[[], Awaitable[bytes]],
+    *,
+    accept_encoding: str | None,
 ) -> Response:
     """`X-Cache: hit` with the stored body of (endpoint, series at their current
-    versions, parts); otherwise `build()`'s body, `X-Cache: miss`. A `build` that
-    raises (404, 422) stores nothing. Redis away: built every time."""
+    versions, parts) in the best stored coding `accept_encoding` takes; otherwise
+    `build()`'s body in identity, `X-Cache: miss`, stored (and then compressed)
+    after the answer is sent. A `build` that raises (404, 422) stores nothing.
+    Redis away: built every time."""
+    coding = choose_coding(accept_encoding)
     versions = await cache.versions(series)
     key = None
     if versions is not None:
         key = versioned_key(cache.prefix, endpoint, series, versions, *parts)
-        cached = await cache.get_versioned(key)
-        if cached is not None:
-            return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
+        found = await cache.get_coded(key, coding)
+        if found is not None:
+            body, stored = found
+            compress = None
+            if stored != coding and len(body) >= MIN_CODED_BYTES:
+                # Only the identity form was there (a compression skipped while
+                # another ran): make the coded ones now, after this answer.
+                compress = BackgroundTask(cache.store_coded_forms, series, key, body)
+            return coded_response(body, stored, cache_state="hit", background=compress)
     body = await build()
-    store = BackgroundTask(cache.put_versioned, series, key, body) if key is not None else None
-    return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)
+    store = BackgroundTask(cache.put_coded, series, key, body) if key is not None else None
+    return coded_response(body, IDENTITY, cache_state="miss", background=store)

@@ -10,7 +10,7 @@ appears whenever any row is simulated; null when there are no rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from ticktide_gateway.serialization import json_bytes, source_label, splice
 __all__ = [
     "number",
     "stock_prices_body",
+    "stock_price_columns_body",
     "multi_body",
     "stock_data_body",
     "latest_body",
@@ -48,6 +49,16 @@ def stock_prices_body(
     """`bars_json`: bar objects joined by commas, as PostgreSQL wrote them."""
     head = {"symbol": symbol, "exchange": exchange, "source": source_label(sources)}
     return splice(head, "prices", f"[{bars_json or ''}]")
+
+
+def stock_price_columns_body(
+    symbol: str, exchange: str, columns: Mapping[str, str], sources: Iterable[str]
+) -> bytes:
+    """The `format=columns` shape: `columns` maps each bar field, in the order
+    given, to its values as JSON texts joined by commas, as PostgreSQL wrote them."""
+    head = json_bytes({"symbol": symbol, "exchange": exchange, "source": source_label(sources)})
+    lists = (f',"{field}":[{values}]'.encode() for field, values in columns.items())
+    return b"".join((head[:-1], *lists, b"}"))
 
 
 def multi_body(bodies: Sequence[bytes]) -> bytes:

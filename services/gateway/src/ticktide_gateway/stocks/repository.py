@@ -1,7 +1,8 @@
 """Every SQL statement of the gateway's stock endpoints; all parameterised.
 
 Bars leave PostgreSQL as ready JSON text whose numbers are the stored numeric
-digits (as crypto candles do), `o` null where the exchange publishes no open.
+digits (as crypto candles do), `o` null where the exchange publishes no open:
+as one object per bar, or (`format=columns`) as one list of values per field.
 Statistics are computed in SQL with window functions (see `stock_stats`).
 """
 
@@ -20,10 +21,13 @@ __all__ = [
     "STOCK_SOURCES",
     "StockRow",
     "BarsJson",
+    "BarColumns",
+    "COLUMN_FIELDS",
     "sources_of",
     "find_stocks",
     "last_stored",
     "bars_json",
+    "bar_columns",
     "stock_summary",
     "latest_bars",
     "stock_stats",
@@ -60,6 +64,19 @@ class BarsJson:
     sources: list[str]
 
 
+# The fields of a bar, in the order of the default shape's objects.
+COLUMN_FIELDS = ("date", "o", "h", "l", "c", "v")
+
+
+@dataclass(frozen=True)
+class BarColumns:
+    """Each field's values (`COLUMN_FIELDS`) as JSON texts joined by commas (no
+    brackets), oldest bar first, all the same length; and the bars' sources."""
+
+    values: dict[str, str]
+    sources: list[str]
+
+
 def sources_of(row: asyncpg.Record) -> list[str]:
     flags = (row["from_nasdaq"], row["from_nordic"], row["from_simulated"])
     return [name for name, present in zip(STOCK_SOURCES, flags, strict=True) if present]
@@ -83,6 +100,21 @@ SELECT stock_id, string_agg({_BAR_JSON}, ',' ORDER BY datetime) AS bars, {_SOURC
 FROM stock_prices
 WHERE stock_id = ANY($1::int[]) AND datetime >= $2 AND datetime < $3
 GROUP BY stock_id
+"""  # noqa: S608 - constants only
+
+# The same texts as _BAR_JSON writes, one aggregate per field (each sorts its
+# input by datetime; a year of daily bars is a few hundred rows).
+_COLUMNS = f"""
+SELECT string_agg('"' || to_char(datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '"', ','
+                  ORDER BY datetime) AS date,
+       string_agg(coalesce(open_price::text, 'null'), ',' ORDER BY datetime) AS o,
+       string_agg(high_price::text, ',' ORDER BY datetime) AS h,
+       string_agg(low_price::text, ',' ORDER BY datetime) AS l,
+       string_agg(close_price::text, ',' ORDER BY datetime) AS c,
+       string_agg(volume::text, ',' ORDER BY datetime) AS v,
+       {_SOURCE_FLAGS}
+FROM stock_prices
+WHERE stock_id = $1 AND datetime >= $2 AND datetime < $3
 """  # noqa: S608 - constants only
 
 _SUMMARY = f"""
@@ -176,6 +208,15 @@ async def bars_json(
     """Bars of [start, end) of each stock, oldest first (stocks without bars absent)."""
     rows = await pool.fetch(_BARS, list(stock_ids), start, end)
     return {r["stock_id"]: BarsJson(r["bars"], sources_of(r)) for r in rows}
+
+
+async def bar_columns(
+    pool: asyncpg.Pool, stock_id: int, start: datetime, end: datetime
+) -> BarColumns:
+    """The bars of [start, end) of one stock, field by field (empty texts when none)."""
+    row = await pool.fetchrow(_COLUMNS, stock_id, start, end)
+    assert row is not None
+    return BarColumns({f: row[f] or "" for f in COLUMN_FIELDS}, sources_of(row))
 
 
 async def stock_summary(pool: asyncpg.Pool, stock_id: int) -> tuple[asyncpg.Record, str | None]:

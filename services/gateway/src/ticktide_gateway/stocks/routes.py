@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.cache import JSON, LATEST_STOCKS, cached_json, stock_series
@@ -20,6 +20,7 @@ from ticktide_gateway.stocks.bodies import (
     multi_body,
     stats_body,
     stock_data_body,
+    stock_price_columns_body,
     stock_prices_body,
 )
 from ticktide_gateway.stocks.schemas import (
@@ -28,7 +29,8 @@ from ticktide_gateway.stocks.schemas import (
     MultiStockPrices,
     MultiStockQuery,
     StockData,
-    StockPrices,
+    StockPricesAnswer,
+    StockPricesQuery,
     StockQuery,
     StockRangeQuery,
     StockStats,
@@ -57,6 +59,17 @@ PRICES_EXAMPLE = {
     "source": "nasdaq-nordic",
     "prices": [{"date": "2024-01-02", "o": None, "h": 3.2, "l": 3.1, "c": 3.15, "v": 1234567}],
 }
+PRICE_COLUMNS_EXAMPLE = {
+    "symbol": "NOKIA",
+    "exchange": "OMXH",
+    "source": "nasdaq-nordic",
+    "date": ["2024-01-02", "2024-01-03"],
+    "o": [None, None],
+    "h": [3.2, 3.3],
+    "l": [3.1, 3.15],
+    "c": [3.15, 3.25],
+    "v": [1234567, 987654],
+}
 
 STATS_DEFINITIONS = """Over the stored bars with date in [start, end) (default: all stored):
 
@@ -82,6 +95,10 @@ def _unknown(symbols: list[str]) -> HTTPException:
     )
 
 
+def _accepted(request: Request) -> str | None:
+    return request.headers.get("accept-encoding")
+
+
 async def find_stock(pool: PoolDep, symbol: str) -> repo.StockRow:
     """The stock of `symbol`, or 404."""
     found = await repo.find_stocks(pool, [symbol])
@@ -95,7 +112,9 @@ async def find_stock(pool: PoolDep, symbol: str) -> repo.StockRow:
     summary="One stock's facts: name, exchange, currency, stored range, latest bar",
     responses={200: {"model": StockData}, **NOT_FOUND, **BAD_INPUT},
 )
-async def data(query: Annotated[StockQuery, Query()], pool: PoolDep, cache: CacheDep) -> Response:
+async def data(
+    query: Annotated[StockQuery, Query()], pool: PoolDep, cache: CacheDep, request: Request
+) -> Response:
     """`first_date`/`last_date`/`days` describe every stored bar; `latest` is the
     newest bar (`o` null where the exchange publishes no open), null when none."""
 
@@ -104,25 +123,40 @@ async def data(query: Annotated[StockQuery, Query()], pool: PoolDep, cache: Cach
         summary, latest = await repo.stock_summary(pool, stock.id)
         return stock_data_body(asdict(stock), summary, repo.sources_of(summary), latest)
 
-    return await cached_json(cache, "stocks-data", [stock_series(query.symbol)], [], build)
+    series = [stock_series(query.symbol)]
+    return await cached_json(
+        cache, "stocks-data", series, [], build, accept_encoding=_accepted(request)
+    )
 
 
 @router.get(
     "/prices",
-    summary="Daily bars of one stock, ordered by date",
+    summary="Daily bars of one stock, ordered by date (as rows, or as columns for charts)",
     responses={
-        200: {"model": StockPrices, "content": {JSON: {"example": PRICES_EXAMPLE}}},
+        200: {
+            "model": StockPricesAnswer,
+            "content": {
+                JSON: {
+                    "examples": {
+                        "rows": {"summary": "format=rows (default)", "value": PRICES_EXAMPLE},
+                        "columns": {"summary": "format=columns", "value": PRICE_COLUMNS_EXAMPLE},
+                    }
+                }
+            },
+        },
         **NOT_FOUND,
         **BAD_INPUT,
     },
 )
 async def prices(
-    query: Annotated[StockRangeQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[StockPricesQuery, Query()], pool: PoolDep, cache: CacheDep, request: Request
 ) -> Response:
     """`date` is the trading day (YYYY-MM-DD); `o h l c v` are JSON numbers equal to
     the stored decimals; `o` is null where the exchange publishes no open (Helsinki).
     `start` inclusive, `end` exclusive, as dates or ISO times (UTC). Without
-    `end`: through the last stored day; without `start`: 365 days before `end`."""
+    `end`: through the last stored day; without `start`: 365 days before `end`.
+    `format=rows` (default) answers `prices`, one object per bar; `format=columns`
+    answers the same bars as one list per field: `date`, `o`, `h`, `l`, `c`, `v`."""
     start = as_utc(query.start) if query.start else None
     end = as_utc(query.end) if query.end else None
 
@@ -132,6 +166,11 @@ async def prices(
         stock = await find_stock(pool, query.symbol)
         last = await repo.last_stored(pool, [stock.id]) if start is None or end is None else None
         window = stock_window(start, end, last)
+        if query.format == "columns":
+            columns = await repo.bar_columns(pool, stock.id, *window)
+            return stock_price_columns_body(
+                stock.symbol, stock.exchange, columns.values, columns.sources
+            )
         bars = (await repo.bars_json(pool, [stock.id], *window)).get(stock.id)
         return stock_prices_body(
             stock.symbol,
@@ -141,7 +180,10 @@ async def prices(
         )
 
     series = [stock_series(query.symbol)]
-    return await cached_json(cache, "stocks-prices", series, [start, end], build)
+    parts = [start, end, query.format]
+    return await cached_json(
+        cache, "stocks-prices", series, parts, build, accept_encoding=_accepted(request)
+    )
 
 
 @router.get(
@@ -154,7 +196,7 @@ async def prices(
     },
 )
 async def multi(
-    query: Annotated[MultiStockQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[MultiStockQuery, Query()], pool: PoolDep, cache: CacheDep, request: Request
 ) -> Response:
     """`{"stocks": [<prices body of each symbol>]}` in the order asked. Default
     window: the 365 days up to the last stored day among the symbols."""
@@ -184,7 +226,9 @@ async def multi(
         return multi_body(bodies)
 
     series = [stock_series(s) for s in symbols]
-    return await cached_json(cache, "stocks-multi", series, [start, end], build)
+    return await cached_json(
+        cache, "stocks-multi", series, [start, end], build, accept_encoding=_accepted(request)
+    )
 
 
 @router.get(
@@ -196,7 +240,10 @@ async def multi(
     },
 )
 async def latest(
-    query: Annotated[LatestStocksQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[LatestStocksQuery, Query()],
+    pool: PoolDep,
+    cache: CacheDep,
+    request: Request,
 ) -> Response:
     """One entry per active stock (of `exchange` when given): its newest bar and
     `change` / `change_pct` (percent) against the previous stored session's close;
@@ -206,7 +253,10 @@ async def latest(
     async def build() -> bytes:
         return latest_body(query.exchange, await repo.latest_bars(pool, query.exchange))
 
-    return await cached_json(cache, "stocks-latest", [LATEST_STOCKS], [query.exchange], build)
+    parts = [query.exchange]
+    return await cached_json(
+        cache, "stocks-latest", [LATEST_STOCKS], parts, build, accept_encoding=_accepted(request)
+    )
 
 
 @router.get(
@@ -216,7 +266,7 @@ async def latest(
     responses={200: {"model": StockStats}, **NOT_FOUND, **BAD_INPUT},
 )
 async def stats(
-    query: Annotated[StockRangeQuery, Query()], pool: PoolDep, cache: CacheDep
+    query: Annotated[StockRangeQuery, Query()], pool: PoolDep, cache: CacheDep, request: Request
 ) -> Response:
     start = as_utc(query.start) if query.start else None
     end = as_utc(query.end) if query.end else None
@@ -230,7 +280,9 @@ async def stats(
         return stats_body(asdict(stock), shown_start, shown_end, row, repo.sources_of(row))
 
     series = [stock_series(query.symbol)]
-    return await cached_json(cache, "stocks-stats", series, [start, end], build)
+    return await cached_json(
+        cache, "stocks-stats", series, [start, end], build, accept_encoding=_accepted(request)
+    )
 
 
 def _day_text(value: object, plus: timedelta) -> str | None:

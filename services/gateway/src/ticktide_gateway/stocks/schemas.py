@@ -39,6 +39,9 @@ from ticktide_gateway.validation import (
 __all__ = [
     "StockBar",
     "StockPrices",
+    "StockPriceColumns",
+    "StockPricesAnswer",
+    "PriceFormat",
     "MultiStockPrices",
     "StockData",
     "LatestStock",
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_STOCK_DAYS",
     "StockQuery",
     "StockRangeQuery",
+    "StockPricesQuery",
     "MultiStockQuery",
     "LatestStocksQuery",
     "StocksBackfillRequest",
@@ -123,6 +127,20 @@ class StockRangeQuery(StockQuery):
 
     start: DateOrTime | None = None
     end: DateOrTime | None = None
+
+
+PriceFormat = Literal["rows", "columns"]
+
+
+class StockPricesQuery(StockRangeQuery):
+    format: PriceFormat = Field(
+        "rows",
+        description=(
+            "`rows` (default): `prices`, one object per bar; `columns`: one list per "
+            "bar field (`date`, `o`, `h`, `l`, `c`, `v`), index i of every list being "
+            "the i-th bar, the same values as `rows` (for charts: no repeated names)"
+        ),
+    )
 
 
 class MultiStockQuery(BaseModel):
@@ -255,6 +273,23 @@ class StockPrices(ResponseModel):
     exchange: StockExchange
     source: str | None = Field(description="'+'-joined sources of the bars; null: none")
     prices: list[StockBar]
+
+
+class StockPriceColumns(ResponseModel):
+    """`format=columns`: the bars field by field, oldest first, every list as long."""
+
+    symbol: str
+    exchange: StockExchange
+    source: str | None = Field(description="'+'-joined sources of the bars; null: none")
+    date: list[dt.date] = Field(description="the trading days")
+    o: list[float | None] = Field(description="null where the exchange publishes no open")
+    h: list[float]
+    l: list[float]  # noqa: E741 - the API's name
+    c: list[float]
+    v: list[float]
+
+
+StockPricesAnswer = StockPrices | StockPriceColumns
 
 
 class MultiStockPrices(ResponseModel):

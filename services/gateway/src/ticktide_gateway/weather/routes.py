@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from ticktide_gateway.auth import GuardedRoute, current_principal
 from ticktide_gateway.cache import cached_json, location_series
@@ -67,6 +67,7 @@ async def current(
     pool: PoolDep,
     cache: CacheDep,
     directory: SymbolsDep,
+    request: Request,
 ) -> Response:
     location = await resolve_location(pool, query.location, directory)
 
@@ -76,7 +77,14 @@ async def current(
             raise HTTPException(404, f"no current weather stored for '{location}' yet")
         return current_weather_body(location, *found)
 
-    return await cached_json(cache, "weather-current", [location_series(location)], [], build)
+    return await cached_json(
+        cache,
+        "weather-current",
+        [location_series(location)],
+        [],
+        build,
+        accept_encoding=request.headers.get("accept-encoding"),
+    )
 
 
 @router.get(
@@ -95,6 +103,7 @@ async def historic(
     cache: CacheDep,
     directory: SymbolsDep,
     path: SeriesPathDep,
+    request: Request,
 ) -> Response:
     start, end = weather_window(query.start, query.end, datetime.now(UTC))
     location = await resolve_location(pool, query.location, directory)
@@ -110,4 +119,11 @@ async def historic(
 
     series = [location_series(location)]
     parts = [start, end, query.aggregate]
-    return await cached_json(cache, "weather-historic", series, parts, build)
+    return await cached_json(
+        cache,
+        "weather-historic",
+        series,
+        parts,
+        build,
+        accept_encoding=request.headers.get("accept-encoding"),
+    )
