@@ -72,7 +72,7 @@ def start_nginx(gateway_port: int, directory: Path, proxy_secret: str) -> NginxE
             f"TEMP_DIR={tmp}",
             f"GATEWAY_UPSTREAM=127.0.0.1:{gateway_port}",
             f"LISTEN_HTTP=listen 127.0.0.1:{http_port};",
-            f"LISTEN_HTTPS=listen 127.0.0.1:{https_port} ssl;",
+            f"LISTEN_HTTPS=listen 127.0.0.1:{https_port} ssl http2;",  # as make up
             f"HTTPS_PORT={https_port}",
             f"TLS_CERT={tls / 'cert.pem'}",
             f"TLS_KEY={tls / 'key.pem'}",
