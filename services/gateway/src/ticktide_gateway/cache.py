@@ -49,6 +49,7 @@ __all__ = [
     "JSON",
     "MIN_CODED_BYTES",
     "cached_json",
+    "coded_forms",
     "coded_key",
     "coded_response",
     "ResponseCache",
@@ -146,7 +147,7 @@ def coded_key(key: str, coding: str) -> str:
 MIN_CODED_BYTES = 1024
 
 
-def _coded_forms(body: bytes) -> list[tuple[str, bytes]]:
+def coded_forms(body: bytes) -> list[tuple[str, bytes]]:
     """Every stored coding of `body` (run in a worker thread: zlib and brotli
     release the GIL)."""
     make = {"gzip": gzip_bytes, "br": brotli_bytes}
@@ -336,7 +337,7 @@ class ResponseCache:
             log.debug("cache.compression_skipped", key=key, bytes=len(body))
             return
         async with self._compressing:
-            forms = await asyncio.to_thread(_coded_forms, body)
+            forms = await asyncio.to_thread(coded_forms, body)
         if local is not None:
             for coding, coded in forms:
                 local.put(key, coded, coding)
