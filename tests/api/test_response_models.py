@@ -23,7 +23,8 @@ from ticktide_auth.app import create_app as create_auth_app
 from ticktide_auth.settings import AuthSettings
 from ticktide_common.jobs import JobProgress
 from ticktide_gateway.app import create_app
-from ticktide_gateway.crypto.bodies import buckets_body, prices_body, symbols_body
+from ticktide_gateway.crypto.bodies import buckets_body, symbols_body
+from ticktide_gateway.crypto.price_pieces import Piece, assemble_prices
 from ticktide_gateway.crypto.quality import SeriesFacts, quality_report
 from ticktide_gateway.health.report import public_summary
 from ticktide_gateway.openapi_doc import merge_documents
@@ -90,9 +91,20 @@ def test_every_success_answer_declares_its_body(document: dict[str, Any]) -> Non
     assert not missing, missing
 
 
+def prices_body(interval: str, shape: str = "rows", *, empty: bool = False) -> bytes:
+    if empty:
+        return assemble_prices("BTCUSDT", interval, shape, [Piece.empty(shape)])
+    if shape == "rows":
+        piece = Piece(b"b", (CANDLE.encode(),))
+    else:
+        piece = Piece(b"b", (b"1704067200", b"42283.58", b"42554.57", b"42261.02", b"42475", b"0"))
+    return assemble_prices("BTCUSDT", interval, shape, [piece])
+
+
 def test_crypto_bodies(document: dict[str, Any]) -> None:
-    _check(document, "get", "/api/crypto/prices", prices_body("BTCUSDT", "1h", CANDLE, ["binance"]))
-    _check(document, "get", "/api/crypto/prices", prices_body("BTCUSDT", "4h", "", []))
+    for shape in ("rows", "columns"):
+        _check(document, "get", "/api/crypto/prices", prices_body("1h", shape))
+        _check(document, "get", "/api/crypto/prices", prices_body("4h", shape, empty=True))
     bucket = CANDLE[:-1] + ',"n":24}'
     body = buckets_body("BTCUSDT", "1d", T0, datetime(2024, 1, 2, tzinfo=UTC), bucket, ["x"])
     _check(document, "get", "/api/crypto/aggregates", body)
@@ -185,7 +197,7 @@ def test_an_extra_field_fails() -> None:
     """What makes the checks above mean something: the models forbid extra fields."""
     document = create_app(GatewaySettings(_env_file=None)).openapi()  # type: ignore[call-arg]
     validator = _schema(document, "get", "/api/crypto/prices")
-    body = json.loads(prices_body("BTCUSDT", "1h", CANDLE, ["binance"]))
+    body = json.loads(prices_body("1h"))
     assert validator.is_valid(body)
     assert not validator.is_valid({**body, "extra": 1})
     body["candles"][0]["x"] = 1

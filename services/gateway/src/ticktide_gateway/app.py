@@ -59,6 +59,7 @@ from ticktide_gateway.cache import (
     stock_series,
 )
 from ticktide_gateway.crypto import routes as crypto
+from ticktide_gateway.crypto.price_cache import PieceCache, invalidate_stored
 from ticktide_gateway.dashboard import routes as dashboard
 from ticktide_gateway.database import admin_routes as admin_database
 from ticktide_gateway.database import routes as database
@@ -196,7 +197,24 @@ def create_app(
                 local_bytes=settings.gateway_local_cache_bytes,
             )
 
+            pieces = PieceCache(
+                redis,
+                settings.ticktide_redis_prefix,
+                settings.cache_ttl_seconds,
+                local_bytes=settings.gateway_local_cache_bytes,
+            )
+
             async def drop_cached_series(event: CandlesStoredV1) -> None:
+                # The pieces the batch's candles fall in first: a body assembled
+                # between the two steps is keyed by the new piece versions.
+                await invalidate_stored(
+                    redis,
+                    settings.ticktide_redis_prefix,
+                    event.symbol,
+                    event.interval,
+                    event.first_t,
+                    event.last_t,
+                )
                 await cache.invalidate_series(event.symbol, event.interval)
 
             async def drop_cached_stock(event: StockPricesStoredV1) -> None:
@@ -242,6 +260,7 @@ def create_app(
                 bus=bus,
                 http=http,
                 cache=cache,
+                pieces=pieces,
                 symbols=SymbolDirectory(pool),
                 series_path=series_path,
                 checks=checks,

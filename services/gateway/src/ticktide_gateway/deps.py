@@ -19,6 +19,7 @@ from ticktide_gateway.aggregate_paths import SeriesPath
 from ticktide_gateway.backtests.live import LiveBatches
 from ticktide_gateway.cache import ResponseCache
 from ticktide_gateway.crypto import repository
+from ticktide_gateway.crypto.price_cache import PieceCache
 from ticktide_gateway.settings import GatewaySettings
 from ticktide_gateway.weather import repository as weather_repository
 
@@ -31,6 +32,7 @@ __all__ = [
     "BusDep",
     "HttpDep",
     "CacheDep",
+    "PiecesDep",
     "SettingsDep",
     "SymbolsDep",
     "ChecksDep",
@@ -84,6 +86,7 @@ class GatewayState(TypedDict):
     bus: Bus
     http: httpx.AsyncClient
     cache: ResponseCache
+    pieces: PieceCache  # crypto price pieces (crypto.price_cache)
     symbols: SymbolDirectory
     checks: dict[str, ReadinessCheck]
     sessions: SessionStore
@@ -117,6 +120,10 @@ async def get_cache(request: Request) -> ResponseCache:
     return request.state.cache  # type: ignore[no-any-return]
 
 
+async def get_pieces(request: Request) -> PieceCache:
+    return request.state.pieces  # type: ignore[no-any-return]
+
+
 async def get_symbols(request: Request) -> SymbolDirectory:
     return request.state.symbols  # type: ignore[no-any-return]
 
@@ -135,6 +142,7 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 BusDep = Annotated[Bus, Depends(get_bus)]
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 CacheDep = Annotated[ResponseCache, Depends(get_cache)]
+PiecesDep = Annotated[PieceCache, Depends(get_pieces)]
 SymbolsDep = Annotated[SymbolDirectory, Depends(get_symbols)]
 ChecksDep = Annotated[dict[str, ReadinessCheck], Depends(get_checks)]
 SeriesPathDep = Annotated[SeriesPath, Depends(get_series_path)]

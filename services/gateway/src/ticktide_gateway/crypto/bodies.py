@@ -1,7 +1,8 @@
 """JSON bodies of the crypto endpoints, built as bytes with orjson.
 
-Pure: no I/O. The candles of a prices body arrive as JSON text built by
-PostgreSQL from the stored numeric digits, so `repr` of each JSON number (as
+Pure: no I/O. (A prices answer is assembled from pieces: `price_pieces`.) The
+buckets of an aggregates body arrive as JSON text built by PostgreSQL from the
+stored numeric digits, so `repr` of each JSON number (as
 float64) gives back the provider's decimal string; nothing here rounds. Times
 are ISO-8601 UTC with a `Z`.
 """
@@ -15,14 +16,7 @@ from typing import Any
 from ticktide_common.dates import iso_z
 from ticktide_gateway.serialization import json_bytes, source_label
 
-__all__ = ["prices_body", "symbols_body", "buckets_body"]
-
-
-def prices_body(symbol: str, interval: str, candles_json: str, sources: Iterable[str]) -> bytes:
-    """The prices response around `candles_json` (candle objects joined by commas,
-    as PostgreSQL wrote them)."""
-    head = json_bytes({"symbol": symbol, "interval": interval, "source": source_label(sources)})
-    return b"".join((head[:-1], b',"candles":[', candles_json.encode(), b"]}"))
+__all__ = ["symbols_body", "buckets_body"]
 
 
 def symbols_body(rows: Sequence[Any]) -> bytes:

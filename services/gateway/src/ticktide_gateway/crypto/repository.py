@@ -7,7 +7,7 @@ back as the provider's decimal strings.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import asyncpg
@@ -19,14 +19,15 @@ from ticktide_gateway.aggregate_paths import (
     fetchrow_without_jit,
     fresh_aggregate_days_sql,
 )
+from ticktide_gateway.crypto.price_pieces import Piece, PriceShape
 from ticktide_gateway.crypto.quality import SeriesFacts
 
 __all__ = [
     "CandlesJson",
     "bucketed_candles",
     "find_crypto_id",
-    "candles_in_range",
-    "latest_candles",
+    "price_pieces",
+    "window_edge",
     "active_symbols",
     "series_facts",
 ]
@@ -39,42 +40,59 @@ class CandlesJson(NamedTuple):
     sources: list[str]
 
 
-_CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
-
-# Each candle's JSON is the row's `candle_json`, stored by the writer with the
-# row; a row without it (written by anything else) gets the same text rendered
-# here. Either way the numbers are the stored numeric digits (the provider's
-# decimal strings), which parse to the same float64 as the provider's text.
-# This keeps 8,760 rows out of Python objects altogether, and PostgreSQL only
-# joins ready text. Sources come from three bool_or aggregates (the table's
+# The sources of a set of rows come from three bool_or aggregates (the table's
 # CHECK allows exactly these three), which cost nothing next to a DISTINCT sort.
 _CANDLE_SOURCES = ("binance", "binance-archive", "simulated")
-_CANDLES_SELECT = f"""
-SELECT coalesce(string_agg(coalesce(candle_json, {candle_json_sql()}), ',' ORDER BY datetime),
-                '') AS candles,
-       coalesce(bool_or(source = 'binance'), false),
-       coalesce(bool_or(source = 'binance-archive'), false),
-       coalesce(bool_or(source = 'simulated'), false)
-"""
-# A whole range (at most `limit` slots, so no LIMIT needed): one plain scan.
-_WHOLE_RANGE = """
+
+_CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
+
+# Pieces (see price_pieces): one row per calendar month (1h) or year (4h, 1d)
+# that holds candles in [$3, $4), each rendered by PostgreSQL as the answer's
+# JSON text, with one source code per candle.
+_PIECE_CODES = """string_agg(CASE source WHEN 'binance' THEN 'b' WHEN 'binance-archive' THEN 'a'
+                                ELSE 's' END, '' ORDER BY datetime)"""
+_PIECES_OF = """
+SELECT date_trunc($5, datetime, 'UTC') AS piece, {codes} AS codes, {segments}
 FROM crypto_prices
 WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
+GROUP BY 1
+ORDER BY 1
 """
-_LIMITED_RANGE = """
-FROM (
-    SELECT datetime, open_price, high_price, low_price, close_price, volume, source,
-           candle_json
-    FROM crypto_prices
+_PIECE_SEGMENTS = {
+    "rows": f"string_agg(coalesce(candle_json, {candle_json_sql()}), ',' ORDER BY datetime)",
+    "columns": ",\n       ".join(
+        f"string_agg({column}, ',' ORDER BY datetime)"
+        for column in (
+            "extract(epoch FROM datetime)::bigint::text",
+            "open_price::text",
+            "high_price::text",
+            "low_price::text",
+            "close_price::text",
+            "volume::text",
+        )
+    ),
+}
+_PIECES = {
+    shape: _PIECES_OF.format(codes=_PIECE_CODES, segments=segments)
+    for shape, segments in _PIECE_SEGMENTS.items()
+}
+
+# The open time of the `limit`-th newest (or oldest) candle of [$3, $4), or of
+# the last one there when fewer: where a window of `limit` candles ends.
+_NEWEST_EDGE = """
+SELECT min(datetime) FROM (
+    SELECT datetime FROM crypto_prices
     WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
-    ORDER BY datetime {direction}
-    LIMIT $5
-) window_rows
+    ORDER BY datetime DESC LIMIT $5
+) newest
 """
-_CANDLES_IN_RANGE = _CANDLES_SELECT + _WHOLE_RANGE  # noqa: S608 - constants only
-_FIRST_CANDLES = _CANDLES_SELECT + _LIMITED_RANGE.format(direction="ASC")  # noqa: S608
-_LATEST_CANDLES = _CANDLES_SELECT + _LIMITED_RANGE.format(direction="DESC")  # noqa: S608
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_OLDEST_EDGE = """
+SELECT max(datetime) FROM (
+    SELECT datetime FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
+    ORDER BY datetime ASC LIMIT $5
+) oldest
+"""
 
 _ACTIVE_SYMBOLS = """
 SELECT c.binance_symbol, c.symbol AS base, c.name, s.interval_type, s.candles, s.first, s.last,
@@ -197,36 +215,6 @@ def _candles_json(row: asyncpg.Record | None) -> CandlesJson:
     return CandlesJson(row[0], sources)
 
 
-async def candles_in_range(
-    pool: asyncpg.Pool,
-    crypto_id: int,
-    interval: str,
-    start: datetime,
-    end: datetime,
-    limit: int,
-    slots: int,
-) -> CandlesJson:
-    """Candles of [start, end), oldest first, at most `limit`, as JSON objects
-    joined by commas, and the sources among them. `slots` is how many open
-    times the range can hold; when it is within `limit` no LIMIT is needed."""
-    if slots <= limit:
-        return _candles_json(
-            await pool.fetchrow(_CANDLES_IN_RANGE, crypto_id, interval, start, end)
-        )
-    return _candles_json(
-        await pool.fetchrow(_FIRST_CANDLES, crypto_id, interval, start, end, limit)
-    )
-
-
-async def latest_candles(
-    pool: asyncpg.Pool, crypto_id: int, interval: str, end: datetime, limit: int
-) -> CandlesJson:
-    """The `limit` newest candles before `end`, oldest first."""
-    return _candles_json(
-        await pool.fetchrow(_LATEST_CANDLES, crypto_id, interval, _EARLIEST, end, limit)
-    )
-
-
 async def bucketed_candles(
     pool: asyncpg.Pool,
     crypto_id: int,
@@ -246,6 +234,39 @@ async def bucketed_candles(
     else:
         query, arguments = _BUCKETS_PLAIN, (crypto_id, start, end, step, BUCKET_ORIGIN)
     return _candles_json(await fetchrow_without_jit(pool, query, *arguments))
+
+
+async def price_pieces(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    shape: PriceShape,
+    start: datetime,
+    end: datetime,
+) -> dict[datetime, Piece]:
+    """The pieces of [start, end) (piece starts) that hold candles, by piece start:
+    one indexed range scan."""
+    unit = "month" if interval == "1h" else "year"
+    rows = await pool.fetch(_PIECES[shape], crypto_id, interval, start, end, unit)
+    return {
+        row[0]: Piece(row[1].encode(), tuple(value.encode() for value in row[2:])) for row in rows
+    }
+
+
+async def window_edge(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    *,
+    newest: bool,
+) -> datetime | None:
+    """The open time of the `limit`-th newest (`newest`) or oldest candle in
+    [start, end), or of the furthest one when there are fewer; None: none."""
+    query = _NEWEST_EDGE if newest else _OLDEST_EDGE
+    return await pool.fetchval(query, crypto_id, interval, start, end, limit)  # type: ignore[no-any-return]
 
 
 async def active_symbols(pool: asyncpg.Pool) -> list[asyncpg.Record]:

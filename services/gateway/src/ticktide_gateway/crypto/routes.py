@@ -6,25 +6,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from ticktide_gateway.auth import GuardedRoute, current_principal
-from ticktide_gateway.cache import prices_key
+from ticktide_gateway.cache import MIN_CODED_BYTES, coded_response, crypto_series
+from ticktide_gateway.content_coding import IDENTITY, choose_coding
 from ticktide_gateway.crypto import repository
-from ticktide_gateway.crypto.bodies import buckets_body, prices_body, symbols_body
+from ticktide_gateway.crypto.bodies import buckets_body, symbols_body
+from ticktide_gateway.crypto.price_pieces import assemble_prices, cut_to_window
+from ticktide_gateway.crypto.price_reader import PriceReader, body_key
 from ticktide_gateway.crypto.schemas import (
     BUCKET_STEPS,
     BucketsQuery,
     CryptoAggregates,
+    CryptoPriceColumns,
     CryptoPrices,
     CryptoSymbols,
     PricesQuery,
     bucket_window,
     resolve_price_window,
 )
-from ticktide_gateway.deps import CacheDep, PoolDep, SeriesPathDep, SettingsDep, SymbolsDep
-from ticktide_gateway.validation import as_utc
+from ticktide_gateway.deps import (
+    CacheDep,
+    PiecesDep,
+    PoolDep,
+    SeriesPathDep,
+    SettingsDep,
+    SymbolsDep,
+)
+from ticktide_gateway.validation import InvalidQuery
 
 router = APIRouter(
     prefix="/api/crypto",
@@ -35,20 +46,39 @@ router = APIRouter(
 
 JSON = "application/json"
 
-PRICES_EXAMPLE = {
-    "symbol": "BTCUSDT",
-    "interval": "1h",
-    "source": "binance",
-    "candles": [
-        {
-            "t": "2024-01-01T00:00:00Z",
-            "o": 42283.58,
-            "h": 42554.57,
-            "l": 42261.02,
-            "c": 42475.23,
-            "v": 1271.68108,
-        }
-    ],
+PRICES_EXAMPLES = {
+    "rows": {
+        "summary": "format=rows (default)",
+        "value": {
+            "symbol": "BTCUSDT",
+            "interval": "1h",
+            "source": "binance",
+            "candles": [
+                {
+                    "t": "2024-01-01T00:00:00Z",
+                    "o": 42283.58,
+                    "h": 42554.57,
+                    "l": 42261.02,
+                    "c": 42475.23,
+                    "v": 1271.68108,
+                }
+            ],
+        },
+    },
+    "columns": {
+        "summary": "format=columns",
+        "value": {
+            "symbol": "BTCUSDT",
+            "interval": "1h",
+            "source": "binance",
+            "t": [1704067200],
+            "o": [42283.58],
+            "h": [42554.57],
+            "l": [42261.02],
+            "c": [42475.23],
+            "v": [1271.68108],
+        },
+    },
 }
 
 
@@ -70,64 +100,91 @@ async def symbols(pool: PoolDep, cache: CacheDep) -> Response:
     "/prices",
     summary="OHLCV candles of one series, ordered by open time",
     responses={
-        200: {"model": CryptoPrices, "content": {JSON: {"example": PRICES_EXAMPLE}}},
+        200: {
+            "model": CryptoPrices | CryptoPriceColumns,
+            "description": (
+                "format=rows (default): CryptoPrices; format=columns: CryptoPriceColumns. "
+                "Compressed (Content-Encoding br or gzip, Vary: Accept-Encoding) when the "
+                "request accepts it and the answer is cached."
+            ),
+            "content": {JSON: {"examples": PRICES_EXAMPLES}},
+        },
         404: {"description": "unknown symbol"},
-        422: {"description": "bad interval, date, range or limit"},
+        422: {"description": "bad interval, date, range, limit or format"},
     },
 )
 async def prices(
+    request: Request,
     query: Annotated[PricesQuery, Query()],
     settings: SettingsDep,
     pool: PoolDep,
     cache: CacheDep,
+    pieces: PiecesDep,
     directory: SymbolsDep,
 ) -> Response:
     """`t` is the bar's open time (UTC); `o h l c v` are JSON numbers equal to the
-    provider's decimal strings. `start` inclusive, `end` exclusive (default now).
-    Without `start`: the latest `limit` (default 1000) candles before `end`.
-    `source` names where the rows came from; "simulated" marks generated data."""
+    provider's decimal strings. `start` inclusive, `end` (or `before`) exclusive
+    (default now). Without `start`: the latest `limit` (default 1000) candles
+    before `end`. `source` names where the rows came from; "simulated" marks
+    generated data. The answer is assembled from the series' monthly (1h) or
+    yearly (4h, 1d) pieces, each read from PostgreSQL once and cached until a
+    stored candle falls in it."""
+    if query.before is not None and query.end is not None:
+        raise InvalidQuery("give end or before, not both (before is end for paging)")
+    end = query.end if query.end is not None else query.before
     window = resolve_price_window(
         interval=query.interval,
         start=query.start,
-        end=query.end,
+        end=end,
         limit=query.limit,
         now=datetime.now(UTC),
         default_limit=settings.default_candles_per_request,
         max_candles=settings.max_candles_per_request,
     )
     crypto_id = await directory.crypto_id(query.symbol)
-    version = await cache.series_version(query.symbol, query.interval)
+    reader = PriceReader(pool, pieces, crypto_id, query.symbol, query.interval, query.format)
+    coding = choose_coding(request.headers.get("accept-encoding"))
+    lo = window.start if window.start is not None else window.end - window.limit * reader.step
+    series = [crypto_series(query.symbol, query.interval)]
+    starts = await reader.bounded_starts(window, lo)
+    versions = await reader.versions(starts)
     key = None
-    if version is not None:
-        key = prices_key(
-            cache.prefix,
-            query.symbol,
-            query.interval,
-            version,
-            window.start,
-            as_utc(query.end) if query.end else None,
-            query.limit,
-        )
-        cached = await cache.get_prices(key)
-        if cached is not None:
-            return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
-    if window.mode == "range":
-        assert window.start is not None and window.slots is not None
-        candles = await repository.candles_in_range(
-            pool, crypto_id, query.interval, window.start, window.end, window.limit, window.slots
-        )
-    else:
-        candles = await repository.latest_candles(
-            pool, crypto_id, query.interval, window.end, window.limit
-        )
-    body = prices_body(query.symbol, query.interval, candles.objects, candles.sources)
-    # Stored after the response is sent: the caller does not wait for Redis.
-    store = (
-        BackgroundTask(cache.put_prices, query.symbol, query.interval, key, body)
-        if key is not None
-        else None
+    if versions is not None:
+        key = body_key(cache.prefix, query, end, versions, starts)
+        hit = await cache.get_coded(key, coding)
+        if hit is not None:
+            body, stored = hit
+            compress = None
+            if stored != coding and len(body) >= MIN_CODED_BYTES:
+                # Only the identity form was there (a compression skipped while
+                # another ran): make the coded ones now, after this answer.
+                compress = BackgroundTask(cache.store_coded_forms, series, key, body)
+            return coded_response(body, stored, cache_state="hit", background=compress)
+    read = await reader.read(starts, versions)
+    if window.mode == "latest" and read.count < window.limit:
+        # Holes before `end`: the window reaches further back than limit x step.
+        # (Not stored whole: its key names only the pieces first looked at.)
+        oldest = await reader.oldest_of_latest(window)
+        if oldest is not None and oldest < lo:
+            starts = await reader.bounded_starts(window, oldest)
+            read = await reader.read(starts, await reader.versions(starts))
+            key = None
+    kept = cut_to_window(
+        read.pieces,
+        query.format,
+        window.start,
+        window.end,
+        window.limit,
+        newest=window.mode == "latest",
     )
-    return Response(body, media_type=JSON, headers={"X-Cache": "miss"}, background=store)
+    body = assemble_prices(query.symbol, query.interval, query.format, kept)
+
+    async def store() -> None:
+        await pieces.put(read.fresh)
+        if key is not None:
+            await cache.put_coded(series, key, body)
+
+    return coded_response(body, IDENTITY, cache_state="miss", background=BackgroundTask(store))
 
 
 @router.get(

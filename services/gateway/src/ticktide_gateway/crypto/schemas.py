@@ -39,6 +39,7 @@ __all__ = [
     "bucket_window",
     "CryptoCandle",
     "CryptoPrices",
+    "CryptoPriceColumns",
     "CryptoBucket",
     "CryptoAggregates",
     "StoredInterval",
@@ -67,10 +68,22 @@ class SeriesQuery(BaseModel):
 
 class PricesQuery(SeriesQuery):
     """`start` inclusive, `end` exclusive (default now). Without `start`, the latest
-    `limit` candles before `end`; with `start` and without `limit`, the whole range."""
+    `limit` candles before `end`; with `start` and without `limit`, the whole range.
+    `before` is `end` for paging backwards: the next page of a chart that scrolls
+    left is `before=<the oldest t it holds>&limit=N`."""
 
     start: Timestamp | None = None
     end: Timestamp | None = None
+    before: Timestamp | None = Field(
+        None, description="exclusive, as end (not both): page backwards with limit"
+    )
+    format: Literal["rows", "columns"] = Field(
+        "rows",
+        description=(
+            "rows: CONTRACT's candles objects; columns: one array per field "
+            '({"t":[epoch seconds],"o":[...],"h","l","c","v"}), for charts'
+        ),
+    )
     # Checked by `resolve_price_window` against the running setting, which the served
     # document states as `maximum` (openapi_doc.SETTING_MAXIMUM).
     limit: int | None = Field(
@@ -238,6 +251,21 @@ class CryptoPrices(ResponseModel):
     interval: CryptoInterval
     source: str | None = Field(description="'+'-joined sources of the candles; null: none")
     candles: list[CryptoCandle]
+
+
+class CryptoPriceColumns(ResponseModel):
+    """`format=columns`: the same candles as `CryptoPrices`, one array per field,
+    index i of every array being candle i; `t` in epoch seconds (UTC)."""
+
+    symbol: str
+    interval: CryptoInterval
+    source: str | None = Field(description="'+'-joined sources of the candles; null: none")
+    t: list[int] = Field(description="open times, epoch seconds")
+    o: list[float]
+    h: list[float]
+    l: list[float]  # noqa: E741 - the API's name
+    c: list[float]
+    v: list[float]
 
 
 class CryptoBucket(CryptoCandle):
