@@ -20,7 +20,10 @@ the KeepAliveClient) and through nginx as a browser meets it (tests/edge.py's
 nginx, the template `make up` renders: HTTP/2 over TLS, one connection, httpx
 reading the raw bytes without decoding them). Each row prints the bytes on the
 wire (the encoded body), p50/p99 from sending the request to the last byte, and
-the issue's target where it sets one. Then the throughput of cached one-year
+the issue's target where it sets one. Each cached case through nginx is also
+timed with curl (HTTP/2, TLS, one connection; `%{time_total}` per transfer): a
+client in C, as a browser's network stack is, since httpx's pure-Python HTTP/2
+spends more per frame than nginx does. Then the throughput of cached one-year
 requests through nginx, measured with `wrk` (Debian package, installed by
 `scripts/ensure-wrk.sh`; HTTP/1.1 over TLS, 2 threads, 16 connections, 10 s).
 
@@ -59,6 +62,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import ssl
 import subprocess
 import sys
@@ -434,10 +438,10 @@ def cases_per_state(requests: int) -> dict[tuple[str, str], int]:
     return {
         ("1y", "cached"): requests,
         ("5y", "cached"): requests,
-        ("1y", "cold"): max(10, requests // 4),
-        ("1y", "newest-stale"): max(10, requests // 4),
-        ("5y", "cold"): max(5, requests // 10),
-        ("5y", "newest-stale"): max(5, requests // 10),
+        ("1y", "cold"): max(10, requests // 10),
+        ("1y", "newest-stale"): max(10, requests // 10),
+        ("5y", "cold"): max(5, requests // 40),
+        ("5y", "newest-stale"): max(5, requests // 40),
     }
 
 
@@ -473,6 +477,7 @@ async def run_matrix(
             await wait_until_idle(pid)
 
     paths = ["gateway"] + (["nginx"] if edge is not None else [])
+    curl = shutil.which("curl")
     for path in paths:
         for encoding in ENCODINGS:
             headers = bearer(token)
@@ -517,7 +522,60 @@ async def run_matrix(
                             label = f"{path}|{span}|{state}|{shape}|{encoding}"
                             windows[label] = ("/api/crypto/prices", since, datetime.now(UTC))
                             rows.append(_matrix_row(leg, case, candles, timed, label))
+                            if path == "nginx" and state == "cached" and curl is not None:
+                                rows.append(
+                                    await _curl_row(curl, leg, case, candles, edge, token, counts)
+                                )
     return rows, windows
+
+
+async def _curl_row(
+    curl: str,
+    leg: str,
+    case: Case,
+    candles: int,
+    edge: NginxEdge | None,
+    token: str,
+    counts: dict[tuple[str, str], int],
+) -> dict[str, Any]:
+    """The same cached request through nginx by curl (HTTP/2, TLS, one connection
+    for every transfer): a client in C, as a browser's network stack is, beside
+    httpx's pure-Python HTTP/2 whose per-frame work dominates the httpx rows."""
+    assert edge is not None
+    warm = 5
+    timed = await curl_timings(curl, edge, token, case, counts[(case.span, case.state)] + warm)
+    row = _matrix_row(
+        leg, case, candles, Timed(timed.timings[warm:], timed.wire_bytes, timed.codings), ""
+    )
+    row["path"] = "nginx (curl)"
+    row["case"] = f"curl|{case.span}|{case.state}|{case.shape}|{case.encoding}"
+    return row
+
+
+async def curl_timings(curl: str, edge: NginxEdge, token: str, case: Case, requests: int) -> Timed:
+    """`requests` transfers of the case in one curl process over one HTTP/2
+    connection: each one's time_total (request to last byte) and size."""
+    command = [curl, "--silent", "--show-error", "--http2", "--cacert", str(edge.ca_bundle)]
+    command += ["-H", f"Authorization: Bearer {token}"]
+    if case.encoding != "identity":
+        command += ["-H", f"Accept-Encoding: {case.encoding}"]
+    command += [
+        "--write-out",
+        "%{http_code}|%{http_version}|%{time_total}|%{size_download}|%header{content-encoding}\\n",
+    ]
+    for _ in range(requests):
+        command += [f"{edge.url}{case.target()}", "--output", "/dev/null"]
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=300, check=False
+    )
+    answers = [line.split("|") for line in done.stdout.splitlines() if line]
+    if done.returncode != 0 or len(answers) != requests:
+        raise RuntimeError(f"curl failed ({done.returncode}): {done.stderr.strip()[:300]}")
+    if any(answer[:2] != ["200", "2"] for answer in answers):
+        raise RuntimeError(f"curl: unexpected answers {sorted({tuple(a[:2]) for a in answers})}")
+    timings = [float(answer[2]) * 1000 for answer in answers]
+    codings = "/".join(sorted({answer[4] or "identity" for answer in answers}))
+    return Timed(timings, int(answers[-1][3]), codings)
 
 
 async def _until_stored_coded(
@@ -954,7 +1012,7 @@ if __name__ == "__main__":
         "--requests",
         type=int,
         default=200,
-        help="timed requests per cached case (uncached ones: a quarter, five years a tenth)",
+        help="timed requests per cached case (uncached: a tenth, five years a fortieth)",
     )
     parser.add_argument(
         "--leg",
