@@ -34,6 +34,7 @@ __all__ = [
     "cut_to_window",
     "piece_label",
     "piece_of",
+    "piece_count",
     "pieces_covering",
     "sources_of_codes",
 ]
@@ -62,6 +63,16 @@ def next_piece(interval: str, start: datetime) -> datetime:
         year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
         return datetime(year, month, 1, tzinfo=UTC)
     return datetime(start.year + 1, 1, 1, tzinfo=UTC)
+
+
+def piece_count(interval: str, start: datetime, end: datetime) -> int:
+    """How many pieces meet [start, end), without listing them."""
+    if start >= end:
+        return 0
+    first, last = piece_of(interval, start), piece_of(interval, end - timedelta(microseconds=1))
+    if _by_month(interval):
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return last.year - first.year + 1
 
 
 def pieces_covering(interval: str, start: datetime, end: datetime) -> list[datetime]:

@@ -21,7 +21,9 @@ from ticktide_gateway.crypto.price_pieces import (
     Piece,
     PriceShape,
     next_piece,
+    piece_count,
     piece_label,
+    piece_of,
     pieces_covering,
 )
 from ticktide_gateway.crypto.schemas import INTERVAL_STEPS, PricesQuery, PriceWindow
@@ -62,9 +64,8 @@ class PriceReader:
     async def bounded_starts(self, window: PriceWindow, lo: datetime) -> list[datetime]:
         """The piece starts of [lo, window.end), narrowed to the candles that exist
         when that is more than MAX_PIECES."""
-        starts = pieces_covering(self.interval, lo, window.end)
-        if len(starts) <= MAX_PIECES:
-            return starts
+        if piece_count(self.interval, lo, window.end) <= MAX_PIECES:
+            return pieces_covering(self.interval, lo, window.end)
         newest = window.mode == "latest"
         edge = await repository.window_edge(
             self.pool,
@@ -77,12 +78,20 @@ class PriceReader:
         )
         if edge is None:
             return []
-        if newest:
-            return pieces_covering(self.interval, edge, window.end)
-        return pieces_covering(self.interval, lo, edge + _SECOND)
+        first, end = (edge, window.end) if newest else (lo, edge + _SECOND)
+        if piece_count(self.interval, first, end) > MAX_PIECES:
+            # Still that wide (a sparse series): its first and last pieces stand
+            # for the span, read whole from PostgreSQL without the cache.
+            return [piece_of(self.interval, first), piece_of(self.interval, end - _SECOND)]
+        return pieces_covering(self.interval, first, end)
 
     def cacheable(self, starts: Sequence[datetime]) -> bool:
-        return 0 < len(starts) <= MAX_PIECES
+        """Whether `starts` lists every piece (a span, see bounded_starts, does not)."""
+        return (
+            0
+            < len(starts)
+            == piece_count(self.interval, starts[0], next_piece(self.interval, starts[-1]))
+        )
 
     async def versions(self, starts: Sequence[datetime]) -> list[int] | None:
         """The pieces' versions, or None: read them without the cache (too many,
@@ -111,7 +120,7 @@ class PriceReader:
             return PiecesRead([])
         if versions is None:
             read = await self._from_database(starts[0], next_piece(self.interval, starts[-1]))
-            return PiecesRead([read.get(s) or Piece.empty(self.shape) for s in starts])
+            return PiecesRead(list(read.values()))  # the pieces that hold candles, in order
         keys = self.cache.keys(self.symbol, self.interval, self.shape, starts, versions)
         found = await self.cache.get(keys)
         missing = [index for index, piece in enumerate(found) if piece is None]

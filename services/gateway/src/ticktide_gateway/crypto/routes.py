@@ -35,7 +35,7 @@ from ticktide_gateway.deps import (
     SettingsDep,
     SymbolsDep,
 )
-from ticktide_gateway.validation import InvalidQuery
+from ticktide_gateway.validation import as_utc
 
 router = APIRouter(
     prefix="/api/crypto",
@@ -123,15 +123,15 @@ async def prices(
     directory: SymbolsDep,
 ) -> Response:
     """`t` is the bar's open time (UTC); `o h l c v` are JSON numbers equal to the
-    provider's decimal strings. `start` inclusive, `end` (or `before`) exclusive
-    (default now). Without `start`: the latest `limit` (default 1000) candles
-    before `end`. `source` names where the rows came from; "simulated" marks
+    provider's decimal strings. `start` inclusive, `end` and `before` exclusive
+    (default now; with both, the earlier). Without `start`: the latest `limit`
+    (default 1000) candles before `end`. `source` names where the rows came from; "simulated" marks
     generated data. The answer is assembled from the series' monthly (1h) or
     yearly (4h, 1d) pieces, each read from PostgreSQL once and cached until a
     stored candle falls in it."""
-    if query.before is not None and query.end is not None:
-        raise InvalidQuery("give end or before, not both (before is end for paging)")
-    end = query.end if query.end is not None else query.before
+    # Both are exclusive bounds: with both, the earlier one.
+    bounds = [as_utc(b) for b in (query.end, query.before) if b is not None]
+    end = min(bounds) if bounds else None
     window = resolve_price_window(
         interval=query.interval,
         start=query.start,

@@ -75,7 +75,7 @@ class PricesQuery(SeriesQuery):
     start: Timestamp | None = None
     end: Timestamp | None = None
     before: Timestamp | None = Field(
-        None, description="exclusive, as end (not both): page backwards with limit"
+        None, description="exclusive, as end (with both, the earlier): page backwards with limit"
     )
     format: Literal["rows", "columns"] = Field(
         "rows",

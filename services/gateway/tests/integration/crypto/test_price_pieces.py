@@ -185,10 +185,26 @@ async def test_latest_windows_with_holes_and_paging(
 
 
 async def test_bad_prices_parameters_are_refused(api: httpx.AsyncClient) -> None:
-    for params, needle in (
-        ({"format": "csv"}, "format"),
-        ({"end": "2024-01-01", "before": "2024-01-01"}, "not both"),
+    answer = await api.get("/api/crypto/prices", params={"symbol": "BTCUSDT", "format": "csv"})
+    assert answer.status_code == 422, answer.text
+    assert "format" in answer.text
+
+
+async def test_a_limit_over_millennia_answers_at_once(
+    api: httpx.AsyncClient,
+    db_pool,  # type: ignore[no-untyped-def]
+    candle_store,
+) -> None:
+    # Two candles 8,000 years apart: the span is read without listing its pieces.
+    far = [(datetime(1000, 1, 1, tzinfo=UTC), *("1.00000000",) * 5)]
+    near = [(datetime(9000, 6, 1, tzinfo=UTC), *("2.00000000",) * 5)]
+    await candle_store(db_pool, "FARUSDT", "1h", far + near)
+    for params in (
+        {"start": "0001-01-01T00:00:00Z", "end": "9999-01-01T00:00:00Z", "limit": "5"},
+        {"end": "9999-01-01T00:00:00Z", "before": "9500-01-01T00:00:00Z", "limit": "5"},
     ):
-        answer = await api.get("/api/crypto/prices", params={"symbol": "BTCUSDT", **params})
-        assert answer.status_code == 422, answer.text
-        assert needle in answer.text
+        answer = await api.get(
+            "/api/crypto/prices", params={"symbol": "FARUSDT", "interval": "1h", **params}
+        )
+        assert answer.status_code == 200, answer.text
+        assert [c["o"] for c in answer.json()["candles"]] == [1.0, 2.0]

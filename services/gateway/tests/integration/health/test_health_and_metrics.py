@@ -137,6 +137,6 @@ async def test_openapi_lists_the_routes(api: httpx.AsyncClient) -> None:
     ):
         assert path in paths, path
     prices_params = {p["name"] for p in paths["/api/crypto/prices"]["get"]["parameters"]}
-    assert prices_params == {"symbol", "interval", "start", "end", "limit"}
+    assert prices_params == {"symbol", "interval", "start", "end", "before", "limit", "format"}
     assert "post" in paths["/api/admin/ingest/crypto/backfill"]
     assert (await api.get("/api/docs")).status_code == 200

@@ -56,8 +56,8 @@ def as_pieces(interval: str, rows: list[dict], shape: str) -> list[Piece]:
         codes = b"".join(CODES[r["source"]] for r in members)
         if shape == "rows":
             objects = ",".join(
-                '{"t":"%s","o":%s,"h":%s,"l":%s,"c":%s,"v":%s}'
-                % (r["t"].strftime("%Y-%m-%dT%H:%M:%SZ"), r["o"], r["h"], r["l"], r["c"], r["v"])
+                f'{{"t":"{r["t"]:%Y-%m-%dT%H:%M:%SZ}","o":{r["o"]},"h":{r["h"]},'
+                f'"l":{r["l"]},"c":{r["c"]},"v":{r["v"]}}}'
                 for r in members
             )
             pieces.append(Piece(codes, (objects.encode(),)))
@@ -96,7 +96,9 @@ def test_any_window_of_the_pieces_is_the_direct_read(interval: str, shape: str) 
         end = rows[b]["t"] + rng.choice([timedelta(0), timedelta(seconds=1), timedelta(1e-3)])
         newest = rng.random() < 0.5
         limit = rng.choice([1, 7, 500, 10**6])
-        first = starts.index(piece_of(interval, start if not newest or rng.random() < 0.5 else rows[0]["t"]))
+        first = starts.index(
+            piece_of(interval, start if not newest or rng.random() < 0.5 else rows[0]["t"])
+        )
         window_start = None if newest and first == 0 else start
         last = starts.index(piece_of(interval, end - timedelta(microseconds=1)))
         kept = cut_to_window(pieces[first : last + 1], shape, window_start, end, limit, newest)
