@@ -37,6 +37,7 @@ __all__ = [
     "piece_count",
     "pieces_covering",
     "sources_of_codes",
+    "split_into_pieces",
 ]
 
 PriceShape = Literal["rows", "columns"]
@@ -140,6 +141,65 @@ class Piece:
     @classmethod
     def empty(cls, shape: PriceShape) -> Piece:
         return cls(b"", (b"",) * (len(COLUMNS) if shape == "columns" else 1))
+
+
+_OBJECT_START = b'{"t":"'
+
+
+def _label_prefix(interval: str, start: datetime) -> bytes:
+    """How the open time of every candle of the piece at `start` begins."""
+    return (piece_label(interval, start) + ("-" if not _by_month(interval) else "")).encode()
+
+
+def _iso_time(text: bytes) -> datetime:
+    return datetime.strptime(text.decode(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def split_into_pieces(
+    interval: str, shape: PriceShape, codes: bytes, segments: Sequence[bytes]
+) -> dict[datetime, Piece]:
+    """Consecutive candles, oldest first (one source code each, and their JSON
+    text comma-joined: one segment for "rows", one per column for "columns"),
+    split into the pieces they fall in, by piece start."""
+    if not codes:
+        return {}
+    if shape == "rows":
+        return _split_rows_into_pieces(interval, codes, segments[0])
+    columns = [segment.split(b",") for segment in segments]
+    times = [int(value) for value in columns[0]]
+    pieces: dict[datetime, Piece] = {}
+    lo = 0
+    while lo < len(times):
+        start = piece_of(interval, datetime.fromtimestamp(times[lo], UTC))
+        hi = bisect_left(times, int(next_piece(interval, start).timestamp()), lo)
+        pieces[start] = Piece(codes[lo:hi], tuple(b",".join(c[lo:hi]) for c in columns))
+        lo = hi
+    return pieces
+
+
+def _split_rows_into_pieces(interval: str, codes: bytes, objects: bytes) -> dict[datetime, Piece]:
+    # Each piece's first candle is found by the text its open time starts with
+    # (`{"t":"` begins every candle object and nothing else); pieces are taken
+    # in order, so each search starts where the previous piece began.
+    pieces: dict[datetime, Piece] = {}
+    last = objects.rfind(_OBJECT_START)
+    last_start = piece_of(interval, _iso_time(objects[last + 6 : last + 26]))
+    position, taken = 0, 0
+    while position < len(objects):
+        start = piece_of(interval, _iso_time(objects[position + 6 : position + 26]))
+        following = next_piece(interval, start)
+        end = len(objects) + 1
+        while following <= last_start:
+            found = objects.find(_OBJECT_START + _label_prefix(interval, following), position)
+            if found != -1:
+                end = found
+                break
+            following = next_piece(interval, following)
+        segment = objects[position : end - 1]
+        count = segment.count(_OBJECT_START)
+        pieces[start] = Piece(codes[taken : taken + count], (segment,))
+        position, taken = end, taken + count
+    return pieces
 
 
 def _split_rows(objects: bytes) -> list[bytes]:

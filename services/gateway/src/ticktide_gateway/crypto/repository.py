@@ -19,7 +19,7 @@ from ticktide_gateway.aggregate_paths import (
     fetchrow_without_jit,
     fresh_aggregate_days_sql,
 )
-from ticktide_gateway.crypto.price_pieces import Piece, PriceShape
+from ticktide_gateway.crypto.price_pieces import Piece, PriceShape, split_into_pieces
 from ticktide_gateway.crypto.quality import SeriesFacts
 
 __all__ = [
@@ -46,35 +46,41 @@ _CANDLE_SOURCES = ("binance", "binance-archive", "simulated")
 
 _CRYPTO_ID = "SELECT id FROM cryptocurrencies WHERE binance_symbol = $1"
 
-# Pieces (see price_pieces): one row per calendar month (1h) or year (4h, 1d)
-# that holds candles in [$3, $4), each rendered by PostgreSQL as the answer's
-# JSON text, with one source code per candle.
-_PIECE_CODES = """string_agg(CASE source WHEN 'binance' THEN 'b' WHEN 'binance-archive' THEN 'a'
-                                ELSE 's' END, '' ORDER BY datetime)"""
+# Pieces (see price_pieces): the candles of [$3, $4) as the answer's JSON text,
+# one source code per candle, in one aggregate each over one indexed range scan;
+# price_pieces splits them into pieces. The rows come from a subquery ordered
+# by open time, which the index scan yields without a sort, and the aggregates
+# take them in that order (PostgreSQL's documented way of ordering aggregate
+# input; 3-5x cheaper here than `ORDER BY` inside each aggregate, which sorts
+# the rows again per aggregate). The tests check the order on both legs.
 _PIECES_OF = """
-SELECT date_trunc($5, datetime, 'UTC') AS piece, {codes} AS codes, {segments}
-FROM crypto_prices
-WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
-GROUP BY 1
-ORDER BY 1
+SELECT string_agg(code, ''), {segments}
+FROM (
+    SELECT CASE source WHEN 'binance' THEN 'b' WHEN 'binance-archive' THEN 'a' ELSE 's' END
+               AS code,
+           {columns}
+    FROM crypto_prices
+    WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
+    ORDER BY datetime
+) ordered
 """
-_PIECE_SEGMENTS = {
-    "rows": f"string_agg(coalesce(candle_json, {candle_json_sql()}), ',' ORDER BY datetime)",
-    "columns": ",\n       ".join(
-        f"string_agg({column}, ',' ORDER BY datetime)"
-        for column in (
-            "extract(epoch FROM datetime)::bigint::text",
-            "open_price::text",
-            "high_price::text",
-            "low_price::text",
-            "close_price::text",
-            "volume::text",
-        )
+_PIECE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "rows": (f"coalesce(candle_json, {candle_json_sql()})",),
+    "columns": (
+        "extract(epoch FROM datetime)::bigint::text",
+        "open_price::text",
+        "high_price::text",
+        "low_price::text",
+        "close_price::text",
+        "volume::text",
     ),
 }
 _PIECES = {
-    shape: _PIECES_OF.format(codes=_PIECE_CODES, segments=segments)
-    for shape, segments in _PIECE_SEGMENTS.items()
+    shape: _PIECES_OF.format(  # noqa: S608 - constants only
+        segments=", ".join(f"string_agg(c{i}, ',')" for i in range(len(columns))),
+        columns=", ".join(f"{column} AS c{i}" for i, column in enumerate(columns)),
+    )
+    for shape, columns in _PIECE_COLUMNS.items()
 }
 
 # The open time of the `limit`-th newest (or oldest) candle of [$3, $4), or of
@@ -246,11 +252,13 @@ async def price_pieces(
 ) -> dict[datetime, Piece]:
     """The pieces of [start, end) (piece starts) that hold candles, by piece start:
     one indexed range scan."""
-    unit = "month" if interval == "1h" else "year"
-    rows = await pool.fetch(_PIECES[shape], crypto_id, interval, start, end, unit)
-    return {
-        row[0]: Piece(row[1].encode(), tuple(value.encode() for value in row[2:])) for row in rows
-    }
+    row = await pool.fetchrow(_PIECES[shape], crypto_id, interval, start, end)
+    assert row is not None
+    if row[0] is None:
+        return {}
+    codes = row[0].encode()
+    segments = tuple(value.encode() for value in row[1:])
+    return split_into_pieces(interval, shape, codes, segments)
 
 
 async def window_edge(

@@ -19,6 +19,7 @@ from ticktide_gateway.crypto.price_pieces import (
     piece_label,
     piece_of,
     pieces_covering,
+    split_into_pieces,
 )
 
 STEP = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "1d": timedelta(days=1)}
@@ -111,6 +112,23 @@ def test_any_window_of_the_pieces_is_the_direct_read(interval: str, shape: str) 
         ]
         names = sorted({r["source"] for r in want})
         assert source == ("+".join(names) if names else None)
+
+
+@pytest.mark.parametrize("interval", ["1h", "1d"])
+@pytest.mark.parametrize("shape", ["rows", "columns"])
+def test_a_read_of_consecutive_candles_splits_into_their_pieces(interval: str, shape: str) -> None:
+    rows = candles(interval, 2500, seed=4)
+    pieces = as_pieces(interval, rows, shape)
+    starts = pieces_covering(interval, rows[0]["t"], rows[-1]["t"] + timedelta(seconds=1))
+    held = {start: piece for start, piece in zip(starts, pieces, strict=True) if piece.count}
+    codes = b"".join(p.codes for p in held.values())
+    segments = tuple(
+        b",".join(p.segments[i] for p in held.values()) for i in range(len(pieces[0].segments))
+    )
+    assert split_into_pieces(interval, shape, codes, segments) == held
+    assert split_into_pieces(interval, shape, b"", segments) == {}
+    (alone,) = as_pieces(interval, rows[:1], shape)
+    assert split_into_pieces(interval, shape, alone.codes, alone.segments) == {starts[0]: alone}
 
 
 def test_the_two_shapes_hold_the_same_values() -> None:
