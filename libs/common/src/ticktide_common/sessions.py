@@ -20,7 +20,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from redis.asyncio import Redis
 
@@ -101,23 +101,21 @@ class NewSession:
     principal: Principal
 
 
+@dataclass(eq=False)
 class SessionStore:
-    def __init__(
-        self,
-        redis: Redis,
-        prefix: str,
-        *,
-        idle_seconds: float,
-        absolute_seconds: float,
-        clock: Clock = time.time,
-    ) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.idle_seconds = idle_seconds
-        self.absolute_seconds = absolute_seconds
-        self.clock = clock
-        self._resolve = redis.register_script(_RESOLVE)
-        self._is_live = redis.register_script(_IS_LIVE)
+    """Sessions in Redis under `prefix`, ending after `idle_seconds` without use
+    or `absolute_seconds` after sign-in."""
+
+    redis: Redis
+    prefix: str
+    _: KW_ONLY
+    idle_seconds: float
+    absolute_seconds: float
+    clock: Clock = time.time
+
+    def __post_init__(self) -> None:
+        self._resolve = self.redis.register_script(_RESOLVE)
+        self._is_live = self.redis.register_script(_IS_LIVE)
 
     @classmethod
     def from_settings(
