@@ -12,7 +12,7 @@ degrades to reading PostgreSQL; it never fails a request.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,6 +29,7 @@ from ticktide_gateway.crypto.price_pieces import (
 __all__ = ["PieceCache", "invalidate_stored", "piece_key", "piece_version_key"]
 
 log = get_logger(__name__)
+_BEFORE_LAST = datetime.max.replace(tzinfo=UTC) - timedelta(seconds=1)
 SHAPES: tuple[PriceShape, ...] = ("rows", "columns")
 
 
@@ -57,7 +58,7 @@ async def invalidate_stored(
     if first_t is None or last_t is None:
         return 0
     # last_t is inclusive: a candle at a piece's first hour is in that piece.
-    starts = pieces_covering(interval, first_t, last_t + timedelta(seconds=1))
+    starts = pieces_covering(interval, first_t, min(last_t, _BEFORE_LAST) + timedelta(seconds=1))
     version_keys = [piece_version_key(prefix, symbol, interval, s) for s in starts]
     async with redis.pipeline(transaction=True) as pipe:
         for key in version_keys:

@@ -18,7 +18,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import struct
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,7 +59,14 @@ def piece_of(interval: str, moment: datetime) -> datetime:
     return datetime(moment.year, 1, 1, tzinfo=UTC)
 
 
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+
+
 def next_piece(interval: str, start: datetime) -> datetime:
+    """The start of the piece after the one at `start` (the last representable
+    moment after the last piece of year 9999)."""
+    if start.year == 9999 and (start.month == 12 or not _by_month(interval)):
+        return _LAST_MOMENT
     if _by_month(interval):
         year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
         return datetime(year, month, 1, tzinfo=UTC)
@@ -240,16 +247,16 @@ def _cut_by_time(
     times = _times(piece, shape)
 
     def position(moment: datetime) -> int:
-        # Open times are whole seconds: a bound inside a second is the next one.
+        # Open times are whole seconds: a bound inside a second falls after it.
         moment = moment.astimezone(UTC)
-        if moment.microsecond:
-            moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+        whole = moment.replace(microsecond=0)
         key: bytes | int = (
-            moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+            whole.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
             if shape == "rows"
-            else int(moment.timestamp())
+            else int(whole.timestamp())
         )
-        return bisect_left(times, key)  # type: ignore[arg-type]
+        find = bisect_right if moment.microsecond else bisect_left
+        return find(times, key)  # type: ignore[arg-type]
 
     lo = position(start) if start is not None else 0
     hi = position(end) if end is not None else piece.count

@@ -78,7 +78,9 @@ class PriceReader:
         )
         if edge is None:
             return []
-        first, end = (edge, window.end) if newest else (lo, edge + _SECOND)
+        first, end = (
+            (edge, window.end) if newest else (lo, min(edge, window.end - _SECOND) + _SECOND)
+        )
         if piece_count(self.interval, first, end) > MAX_PIECES:
             # Still that wide (a sparse series): its first and last pieces stand
             # for the span, read whole from PostgreSQL without the cache.

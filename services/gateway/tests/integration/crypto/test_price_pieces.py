@@ -195,13 +195,15 @@ async def test_a_limit_over_millennia_answers_at_once(
     db_pool,  # type: ignore[no-untyped-def]
     candle_store,
 ) -> None:
-    # Two candles 8,000 years apart: the span is read without listing its pieces.
-    far = [(datetime(1000, 1, 1, tzinfo=UTC), *("1.00000000",) * 5)]
-    near = [(datetime(9000, 6, 1, tzinfo=UTC), *("2.00000000",) * 5)]
+    # Two candles 20 years apart (240 months, more than a cached window holds),
+    # asked for over millennia: the span is read without listing its pieces.
+    far = [(datetime(2000, 1, 1, tzinfo=UTC), *("1.00000000",) * 5)]
+    near = [(datetime(2020, 6, 1, tzinfo=UTC), *("2.00000000",) * 5)]
     await candle_store(db_pool, "FARUSDT", "1h", far + near)
     for params in (
         {"start": "0001-01-01T00:00:00Z", "end": "9999-01-01T00:00:00Z", "limit": "5"},
-        {"end": "9999-01-01T00:00:00Z", "before": "9500-01-01T00:00:00Z", "limit": "5"},
+        {"end": "9999-12-31T23:59:59Z", "before": "9500-01-01T00:00:00Z", "limit": "5"},
+        {"start": "2000-01-01T00:00:00Z", "end": "9999-12-31T23:59:59.999Z", "limit": "5"},
     ):
         answer = await api.get(
             "/api/crypto/prices", params={"symbol": "FARUSDT", "interval": "1h", **params}

@@ -20,6 +20,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from ticktide_gateway.cache import crypto_series, location_series, stock_series
+from ticktide_gateway.crypto.price_cache import invalidate_stored
 from ticktide_gateway.database import repository as database_repository
 
 pytestmark = pytest.mark.integration
@@ -263,6 +264,15 @@ async def test_compression_policies_succeed_and_answers_stay_byte_identical(
             stock_series(names["stock"]),
             location_series(names["location"]),
         ]
+    )
+    # Price answers are cached by the versions of their pieces: drop those too.
+    await invalidate_stored(
+        market.cache.redis,
+        market.cache.prefix,
+        names["crypto"],
+        "1h",
+        OLD - timedelta(days=1),
+        OLD + timedelta(days=41),
     )
     after = await _answers(api, queries)
     assert after == before
