@@ -507,7 +507,11 @@ async def run_matrix(
                                 await idle()
                                 await invalidate_range(redis, redis_prefix, last, last)
 
-                            before = {"cold": cold, "newest-stale": stale}.get(state)
+                            before: Callable[[], Awaitable[None]] | None = None
+                            if state == "cold":
+                                before = cold
+                            elif state == "newest-stale":
+                                before = stale
                             expect = "hit" if state == "cached" else "miss"
                             if state == "cached":
                                 await _until_stored_coded(client, target, encoding, idle, stale)
@@ -801,9 +805,13 @@ async def run_leg(
             windows["daily-5y"] = [datetime.now(UTC)]
             daily = await _measure(client, daily_target, requests, None)
             windows["daily-5y"].append(datetime.now(UTC))
-        labelled = {
-            case: ("/api/crypto/aggregates" if case == "daily-5y" else "/api/crypto/prices", *w)
-            for case, w in windows.items()
+        labelled: dict[str, tuple[str, datetime, datetime]] = {
+            case: (
+                "/api/crypto/aggregates" if case == "daily-5y" else "/api/crypto/prices",
+                since,
+                until,
+            )
+            for case, (since, until) in windows.items()
         }
         if matrix:
             if find_nginx() is None:
@@ -959,9 +967,9 @@ def print_matrix(rows: list[dict[str, Any]]) -> None:
     )
     for row in rows:
         if "requests_per_s" in row:
-            cells = (row["leg"], row["path"], row["range"], row["state"], row["shape"])
+            head = (row["leg"], row["path"], row["range"], row["state"], row["shape"])
             print(
-                "  ".join(f"{c!s:<{w}}" for c, w in zip(cells, widths, strict=False))
+                "  ".join(f"{c!s:<{w}}" for c, w in zip(head, widths, strict=False))
                 + f"  {row['requests_per_s']:,.0f} req/s ({row['requests']:,} in 10 s, "
                 f"{row['non_2xx']} non-2xx), p50 {row['p50_ms']:.2f}, p99 {row['p99_ms']:.2f}"
                 f"  target >= {row['target_requests_per_s']:,.0f} req/s"
