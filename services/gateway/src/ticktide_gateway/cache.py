@@ -308,6 +308,21 @@ class ResponseCache:
             local.put(key, found, found_coding)
         return found, found_coding
 
+    async def coded_hit(
+        self, series: Sequence[SeriesKey], key: str, coding: str
+    ) -> Response | None:
+        """The answer of the body stored at `key`, in `coding` if that form is
+        stored (`X-Cache: hit`), or None. When only the identity form was there (a
+        compression skipped while another ran) the coded ones are made after it."""
+        found = await self.get_coded(key, coding)
+        if found is None:
+            return None
+        body, stored = found
+        compress = None
+        if stored != coding and len(body) >= MIN_CODED_BYTES:
+            compress = BackgroundTask(self.store_coded_forms, series, key, body)
+        return coded_response(body, stored, cache_state="hit", background=compress)
+
     async def put_coded(self, series: Sequence[SeriesKey], key: str, body: bytes) -> None:
         """Store the identity `body` now (see `put_versioned`), then its compressed
         forms (see `store_coded_forms`). Never raises on Redis trouble."""
@@ -403,15 +418,9 @@ async def cached_json(
     key = None
     if versions is not None:
         key = versioned_key(cache.prefix, endpoint, series, versions, *parts)
-        found = await cache.get_coded(key, coding)
-        if found is not None:
-            body, stored = found
-            compress = None
-            if stored != coding and len(body) >= MIN_CODED_BYTES:
-                # Only the identity form was there (a compression skipped while
-                # another ran): make the coded ones now, after this answer.
-                compress = BackgroundTask(cache.store_coded_forms, series, key, body)
-            return coded_response(body, stored, cache_state="hit", background=compress)
+        hit = await cache.coded_hit(series, key, coding)
+        if hit is not None:
+            return hit
     body = await build()
     store = BackgroundTask(cache.put_coded, series, key, body) if key is not None else None
     return coded_response(body, IDENTITY, cache_state="miss", background=store)

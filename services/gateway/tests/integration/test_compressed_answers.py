@@ -7,7 +7,6 @@ and the series' stored event deletes the compressed forms with the body."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,10 +14,11 @@ import httpx
 from redis.asyncio import Redis
 
 from ticktide_common.bus import Bus
-from ticktide_common.messages import StockPricesStoredV1, WeatherStoredV1
 from ticktide_common.settings import RedisSettings
 from ticktide_common.testing.processes import wait_until
 from ticktide_gateway.content_coding import decode
+
+from .test_stocks_weather_cache import stock_stored, weather_stored
 
 
 async def _fetch(
@@ -119,7 +119,7 @@ async def test_stock_prices_in_every_coding_until_the_stored_event(
     assert len(stored) == 6  # two bodies, each as identity, gzip and brotli
     assert {k.rsplit(b"|", 1)[-1] for k in stored if b"|" in k} == {b"gzip", b"br"}
 
-    await _dropped_by(bus, _stock_stored(symbol), redis_client, pattern)
+    await _dropped_by(bus, stock_stored(symbol), redis_client, pattern)
     again, raw = await _fetch(api, "/api/stocks/prices", params, "gzip, br")
     assert (again.headers["x-cache"], raw) == ("miss", rows_body)
 
@@ -136,7 +136,7 @@ async def test_weather_history_in_every_coding_until_the_stored_event(
 
     pattern = f"{settings.ticktide_redis_prefix}gateway:weather-historic:{location}@v*"
     assert len(await _keys(redis_client, pattern)) == 3
-    await _dropped_by(bus, _weather_stored(location), redis_client, pattern)
+    await _dropped_by(bus, weather_stored(location), redis_client, pattern)
 
 
 async def test_a_small_answer_is_never_compressed(api: httpx.AsyncClient, market) -> None:  # type: ignore[no-untyped-def]
@@ -154,29 +154,3 @@ async def test_a_small_answer_is_never_compressed(api: httpx.AsyncClient, market
     await wait_until(hit, timeout=5, interval=0.05, what="the small body cached")
     response, raw = await _fetch(api, "/api/stocks/prices", params, "gzip, br")
     assert "content-encoding" not in response.headers and raw == identity
-
-
-def _stock_stored(symbol: str) -> StockPricesStoredV1:
-    return StockPricesStoredV1(
-        batch_id=uuid.uuid4(),
-        symbol=symbol,
-        exchange="NASDAQ",
-        source="nasdaq",
-        first_date=None,
-        last_date=None,
-        bars=1,
-        rows_changed=1,
-    )
-
-
-def _weather_stored(location: str) -> WeatherStoredV1:
-    return WeatherStoredV1(
-        batch_id=uuid.uuid4(),
-        location=location,
-        kind="historic",
-        source="open-meteo",
-        first_t=None,
-        last_t=None,
-        observations=1,
-        rows_changed=1,
-    )

@@ -85,20 +85,15 @@ _PIECES = {
 
 # The open time of the `limit`-th newest (or oldest) candle of [$3, $4), or of
 # the last one there when fewer: where a window of `limit` candles ends.
-_NEWEST_EDGE = """
-SELECT min(datetime) FROM (
+_EDGE = """
+SELECT {edge}(datetime) FROM (
     SELECT datetime FROM crypto_prices
     WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
-    ORDER BY datetime DESC LIMIT $5
-) newest
+    ORDER BY datetime {direction} LIMIT $5
+) window_rows
 """
-_OLDEST_EDGE = """
-SELECT max(datetime) FROM (
-    SELECT datetime FROM crypto_prices
-    WHERE crypto_id = $1 AND interval_type = $2 AND datetime >= $3 AND datetime < $4
-    ORDER BY datetime ASC LIMIT $5
-) oldest
-"""
+_NEWEST_EDGE = _EDGE.format(edge="min", direction="DESC")
+_OLDEST_EDGE = _EDGE.format(edge="max", direction="ASC")
 
 _ACTIVE_SYMBOLS = """
 SELECT c.binance_symbol, c.symbol AS base, c.name, s.interval_type, s.candles, s.first, s.last,

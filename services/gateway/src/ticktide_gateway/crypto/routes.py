@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from ticktide_gateway.auth import GuardedRoute, current_principal
-from ticktide_gateway.cache import MIN_CODED_BYTES, coded_response, crypto_series
+from ticktide_gateway.cache import coded_response, crypto_series
 from ticktide_gateway.content_coding import IDENTITY, choose_coding
 from ticktide_gateway.crypto import repository
 from ticktide_gateway.crypto.bodies import buckets_body, symbols_body
@@ -151,15 +151,9 @@ async def prices(
     key = None
     if versions is not None:
         key = body_key(cache.prefix, query, end, versions, starts)
-        hit = await cache.get_coded(key, coding)
+        hit = await cache.coded_hit(series, key, coding)
         if hit is not None:
-            body, stored = hit
-            compress = None
-            if stored != coding and len(body) >= MIN_CODED_BYTES:
-                # Only the identity form was there (a compression skipped while
-                # another ran): make the coded ones now, after this answer.
-                compress = BackgroundTask(cache.store_coded_forms, series, key, body)
-            return coded_response(body, stored, cache_state="hit", background=compress)
+            return hit
     read = await reader.read(starts, versions)
     if window.mode == "latest" and read.count < window.limit:
         # Holes before `end`: the window reaches further back than limit x step.
