@@ -10,6 +10,13 @@ both paths, so PostgreSQL parses the provider's decimal strings itself and
 keeps every digit. Each row's `candle_json` (what the gateway serves) is
 written in the same statement as the row: rendered with the COPY text, or by
 PostgreSQL in the upsert.
+
+Just before the commit, one statement marks every price piece (a calendar
+month of 1h candles, a year of 4h/1d; `crypto_price_pieces`) that the stored
+batches touch as unrendered: its version goes up and its rendered bodies are
+cleared, so the gateway renders it again instead of serving what it wrote back
+before. Taken last and in key order, those row locks are held only for the
+commit and never cross another writer's or a gateway write-back's.
 """
 
 from __future__ import annotations
@@ -70,6 +77,21 @@ WHERE EXISTS (
     WHERE p.crypto_id = span.crypto_id AND p.interval_type = span.interval_type
       AND p.datetime BETWEEN span.first_t AND span.last_t
 )
+"""
+
+# Every piece a stored batch touches, each once, in key order (concurrent
+# writers lock them in the same order); crypto_pieces_between (migration 0016)
+# is the piece boundary the gateway shares.
+_MARK_PIECES_UNRENDERED = """
+INSERT INTO crypto_price_pieces AS p (crypto_id, interval_type, piece_start)
+SELECT DISTINCT span.crypto_id, span.interval_type, piece_start
+FROM unnest($1::integer[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+     AS span(crypto_id, interval_type, first_t, last_t)
+CROSS JOIN LATERAL crypto_pieces_between(span.interval_type, span.first_t, span.last_t)
+     AS piece_start
+ORDER BY 1, 2, 3
+ON CONFLICT (crypto_id, interval_type, piece_start) DO UPDATE
+SET version = p.version + 1, rows_piece = NULL, columns_piece = NULL
 """
 
 _CREATE_STAGING = f"""
@@ -157,10 +179,15 @@ async def claim_batch(
 
 
 class WriteTransaction:
-    """The statements of one open write transaction on one connection."""
+    """The statements of one open write transaction on one connection.
+
+    The spans asked about in `overlapping_stored` are those of the batches this
+    transaction stores (the claimed ones); a merged batch that changes no row
+    drops out, and `mark_pieces_unrendered` marks the pieces of the rest."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._stored_spans: dict[int, BatchSpan] = {}
 
     async def claim_batches(
         self,
@@ -178,6 +205,7 @@ class WriteTransaction:
         """Numbers of the batches whose span already holds a stored row."""
         if not spans:
             return set()
+        self._stored_spans.update((s.batch_no, s) for s in spans)
         rows = await self._connection.fetch(
             _OVERLAPPING_BATCHES,
             [s.batch_no for s in spans],
@@ -211,7 +239,25 @@ class WriteTransaction:
         status = await self._connection.execute(
             _UPSERT_BATCH, batch_no, crypto_id, interval, source
         )
-        return rows_changed_from_status(status)
+        changed = rows_changed_from_status(status)
+        if not changed:
+            self._stored_spans.pop(batch_no, None)
+        return changed
+
+    async def mark_pieces_unrendered(self) -> None:
+        """Bump and clear the price pieces the stored batches touch (one statement;
+        none when nothing was stored)."""
+        spans = list(self._stored_spans.values())
+        self._stored_spans.clear()
+        if not spans:
+            return
+        await self._connection.execute(
+            _MARK_PIECES_UNRENDERED,
+            [s.crypto_id for s in spans],
+            [s.interval for s in spans],
+            [s.first_t for s in spans],
+            [s.last_t for s in spans],
+        )
 
 
 class WriterRepository:
@@ -222,10 +268,13 @@ class WriterRepository:
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[WriteTransaction]:
-        """One transaction; commits when the block ends without an exception."""
+        """One transaction; commits when the block ends without an exception,
+        after marking the price pieces of what it stored as unrendered."""
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(_CREATE_STAGING)
-            yield WriteTransaction(connection)
+            transaction = WriteTransaction(connection)
+            yield transaction
+            await transaction.mark_pieces_unrendered()
 
     async def insert_activity(self, rows: Sequence[ActivityRow]) -> int:
         """Insert activity rows in one statement (one transaction); returns how many

@@ -2,11 +2,13 @@
 
 Candles leave PostgreSQL as ready JSON text (each row's stored `candle_json`)
 whose numbers are the stored numeric digits, so the API's JSON numbers print
-back as the provider's decimal strings.
+back as the provider's decimal strings. Price pieces are also kept rendered in
+`crypto_price_pieces` (see price_reader for who writes what, and when).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -27,6 +29,9 @@ __all__ = [
     "bucketed_candles",
     "find_crypto_id",
     "price_pieces",
+    "rendered_pieces",
+    "render_pieces",
+    "write_back_pieces",
     "window_edge",
     "active_symbols",
     "series_facts",
@@ -81,6 +86,40 @@ _PIECES = {
         columns=", ".join(f"{column} AS c{i}" for i, column in enumerate(columns)),
     )
     for shape, columns in _PIECE_COLUMNS.items()
+}
+
+# Rendered pieces (migration 0016): one primary-key lookup per piece asked for.
+# A row missing is version 0 (no writer touched that piece since the table
+# exists); a NULL body, not rendered since its candles last changed.
+_RENDERED = """
+SELECT piece_start, version, {shape}_piece
+FROM crypto_price_pieces
+WHERE crypto_id = $1 AND interval_type = $2 AND piece_start = ANY($3::timestamptz[])
+"""
+_RENDERED_BY_SHAPE = {shape: _RENDERED.format(shape=shape) for shape in _PIECE_COLUMNS}
+_PIECE_VERSIONS = """
+SELECT piece_start, version
+FROM crypto_price_pieces
+WHERE crypto_id = $1 AND interval_type = $2 AND piece_start = ANY($3::timestamptz[])
+"""
+# A write-back lands only on the version it was rendered at: a writer that
+# touched the piece since (or is about to commit, holding the row's lock: ON
+# CONFLICT waits for it, then re-checks the row) has a higher version. A piece
+# no writer ever touched is inserted at version 0, below any writer's. Rows go
+# in piece order, the order in which writers lock them too.
+_WRITE_BACK = """
+INSERT INTO crypto_price_pieces AS p (crypto_id, interval_type, piece_start, version,
+                                      {shape}_piece)
+SELECT $1, $2, w.piece_start, w.version, w.body
+FROM unnest($3::timestamptz[], $4::bigint[], $5::bytea[]) AS w(piece_start, version, body)
+ORDER BY w.piece_start
+ON CONFLICT (crypto_id, interval_type, piece_start) DO UPDATE
+SET {shape}_piece = EXCLUDED.{shape}_piece
+WHERE p.version = EXCLUDED.version
+"""
+_WRITE_BACK_BY_SHAPE = {
+    shape: _WRITE_BACK.format(shape=shape)  # noqa: S608 - constants only
+    for shape in _PIECE_COLUMNS
 }
 
 # The open time of the `limit`-th newest (or oldest) candle of [$3, $4), or of
@@ -248,12 +287,79 @@ async def price_pieces(
     """The pieces of [start, end) (piece starts) that hold candles, by piece start:
     one indexed range scan."""
     row = await pool.fetchrow(_PIECES[shape], crypto_id, interval, start, end)
+    return _split_row(interval, shape, row)
+
+
+def _split_row(
+    interval: str, shape: PriceShape, row: asyncpg.Record | None
+) -> dict[datetime, Piece]:
     assert row is not None
     if row[0] is None:
         return {}
     codes = row[0].encode()
     segments = tuple(value.encode() for value in row[1:])
     return split_into_pieces(interval, shape, codes, segments)
+
+
+RenderedPiece = tuple[int, bytes | None]  # version, body (None: not rendered)
+
+
+async def rendered_pieces(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    shape: PriceShape,
+    starts: Sequence[datetime],
+) -> dict[datetime, RenderedPiece]:
+    """The stored pieces among `starts` in `shape`: (version, encoded piece or None)."""
+    rows = await pool.fetch(_RENDERED_BY_SHAPE[shape], crypto_id, interval, list(starts))
+    return {row[0]: (int(row[1]), row[2]) for row in rows}
+
+
+async def render_pieces(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    shape: PriceShape,
+    spans: Sequence[tuple[datetime, datetime]],
+    starts: Sequence[datetime],
+) -> tuple[dict[datetime, Piece], dict[datetime, int]]:
+    """The pieces of each [start, end) of `spans` that hold candles, and the
+    versions of `starts` (absent: 0), all from one snapshot (a read-only
+    REPEATABLE READ transaction): each version is that of the candles rendered."""
+    pieces: dict[datetime, Piece] = {}
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        versions = await connection.fetch(_PIECE_VERSIONS, crypto_id, interval, list(starts))
+        for start, end in spans:
+            row = await connection.fetchrow(_PIECES[shape], crypto_id, interval, start, end)
+            pieces.update(_split_row(interval, shape, row))
+    return pieces, {row[0]: int(row[1]) for row in versions}
+
+
+async def write_back_pieces(
+    pool: asyncpg.Pool,
+    crypto_id: int,
+    interval: str,
+    shape: PriceShape,
+    pieces: Sequence[tuple[datetime, int, bytes]],
+) -> int:
+    """Store rendered pieces (start, version rendered at, encoded piece) where
+    their rows still have that version, in one statement; how many landed."""
+    if not pieces:
+        return 0
+    ordered = sorted(pieces)
+    status = await pool.execute(
+        _WRITE_BACK_BY_SHAPE[shape],
+        crypto_id,
+        interval,
+        [start for start, _, _ in ordered],
+        [version for _, version, _ in ordered],
+        [body for _, _, body in ordered],
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def window_edge(
