@@ -52,6 +52,7 @@ from ticktide_gateway.backtests.batch_reader import BatchReaderHub
 from ticktide_gateway.backtests.live import LiveBatches
 from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit
 from ticktide_gateway.body_limits import install_body_limits
+from ticktide_gateway.cached_answers import install_cached_answers
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
     ResponseCache,
@@ -302,7 +303,9 @@ def create_app(
     app.include_router(performance.router)
     app.include_router(services.router)
     web_proxy.install_page_forwarding(app)  # whatever no route matched: a page
-    install_body_limits(app)  # innermost: a 413 is still logged and counted
+    # Innermost: cached answers before routing (a GET has no body to limit).
+    install_cached_answers(app, {"/api/crypto/prices": crypto.cached_prices})
+    install_body_limits(app)  # a 413 is still logged and counted
     app.add_middleware(ActivityMiddleware)
     app.add_middleware(RequestMetricsMiddleware, buffer=metrics_buffer)
     # Outermost: who the client is (X-Forwarded-For only with the proxy secret),

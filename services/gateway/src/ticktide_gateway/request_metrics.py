@@ -48,7 +48,8 @@ METRICS_DROPPED = Counter(
 )
 
 UNMATCHED_ROUTE = "<unmatched>"
-PAGE_LABEL_SCOPE_KEY = "ticktide.page_label"
+# The label of a request answered without routing (a forwarded page, a cached answer).
+ROUTE_LABEL_SCOPE_KEY = "ticktide.route_label"
 
 
 class MetricsBuffer:
@@ -115,7 +116,7 @@ def route_template(scope: Scope) -> str:
         return path
     # A page forwarded to the web service (web_proxy): one label per first path
     # segment, so ids in paths (/backtests/<id>) do not grow the label set.
-    return scope.get(PAGE_LABEL_SCOPE_KEY) or UNMATCHED_ROUTE
+    return scope.get(ROUTE_LABEL_SCOPE_KEY) or UNMATCHED_ROUTE
 
 
 class RequestMetricsMiddleware:

@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from ticktide_gateway import forwarding
 from ticktide_gateway.auth import identify
-from ticktide_gateway.request_metrics import PAGE_LABEL_SCOPE_KEY
+from ticktide_gateway.request_metrics import ROUTE_LABEL_SCOPE_KEY
 from ticktide_gateway.settings import GatewaySettings
 
 __all__ = [
@@ -130,7 +130,7 @@ def install_page_forwarding(app: FastAPI) -> None:
         if scope["type"] != "http" or _not_ours(path) or scope.get("method") not in PAGE_METHODS:
             await not_found(scope, receive, send)
             return
-        scope[PAGE_LABEL_SCOPE_KEY] = page_label(path)
+        scope[ROUTE_LABEL_SCOPE_KEY] = page_label(path)
         response = await forward_page(Request(scope, receive))
         await response(scope, receive, send)
 

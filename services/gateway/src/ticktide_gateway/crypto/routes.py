@@ -3,17 +3,21 @@ cache when it holds the body, from PostgreSQL otherwise."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
-from ticktide_gateway.auth import GuardedRoute, current_principal
-from ticktide_gateway.cache import coded_response, crypto_series
+from ticktide_gateway.auth import GuardedRoute, authenticate, current_principal
+from ticktide_gateway.cache import ResponseCache, SeriesKey, coded_response, crypto_series
 from ticktide_gateway.content_coding import IDENTITY, choose_coding
 from ticktide_gateway.crypto import repository
 from ticktide_gateway.crypto.bodies import buckets_body, symbols_body
+from ticktide_gateway.crypto.price_cache import PieceCache
 from ticktide_gateway.crypto.price_pieces import assemble_prices, cut_to_window
 from ticktide_gateway.crypto.price_reader import PriceReader, body_key
 from ticktide_gateway.crypto.schemas import (
@@ -24,6 +28,7 @@ from ticktide_gateway.crypto.schemas import (
     CryptoPrices,
     CryptoSymbols,
     PricesQuery,
+    PriceWindow,
     bucket_window,
     resolve_price_window,
 )
@@ -33,9 +38,12 @@ from ticktide_gateway.deps import (
     PoolDep,
     SeriesPathDep,
     SettingsDep,
+    SymbolDirectory,
     SymbolsDep,
+    UnknownSymbol,
 )
-from ticktide_gateway.validation import as_utc
+from ticktide_gateway.settings import GatewaySettings
+from ticktide_gateway.validation import InvalidQuery, as_utc
 
 router = APIRouter(
     prefix="/api/crypto",
@@ -129,37 +137,20 @@ async def prices(
     generated data. The answer is assembled from the series' monthly (1h) or
     yearly (4h, 1d) pieces, each read from PostgreSQL once and cached until a
     stored candle falls in it."""
-    # Both are exclusive bounds: with both, the earlier one.
-    bounds = [as_utc(b) for b in (query.end, query.before) if b is not None]
-    end = min(bounds) if bounds else None
-    window = resolve_price_window(
-        interval=query.interval,
-        start=query.start,
-        end=end,
-        limit=query.limit,
-        now=datetime.now(UTC),
-        default_limit=settings.default_candles_per_request,
-        max_candles=settings.max_candles_per_request,
+    plan = await plan_prices(
+        query, settings, pool, cache, pieces, directory, request.headers.get("accept-encoding")
     )
-    crypto_id = await directory.crypto_id(query.symbol)
-    reader = PriceReader(pool, pieces, crypto_id, query.symbol, query.interval, query.format)
-    coding = choose_coding(request.headers.get("accept-encoding"))
-    lo = window.start if window.start is not None else window.end - window.limit * reader.step
-    series = [crypto_series(query.symbol, query.interval)]
-    starts = await reader.bounded_starts(window, lo)
-    versions = await reader.versions(starts)
-    key = None
-    if versions is not None:
-        key = body_key(cache.prefix, query, end, versions, starts)
-        hit = await cache.coded_hit(series, key, coding)
+    if plan.key is not None:
+        hit = await cache.coded_hit(plan.series, plan.key, plan.coding)
         if hit is not None:
             return hit
-    read = await reader.read(starts, versions)
+    window, reader, key = plan.window, plan.reader, plan.key
+    read = await reader.read(plan.starts, plan.versions)
     if window.mode == "latest" and read.count < window.limit:
         # Holes before `end`: the window reaches further back than limit x step.
         # (Not stored whole: its key names only the pieces first looked at.)
         oldest = await reader.oldest_of_latest(window)
-        if oldest is not None and oldest < lo:
+        if oldest is not None and oldest < plan.lo:
             starts = await reader.bounded_starts(window, oldest)
             read = await reader.read(starts, await reader.versions(starts))
             key = None
@@ -176,9 +167,98 @@ async def prices(
     async def store() -> None:
         await pieces.put(read.fresh)
         if key is not None:
-            await cache.put_coded(series, key, body)
+            await cache.put_coded(plan.series, key, body)
 
     return coded_response(body, IDENTITY, cache_state="miss", background=BackgroundTask(store))
+
+
+@dataclass(frozen=True)
+class PricesPlan:
+    """What a prices request reads: its window, the pieces it covers at their
+    current versions, and the key of its assembled answer (None: not cacheable)."""
+
+    window: PriceWindow
+    reader: PriceReader
+    lo: datetime
+    starts: list[datetime]
+    versions: list[int] | None
+    series: list[SeriesKey]
+    key: str | None
+    coding: str
+
+
+async def plan_prices(
+    query: PricesQuery,
+    settings: GatewaySettings,
+    pool: asyncpg.Pool,
+    cache: ResponseCache,
+    pieces: PieceCache,
+    directory: SymbolDirectory,
+    accept_encoding: str | None,
+) -> PricesPlan:
+    """Raises InvalidQuery (422) and UnknownSymbol (404)."""
+    # Both are exclusive bounds: with both, the earlier one.
+    bounds = [as_utc(b) for b in (query.end, query.before) if b is not None]
+    end = min(bounds) if bounds else None
+    window = resolve_price_window(
+        interval=query.interval,
+        start=query.start,
+        end=end,
+        limit=query.limit,
+        now=datetime.now(UTC),
+        default_limit=settings.default_candles_per_request,
+        max_candles=settings.max_candles_per_request,
+    )
+    crypto_id = await directory.crypto_id(query.symbol)
+    reader = PriceReader(pool, pieces, crypto_id, query.symbol, query.interval, query.format)
+    lo = window.start if window.start is not None else window.end - window.limit * reader.step
+    starts = await reader.bounded_starts(window, lo)
+    versions = await reader.versions(starts)
+    key = body_key(cache.prefix, query, end, versions, starts) if versions is not None else None
+    return PricesPlan(
+        window=window,
+        reader=reader,
+        lo=lo,
+        starts=starts,
+        versions=versions,
+        series=[crypto_series(query.symbol, query.interval)],
+        key=key,
+        coding=choose_coding(accept_encoding),
+    )
+
+
+async def cached_prices(request: Request) -> Response | None:
+    """The answer of `GET /api/crypto/prices` when it is cached, or None (the
+    route then answers, and produces every error). The same checks as the route,
+    without the framework's routing and dependency resolution: a cached year is
+    a fraction of a millisecond of work, which they would multiply (see
+    `cached_answers`). The caller is authenticated exactly as the route's guard
+    does (`authenticate`, remembered in the scope for the activity log)."""
+    try:
+        query = PricesQuery.model_validate(dict(request.query_params))
+    except ValidationError:
+        return None
+    try:
+        await authenticate(request)
+    except HTTPException:
+        return None
+    state = request.state
+    try:
+        plan = await plan_prices(
+            query,
+            state.settings,
+            state.pool,
+            state.cache,
+            state.pieces,
+            state.symbols,
+            request.headers.get("accept-encoding"),
+        )
+    except (InvalidQuery, UnknownSymbol):
+        return None
+    if plan.key is None:
+        return None
+    hit: Response | None = await state.cache.coded_hit(plan.series, plan.key, plan.coding)
+    return hit
 
 
 @router.get(
