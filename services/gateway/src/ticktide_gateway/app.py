@@ -52,13 +52,13 @@ from ticktide_gateway.backtests.batch_reader import BatchReaderHub
 from ticktide_gateway.backtests.live import LiveBatches
 from ticktide_gateway.backtests.stream_limits import ConcurrencyLimit
 from ticktide_gateway.body_limits import install_body_limits
-from ticktide_gateway.cached_answers import install_cached_answers
 from ticktide_gateway.cache import (
     LATEST_STOCKS,
     ResponseCache,
     location_series,
     stock_series,
 )
+from ticktide_gateway.cached_answers import install_cached_answers
 from ticktide_gateway.crypto import routes as crypto
 from ticktide_gateway.crypto.price_cache import PieceCache, invalidate_stored
 from ticktide_gateway.dashboard import routes as dashboard
