@@ -37,7 +37,14 @@ from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 
 from ticktide_common.logging import get_logger
-from ticktide_gateway.content_coding import CODINGS, IDENTITY, choose_coding, encode
+from ticktide_gateway.content_coding import (
+    CODINGS,
+    IDENTITY,
+    REFINED_MAX_BYTES,
+    brotli_refined,
+    choose_coding,
+    encode,
+)
 
 __all__ = [
     "JSON",
@@ -196,8 +203,10 @@ class ResponseCache:
         self.ttl_seconds = ttl_seconds
         self.local = LocalBodies(local_bytes) if local_bytes > 0 else None
         self._get_coded = redis.register_script(_GET_CODED)
-        # At most one compression at a time in this process (see `store_coded_forms`).
+        # At most one compression at a time in this process (see `store_coded_forms`),
+        # and apart from it at most one refinement (see `refine_brotli`).
         self._compressing = asyncio.Semaphore(1)
+        self._refining = asyncio.Semaphore(1)
 
     def version_key(self, symbol: str, interval: str) -> str:
         return crypto_series(symbol, interval).version_key(self.prefix)
@@ -359,6 +368,31 @@ class ResponseCache:
                 await pipe.execute()
         except RedisError as exc:
             log.warning("cache.store_failed", error=repr(exc))
+            return
+        await self.refine_brotli(key, body)
+
+    async def refine_brotli(self, key: str, body: bytes) -> None:
+        """Replace the stored brotli form of the identity `body` at `key` by its
+        refined form (`brotli_refined`, same bytes once decoded), made in a worker
+        thread, for bodies of at most REFINED_MAX_BYTES. Only over a form still
+        stored (SET XX): a body invalidated meanwhile stays deleted. When another
+        refinement is running this returns at once (the body keeps its first form)."""
+        if len(body) > REFINED_MAX_BYTES:
+            return
+        if self._refining.locked():
+            log.debug("cache.refinement_skipped", key=key, bytes=len(body))
+            return
+        async with self._refining:
+            refined = await asyncio.to_thread(brotli_refined, body)
+        try:
+            stored = await self.redis.set(
+                coded_key(key, "br"), refined, ex=self.ttl_seconds, xx=True
+            )
+        except RedisError as exc:
+            log.warning("cache.store_failed", error=repr(exc))
+            return
+        if stored and self.local is not None and self.local.get(key, "br") is not None:
+            self.local.put(key, refined, "br")
 
     async def invalidate_series(self, symbol: str, interval: str) -> None:
         """A crypto series changed: its bodies and the symbols listing go."""
