@@ -242,7 +242,8 @@ async def store_candles(
     candles: Sequence[Candle],
     source: str = "binance",
 ) -> int:
-    """Create the symbol if needed and upsert candles; returns its crypto id."""
+    """Create the symbol if needed and upsert candles, marking their price pieces
+    unrendered as the writer does; returns its crypto id."""
     crypto_id = await pool.fetchval(
         """INSERT INTO cryptocurrencies (symbol, name, binance_symbol) VALUES ($1, $1, $2)
            ON CONFLICT (binance_symbol) DO UPDATE SET is_active = true RETURNING id""",
@@ -260,6 +261,20 @@ async def store_candles(
             for t, o, h, lo, c, v in candles
         ],
     )
+    if candles:
+        # As the writer does in the same transaction: the price pieces these
+        # candles fall in are no longer rendered (a rendered one would be stale).
+        times = [candle[0] for candle in candles]
+        await pool.execute(
+            """INSERT INTO crypto_price_pieces AS p (crypto_id, interval_type, piece_start)
+               SELECT $1, $2, crypto_pieces_between($2, $3, $4) ORDER BY 3
+               ON CONFLICT (crypto_id, interval_type, piece_start) DO UPDATE
+               SET version = p.version + 1, rows_piece = NULL, columns_piece = NULL""",
+            crypto_id,
+            interval,
+            min(times),
+            max(times),
+        )
     return int(crypto_id)
 
 
