@@ -161,7 +161,9 @@ class PriceReader:
             if versions is not None
             else None  # Redis unavailable: PostgreSQL's tiers only
         )
-        found = await self.cache.get(keys) if keys is not None else [None] * len(starts)
+        found: list[Piece | None] = (
+            await self.cache.get(keys) if keys is not None else [None] * len(starts)
+        )
         missing = [index for index, piece in enumerate(found) if piece is None]
         fresh: list[tuple[str, Piece]] = []
         unrendered: list[tuple[datetime, int, Piece]] = []
