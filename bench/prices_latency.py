@@ -12,9 +12,12 @@ continuous aggregate.
 
 Beside those rows (issue 2's, straight to the gateway, identity), issue 13's
 matrix for the same series: one year (2023) and five years (2019-2023) of 1h
-candles; cached (the same request again), cold (every piece of the range
-invalidated before each request) and newest-stale (only the piece of the last
-hour invalidated, as a new candle does); the default shape and `format=columns`;
+candles; raw (nothing rendered anywhere: the range's Redis pieces invalidated
+and PostgreSQL's rendered pieces cleared, as a write of the whole range leaves
+them), cold (the Redis pieces invalidated, PostgreSQL's rendered pieces kept:
+after a Redis restart, an eviction or the TTL), newest-stale (what a new candle
+does: only the last hour's piece cleared in both) and cached (the same request
+again); the default shape and `format=columns`;
 `Accept-Encoding: gzip, br` and none; straight to the gateway's port (HTTP/1.1,
 the KeepAliveClient) and through nginx as a browser meets it (tests/edge.py's
 nginx, the template `make up` renders: HTTP/2 over TLS, one connection, httpx
@@ -388,7 +391,12 @@ SPANS = {  # name: (start, end, candles)
     "1y": (YEAR_START, HISTORY_END, CANDLES),
     "5y": (HISTORY_START, HISTORY_END, HOURS),
 }
-STATES = ("cold", "newest-stale", "cached")  # in this order: each leaves the next warm
+# In this order: each leaves the next warm. raw: nothing rendered anywhere (the
+# Redis pieces and PostgreSQL's rendered pieces of the range cleared, as after a
+# write of the whole range); cold: the Redis pieces invalidated (after a Redis
+# restart, an eviction, the TTL), PostgreSQL's rendered pieces kept;
+# newest-stale: what a new candle does (the newest piece cleared in both).
+STATES = ("raw", "cold", "newest-stale", "cached")
 SHAPES = ("default", "columns")
 ENCODINGS = ("gzip, br", "identity")  # identity: no Accept-Encoding at all
 COMPRESSED_WIRE_TARGET = 200_000  # bytes, one year compressed
@@ -399,7 +407,7 @@ THROUGHPUT_TARGET = 1000.0  # cached one-year requests/s through nginx
 class Case:
     path: str  # gateway | nginx
     span: str  # 1y | 5y
-    state: str  # cached | cold | newest-stale
+    state: str  # cached | cold | newest-stale | raw
     shape: str  # default | columns
     encoding: str  # "gzip, br" | identity
 
@@ -438,11 +446,31 @@ def cases_per_state(requests: int) -> dict[tuple[str, str], int]:
     return {
         ("1y", "cached"): requests,
         ("5y", "cached"): requests,
+        ("1y", "raw"): max(10, requests // 10),
         ("1y", "cold"): max(10, requests // 10),
         ("1y", "newest-stale"): max(10, requests // 10),
+        ("5y", "raw"): max(5, requests // 40),
         ("5y", "cold"): max(5, requests // 40),
         ("5y", "newest-stale"): max(5, requests // 40),
     }
+
+
+# What the writer does to PostgreSQL's rendered pieces when it stores candles
+# (services/writer's repository; before issue 13's table there is nothing to do).
+_CLEAR_RENDERED = """
+UPDATE crypto_price_pieces SET version = version + 1, rows_piece = NULL, columns_piece = NULL
+WHERE crypto_id = (SELECT id FROM cryptocurrencies WHERE binance_symbol = $1)
+  AND interval_type = '1h' AND piece_start >= crypto_piece_start('1h', $2) AND piece_start <= $3
+"""
+
+
+async def clear_rendered(
+    connection: asyncpg.Connection, first_t: datetime, last_t: datetime
+) -> None:
+    """PostgreSQL's rendered pieces holding [first_t, last_t] made stale, as a stored
+    batch makes them (nothing where the table does not exist)."""
+    if await connection.fetchval("SELECT to_regclass('crypto_price_pieces') IS NOT NULL"):
+        await connection.execute(_CLEAR_RENDERED, SYMBOL, first_t, last_t)
 
 
 async def invalidate_range(redis: Redis, prefix: str, first_t: datetime, last_t: datetime) -> None:
@@ -464,6 +492,7 @@ async def run_matrix(
     redis: Redis,
     redis_prefix: str,
     requests: int,
+    database: asyncpg.Connection,
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[str, datetime, datetime]]]:
     """Every case of the matrix on this leg: its rows (without server-side times)
     and the time window of each row's timed requests."""
@@ -497,6 +526,13 @@ async def run_matrix(
                             case = Case(path, span, state, shape, encoding)
                             target = case.target()
 
+                            async def raw(
+                                first: datetime = first, last: datetime = last_hour
+                            ) -> None:
+                                await idle()
+                                await clear_rendered(database, first, last)
+                                await invalidate_range(redis, redis_prefix, first, last)
+
                             async def cold(
                                 first: datetime = first, last: datetime = last_hour
                             ) -> None:
@@ -505,10 +541,13 @@ async def run_matrix(
 
                             async def stale(last: datetime = last_hour) -> None:
                                 await idle()
+                                await clear_rendered(database, last, last)
                                 await invalidate_range(redis, redis_prefix, last, last)
 
                             before: Callable[[], Awaitable[None]] | None = None
-                            if state == "cold":
+                            if state == "raw":
+                                before = raw
+                            elif state == "cold":
                                 before = cold
                             elif state == "newest-stale":
                                 before = stale
@@ -819,9 +858,13 @@ async def run_leg(
             else:
                 edge = await asyncio.to_thread(start_nginx, port, Path(edge_dir.name), proxy_secret)
             load_matrix = os.getloadavg()[0]
-            matrix_rows, matrix_windows = await run_matrix(
-                leg, gateway, edge, token, redis, redis_prefix, requests
-            )
+            database_connection = await asyncpg.connect(dsn)
+            try:
+                matrix_rows, matrix_windows = await run_matrix(
+                    leg, gateway, edge, token, redis, redis_prefix, requests, database_connection
+                )
+            finally:
+                await database_connection.close()
             labelled.update(matrix_windows)
             if edge is not None:
                 throughput = await run_wrk(leg, edge, token)

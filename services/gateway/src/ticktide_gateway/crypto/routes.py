@@ -135,8 +135,8 @@ async def prices(
     (default now; with both, the earlier). Without `start`: the latest `limit`
     (default 1000) candles before `end`. `source` names where the rows came from; "simulated" marks
     generated data. The answer is assembled from the series' monthly (1h) or
-    yearly (4h, 1d) pieces, each read from PostgreSQL once and cached until a
-    stored candle falls in it."""
+    yearly (4h, 1d) pieces, each rendered from PostgreSQL's rows once (and kept
+    rendered there) and cached until a stored candle falls in it."""
     plan = await plan_prices(
         query, settings, pool, cache, pieces, directory, request.headers.get("accept-encoding")
     )
@@ -166,6 +166,7 @@ async def prices(
 
     async def store() -> None:
         await pieces.put(read.fresh)
+        await reader.write_back(read)  # the pieces it rendered, into PostgreSQL
         if key is not None:
             await cache.put_coded(plan.series, key, body)
 

@@ -116,6 +116,37 @@ def test_any_window_of_the_pieces_is_the_direct_read(interval: str, shape: str) 
 
 @pytest.mark.parametrize("interval", ["1h", "1d"])
 @pytest.mark.parametrize("shape", ["rows", "columns"])
+def test_windows_on_piece_bounds_and_candle_times_keep_exactly_their_candles(
+    interval: str, shape: str
+) -> None:
+    """Whole pieces are kept as they are (the edges are not split): at a piece's
+    bounds, at its first and last candle, a second or a millisecond either side."""
+    rows = candles(interval, 1500 if interval == "1h" else 600, seed=3)
+    pieces = as_pieces(interval, rows, shape)
+    starts = pieces_covering(interval, rows[0]["t"], rows[-1]["t"] + timedelta(seconds=1))
+    nudges = [timedelta(0), timedelta(seconds=1), -timedelta(seconds=1), timedelta(1e-3)]
+    for index in range(1, len(starts) - 1):
+        members = [r["t"] for r in rows if piece_of(interval, r["t"]) == starts[index]]
+        if not members:
+            continue
+        for start in (starts[index], members[0]):
+            for end in (next_piece(interval, starts[index]), members[-1]):
+                for nudge in nudges:
+                    window = (start + nudge, end + nudge)
+                    kept = cut_to_window([pieces[index]], shape, *window, 10**6, False)
+                    got, _ = decoded(assemble_prices("BTCUSDT", interval, shape, kept), shape)
+                    want = [
+                        r
+                        for r in expected(rows, *window, 10**6, False)
+                        if piece_of(interval, r["t"]) == starts[index]
+                    ]
+                    assert [g[0] for g in got] == [
+                        r["t"].strftime("%Y-%m-%dT%H:%M:%SZ") for r in want
+                    ], window
+
+
+@pytest.mark.parametrize("interval", ["1h", "1d"])
+@pytest.mark.parametrize("shape", ["rows", "columns"])
 def test_a_read_of_consecutive_candles_splits_into_their_pieces(interval: str, shape: str) -> None:
     rows = candles(interval, 2500, seed=4)
     pieces = as_pieces(interval, rows, shape)
