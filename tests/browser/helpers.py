@@ -364,6 +364,8 @@ async def _store_simulated_pair(pool: asyncpg.Pool, end: datetime) -> None:
             " ON CONFLICT DO NOTHING",
             rows,
         )
+        # Stored beside the writer: its pieces are rendered again, as the writer has them.
+        await conn.execute("DELETE FROM crypto_price_pieces WHERE crypto_id = $1", crypto_id)
 
 
 async def forget_market_data(pool: asyncpg.Pool) -> None:
@@ -377,6 +379,7 @@ async def forget_market_data(pool: asyncpg.Pool) -> None:
             )
         ]
         await conn.execute("DELETE FROM crypto_prices WHERE crypto_id = ANY($1::int[])", ids)
+        await conn.execute("DELETE FROM crypto_price_pieces WHERE crypto_id = ANY($1::int[])", ids)
         await conn.execute(
             "UPDATE cryptocurrencies SET is_active = false WHERE id = ANY($1::int[])", ids
         )
