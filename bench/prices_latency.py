@@ -61,6 +61,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import random
 import re
@@ -1077,5 +1078,10 @@ if __name__ == "__main__":
         default=True,
         help="issue 13's matrix (nginx, five years, shapes, encodings) and the wrk row",
     )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the rows to this file (JSON)"
+    )
     arguments = parser.parse_args()
-    main(arguments.requests, arguments.leg, arguments.matrix)
+    found = main(arguments.requests, arguments.leg, arguments.matrix)
+    if arguments.json is not None:
+        arguments.json.write_text(json.dumps(found, indent=1, default=str))

@@ -49,6 +49,7 @@ from tests.api.fuzz import FuzzRun, run_schemathesis
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MAX_EXAMPLES = 25
+CPYTHON_AST_BUG = "AST constructor recursion depth mismatch"
 
 
 def fuzz(target: FuzzTarget, identity: Identity, figures: list[RunFigures]) -> None:
@@ -80,6 +81,12 @@ def fuzz(target: FuzzTarget, identity: Identity, figures: list[RunFigures]) -> N
         max_examples=MAX_EXAMPLES,
     )
     findings, run_figures, errors = run_schemathesis(run)
+    if errors and all(CPYTHON_AST_BUG in error for error in errors):
+        # CPython 3.11.7's ast module (gh-106905, fixed in 3.11.8) can raise this
+        # in the fuzzing engine's own process, whatever the API answered: the run
+        # is repeated once, and a second occurrence fails the test.
+        print(f"schemathesis: engine hit CPython gh-106905, run repeated: {errors}")
+        findings, run_figures, errors = run_schemathesis(run)
     excuses = (*SCHEMA_CANNOT_SAY, *KNOWN_FINDINGS)
     new, used = unexcused(findings, excuses)
     run_figures.findings = len(findings)

@@ -369,14 +369,15 @@ class ResponseCache:
         except RedisError as exc:
             log.warning("cache.store_failed", error=repr(exc))
             return
-        await self.refine_brotli(key, body)
+        await self.refine_brotli(key, body, dict(forms)["br"])
 
-    async def refine_brotli(self, key: str, body: bytes) -> None:
-        """Replace the stored brotli form of the identity `body` at `key` by its
-        refined form (`brotli_refined`, same bytes once decoded), made in a worker
-        thread, for bodies of at most REFINED_MAX_BYTES. Only over a form still
-        stored (SET XX): a body invalidated meanwhile stays deleted. When another
-        refinement is running this returns at once (the body keeps its first form)."""
+    async def refine_brotli(self, key: str, body: bytes, first: bytes) -> None:
+        """Replace the stored brotli form `first` of the identity `body` at `key`
+        by its refined form (`brotli_refined`, same bytes once decoded) when that
+        is smaller, made in a worker thread, for bodies of at most
+        REFINED_MAX_BYTES. Only over a form still stored (SET XX): a body
+        invalidated meanwhile stays deleted. When another refinement is running
+        this returns at once (the body keeps its first form)."""
         if len(body) > REFINED_MAX_BYTES:
             return
         if self._refining.locked():
@@ -384,6 +385,8 @@ class ResponseCache:
             return
         async with self._refining:
             refined = await asyncio.to_thread(brotli_refined, body)
+        if len(refined) >= len(first):
+            return  # small bodies: the larger window's header outweighs the gain
         try:
             stored = await self.redis.set(
                 coded_key(key, "br"), refined, ex=self.ttl_seconds, xx=True

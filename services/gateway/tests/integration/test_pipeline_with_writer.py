@@ -47,8 +47,12 @@ async def test_stored_batch_invalidates_cached_prices(
     }
     first = (await api.get("/api/crypto/prices", params=params)).json()
     assert len(first["candles"]) == 1
-    second = await api.get("/api/crypto/prices", params=params)
-    assert second.headers["x-cache"] == "hit"
+
+    async def cached() -> bool:  # stored after the first answer was sent
+        second = await api.get("/api/crypto/prices", params=params)
+        return second.headers["x-cache"] == "hit"
+
+    await wait_until(cached, timeout=5, interval=0.02, what="the first answer cached")
 
     strings = [
         ("64123.45000000", "64200.00000000", "64000.01000000", "64150.99000000", "12.34567800"),

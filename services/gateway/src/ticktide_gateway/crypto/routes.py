@@ -165,10 +165,12 @@ async def prices(
     body = assemble_prices(query.symbol, query.interval, query.format, kept)
 
     async def store() -> None:
+        if key is not None:  # first the answer itself: the same request again is a hit
+            await cache.put_versioned(plan.series, key, body)
         await pieces.put(read.fresh)
         await reader.write_back(read)  # the pieces it rendered, into PostgreSQL
         if key is not None:
-            await cache.put_coded(plan.series, key, body)
+            await cache.store_coded_forms(plan.series, key, body)
 
     return coded_response(body, IDENTITY, cache_state="miss", background=BackgroundTask(store))
 

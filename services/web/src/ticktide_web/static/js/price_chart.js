@@ -39,7 +39,17 @@ function cryptoSource(root) {
   const { symbol, interval } = root.dataset;
   const step = STEP_SECONDS[interval];
   const first = root.dataset.first ? seconds(root.dataset.first) : null; // the first stored candle
-  const toBar = (c) => ({ time: seconds(c.t), open: c.o, high: c.h, low: c.l, close: c.c, volume: c.v });
+  // format=columns: one array per field, `t` in epoch seconds (a third fewer bytes
+  // than the candle objects, and the gateway's cached answers are stored that way too).
+  const barsOf = (body) =>
+    body.t.map((time, i) => ({
+      time,
+      open: body.o[i],
+      high: body.h[i],
+      low: body.l[i],
+      close: body.c[i],
+      volume: body.v[i],
+    }));
   return {
     intraday: interval !== "1d",
     async range(start, end) {
@@ -49,18 +59,20 @@ function cryptoSource(root) {
       }
       const bodies = await Promise.all(
         windows.map(([from, to]) =>
-          api("/api/crypto/prices", { params: { symbol, interval, start: isoOf(from), end: isoOf(to) } }),
+          api("/api/crypto/prices", {
+            params: { symbol, interval, start: isoOf(from), end: isoOf(to), format: "columns" },
+          }),
         ),
       );
-      return bodies.flatMap((body) => body.candles.map(toBar));
+      return bodies.flatMap(barsOf);
     },
     async before(oldest) {
       if (first !== null && oldest <= first) return { bars: [], exhausted: true };
-      // Without `start` the API answers the `limit` newest candles before `end`.
+      // Without `start` the API answers the `limit` newest candles before `before`.
       const body = await api("/api/crypto/prices", {
-        params: { symbol, interval, end: isoOf(oldest), limit: EARLIER_CANDLES },
+        params: { symbol, interval, before: isoOf(oldest), limit: EARLIER_CANDLES, format: "columns" },
       });
-      const bars = body.candles.map(toBar);
+      const bars = barsOf(body);
       return { bars, exhausted: bars.length < EARLIER_CANDLES };
     },
   };
