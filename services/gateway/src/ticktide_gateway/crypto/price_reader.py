@@ -7,7 +7,7 @@ tier that holds it, and the key of the assembled answer. The tiers:
    for all the pieces the cache lacked;
 3. the aggregate over `crypto_prices` (repository.price_pieces) for the pieces
    nobody rendered since their candles changed, one range scan per run of
-   consecutive ones, in one snapshot together with those pieces' versions.
+   consecutive ones, at the versions tier 2's lookup read before it.
    They are listed in `PiecesRead.unrendered`, and `write_back` stores them in
    tier 2 (the route calls it after the answer is sent, beside storing the
    `fresh` pieces in tier 1).
@@ -15,10 +15,14 @@ tier that holds it, and the key of the assembled answer. The tiers:
 Why a write-back never lands over newer candles. The writer, in the
 transaction that stores candles, increments the version of every piece they
 fall in and clears its bodies (ticktide_writer.repository), holding those rows'
-locks until it commits. A piece is rendered in a snapshot together with its
-version v there; its write-back updates the row only `WHERE version = v`. If a
-writer's candles are not in that snapshot, the writer either committed
-afterwards, so the row's version is above v by the time the write-back runs,
+locks until it commits. A piece's version v is read (tier 2's lookup) before
+the statement that renders it takes its snapshot; its write-back updates the
+row only `WHERE version = v`. A writer that committed before the version was
+read is in v and in the snapshot. A writer that committed between the two is
+in the snapshot but not in v: the row's version is above v, and the write-back
+(needlessly) refuses. If a writer's candles are not in the snapshot, the writer
+either committed afterwards, so the row's version is above v by the time the
+write-back runs,
 or it has not committed yet and holds the row's lock: the write-back's ON
 CONFLICT waits for the lock, then evaluates the WHERE on the row the writer
 committed (version above v), and writes nothing. A piece no writer has touched
@@ -225,14 +229,17 @@ class PriceReader:
         wanted = [start for start in starts if start not in pieces]
         if not wanted:
             return pieces, []
-        aggregated, versions = await repository.render_pieces(
-            self.pool, self.crypto_id, self.interval, self.shape, self._runs(wanted), wanted
+        # The versions come from the lookup above, which ran before the aggregate's
+        # snapshot (see the module's docstring).
+        aggregated = await repository.render_pieces(
+            self.pool, self.crypto_id, self.interval, self.shape, self._runs(wanted)
         )
         unrendered = []
         for start in wanted:
             piece = aggregated.get(start) or Piece.empty(self.shape)
             pieces[start] = piece
-            unrendered.append((start, versions.get(start, 0), piece))
+            version = stored[start][0] if start in stored else 0
+            unrendered.append((start, version, piece))
         return pieces, unrendered
 
     def _runs(self, starts: Sequence[datetime]) -> list[tuple[datetime, datetime]]:

@@ -97,11 +97,6 @@ FROM crypto_price_pieces
 WHERE crypto_id = $1 AND interval_type = $2 AND piece_start = ANY($3::timestamptz[])
 """
 _RENDERED_BY_SHAPE = {shape: _RENDERED.format(shape=shape) for shape in _PIECE_COLUMNS}
-_PIECE_VERSIONS = """
-SELECT piece_start, version
-FROM crypto_price_pieces
-WHERE crypto_id = $1 AND interval_type = $2 AND piece_start = ANY($3::timestamptz[])
-"""
 # A write-back lands only on the version it was rendered at: a writer that
 # touched the piece since (or is about to commit, holding the row's lock: ON
 # CONFLICT waits for it, then re-checks the row) has a higher version. A piece
@@ -322,21 +317,15 @@ async def render_pieces(
     interval: str,
     shape: PriceShape,
     spans: Sequence[tuple[datetime, datetime]],
-    starts: Sequence[datetime],
-) -> tuple[dict[datetime, Piece], dict[datetime, int]]:
-    """The pieces of each [start, end) of `spans` that hold candles, and the
-    versions of `starts` (absent: 0), all from one snapshot (a read-only
-    REPEATABLE READ transaction): each version is that of the candles rendered."""
+) -> dict[datetime, Piece]:
+    """The pieces of each [start, end) of `spans` that hold candles (one
+    aggregate per span)."""
     pieces: dict[datetime, Piece] = {}
-    async with (
-        pool.acquire() as connection,
-        connection.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        versions = await connection.fetch(_PIECE_VERSIONS, crypto_id, interval, list(starts))
+    async with pool.acquire() as connection:
         for start, end in spans:
             row = await connection.fetchrow(_PIECES[shape], crypto_id, interval, start, end)
             pieces.update(_split_row(interval, shape, row))
-    return pieces, {row[0]: int(row[1]) for row in versions}
+    return pieces
 
 
 async def write_back_pieces(
