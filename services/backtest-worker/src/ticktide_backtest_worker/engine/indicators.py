@@ -12,6 +12,21 @@ Definitions (the test reference implements the same ones independently):
 - rolling_std(x, w): population standard deviation of x[t-w+1 .. t].
 - highest_before(x, w)[t] = max of x[t-w .. t-1] (the w bars before t);
   lowest_before likewise with min. Defined from t = w.
+- rma(x, w) (Wilder's smoothing): seeded at t = w-1 with the mean of the first
+  w values, then rma[t] = rma[t-1] + (x[t] - rma[t-1]) / w.
+- highest(x, w)[t] = max of x[t-w+1 .. t], lowest likewise (defined from t = w-1).
+- change(x, w)[t] = x[t] - x[t-w]; roc(x, w)[t] = 100 (x[t] - x[t-w]) / x[t-w].
+- true_range[t] = max(high-low, |high-close[t-1]|, |low-close[t-1]|) from t = 1;
+  atr(w) seeded at t = w with the mean of true_range[1..w], then Wilder's
+  smoothing (TA-Lib's definition).
+
+rolling_std keeps a sliding mean and sum of squared deviations (O(n) whatever the
+window) and recomputes both exactly every `window` bars, so rounding cannot
+accumulate over a long series; every value depends on x[..t] only (the restart
+points are fixed by t), so each indicator is causal: f(x[:m]) == f(x)[:m].
+
+The language's indicators (`series_indicator`) skip a source's leading NaNs (a
+series made of indicators starts where they do), as ema does.
 """
 
 from __future__ import annotations
@@ -87,18 +102,109 @@ def rsi(close: np.ndarray, period: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _window_moments(x: np.ndarray, end: int, window: int) -> tuple[float, float]:
+    """Mean and sum of squared deviations of x[end-window+1 .. end], two passes."""
+    total = 0.0
+    for i in range(end - window + 1, end + 1):
+        total += x[i]
+    mean = total / window
+    squares = 0.0
+    for i in range(end - window + 1, end + 1):
+        squares += (x[i] - mean) * (x[i] - mean)
+    return mean, squares
+
+
+@njit(cache=True)
 def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     n = x.shape[0]
     out = np.full(n, np.nan)
-    for t in range(window - 1, n):
-        total = 0.0
-        for i in range(t - window + 1, t + 1):
-            total += x[i]
-        mean = total / window
-        squares = 0.0
-        for i in range(t - window + 1, t + 1):
-            squares += (x[i] - mean) * (x[i] - mean)
-        out[t] = np.sqrt(squares / window)
+    if window > n:
+        return out
+    mean, squares = _window_moments(x, window - 1, window)
+    out[window - 1] = np.sqrt(max(squares, 0.0) / window)
+    for t in range(window, n):
+        if (t - window + 1) % window == 0:
+            mean, squares = _window_moments(x, t, window)
+        else:
+            old = x[t - window]
+            new = x[t]
+            new_mean = mean + (new - old) / window
+            squares += (new - old) * (new - new_mean + old - mean)
+            mean = new_mean
+        out[t] = np.sqrt(max(squares, 0.0) / window)
+    return out
+
+
+@njit(cache=True)
+def rma(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if window > n:
+        return out
+    total = 0.0
+    for t in range(window):
+        total += x[t]
+    value = total / window
+    out[window - 1] = value
+    for t in range(window, n):
+        value = value + (x[t] - value) / window
+        out[t] = value
+    return out
+
+
+@njit(cache=True)
+def highest(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(x.shape[0], np.nan)
+    before = _extreme_before(x, window, 1.0)
+    out[:-1] = before[1:]
+    if x.shape[0] >= window:
+        last = x.shape[0] - 1
+        out[last] = np.max(x[last - window + 1 :])
+    return out
+
+
+@njit(cache=True)
+def lowest(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(x.shape[0], np.nan)
+    before = _extreme_before(x, window, -1.0)
+    out[:-1] = before[1:]
+    if x.shape[0] >= window:
+        last = x.shape[0] - 1
+        out[last] = np.min(x[last - window + 1 :])
+    return out
+
+
+@njit(cache=True)
+def change(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(x.shape[0], np.nan)
+    for t in range(window, x.shape[0]):
+        out[t] = x[t] - x[t - window]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def roc(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(x.shape[0], np.nan)
+    for t in range(window, x.shape[0]):
+        out[t] = 100.0 * (x[t] - x[t - window]) / x[t - window]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if window >= n:
+        return out
+    total = 0.0
+    for t in range(1, window + 1):
+        total += max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+    value = total / window
+    out[window] = value
+    for t in range(window + 1, n):
+        true_range = max(high[t] - low[t], abs(high[t] - close[t - 1]), abs(low[t] - close[t - 1]))
+        value = (value * (window - 1) + true_range) / window
+        out[t] = value
     return out
 
 

@@ -53,28 +53,83 @@ TRADE_EXIT_CASH = 6
 TRADE_COLUMNS = 7
 
 
+# Stop kinds (a language strategy's stop_loss / take_profit; built-ins have none).
+STOP_NONE = 0
+STOP_PCT = 1  # the level is `amount` × the entry price away from it
+STOP_ATR = 2  # the level is `amount` × ATR (as of the signal bar) away from the entry price
+
+
 @njit(cache=True)
-def simulate(
-    rule: int,
-    x: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
+def builtin_signal(args, t: int, in_position: bool) -> int:
+    """A built-in strategy's rule (RULE_*) at bar t: +1 buy, -1 sell, 0 nothing."""
+    rule, x, lo, hi = args
+    if in_position:
+        if rule == RULE_CROSS:
+            if t > 0 and x[t - 1] > lo[t - 1] and x[t] < lo[t]:
+                return -1
+        elif rule == RULE_REVERSION:
+            if x[t] > hi[t]:
+                return -1
+        elif rule == RULE_BREAKOUT:
+            if x[t] < lo[t]:
+                return -1
+        return 0
+    if rule == RULE_CROSS:
+        if t > 0 and x[t - 1] < lo[t - 1] and x[t] > lo[t]:
+            return 1
+        return 0
+    if rule == RULE_REVERSION:
+        return 1 if x[t] < lo[t] else 0
+    if rule == RULE_BREAKOUT:
+        return 1 if x[t] > hi[t] else 0
+    return 1
+
+
+@njit(cache=True)
+def _record_trade(trades_out, row, entry_bar, t, entry_price, exit_price, units, entry_cash, cash):  # type: ignore[no-untyped-def]  # noqa: E501
+    trades_out[row, TRADE_ENTRY_BAR] = entry_bar
+    trades_out[row, TRADE_EXIT_BAR] = t
+    trades_out[row, TRADE_ENTRY_PRICE] = entry_price
+    trades_out[row, TRADE_EXIT_PRICE] = exit_price
+    trades_out[row, TRADE_UNITS] = units
+    trades_out[row, TRADE_ENTRY_CASH] = entry_cash
+    trades_out[row, TRADE_EXIT_CASH] = cash
+
+
+@njit(cache=True)
+def run_bars(
+    signal,  # type: ignore[no-untyped-def]
+    signal_args,
     open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
     close: np.ndarray,
     fee: float,
     slippage_bps: float,
     initial_cash: float,
     first_bar: int,
     record: bool,
+    stop_kind: int,
+    stop_amount: float,
+    stop_atr: np.ndarray,
+    target_kind: int,
+    target_amount: float,
+    target_atr: np.ndarray,
     equity_out: np.ndarray,
     trades_out: np.ndarray,
     stats_out: np.ndarray,
 ) -> None:
-    """Run one backtest over bars [first_bar, n). Fills `stats_out`; when `record`, also
-    `equity_out` (one value per bar from first_bar) and `trades_out` (TRADE_* rows).
+    """The bar loop. `signal(signal_args, t, in_position)` is the strategy (a
+    compiled function: numba makes one copy of this loop per signal function).
 
-    Bars before `first_bar` only warm indicators up (walk-forward test windows): no
-    signal is taken on them; the first signal is taken at first_bar's close."""
+    Stops (STOP_*): the stop-loss level below and the take-profit level above the
+    entry price are fixed when the position is entered, from the entry price and
+    (STOP_ATR) the ATR of the signal bar; from the entry bar on, each bar while
+    long is checked: an open through a level fills at that open (a gap), else a
+    low at or below the stop fills at the stop, else a high at or above the
+    target fills at the target; when a bar touches both, the stop-loss wins. A
+    stop fill pays slippage and fee as a signal's sell does; a signal to sell on
+    that bar is then moot, and the next bar may enter again."""
     n = close.shape[0]
     buy_factor = 1.0 + slippage_bps / 1e4
     sell_factor = 1.0 - slippage_bps / 1e4
@@ -85,6 +140,8 @@ def simulate(
     entry_bar = 0
     entry_price = 0.0
     entry_cash = 0.0
+    stop_level = -np.inf
+    target_level = np.inf
     trades = 0
     wins = 0
     gross_profit = 0.0
@@ -107,6 +164,14 @@ def simulate(
             cash = 0.0
             entry_bar = t
             in_position = True
+            if stop_kind == STOP_PCT:
+                stop_level = entry_price * (1.0 - stop_amount)
+            elif stop_kind == STOP_ATR:
+                stop_level = entry_price - stop_amount * stop_atr[t - 1]
+            if target_kind == STOP_PCT:
+                target_level = entry_price * (1.0 + target_amount)
+            elif target_kind == STOP_ATR:
+                target_level = entry_price + target_amount * target_atr[t - 1]
         elif pending == -1:
             exit_price = open_[t] * sell_factor
             cash = units * exit_price * (1.0 - fee)
@@ -117,17 +182,56 @@ def simulate(
             else:
                 gross_loss -= pnl
             if record:
-                trades_out[trades, TRADE_ENTRY_BAR] = entry_bar
-                trades_out[trades, TRADE_EXIT_BAR] = t
-                trades_out[trades, TRADE_ENTRY_PRICE] = entry_price
-                trades_out[trades, TRADE_EXIT_PRICE] = exit_price
-                trades_out[trades, TRADE_UNITS] = units
-                trades_out[trades, TRADE_ENTRY_CASH] = entry_cash
-                trades_out[trades, TRADE_EXIT_CASH] = cash
+                _record_trade(
+                    trades_out,
+                    trades,
+                    entry_bar,
+                    t,
+                    entry_price,
+                    exit_price,
+                    units,
+                    entry_cash,
+                    cash,
+                )  # noqa: E501
             trades += 1
             units = 0.0
             in_position = False
         pending = 0
+        if in_position and (stop_kind != STOP_NONE or target_kind != STOP_NONE):
+            level = np.nan
+            if open_[t] <= stop_level or open_[t] >= target_level:
+                level = open_[t]
+            elif low[t] <= stop_level:
+                level = stop_level
+            elif high[t] >= target_level:
+                level = target_level
+            if not np.isnan(level):
+                bars_in_position += 1
+                exit_price = level * sell_factor
+                cash = units * exit_price * (1.0 - fee)
+                pnl = cash - entry_cash
+                if pnl > 0.0:
+                    wins += 1
+                    gross_profit += pnl
+                else:
+                    gross_loss -= pnl
+                if record:
+                    _record_trade(
+                        trades_out,
+                        trades,
+                        entry_bar,
+                        t,
+                        entry_price,
+                        exit_price,
+                        units,
+                        entry_cash,
+                        cash,
+                    )  # noqa: E501
+                trades += 1
+                units = 0.0
+                in_position = False
+                stop_level = -np.inf
+                target_level = np.inf
         if in_position:
             bars_in_position += 1
             if t == n - 1:
@@ -140,13 +244,17 @@ def simulate(
                 else:
                     gross_loss -= pnl
                 if record:
-                    trades_out[trades, TRADE_ENTRY_BAR] = entry_bar
-                    trades_out[trades, TRADE_EXIT_BAR] = t
-                    trades_out[trades, TRADE_ENTRY_PRICE] = entry_price
-                    trades_out[trades, TRADE_EXIT_PRICE] = exit_price
-                    trades_out[trades, TRADE_UNITS] = units
-                    trades_out[trades, TRADE_ENTRY_CASH] = entry_cash
-                    trades_out[trades, TRADE_EXIT_CASH] = cash
+                    _record_trade(
+                        trades_out,
+                        trades,
+                        entry_bar,
+                        t,
+                        entry_price,
+                        exit_price,
+                        units,
+                        entry_cash,
+                        cash,
+                    )  # noqa: E501
                 trades += 1
                 units = 0.0
                 equity = cash
@@ -173,27 +281,7 @@ def simulate(
             if t - peak_bar > max_drawdown_bars:
                 max_drawdown_bars = t - peak_bar
         if t < n - 1:
-            if in_position:
-                if rule == RULE_CROSS:
-                    if t > 0 and x[t - 1] > lo[t - 1] and x[t] < lo[t]:
-                        pending = -1
-                elif rule == RULE_REVERSION:
-                    if x[t] > hi[t]:
-                        pending = -1
-                elif rule == RULE_BREAKOUT:
-                    if x[t] < lo[t]:
-                        pending = -1
-            elif rule == RULE_CROSS:
-                if t > 0 and x[t - 1] < lo[t - 1] and x[t] > lo[t]:
-                    pending = 1
-            elif rule == RULE_REVERSION:
-                if x[t] < lo[t]:
-                    pending = 1
-            elif rule == RULE_BREAKOUT:
-                if x[t] > hi[t]:
-                    pending = 1
-            else:
-                pending = 1
+            pending = signal(signal_args, t, in_position)
     stats_out[STAT_TRADES] = trades
     stats_out[STAT_FINAL_EQUITY] = equity
     stats_out[STAT_SUM_RETURN] = sum_return
@@ -206,6 +294,38 @@ def simulate(
     stats_out[STAT_WINS] = wins
     stats_out[STAT_GROSS_PROFIT] = gross_profit
     stats_out[STAT_GROSS_LOSS] = gross_loss
+
+
+_NO_ATR = np.zeros(1)
+
+
+def simulate(
+    rule: int,
+    x: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    open_: np.ndarray,
+    close: np.ndarray,
+    fee: float,
+    slippage_bps: float,
+    initial_cash: float,
+    first_bar: int,
+    record: bool,
+    equity_out: np.ndarray,
+    trades_out: np.ndarray,
+    stats_out: np.ndarray,
+) -> None:
+    """Run one built-in backtest over bars [first_bar, n). Fills `stats_out`; when
+    `record`, also `equity_out` (one value per bar from first_bar) and `trades_out`
+    (TRADE_* rows).
+
+    Bars before `first_bar` only warm indicators up (walk-forward test windows): no
+    signal is taken on them; the first signal is taken at first_bar's close."""
+    run_bars(
+        builtin_signal, (rule, x, lo, hi), open_, close, close, close, fee, slippage_bps,
+        initial_cash, first_bar, record, STOP_NONE, 0.0, _NO_ATR, STOP_NONE, 0.0, _NO_ATR,
+        equity_out, trades_out, stats_out,
+    )  # fmt: skip
 
 
 @njit(cache=True)

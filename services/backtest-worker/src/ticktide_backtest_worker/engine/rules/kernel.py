@@ -1,0 +1,83 @@
+"""Compiled signal functions, one per rule shape: the generated source
+(`codegen`) compiled by numba, kept in this process by the hash of its text and
+the engine's version, so that every parameter set of a grid, and every strategy
+of the same shape, runs in one kernel. The bar loop (`simulate.run_bars`) is
+specialised by numba for each signal function it is given.
+
+The generated text is compiled in a namespace holding only `nan` and the
+min/max helpers: it reads its arguments and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from numba import njit
+
+from .codegen import Layout, signal_source
+
+__all__ = ["ENGINE_VERSION", "Kernel", "KernelCache", "kernel_for"]
+
+# Part of every language result (with the strategy version) and of every kernel's
+# cache key: bumped whenever the bar loop, an indicator or the code generator
+# changes what a strategy computes.
+ENGINE_VERSION = "2026.12.1"
+
+
+@njit(cache=True)
+def _min(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a < b else b
+
+
+@njit(cache=True)
+def _max(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a > b else b
+
+
+@dataclass(frozen=True)
+class Kernel:
+    key: str
+    source: str
+    signal: Callable[..., int]
+
+
+class KernelCache:
+    """Kernels by key; counts hits and misses (bench/backtest prints the rate)."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[str, Kernel] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, source: str) -> Kernel:
+        key = hashlib.sha256(f"{ENGINE_VERSION}\n{source}".encode()).hexdigest()[:32]
+        with self._lock:
+            found = self._kernels.get(key)
+            if found is not None:
+                self.hits += 1
+                return found
+            self.misses += 1
+            namespace: dict[str, Any] = {"nan": math.nan, "_min": _min, "_max": _max}
+            exec(compile(source, f"<ticktide-kernel {key}>", "exec"), namespace)  # noqa: S102
+            kernel = Kernel(key, source, njit(error_model="numpy")(namespace["signal"]))
+            self._kernels[key] = kernel
+            return kernel
+
+
+KERNELS = KernelCache()
+
+
+def kernel_for(entry: Any, exit_: Any, cache: KernelCache = KERNELS) -> tuple[Kernel, Layout]:
+    """The compiled kernel of these rules, and its slots' layout."""
+    source, layout = signal_source(entry, exit_)
+    return cache.get(source), layout
