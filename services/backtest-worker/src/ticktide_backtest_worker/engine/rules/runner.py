@@ -1,6 +1,6 @@
 """Run a language strategy over a list of parameter sets on one series: the
 parameters checked against the document's declarations, the infeasible ones
-(a constraint false) refused, every indicator row computed once for the grid
+(a constraint false) left to the grid's expansion, as the built-ins' are, every indicator row computed once for the grid
 (`SeriesStore`), one compiled kernel for every set (`kernel`), the same bar
 loop and metrics as the built-ins."""
 
@@ -100,16 +100,11 @@ def run_language_grid(
     # A stop can close a trade on its entry bar: up to one trade per bar.
     trades = np.zeros((n + 1 if details else 1, sim.TRADE_COLUMNS))
     lags = np.asarray(layout.lags or [0], dtype=np.int64)
-    for lag in layout.lags:
-        if lag >= n:
-            raise GridError(f"a lag of {lag} bars is not shorter than the {n} bars")
     results = []
     for raw in param_sets:
         if check is not None:
             check()
-        values = parameter_values(strategy, raw)
-        if not feasible(strategy, values):
-            raise GridError(f"parameters {values} break a constraint of the strategy")
+        values = parameter_values(strategy, raw)  # constraints: applied when a grid is expanded
         rows = tuple(store.series(bind(node, values)) for node in layout.indicators) or (_NO_ROW,)
         numbers = np.asarray([scalar_value(node, values) for node in layout.numbers] or [0.0])
         stop = _stop(store, strategy.stop_loss, values)

@@ -5,7 +5,9 @@ asks for the same one (`SeriesStore`, bounded by a memory budget).
 
 Evaluation walks the checked tree (`ticktide_common.rules.ir`) with numpy:
 nothing is evaluated from text. A parameter is bound to its value first, so a
-bound node is the key of the array it stands for.
+bound node is the key of the array it stands for. A window or lag as long as the
+series or longer gives NaN throughout (no signal), as the built-ins' do; the
+gateway refuses a batch whose windows cannot fit its range before any work.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ticktide_common.rules import ir
 from .. import indicators
 from ..bars import Bars
 
-__all__ = ["SeriesStore", "WindowTooLong", "bind", "scalar_value"]
+__all__ = ["SeriesStore", "bind", "scalar_value"]
 
 _WINDOWED: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "sma": indicators.sma,
@@ -33,10 +35,6 @@ _WINDOWED: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "roc": indicators.roc,
     "change": indicators.change,
 }
-
-
-class WindowTooLong(ValueError):
-    """A window or lag reaches further back than the series is long."""
 
 
 def bind(expr: ir.Expr, values: Mapping[str, float]) -> ir.Expr:
@@ -155,11 +153,7 @@ class SeriesStore:
             return np.full(n, expr.value)
         if isinstance(expr, ir.Indicator):
             assert isinstance(expr.window, ir.Const)
-            window = int(expr.window.value)
-            if window >= n:
-                raise WindowTooLong(
-                    f"{expr.function}'s window {window} is not shorter than the {n} bars"
-                )
+            window = int(expr.window.value)  # longer than the bars: NaN throughout
             if expr.source is None:
                 bars = self.bars
                 return indicators.atr(bars.high, bars.low, bars.close, window)
@@ -171,11 +165,10 @@ class SeriesStore:
                 operand = self.series(expr.operand)
                 return np.abs(operand) if expr.operator == "abs" else np.negative(operand)
         if isinstance(expr, ir.Shift):
-            if expr.bars >= n:
-                raise WindowTooLong(f"a lag of {expr.bars} bars is not shorter than the {n} bars")
             source = self.series(expr.operand)
             shifted = np.full(n, np.nan)
-            shifted[expr.bars :] = source[: n - expr.bars]
+            if expr.bars < n:
+                shifted[expr.bars :] = source[: n - expr.bars]
             return shifted
         raise TypeError(f"not a numeric series: {expr!r}")
 
