@@ -1,8 +1,9 @@
 """Run a language strategy over a list of parameter sets on one series: the
-parameters checked against the document's declarations, the infeasible ones
-(a constraint false) left to the grid's expansion, as the built-ins' are, every indicator row computed once for the grid
-(`SeriesStore`), one compiled kernel for every set (`kernel`), the same bar
-loop and metrics as the built-ins."""
+parameters checked against the document's declarations (the infeasible ones,
+a constraint false, are left to the grid's expansion, as the built-ins' are),
+every indicator row computed once for the grid (`SeriesStore`), one compiled
+kernel for every set (`kernel`), the same bar loop and metrics as the
+built-ins."""
 
 from __future__ import annotations
 
