@@ -21,8 +21,9 @@ Definitions (the test reference implements the same ones independently):
   smoothing (TA-Lib's definition).
 
 rolling_std keeps a sliding mean and sum of squared deviations (O(n) whatever the
-window) and recomputes both exactly every `window` bars, so rounding cannot
-accumulate over a long series; every value depends on x[..t] only (the restart
+window; the sum compensated, Kahan's way) and recomputes both exactly every
+`window` bars, so rounding cannot accumulate over a long series; a window of equal
+values is exactly 0 (the sums restart from it); every value depends on x[..t] only (the restart
 points are fixed by t), so each indicator is causal: f(x[:m]) == f(x)[:m].
 
 The language's indicators (`series_indicator`) skip a source's leading NaNs (a
@@ -121,15 +122,26 @@ def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     if window > n:
         return out
     mean, squares = _window_moments(x, window - 1, window)
+    compensation = 0.0  # Kahan: the low-order part the running sum of squares lost
+    run = 1  # how many values up to t are equal to x[t]
+    for t in range(1, window):
+        run = run + 1 if x[t] == x[t - 1] else 1
     out[window - 1] = np.sqrt(max(squares, 0.0) / window)
     for t in range(window, n):
-        if (t - window + 1) % window == 0:
+        run = run + 1 if x[t] == x[t - 1] else 1
+        if run >= window:  # a flat window: exactly 0, and the sums restart exact
+            mean, squares, compensation = x[t], 0.0, 0.0
+        elif (t - window + 1) % window == 0:
             mean, squares = _window_moments(x, t, window)
+            compensation = 0.0
         else:
             old = x[t - window]
             new = x[t]
             new_mean = mean + (new - old) / window
-            squares += (new - old) * (new - new_mean + old - mean)
+            step = (new - old) * (new - new_mean + old - mean) - compensation
+            total = squares + step
+            compensation = (total - squares) - step
+            squares = total
             mean = new_mean
         out[t] = np.sqrt(max(squares, 0.0) / window)
     return out
