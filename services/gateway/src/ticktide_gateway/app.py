@@ -1,7 +1,7 @@
 """Wiring of the gateway: settings, pool, Redis, bus, HTTP client, session store,
 activity recorder, routers (its own, the auth proxy, the merged OpenAPI
-document), middleware, and the consumers that drop cached bodies when candles,
-stock bars or weather observations are stored."""
+document), middleware, the system strategies' seed, and the consumers that drop
+cached bodies when candles, stock bars or weather observations are stored."""
 
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ from ticktide_gateway.request_metrics import (
 )
 from ticktide_gateway.settings import GatewaySettings, get_settings
 from ticktide_gateway.stocks import routes as stocks
+from ticktide_gateway.strategies import repository as strategies_repository
+from ticktide_gateway.strategies import routes as strategies
+from ticktide_gateway.strategies.service import system_versions
 from ticktide_gateway.weather import routes as weather
 
 __all__ = ["create_app", "SERVICE"]
@@ -157,6 +160,11 @@ def create_app(
                 settings.database_url, min_size=2, max_size=10, application_name="ticktide-gateway"
             )
             stack.push_async_callback(pool.close)
+            # The built-ins as read-only system strategies, from their documents in
+            # code (ticktide_common.rules.system): idempotent, so every start does it.
+            added = await strategies_repository.ensure_system_strategies(pool, system_versions())
+            if added:
+                log.info("gateway.system_strategies_added", versions=added)
             series_path = await series_path_of(pool)
             log.info(
                 "gateway.series_path",
@@ -293,6 +301,7 @@ def create_app(
     app.include_router(auth_proxy.router)
     app.include_router(crypto.router)
     app.include_router(backtest.router)
+    app.include_router(strategies.router)
     app.include_router(stocks.router)
     app.include_router(weather.router)
     app.include_router(admin.router)
