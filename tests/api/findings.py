@@ -124,6 +124,14 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         r"unknown (strategy )?parameter|not a parameter|has no parameter",
         "a strategy's own parameters (its schema depends on `strategy`), a grid range's arithmetic",
     ),
+    Excuse(
+        "ST202",
+        r"POST /api/strategies(/validate)?",
+        r'"errors":\[\{"code":"',
+        "a strategy document's expressions are a language (a grammar, types, names it "
+        "declares); the schema says the document's keys, types and lengths, the rule "
+        "checker's 422 (codes and spans) the rest",
+    ),
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
     Excuse(
         "ST202",

@@ -119,8 +119,9 @@ async def list_strategies(principal: CurrentPrincipal, pool: PoolDep) -> Any:
     return {"strategies": [dict(row) for row in rows]}
 
 
+# `:int`, so that /validate is never taken for an id (its Allow header says POST only).
 @router.get(
-    "/{strategy_id}",
+    "/{strategy_id:int}",
     summary="One strategy with every version, oldest first",
     response_model=StrategyDetail,
 )

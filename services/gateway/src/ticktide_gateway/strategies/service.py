@@ -74,13 +74,14 @@ def check_strategy(document: dict[str, Any]) -> tuple[CheckedStrategy, CheckedVe
 
 
 def rejection_body(exc: RuleErrors) -> dict[str, Any]:
-    """CONTRACT §2's 422 body (`errors`), with the gateway's usual one-line `detail`."""
+    """CONTRACT §2's 422 body (`errors`, first), with the gateway's usual one-line
+    `detail` after it."""
     errors = exc.as_json()["errors"]
     detail = "; ".join(
         f"{error['field']}: {error['message']}" if error["field"] else error["message"]
         for error in errors
     )
-    return {"detail": detail or "the strategy document was rejected", "errors": errors}
+    return {"errors": errors, "detail": detail or "the strategy document was rejected"}
 
 
 def system_versions() -> dict[str, CheckedVersion]:

@@ -251,8 +251,13 @@ async def test_another_users_strategy_is_404_and_system_ones_are_readable(
     assert foreign.json()["detail"].replace(str(saved["id"]), "N") == missing.json()[
         "detail"
     ].replace(str(2**62), "N")  # the same answer: nothing revealed
-    for bad in ("0", "-1", str(2**63), "abc"):
+    for bad in ("0", str(2**63)):
         assert (await bob_client.get(f"{STRATEGIES}/{bad}")).status_code == 422
+    for not_an_id in ("-1", "abc"):
+        assert (await bob_client.get(f"{STRATEGIES}/{not_an_id}")).status_code == 404
+    # /validate is not an id: a GET there is 405, and Allow says POST only.
+    wrong_method = await bob_client.get(VALIDATE)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
 
     system_id = await db_pool.fetchval(
         "SELECT id FROM strategies WHERE owner_id IS NULL AND name = 'donchian_breakout'"
