@@ -49,15 +49,15 @@ def _suggest(word: str, known: list[str]) -> str | None:
 
 
 def _ordered(operator: str, left: ir.Expr, right: ir.Expr) -> tuple[ir.Expr, ir.Expr]:
-    # By shape first, so that renaming numbers and parameters never reorders
-    # operands of different shapes (the compiled kernel stays the same).
+    # By shape only (operands of one shape stay as written): renaming numbers and
+    # parameters then never reorders anything, so the compiled kernel stays the same.
     if operator in COMMUTATIVE and _order_key(right) < _order_key(left):
         return right, left
     return left, right
 
 
-def _order_key(expr: ir.Expr) -> tuple[str, str]:
-    return ir.shape_text(expr), ir.render(expr)
+def _order_key(expr: ir.Expr) -> str:
+    return ir.shape_text(expr)
 
 
 def arith(operator: str, left: ir.Expr, right: ir.Expr) -> ir.Expr:
@@ -222,8 +222,8 @@ class _Checker:
                 "type", "only a series or a condition has earlier bars to look back on",
                 node.span, "a parameter or a number is the same on every bar: drop the [k]",
             )  # fmt: skip
-        if node.bars == 0:
-            return operand
+        # x[0] stays a lag (of 0 bars): a lag's length is a number the kernel takes at
+        # run time, so changing it never changes the compiled code.
         if isinstance(operand, ir.Shift):
             return ir.Shift(operand.operand, operand.bars + node.bars)
         return ir.Shift(operand, node.bars)

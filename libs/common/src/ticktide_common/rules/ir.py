@@ -5,7 +5,9 @@ value, so equal subexpressions are one node (the compiler computes each once).
 Canonical: `a > b` is `b < a`, `a >= b` is `b <= a`, and the operands of the
 commutative operators (`+ * == != and or min max`) are in a fixed order; each
 rewrite gives the same value, bit for bit, on every input (IEEE addition and
-multiplication commute; a comparison with NaN is false either way round).
+multiplication commute; a comparison with NaN is false either way round). The
+order of commutative operands is by their shape (`shape_text`); operands of the
+same shape stay in the order written.
 
 A scalar (`Const`, `Param`, arithmetic of them) is one number per parameter
 set; a series is one number per bar; a condition is true or false per bar.

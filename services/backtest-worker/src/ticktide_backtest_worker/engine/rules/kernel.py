@@ -29,14 +29,15 @@ __all__ = ["ENGINE_VERSION", "Kernel", "KernelCache", "kernel_for"]
 ENGINE_VERSION = "2026.12.1"
 
 
-@njit(cache=True)
+# Not cached on disk: they are compiled into each kernel, which is never cached.
+@njit
 def _min(a: float, b: float) -> float:
     if a != a or b != b:
         return math.nan
     return a if a < b else b
 
 
-@njit(cache=True)
+@njit
 def _max(a: float, b: float) -> float:
     if a != a or b != b:
         return math.nan

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ticktide_common.rules import CheckedStrategy, ir
 
@@ -20,10 +21,17 @@ from ..bars import Bars, bars_per_year
 from ..grid import GridError
 from ..metrics import compute_metrics, thin_equity
 from ..runner import BacktestResult, Costs, span_years, trade_rows
+from .codegen import Layout
 from .kernel import KERNELS, KernelCache, kernel_for
 from .series import SeriesStore, bind, scalar_value
 
-__all__ = ["feasible", "parameter_values", "run_language_grid"]
+__all__ = [
+    "bar_rows_of",
+    "feasible",
+    "parameter_values",
+    "run_language_grid",
+    "signal_args",
+]
 
 _STOP_KINDS = {"pct": sim.STOP_PCT, "atr_mult": sim.STOP_ATR}
 _NO_ROW = np.zeros(1)
@@ -69,6 +77,30 @@ def _stop(
     return _STOP_KINDS[rule.kind], amount, row
 
 
+# The bar loop, compiled apart from the built-ins' cached one: numba specialises it
+# for each generated signal function, which exists in this process only, so its
+# copies are never written to numba's on-disk cache.
+run_language_bars = njit(sim.run_bars.py_func)
+
+
+def bar_rows_of(bars: Bars) -> tuple[np.ndarray, ...]:
+    """The bar series in the kernel's order (`ir.BARS`)."""
+    return tuple(np.ascontiguousarray(getattr(bars, name), dtype=np.float64) for name in ir.BARS)
+
+
+def signal_args(
+    bar_rows: tuple[np.ndarray, ...],
+    store: SeriesStore,
+    layout: Layout,
+    values: Mapping[str, float],
+) -> tuple[Any, ...]:
+    """The kernel's arguments for one parameter set: bars, indicator rows, numbers, lags."""
+    rows = tuple(store.series(bind(node, values)) for node in layout.indicators) or (_NO_ROW,)
+    numbers = np.asarray([scalar_value(node, values) for node in layout.numbers] or [0.0])
+    lags = np.asarray(layout.lags or [0], dtype=np.int64)
+    return bar_rows, rows, numbers, lags
+
+
 def run_language_grid(
     bars: Bars,
     strategy: CheckedStrategy,
@@ -92,30 +124,25 @@ def run_language_grid(
         raise ValueError("no bars to backtest")
     store = store if store is not None else SeriesStore(bars)
     kernel, layout = kernel_for(strategy.entry, strategy.exit, kernels)
-    bar_rows = tuple(
-        np.ascontiguousarray(getattr(bars, name), dtype=np.float64) for name in ir.BARS
-    )  # noqa: E501
+    bar_rows = bar_rows_of(bars)
     per_year, years = bars_per_year(interval), span_years(bars, interval)
     stats = np.zeros(sim.STAT_COUNT)
     equity = np.zeros(n if details else 1)
     # A stop can close a trade on its entry bar: up to one trade per bar.
     trades = np.zeros((n + 1 if details else 1, sim.TRADE_COLUMNS))
-    lags = np.asarray(layout.lags or [0], dtype=np.int64)
     results = []
     for raw in param_sets:
         if check is not None:
             check()
         values = parameter_values(strategy, raw)  # constraints: applied when a grid is expanded
-        rows = tuple(store.series(bind(node, values)) for node in layout.indicators) or (_NO_ROW,)
-        numbers = np.asarray([scalar_value(node, values) for node in layout.numbers] or [0.0])
+        args = signal_args(bar_rows, store, layout, values)
         stop = _stop(store, strategy.stop_loss, values)
         target = _stop(store, strategy.take_profit, values)
         stats[:] = 0.0
-        sim.run_bars(
-            kernel.signal, (bar_rows, rows, numbers, lags), bar_rows[0], bar_rows[1],
-            bar_rows[2], bar_rows[3], float(fee), float(slippage_bps), float(initial_cash), 0,
-            details, stop[0], stop[1], stop[2], target[0], target[1], target[2], equity,
-            trades, stats,
+        run_language_bars(
+            kernel.signal, args, bar_rows[0], bar_rows[1], bar_rows[2], bar_rows[3],
+            float(fee), float(slippage_bps), float(initial_cash), 0, details, stop[0], stop[1],
+            stop[2], target[0], target[1], target[2], equity, trades, stats,
         )  # fmt: skip
         metrics = compute_metrics(
             stats, initial_cash=initial_cash, bars=n, span_years=years, bars_per_year=per_year
@@ -126,3 +153,29 @@ def run_language_grid(
             result.equity = thin_equity(bars.times, equity, max_equity_points)
         results.append(result)
     return results
+
+
+_WARM_UP = {
+    "language": "ticktide-rules/1",
+    "params": {"w": {"type": "int", "min": 2, "max": 5, "default": 3}},
+    "entry": "crosses_above(sma(close, w), ema(close, w)) or rma(close, w) < stdev(close, w)"
+    " or rsi(close, w) > highest(high, w)[1] + lowest(low, w) or roc(close, w) > change(close, w)"
+    " or abs(min(open, close) - max(high, low)) > atr(w) or not crosses_below(close, open)",
+    "exit": "volume < 0",
+    "stop_loss": "pct(0.5)",
+    "take_profit": "atr_mult(2, 3.0)",
+}
+
+
+def warm_up_language() -> None:
+    """Load (or compile) every indicator and the language's bar loop once, so that
+    a worker's first language job, and a compile watched by an audit hook, pay
+    only for their own kernel."""
+    from ticktide_common.rules import check_document
+
+    n = 16
+    prices = np.linspace(100.0, 110.0, n) + np.sin(np.arange(n))
+    bars = Bars(np.arange(n, dtype=np.int64) * 3600, prices, prices + 1, prices - 1, prices,
+                np.ones(n))  # fmt: skip
+    run_language_grid(bars, check_document(_WARM_UP), [{}], fee=0.001, slippage_bps=1.0,
+                      initial_cash=1.0, interval="1h", max_equity_points=4)  # fmt: skip

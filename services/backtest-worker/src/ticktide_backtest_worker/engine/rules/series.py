@@ -120,7 +120,8 @@ _COMPARE: Mapping[str, Callable[[float, float], bool]] = {
 class SeriesStore:
     """Arrays of one series' bars by bound node, least recently used dropped
     first once their bytes pass `budget_bytes` (a dropped one is recomputed if
-    asked for again)."""
+    asked for again). Every array it hands out is read-only, so each compiled
+    indicator sees one array type (and is compiled, or loaded, once)."""
 
     def __init__(self, bars: Bars, budget_bytes: int = 512 * 1024 * 1024) -> None:
         self.bars = bars
@@ -147,16 +148,16 @@ class SeriesStore:
 
     def _compute(self, expr: ir.Expr) -> np.ndarray:
         n = len(self.bars)
-        if isinstance(expr, ir.Bar):
-            return np.asarray(getattr(self.bars, expr.field), dtype=np.float64)
+        if isinstance(expr, ir.Bar):  # a view: the caller's arrays stay as they are
+            return np.ascontiguousarray(getattr(self.bars, expr.field), dtype=np.float64).view()
         if isinstance(expr, ir.Const):
             return np.full(n, expr.value)
         if isinstance(expr, ir.Indicator):
             assert isinstance(expr.window, ir.Const)
             window = int(expr.window.value)  # longer than the bars: NaN throughout
             if expr.source is None:
-                bars = self.bars
-                return indicators.atr(bars.high, bars.low, bars.close, window)
+                high, low, close = (self.series(ir.Bar(name)) for name in ("high", "low", "close"))
+                return indicators.atr(high, low, close, window)
             return _skip_leading_nan(_WINDOWED[expr.function], self.series(expr.source), window)
         with np.errstate(all="ignore"):
             if isinstance(expr, ir.Arith):
