@@ -36,6 +36,8 @@ class ApiError(Exception):
     message: str
     errors: list[dict[str, str]] = field(default_factory=list)
     retry_after: str | None = None
+    # The error objects as the API sent them (the rule language's carry code, span, hint).
+    details: list[dict[str, Any]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return f"{self.status}: {self.message}"
@@ -164,8 +166,13 @@ class ApiSession:
             message, items = _message(body, response.status_code)
             if response.status_code >= 500:
                 log.warning("web.api_error", path=path, status=response.status_code, detail=message)
+            details = body.get("errors") if isinstance(body, dict) else None
             raise ApiError(
-                response.status_code, message, items, response.headers.get("retry-after")
+                response.status_code,
+                message,
+                items,
+                response.headers.get("retry-after"),
+                [e for e in details if isinstance(e, dict)] if isinstance(details, list) else [],
             )
         return body
 
