@@ -38,6 +38,7 @@ SIGNED_IN_PAGES = (
     "/backtests",
     "/backtests/{batch}",
     "{result}",
+    "/strategies",
     "/performance",
     "/services",
     "/admin/users",
