@@ -12,6 +12,7 @@ opens read-only: its text is an example to start a strategy of one's own from.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
-from ticktide_web.pages.backtests.form import api_field_errors, stored_text
+from ticktide_web.pages.backtests.form import api_field_errors, stored_text, values_from_request
 from ticktide_web.pages.backtests.views import INTERVALS
 from ticktide_web.pages.strategies.editor import (
     EDITOR_FIELDS,
@@ -150,12 +151,30 @@ async def strategies_page(page: PageDep, copy: int | None = None) -> Response:
     return await _render(page, values=values, strategies=strategies, notice=notice)
 
 
+async def _batch_values(
+    page: PageContext, batch_id: str, params: dict[str, Any], symbols: list[dict[str, Any]]
+) -> tuple[dict[str, str] | None, str | None]:
+    """The grid form's text of a stored batch's request ("Use these settings")."""
+    try:
+        stored = await page.api.get(f"/api/crypto/backtest/batch/{uuid.UUID(batch_id)}", limit=1)
+    except (ValueError, ApiError):
+        return None, "That batch's settings could not be loaded; here are the defaults."
+    values = values_from_request(stored.get("request") or {}, grid_defaults(params, symbols))
+    return values, None
+
+
 @router.get("/strategies/{ident:int}")
 async def strategy_page(
-    page: PageDep, ident: int, version: int | None = None, saved: int = 0
+    page: PageDep, ident: int, version: int | None = None, saved: int = 0, use: str = ""
 ) -> Response:
     detail, strategies = await asyncio.gather(_detail(page, ident), _listing(page))
     chosen = _version_of(detail, version)
+    grid_values: dict[str, str] | None = None
+    symbols: list[dict[str, Any]] | None = None
+    error: str | None = None
+    if use:
+        symbols = await _symbols(page)
+        grid_values, error = await _batch_values(page, use, _params_of(chosen), symbols)
     values = form_values(chosen.get("document"), str(detail.get("name") or ""))
     notice = (
         f"Saved {detail.get('name')} as version {chosen.get('version')}: run a grid of it below."
@@ -169,7 +188,10 @@ async def strategy_page(
         opened=detail,
         version=chosen,
         declared=param_rows(_params_of(chosen)),
+        grid_values=grid_values,
+        symbols=symbols,
         notice=notice,
+        error=error,
     )
 
 
