@@ -6,6 +6,7 @@ requests)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ticktide_cli.api_client import ApiError, tls_verify
 from ticktide_cli.context import CliContext, CliError, open_context
@@ -41,6 +43,12 @@ backtest_app = typer.Typer(help="Run and inspect backtests.", no_args_is_help=Tr
 app.add_typer(backtest_app, name="backtest")
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+strategy_app = typer.Typer(
+    help="Check, save and list strategies written in the rule language ticktide-rules/1 "
+    "(JSON documents: params, constraints, entry, exit, stop_loss, take_profit).",
+    no_args_is_help=True,
+)
+app.add_typer(strategy_app, name="strategy")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -80,7 +88,7 @@ def main_options(
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -452,6 +460,103 @@ def backtest_show(
     except ValueError:
         raise typer.BadParameter("a batch id (uuid)", param_hint="BATCH") from None
     _run(lambda ctx: show_batch(ctx, str(batch_id), top=top, console=console))
+
+
+STRATEGY_FILE_HELP = (
+    "a strategy document: a JSON file in ticktide-rules/1, at most 64 KiB; - reads standard input"
+)
+
+
+def _unwrapped_help(command: Callable[..., None]) -> Callable[..., None]:
+    """The docstring with each paragraph on one line: typer's help keeps a docstring's
+    line breaks, which then break the terminal's wrapping."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return command
+
+
+def _strategy_file(path: str) -> Any:
+    """The document in `path`, read and checked here before any request is made."""
+    from ticktide_cli.strategies import read_strategy_file
+
+    try:
+        return read_strategy_file(path)
+    except CliError as exc:
+        raise _fail(str(exc)) from None
+
+
+@strategy_app.command("validate")
+@_unwrapped_help
+def strategy_validate(
+    file: Annotated[str, typer.Argument(help=STRATEGY_FILE_HELP, metavar="FILE")],
+) -> None:
+    """Check a strategy document without saving it.
+
+    Prints "valid" and the parameters it declares (each a grid axis), or every error
+    as FILE: KEY:LINE:COLUMN: MESSAGE [CODE] with the expression's line, the span
+    underlined and a hint, and exits 1. A file that is not a JSON object, or is over
+    64 KiB, is refused before anything is sent."""
+    from ticktide_cli.strategies import (
+        Rejection,
+        print_parameters,
+        print_rejection,
+        validate_strategy,
+    )
+
+    strategy = _strategy_file(file)
+    answer = _run(lambda ctx: validate_strategy(ctx, strategy))
+    if isinstance(answer, Rejection):
+        print_rejection(err_console, strategy, answer, verb="invalid")
+        raise typer.Exit(1)
+    console.print(f"{strategy.label}: valid", markup=False, highlight=False, soft_wrap=True)
+    print_parameters(console, answer.get("params") or {})
+
+
+@strategy_app.command("save")
+@_unwrapped_help
+def strategy_save(
+    file: Annotated[str, typer.Argument(help=STRATEGY_FILE_HELP, metavar="FILE")],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="the strategy's name (letters, digits, spaces, _ . , : ( ) + -); default the "
+            "file's name without its extension; saving a name again adds a version"
+        ),
+    ] = None,
+) -> None:
+    """Check a strategy document and save it as a new version of your strategy.
+
+    A new name is version 1; saving the same name again adds a version (versions are
+    never changed). Prints the strategy's id and the version, or the errors as
+    `validate` does (exit 1)."""
+    from ticktide_cli.strategies import Rejection, default_name, print_rejection, save_strategy
+
+    strategy = _strategy_file(file)
+    try:
+        strategy_name = name if name is not None else default_name(file)
+    except CliError as exc:
+        raise _fail(str(exc)) from None
+    answer = _run(lambda ctx: save_strategy(ctx, strategy, strategy_name))
+    if isinstance(answer, Rejection):
+        print_rejection(err_console, strategy, answer, verb="not saved")
+        raise typer.Exit(1)
+    console.print(
+        f"saved '{answer['name']}': strategy {answer['id']} version {answer['version']}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@strategy_app.command("list")
+@_unwrapped_help
+def strategy_list() -> None:
+    """The strategies you can run: the system ones (the built-ins) and your own.
+
+    Each with its id, name, visibility, latest version and when it was created."""
+    from ticktide_cli.strategies import list_strategies, print_strategy_table
+
+    print_strategy_table(console, _run(list_strategies))
 
 
 if __name__ == "__main__":
