@@ -118,6 +118,13 @@ async def test_a_system_strategy_opens_read_only_and_copies_into_the_editor(
     await expect(page.get_by_role("table", name="Declared parameters")).to_contain_text("fast")
     await guard.audit()
 
+    # Checked as it is: valid, still read-only, still with its Run a grid form.
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await expect(page.get_by_role("status").filter(has_text="is valid")).to_be_visible()
+    await expect(page.get_by_label("Entry", exact=True)).to_have_attribute("readonly", "")
+    grid = page.get_by_role("form", name="Run a grid")
+    await expect(grid.get_by_label("slow", exact=True)).to_have_value("30")
+
     await page.get_by_role("link", name="Edit a copy").click()
     await page.wait_for_url(re.compile(r"/strategies\?copy=\d+$"))
     entry = page.get_by_label("Entry", exact=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ticktide_common.rules import LANGUAGE, RuleErrors, check_document
 from ticktide_common.rules.system import SYSTEM_STRATEGIES
+from ticktide_web.pages.backtests.views import json_block
 from ticktide_web.pages.strategies.editor import (
     EDITOR_FIELDS,
     Problems,
@@ -199,6 +200,9 @@ def render(values: dict[str, str], problems: Problems, **extra: Any) -> str:
         "symbols": [],
         "intervals": ("1h",),
         "stored_help": "",
+        "grid_schema": {"properties": {}},
+        "combinations": None,
+        "json_block": json_block,
     }
     context.update(extra)
     return env.get_template("strategies.html").render(**context)
@@ -236,3 +240,4 @@ def test_a_system_strategy_renders_read_only_with_the_grid_form() -> None:
     assert html.count(" readonly") == 6
     assert 'href="/strategies?copy=3"' in html
     assert 'action="/strategies/3/run"' in html
+    assert 'id="st-grid-data">{"parameters":{"properties":{}}}</script>' in html

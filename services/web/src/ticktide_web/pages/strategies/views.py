@@ -20,8 +20,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from ticktide_web.api import ApiError
 from ticktide_web.deps import PageDep
-from ticktide_web.pages.backtests.form import api_field_errors, stored_text, values_from_request
-from ticktide_web.pages.backtests.views import INTERVALS
+from ticktide_web.pages.backtests.form import (
+    api_field_errors,
+    grid_size,
+    stored_text,
+    values_from_request,
+)
+from ticktide_web.pages.backtests.views import INTERVALS, json_block
 from ticktide_web.pages.strategies.editor import (
     EDITOR_FIELDS,
     FieldError,
@@ -32,7 +37,13 @@ from ticktide_web.pages.strategies.editor import (
     read_document,
     rule_problems,
 )
-from ticktide_web.pages.strategies.grid import GRID_FIELDS, grid_defaults, grid_specs, read_grid
+from ticktide_web.pages.strategies.grid import (
+    GRID_FIELDS,
+    grid_defaults,
+    grid_schema,
+    grid_specs,
+    read_grid,
+)
 from ticktide_web.rendering import PageContext
 
 __all__ = ["router"]
@@ -130,6 +141,10 @@ async def _render(
         symbols=symbols or [],
         intervals=INTERVALS,
         stored_help=stored_text(symbols or [], first_symbol, grid_values.get("interval", "1h")),
+        grid_schema=grid_schema(params),
+        combinations=grid_size(specs, grid_values) if version else None,
+        json_block=json_block,
+        scripts=["js/strategy_grid.js"] if version else [],
     )
 
 
@@ -195,12 +210,29 @@ async def strategy_page(
     )
 
 
+async def _opened(page: PageContext, typed: dict[str, str]) -> dict[str, Any]:
+    """The saved version the editor was opened on, so that its page's heading and
+    its Run a grid form stay after a Check (nothing when it cannot be read)."""
+    try:
+        ident, version = int(typed.get("opened_id", "")), int(typed.get("opened_version", ""))
+    except ValueError:
+        return {}
+    try:
+        detail = await _detail(page, ident)
+        chosen = _version_of(detail, version)
+    except ApiError as exc:
+        if exc.status in (401, 403) or exc.status >= 500:
+            raise
+        return {}
+    return {"opened": detail, "version": chosen}
+
+
 @router.post("/strategies")
 async def check_or_save(page: PageDep, request: Request) -> Response:
     typed = _typed(await request.form())
     values = {field: typed.get(field, "") for field, _ in EDITOR_FIELDS}
     action = typed.get("action", "check")
-    strategies = await _listing(page)
+    strategies, opened = await asyncio.gather(_listing(page), _opened(page, typed))
     draft = read_document(values)
     problems = draft.problems
     name = values["name"].strip()
@@ -210,7 +242,12 @@ async def check_or_save(page: PageDep, request: Request) -> Response:
         )
     if draft.document is None or problems:
         return await _render(
-            page, values=values, strategies=strategies, problems=problems, status_code=422
+            page,
+            values=values,
+            strategies=strategies,
+            problems=problems,
+            status_code=422,
+            **opened,
         )
     token = typed.get("csrf_token", "")
     try:
@@ -237,6 +274,7 @@ async def check_or_save(page: PageDep, request: Request) -> Response:
             problems=found,
             status_code=exc.status,
             error=None if exc.status == 422 else f"Not saved: {exc.message}",
+            **opened,
         )
     declared = param_rows(checked.get("params"), draft.document.get("params"))
     count = len(declared)
@@ -249,6 +287,7 @@ async def check_or_save(page: PageDep, request: Request) -> Response:
             f"The strategy is valid: it declares {count} "
             f"{'parameter' if count == 1 else 'parameters'}."
         ),
+        **opened,
     )
 
 
