@@ -538,7 +538,7 @@ def strategy_save(
         raise _fail(str(exc)) from None
     answer = _run(lambda ctx: save_strategy(ctx, strategy, strategy_name))
     if isinstance(answer, Rejection):
-        print_rejection(err_console, strategy, answer, verb="not saved")
+        print_rejection(err_console, strategy, answer, verb="not saved", name=strategy_name)
         raise typer.Exit(1)
     console.print(
         f"saved '{answer['name']}': strategy {answer['id']} version {answer['version']}",

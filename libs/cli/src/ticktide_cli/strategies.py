@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -244,16 +245,32 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+# The gateway's request errors name the body field so (`error_handlers._location`).
+_NAME_FIELDS = ("body parameter 'name'", "name")
+NAME_HINT = "letters, digits, spaces and _ . , : ( ) + - (not a space at either end)"
+
+
+def _format(strategy: StrategyFile, problem: Mapping[str, Any], name: str | None) -> str:
+    """A problem of the document at its place in FILE; one of the name (a request
+    error, without a code) as the option's."""
+    if name is not None and not problem.get("code") and problem.get("field") in _NAME_FIELDS:
+        message = problem.get("message") or "refused"
+        return f"--name {name!r}: {message}\n  hint: a name has {NAME_HINT}"
+    return format_problem(strategy.label, problem, strategy.document)
+
+
 def print_rejection(
-    console: Console, strategy: StrategyFile, rejection: Rejection, *, verb: str
+    console: Console,
+    strategy: StrategyFile,
+    rejection: Rejection,
+    *,
+    verb: str,
+    name: str | None = None,
 ) -> None:
     """Every problem, then a one-line verdict."""
     for problem in rejection.problems:
         console.print(
-            format_problem(strategy.label, problem, strategy.document),
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            _format(strategy, problem, name), markup=False, highlight=False, soft_wrap=True
         )
     if not rejection.problems:
         console.print(
@@ -294,12 +311,22 @@ def print_strategy_table(console: Console, strategies: Sequence[Mapping[str, Any
         table.add_column(column, justify="right" if column in ("id", "latest version") else "left")
     for strategy in strategies:
         table.add_row(
-            *(
-                Text(_cell(strategy.get(key)))
-                for key in ("id", "name", "visibility", "latest_version", "created_at")
-            )
+            *(Text(_cell(strategy.get(key))) for key in ("id", "name", "visibility")),
+            Text(_cell(strategy.get("latest_version"))),
+            Text(_minute(strategy.get("created_at"))),
         )
     console.print(table)
+
+
+def _minute(value: Any) -> str:
+    """An ISO-8601 time to the minute, in UTC (as the API answers it)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return _cell(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M") + (" UTC" if moment.tzinfo is not None else "")
 
 
 def _cell(value: Any) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from ticktide_cli.credentials import NOT_SIGNED_IN
@@ -21,9 +22,12 @@ from ticktide_cli.errors import CliError
 from ticktide_cli.main import app
 from ticktide_cli.strategies import (
     MAX_DOCUMENT_BYTES,
+    Rejection,
     StrategyFile,
     default_name,
     format_problem,
+    print_rejection,
+    print_strategy_table,
     read_strategy_file,
 )
 
@@ -208,3 +212,44 @@ def test_stdin_needs_a_name_to_be_saved(tmp_path: Path, listener: socket.socket)
     )
     assert result.exit_code == 1 and "needs --name" in result.output, result.output
     assert not _connected(listener)
+
+
+def test_the_list_is_a_table_of_id_name_visibility_and_latest_version() -> None:
+    console = Console(record=True, width=120)
+    print_strategy_table(
+        console,
+        [
+            {
+                "id": 3,
+                "name": "ema_cross",
+                "visibility": "system",
+                "latest_version": 1,
+                "created_at": "2026-01-02T03:04:05.678+00:00",
+            },
+            {
+                "id": 12,
+                "name": "mine [v2] (copy)",
+                "visibility": "private",
+                "latest_version": 4,
+                "created_at": "2026-01-02T05:04:05+02:00",
+            },
+        ],
+    )
+    rows = [" ".join(line.strip("│┃ ").split()) for line in console.export_text().splitlines()]
+    assert "3 │ ema_cross │ system │ 1 │ 2026-01-02 03:04 UTC" in rows
+    assert "12 │ mine [v2] (copy) │ private │ 4 │ 2026-01-02 03:04 UTC" in rows  # no markup
+
+
+def test_a_refused_name_is_the_option_s_error() -> None:
+    console = Console(record=True, width=200)
+    strategy = StrategyFile("ema.json", EMA_CROSS)
+    problem = {"field": "body parameter 'name'", "message": "String should match pattern"}
+    print_rejection(
+        console, strategy, Rejection([problem], "bad name"), verb="not saved", name=" x"
+    )
+    assert console.export_text().splitlines() == [
+        "--name ' x': String should match pattern",
+        "  hint: a name has letters, digits, spaces and _ . , : ( ) + - (not a space at "
+        "either end)",
+        "ema.json: not saved: 1 error",
+    ]
