@@ -133,3 +133,17 @@ async def test_a_system_strategy_opens_read_only_and_copies_into_the_editor(
     await expect(page.get_by_label("Name", exact=True)).to_have_value("")
     await expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
     await guard.audit()
+
+    # Saved without a name, then under one the API refuses: each message under Name.
+    name = page.get_by_label("Name", exact=True)
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(name).to_have_attribute("aria-invalid", "true")
+    await expect(
+        page.get_by_role("alert").filter(has_text="Give the strategy a name")
+    ).to_be_visible()
+    await name.fill("copy!")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(name).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_role("alert").filter(has_text="a name is letters")).to_be_visible()
+    await expect(page.get_by_label("Entry", exact=True)).to_have_value(re.compile("crosses_above"))
+    await guard.audit()

@@ -12,6 +12,7 @@ from ticktide_common.rules.system import SYSTEM_STRATEGIES
 from ticktide_web.pages.backtests.views import json_block
 from ticktide_web.pages.strategies.editor import (
     EDITOR_FIELDS,
+    NAME_RULE,
     Problems,
     excerpt,
     form_values,
@@ -129,7 +130,7 @@ def test_request_errors_go_to_their_field_or_to_the_page() -> None:
         values,
         (1,),
     )
-    assert [e.message for e in found.fields["name"]] == ["String should match pattern"]
+    assert [e.message for e in found.fields["name"]] == [NAME_RULE]
     assert found.general == ["a strategy document nests at most 8 levels"]
     assert found.fields["stop_loss"][0].position == ""
 

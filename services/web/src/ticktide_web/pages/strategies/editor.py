@@ -20,6 +20,7 @@ from ticktide_common.rules import LANGUAGE
 
 __all__ = [
     "EDITOR_FIELDS",
+    "NAME_RULE",
     "Draft",
     "FieldError",
     "Problems",
@@ -41,6 +42,7 @@ EDITOR_FIELDS: tuple[tuple[str, str], ...] = (
     ("constraints", "Constraints"),
 )
 _EXPRESSIONS = ("entry", "exit", "stop_loss", "take_profit")
+NAME_RULE = "a name is letters, digits, spaces and _ . , : ( ) + - (no space at either end)"
 _CONTEXT_LINES = 2  # lines shown either side of a marked one
 PARAMS_HINT = (
     'an object of parameters, e.g. {"fast": {"type": "int", "min": 2, "max": 50, "default": 10}}'
@@ -259,6 +261,8 @@ def rule_problems(
             shown = where and where not in ("document", "request body")
             problems.general.append(f"{where}: {message}" if shown else message)
             continue
+        if field == "name" and "pattern" in message:
+            message = NAME_RULE
         span = error.get("span")
         text = _text(values.get(field))
         if field == "constraints" and index is not None and isinstance(span, dict):

@@ -229,12 +229,18 @@ async def _opened(page: PageContext, typed: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/strategies")
 async def check_or_save(page: PageDep, request: Request) -> Response:
-    typed = _typed(await request.form())
+    form = await request.form()
+    typed = _typed(form)
     values = {field: typed.get(field, "") for field, _ in EDITOR_FIELDS}
     action = typed.get("action", "check")
     strategies, opened = await asyncio.gather(_listing(page), _opened(page, typed))
     draft = read_document(values)
     problems = draft.problems
+    for field, label in EDITOR_FIELDS:
+        if isinstance(form.get(field), str) and field not in typed:
+            problems.fields.setdefault(field, []).append(
+                FieldError(field, f"{label} is too long: at most {MAX_FIELD_CHARS:,} characters.")
+            )
     name = values["name"].strip()
     if action == "save" and not name:
         problems.fields.setdefault("name", []).append(
