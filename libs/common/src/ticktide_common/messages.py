@@ -322,6 +322,19 @@ class WalkForwardV1(BaseModel):
     test_bars: Annotated[int, Field(ge=1, le=1_000_000)]
 
 
+class StrategyVersionV1(BaseModel):
+    """A saved language strategy's version, as a job runs it: the document itself
+    travels with the job (the worker checks it again and compiles it; it never
+    reads the strategies tables), its identity so the result names what it ran."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1)]
+    shape_hash: Annotated[str, Field(max_length=64)]
+    document: dict[str, Any]
+
+
 class BacktestJobV1(BusMessage):
     """A command to a backtest worker: run `param_sets` of one strategy on one series.
 
@@ -339,7 +352,9 @@ class BacktestJobV1(BusMessage):
     interval: CryptoInterval
     start: UtcDatetime
     end: UtcDatetime
-    strategy: Annotated[str, Field(max_length=64)]
+    strategy: Annotated[str, Field(max_length=64)]  # a built-in's name, or the saved one's
+    # Set for a saved language strategy (then `strategy` is only its name).
+    strategy_version: StrategyVersionV1 | None = None
     # A walk-forward job carries its series' whole grid (every window ranks all of it).
     param_sets: Annotated[list[dict[str, ParamValue]], Field(min_length=1, max_length=20000)]
     fee: float

@@ -16,6 +16,8 @@ from typing import Any
 
 import asyncpg
 
+from ticktide_backtest_worker.engine.version import ENGINE_VERSION
+
 __all__ = [
     "BatchFacts",
     "ResultRow",
@@ -109,8 +111,9 @@ async def store_job_results(
             return False
         await connection.executemany(
             """INSERT INTO backtest_results
-                   (batch_id, job_id, params, symbol, interval, metrics, trades, equity)
-               VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb)
+                   (batch_id, job_id, params, symbol, interval, metrics, trades, equity,
+                    engine_version)
+               VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9)
                ON CONFLICT (batch_id, job_id, params_md5) DO NOTHING""",
             [
                 (
@@ -122,6 +125,7 @@ async def store_job_results(
                     json.dumps(r.metrics),
                     json.dumps(r.trades) if r.trades is not None else None,
                     json.dumps(r.equity) if r.equity is not None else None,
+                    ENGINE_VERSION,
                 )
                 for r in results
             ],

@@ -24,6 +24,7 @@ import asyncpg
 from ticktide_backtest_worker import repository
 from ticktide_backtest_worker.candles import CandleCache
 from ticktide_backtest_worker.engine import BacktestResult, Bars, run_grid, walk_forward
+from ticktide_backtest_worker.engine.rules.runner import run_language_grid
 from ticktide_backtest_worker.failures import JobDeadline, permanent_reason
 from ticktide_backtest_worker.repository import BatchFacts, ResultRow
 from ticktide_common.backtests.catalogue import LOWER_IS_BETTER
@@ -32,6 +33,7 @@ from ticktide_common.errors import PermanentError
 from ticktide_common.faults import CommitFault
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1
+from ticktide_common.rules import RuleErrors, check_document
 
 __all__ = ["BacktestJobRunner"]
 
@@ -119,10 +121,36 @@ class BacktestJobRunner:
             raise PermanentError(f"no {job.symbol} {job.interval} candles in the job's range")
         if job.walk_forward is not None:
             return await self._walk_forward(job, bars, deadline)
+        if job.strategy_version is not None:
+            return await self._run_language(job, bars, deadline)
         results = await asyncio.to_thread(
             run_grid,
             bars,
             job.strategy,
+            [dict(p) for p in job.param_sets],
+            fee=job.fee,
+            slippage_bps=job.slippage_bps,
+            initial_cash=job.initial_cash,
+            interval=job.interval,
+            details=job.details,
+            check=deadline.check,
+        )
+        return [_result_row(r, job.details) for r in results]
+
+    async def _run_language(
+        self, job: BacktestJobV1, bars: Bars, deadline: JobDeadline
+    ) -> list[ResultRow]:
+        """A saved language strategy: its document checked again here (the worker
+        trusts no producer with code), compiled into the bar loop once per shape."""
+        assert job.strategy_version is not None
+        try:
+            strategy = check_document(job.strategy_version.document)
+        except RuleErrors as exc:
+            raise PermanentError(f"the strategy's document does not check: {exc}") from None
+        results = await asyncio.to_thread(
+            run_language_grid,
+            bars,
+            strategy,
             [dict(p) for p in job.param_sets],
             fee=job.fee,
             slippage_bps=job.slippage_bps,

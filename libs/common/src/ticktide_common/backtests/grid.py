@@ -217,9 +217,12 @@ def normalised_grid(grid: Mapping[str, object]) -> dict[str, list[int | float] |
     return {axis.name: axis.normalised() for axis in grid_axes(grid)}
 
 
-def strategy_definition(strategy: str, grid: Mapping[str, object]) -> StrategyDefinition:
-    """The catalogue's strategy, once every parameter of `grid` is known to it."""
-    spec = CATALOGUE.get(strategy)
+def strategy_definition(
+    strategy: str, grid: Mapping[str, object], definition: StrategyDefinition | None = None
+) -> StrategyDefinition:
+    """The catalogue's strategy (or `definition`, a language strategy's), once every
+    parameter of `grid` is known to it."""
+    spec = definition if definition is not None else CATALOGUE.get(strategy)
     if spec is None:
         raise GridError(f"unknown strategy {strategy!r}; known: {', '.join(sorted(CATALOGUE))}")
     fields = spec.params_model.model_fields
@@ -233,12 +236,15 @@ def strategy_definition(strategy: str, grid: Mapping[str, object]) -> StrategyDe
 
 
 def check_grid(
-    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+    strategy: str,
+    grid: Mapping[str, GridValue],
+    max_combinations: int,
+    definition: StrategyDefinition | None = None,
 ) -> tuple[StrategyDefinition, list[Axis]]:
     """The strategy and the grid's axes, counted: bounded work (O(parameters)),
     GridError when the grid is malformed or its size is beyond what expanding may
     cost. Nothing is materialised."""
-    spec = strategy_definition(strategy, grid)
+    spec = strategy_definition(strategy, grid, definition)
     axes = grid_axes(grid)
     raw = grid_size(axes)
     if raw > max(max_combinations, 1) * RAW_FACTOR:
@@ -281,10 +287,14 @@ def no_valid_combination(strategy: str) -> GridError:
 
 
 def expand_grid(
-    strategy: str, grid: Mapping[str, GridValue], max_combinations: int
+    strategy: str,
+    grid: Mapping[str, GridValue],
+    max_combinations: int,
+    definition: StrategyDefinition | None = None,
 ) -> list[dict[str, float | int]]:
-    """Every valid parameter combination of `grid` for `strategy`, in grid order."""
-    spec, axes = check_grid(strategy, grid, max_combinations)
+    """Every valid parameter combination of `grid` for `strategy` (or for
+    `definition`, a language strategy's), in grid order."""
+    spec, axes = check_grid(strategy, grid, max_combinations, definition)
     defaults = spec.defaults()
     names = [axis.name for axis in axes]
     values = [validated_values(spec, axis) for axis in axes]

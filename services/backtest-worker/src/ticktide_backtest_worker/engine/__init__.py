@@ -10,6 +10,7 @@ from .grid import GridError, expand_grid, parse_range
 from .metrics import Metric
 from .runner import BacktestResult, run_grid, warm_up
 from .strategies import STRATEGIES, StrategyParams, StrategySpec
+from .version import ENGINE_VERSION
 from .walkforward import (
     WalkForwardResult,
     WalkForwardWindow,
@@ -19,6 +20,7 @@ from .walkforward import (
 )
 
 __all__ = [
+    "ENGINE_VERSION",
     "STRATEGIES",
     "BacktestResult",
     "Bars",

@@ -25,6 +25,7 @@ __all__ = [
     "BacktestBatchRequest",
     "BacktestRunRequest",
     "PlannedJob",
+    "StrategyRef",
     "plan_jobs",
 ]
 
@@ -37,12 +38,27 @@ ParamList = Annotated[list[ParamValue], Field(max_length=MAX_LIST_ITEMS)]
 Money = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
+class StrategyRef(BaseModel):
+    """A saved strategy's version (`POST /api/strategies` answers both numbers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
 class _Costs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     start: UtcTime
     end: UtcTime
-    strategy: Annotated[str, Field(min_length=1, max_length=64, examples=["sma_cross"])]
+    strategy: Annotated[
+        Annotated[str, Field(min_length=1, max_length=64, examples=["sma_cross"])] | StrategyRef,
+        Field(
+            description="a built-in strategy's name, or a saved strategy's "
+            '{"id", "version"} (the caller\'s own or a system one)'
+        ),
+    ]
     fee: Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)] = 0.001
     slippage_bps: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 0.0
     initial_cash: Money = 10_000.0

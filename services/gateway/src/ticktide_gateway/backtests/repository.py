@@ -79,11 +79,13 @@ async def insert_batch(
     rank_by: str,
     total_jobs: int,
     total_backtests: int,
+    strategy_id: int | None = None,
+    strategy_version: int | None = None,
 ) -> None:
     await pool.execute(
         """INSERT INTO backtests (id, user_id, request, strategy, rank_by, total_jobs,
-                                  total_backtests)
-           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)""",
+                                  total_backtests, strategy_id, strategy_version)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9)""",
         batch_id,
         user_id,
         json.dumps(request),
@@ -91,6 +93,8 @@ async def insert_batch(
         rank_by,
         total_jobs,
         total_backtests,
+        strategy_id,
+        strategy_version,
     )
 
 

@@ -19,16 +19,20 @@ from typing import Any
 import asyncpg
 from redis.exceptions import RedisError
 
+from ticktide_common.backtests.catalogue import StrategyDefinition
 from ticktide_common.backtests.events import BatchEventLog
 from ticktide_common.backtests.grid import GridError, check_grid, expand_grid, normalised_grid
 from ticktide_common.backtests.walk_forward import walk_forward_windows
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
-from ticktide_common.messages import BacktestJobV1
+from ticktide_common.messages import BacktestJobV1, StrategyVersionV1
+from ticktide_common.rules import RuleErrors, check_document
+from ticktide_common.rules.definitions import language_definition
 from ticktide_common.settings import BacktestLimitsSettings
 from ticktide_gateway.backtests import repository
-from ticktide_gateway.backtests.planning import BacktestBatchRequest, plan_jobs
+from ticktide_gateway.backtests.planning import BacktestBatchRequest, StrategyRef, plan_jobs
 from ticktide_gateway.deps import UnknownSymbol
+from ticktide_gateway.strategies import repository as strategies_repository
 from ticktide_gateway.validation import InvalidQuery
 
 __all__ = [
@@ -64,13 +68,57 @@ class SubmittedBatch:
         }
 
 
-async def expand_checked(strategy: str, grid: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ResolvedStrategy:
+    """What a batch runs: a built-in by name, or a saved language strategy's version
+    (checked again here: a document stored by an older checker may not pass now)."""
+
+    name: str  # what the batch lists and its events show
+    definition: StrategyDefinition | None = None  # None: the catalogue's, by name
+    version: StrategyVersionV1 | None = None
+
+
+async def resolve_strategy(
+    pool: asyncpg.Pool, user_id: int, choice: str | StrategyRef
+) -> ResolvedStrategy:
+    if isinstance(choice, str):
+        return ResolvedStrategy(choice)
+    stored = await strategies_repository.strategy_version(pool, user_id, choice.id, choice.version)
+    if stored is None:
+        raise InvalidQuery(
+            f"no strategy {choice.id} with a version {choice.version} that you may run "
+            "(GET /api/strategies lists yours and the system ones)"
+        )
+    try:
+        checked = check_document(stored.source)
+    except RuleErrors as exc:
+        raise InvalidQuery(
+            f"strategy {choice.id} version {choice.version} does not check any more: {exc}; "
+            "save it again"
+        ) from None
+    name = stored.name[:64]
+    return ResolvedStrategy(
+        name,
+        language_definition(name, checked),
+        StrategyVersionV1(
+            id=choice.id, version=choice.version, shape_hash=checked.shape_hash,
+            document=stored.source,
+        ),
+    )  # fmt: skip
+
+
+async def expand_checked(
+    strategy: str,
+    grid: dict[str, Any],
+    limit: int,
+    definition: StrategyDefinition | None = None,
+) -> list[dict[str, Any]]:
     """The grid's parameter sets: counted here (O(parameters)), so an oversized grid
     is refused at once; expanded in a thread (up to `limit` × RAW_FACTOR
     combinations checked), so the event loop never does work that grows with it."""
     try:
-        check_grid(strategy, grid, limit)
-        param_sets = await asyncio.to_thread(expand_grid, strategy, grid, limit)
+        check_grid(strategy, grid, limit, definition)
+        param_sets = await asyncio.to_thread(expand_grid, strategy, grid, limit, definition)
     except GridError as exc:
         raise InvalidQuery(str(exc)) from None
     if not param_sets:
@@ -142,8 +190,13 @@ async def submit_batch(
 ) -> SubmittedBatch:
     series = len(request.symbols) * len(request.intervals)
     combos_allowed = max(settings.backtest_max_combinations // series, 1)
+    strategy = await resolve_strategy(pool, user_id, request.strategy)
+    if strategy.version is not None and request.walk_forward is not None:
+        raise InvalidQuery("walk_forward runs the built-in strategies only (for now)")
     try:
-        param_sets = await expand_checked(request.strategy, request.engine_grid(), combos_allowed)
+        param_sets = await expand_checked(
+            strategy.name, request.engine_grid(), combos_allowed, strategy.definition
+        )
     except InvalidQuery as exc:
         if series > 1 and "combinations" in str(exc):
             raise InvalidQuery(
@@ -176,7 +229,7 @@ async def submit_batch(
             "batch_id": str(batch_id),
             "jobs": len(jobs),
             "backtests": backtests,
-            "strategy": request.strategy,
+            "strategy": strategy.name,
             "symbols": request.symbols,
             "intervals": list(request.intervals),
         },
@@ -186,10 +239,12 @@ async def submit_batch(
         batch_id=batch_id,
         user_id=user_id,
         request=stored,
-        strategy=request.strategy,
+        strategy=strategy.name,
         rank_by=request.rank_by,
         total_jobs=len(jobs),
         total_backtests=backtests,
+        strategy_id=strategy.version.id if strategy.version else None,
+        strategy_version=strategy.version.version if strategy.version else None,
     )
     messages = [
         BacktestJobV1(
@@ -200,7 +255,8 @@ async def submit_batch(
             interval=job.interval,  # type: ignore[arg-type]
             start=request.start,
             end=request.end,
-            strategy=request.strategy,
+            strategy=strategy.name,
+            strategy_version=strategy.version,
             param_sets=job.param_sets,
             fee=request.fee,
             slippage_bps=request.slippage_bps,

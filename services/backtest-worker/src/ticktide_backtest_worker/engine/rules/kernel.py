@@ -19,14 +19,10 @@ from typing import Any
 
 from numba import njit
 
+from ..version import ENGINE_VERSION
 from .codegen import Layout, signal_source
 
 __all__ = ["ENGINE_VERSION", "Kernel", "KernelCache", "kernel_for"]
-
-# Part of every language result (with the strategy version) and of every kernel's
-# cache key: bumped whenever the bar loop, an indicator or the code generator
-# changes what a strategy computes.
-ENGINE_VERSION = "2026.12.1"
 
 
 # Not cached on disk: they are compiled into each kernel, which is never cached.

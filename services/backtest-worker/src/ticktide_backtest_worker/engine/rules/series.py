@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ticktide_common.rules import ir
+from ticktide_common.rules.scalars import scalar_value
 
 from .. import indicators
 from ..bars import Bars
@@ -64,56 +65,9 @@ def expr_op(expr: ir.Arith | ir.Compare | ir.Logic | ir.Cross) -> str:
     return expr.direction if isinstance(expr, ir.Cross) else expr.operator
 
 
-def scalar_value(expr: ir.Expr, values: Mapping[str, float]) -> float:
-    """A scalar's value for one parameter set (constraints, stop amounts); a
-    condition's as 1.0/0.0. IEEE semantics (x/0 is inf or NaN)."""
-    if isinstance(expr, ir.Const):
-        return expr.value
-    if isinstance(expr, ir.Param):
-        return float(values[expr.name])
-    if isinstance(expr, ir.BoolConst):
-        return 1.0 if expr.value else 0.0
-    with np.errstate(all="ignore"):
-        if isinstance(expr, ir.Arith):
-            return float(
-                _ARITH[expr.operator](
-                    scalar_value(expr.left, values), scalar_value(expr.right, values)
-                )
-            )  # noqa: E501
-        if isinstance(expr, ir.Unary):
-            operand = scalar_value(expr.operand, values)
-            return abs(operand) if expr.operator == "abs" else -operand
-        if isinstance(expr, ir.Compare):
-            left, right = scalar_value(expr.left, values), scalar_value(expr.right, values)
-            return 1.0 if _COMPARE[expr.operator](left, right) else 0.0
-        if isinstance(expr, ir.Logic):
-            left, right = scalar_value(expr.left, values), scalar_value(expr.right, values)
-            both = (
-                (left != 0.0) and (right != 0.0)
-                if expr.operator == "and"
-                else (left != 0.0) or (right != 0.0)
-            )  # noqa: E501
-            return 1.0 if both else 0.0
-        if isinstance(expr, ir.NotOp):
-            return 0.0 if scalar_value(expr.operand, values) != 0.0 else 1.0
-    raise TypeError(f"not a scalar: {expr!r}")
-
-
-_ARITH: Mapping[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: np.float64(a) + np.float64(b),
-    "-": lambda a, b: np.float64(a) - np.float64(b),
-    "*": lambda a, b: np.float64(a) * np.float64(b),
-    "/": lambda a, b: np.float64(a) / np.float64(b),
-    "min": lambda a, b: np.minimum(a, b),
-    "max": lambda a, b: np.maximum(a, b),
-}
 _ARRAY_ARITH: Mapping[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
     "min": np.minimum, "max": np.maximum,
-}  # fmt: skip
-_COMPARE: Mapping[str, Callable[[float, float], bool]] = {
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }  # fmt: skip
 
 
