@@ -9,12 +9,13 @@ opens read-only, as an example to copy."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import Pages
-from tests.browser.helpers import BrowserStack, MarketData, register, unique
+from tests.browser.conftest import PHONE, Pages
+from tests.browser.helpers import SIMULATED_SYMBOL, BrowserStack, MarketData, register, unique
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -98,7 +99,47 @@ async def test_write_check_fix_save_and_run_a_grid_of_a_strategy(
     await expect(grid.get_by_label("fast", exact=True)).to_have_value("3")
     await guard.audit()
 
-    # Run a grid of it: the next commit, once batches take a saved strategy.
+    start = (market.simulated_end - timedelta(hours=48)).date().isoformat()
+    end = (market.simulated_end + timedelta(days=1)).date().isoformat()
+    await grid.get_by_label("fast", exact=True).fill(FAST)
+    await grid.get_by_label("slow", exact=True).fill(SLOW)
+    await expect(
+        grid.get_by_text(re.compile(rf"^{JOBS} parameter sets per series"))
+    ).to_be_visible()
+    await grid.get_by_label("Symbol", exact=True).fill(SIMULATED_SYMBOL)
+    await grid.get_by_role("combobox", name="Interval").select_option("1h")
+    await grid.get_by_label("Start", exact=True).fill(start)
+    await grid.get_by_label("End", exact=True).fill(end)
+    await grid.get_by_role("button", name="Run grid", exact=True).click()
+
+    # The batch's page, followed live as the backtest form's batches are.
+    await page.wait_for_url(re.compile(r"/backtests/[0-9a-f-]{36}$"))
+    progress = page.get_by_role("progressbar")
+    await expect(progress).to_have_attribute("aria-valuemax", str(JOBS), timeout=30_000)
+    await expect(progress).to_have_attribute("aria-valuenow", str(JOBS), timeout=120_000)
+    results = page.get_by_role("table", name="Results")
+    await expect(results.get_by_role("link", name=re.compile(r"^View"))).to_have_count(JOBS)
+    await expect(results).to_contain_text(SIMULATED_SYMBOL)
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    await guard.audit()
+
+    # One result in detail: run again from the saved version, its trades listed.
+    batch_url = page.url
+    await results.get_by_role("link", name=re.compile(r"^View")).first.click()
+    await page.wait_for_url(re.compile(r"/backtests/[^/]+/result\?"))
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    await expect(page.get_by_role("table", name="Trades")).to_be_visible()
+    await guard.audit()
+
+    # "Use these settings" goes back to the strategy's grid form, filled in as it ran.
+    await page.goto(batch_url)
+    await page.get_by_role("link", name="Use these settings").click()
+    await page.wait_for_url(re.compile(r"/strategies/\d+\?version=1&use="))
+    grid = page.get_by_role("form", name="Run a grid")
+    await expect(grid.get_by_label("fast", exact=True)).to_have_value(FAST)
+    await expect(grid.get_by_label("slow", exact=True)).to_have_value("5,10")
+    await expect(grid.get_by_label("Symbol", exact=True)).to_have_value(SIMULATED_SYMBOL)
+    await expect(grid.get_by_label("Start", exact=True)).to_have_value(start)
 
 
 async def test_a_system_strategy_opens_read_only_and_copies_into_the_editor(
@@ -117,6 +158,16 @@ async def test_a_system_strategy_opens_read_only_and_copies_into_the_editor(
     await expect(page.get_by_role("button", name="Save", exact=True)).to_have_count(0)
     await expect(page.get_by_role("table", name="Declared parameters")).to_contain_text("fast")
     await guard.audit()
+
+    # At a phone's width too: nothing makes the page scroll sideways.
+    _, phone, phone_guard = await pages.signed_in(username, viewport=PHONE)
+    await phone.goto(page.url)
+    await expect(phone.get_by_role("form", name="Run a grid")).to_be_visible()
+    overflow = await phone.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"{page.url} at 375 px is {overflow} px wider than the screen"
+    await phone_guard.audit()
 
     # Checked as it is: valid, still read-only, still with its Run a grid form.
     await page.get_by_role("button", name="Check", exact=True).click()
