@@ -14,6 +14,21 @@ import structlog
 __all__ = ["configure_logging", "get_logger", "bind_correlation_id", "correlation_scope"]
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written, not when logging was
+    configured: a command run under a test runner that swaps stderr for a
+    buffer (and closes it) must not leave the process logging into a closed file."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR = _CurrentStderr()
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send structlog and stdlib logging as JSON lines to stderr."""
     shared: list[structlog.types.Processor] = [
@@ -29,10 +44,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_STDERR)  # type: ignore[arg-type]
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
