@@ -172,8 +172,27 @@ def run_bars(
                 target_level = entry_price * (1.0 + target_amount)
             elif target_kind == STOP_ATR:
                 target_level = entry_price + target_amount * target_atr[t - 1]
-        elif pending == -1:
+        exit_price = np.nan  # this bar's sell, if any: one of three, in this order
+        if pending == -1:  # a signal's, at the open
             exit_price = open_[t] * sell_factor
+        pending = 0
+        if in_position and np.isnan(exit_price):
+            if stop_kind != STOP_NONE or target_kind != STOP_NONE:  # a stop's, in the bar
+                level = np.nan
+                if open_[t] <= stop_level or open_[t] >= target_level:
+                    level = open_[t]
+                elif low[t] <= stop_level:
+                    level = stop_level
+                elif high[t] >= target_level:
+                    level = target_level
+                if not np.isnan(level):
+                    exit_price = level * sell_factor
+                    stop_level = -np.inf
+                    target_level = np.inf
+            if np.isnan(exit_price) and t == n - 1:  # the end's, at the last close
+                exit_price = close[t] * sell_factor
+            bars_in_position += 1  # held through this bar, or up to its stop or close
+        if not np.isnan(exit_price):
             cash = units * exit_price * (1.0 - fee)
             pnl = cash - entry_cash
             if pnl > 0.0:
@@ -183,85 +202,13 @@ def run_bars(
                 gross_loss -= pnl
             if record:
                 _record_trade(
-                    trades_out,
-                    trades,
-                    entry_bar,
-                    t,
-                    entry_price,
-                    exit_price,
-                    units,
-                    entry_cash,
+                    trades_out, trades, entry_bar, t, entry_price, exit_price, units, entry_cash,
                     cash,
-                )  # noqa: E501
+                )  # fmt: skip
             trades += 1
             units = 0.0
             in_position = False
-        pending = 0
-        if in_position and (stop_kind != STOP_NONE or target_kind != STOP_NONE):
-            level = np.nan
-            if open_[t] <= stop_level or open_[t] >= target_level:
-                level = open_[t]
-            elif low[t] <= stop_level:
-                level = stop_level
-            elif high[t] >= target_level:
-                level = target_level
-            if not np.isnan(level):
-                bars_in_position += 1
-                exit_price = level * sell_factor
-                cash = units * exit_price * (1.0 - fee)
-                pnl = cash - entry_cash
-                if pnl > 0.0:
-                    wins += 1
-                    gross_profit += pnl
-                else:
-                    gross_loss -= pnl
-                if record:
-                    _record_trade(
-                        trades_out,
-                        trades,
-                        entry_bar,
-                        t,
-                        entry_price,
-                        exit_price,
-                        units,
-                        entry_cash,
-                        cash,
-                    )  # noqa: E501
-                trades += 1
-                units = 0.0
-                in_position = False
-                stop_level = -np.inf
-                target_level = np.inf
-        if in_position:
-            bars_in_position += 1
-            if t == n - 1:
-                exit_price = close[t] * sell_factor
-                cash = units * exit_price * (1.0 - fee)
-                pnl = cash - entry_cash
-                if pnl > 0.0:
-                    wins += 1
-                    gross_profit += pnl
-                else:
-                    gross_loss -= pnl
-                if record:
-                    _record_trade(
-                        trades_out,
-                        trades,
-                        entry_bar,
-                        t,
-                        entry_price,
-                        exit_price,
-                        units,
-                        entry_cash,
-                        cash,
-                    )  # noqa: E501
-                trades += 1
-                units = 0.0
-                equity = cash
-            else:
-                equity = units * close[t]
-        else:
-            equity = cash
+        equity = units * close[t] if in_position else cash
         if record:
             equity_out[t] = equity
         if t > first_bar:
