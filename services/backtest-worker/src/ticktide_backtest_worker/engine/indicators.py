@@ -165,25 +165,27 @@ def rma(x: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def highest(x: np.ndarray, window: int) -> np.ndarray:
-    out = np.full(x.shape[0], np.nan)
-    before = _extreme_before(x, window, 1.0)
+def _extreme_through(x: np.ndarray, window: int, sign: float) -> np.ndarray:
+    """max (sign=1) or min (sign=-1) of x[t-window+1 .. t]: the `window` values
+    before t+1, so _extreme_before shifted one bar (and the last bar's own)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    before = _extreme_before(x, window, sign)
     out[:-1] = before[1:]
-    if x.shape[0] >= window:
-        last = x.shape[0] - 1
-        out[last] = np.max(x[last - window + 1 :])
+    if n >= window:
+        last = x[n - window :]
+        out[n - 1] = np.max(last) if sign > 0 else np.min(last)
     return out
 
 
 @njit(cache=True)
+def highest(x: np.ndarray, window: int) -> np.ndarray:
+    return _extreme_through(x, window, 1.0)
+
+
+@njit(cache=True)
 def lowest(x: np.ndarray, window: int) -> np.ndarray:
-    out = np.full(x.shape[0], np.nan)
-    before = _extreme_before(x, window, -1.0)
-    out[:-1] = before[1:]
-    if x.shape[0] >= window:
-        last = x.shape[0] - 1
-        out[last] = np.min(x[last - window + 1 :])
-    return out
+    return _extreme_through(x, window, -1.0)
 
 
 @njit(cache=True)
