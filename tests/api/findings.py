@@ -132,6 +132,13 @@ SCHEMA_CANNOT_SAY: tuple[Excuse, ...] = (
         "declares); the schema says the document's keys, types and lengths, the rule "
         "checker's 422 (codes and spans) the rest",
     ),
+    Excuse(
+        "ST202",
+        r"POST /api/crypto/backtest/(batch|stream|run)",
+        r"no strategy \d+ with a version \d+ that you may run",
+        'a saved strategy\'s {"id", "version"} names stored data: whether that version '
+        "exists and is the caller's own or a system one",
+    ),
     Excuse("ST202", ANY, r"request body (too large|larger than)", "the body's size in bytes"),
     Excuse(
         "ST202",
