@@ -3,13 +3,14 @@ the API, a grid of it submitted as `"strategy": {"id", "version"}`, run by the
 backtest workers, gives the same results as the built-in it restates (the
 language's sma_cross against the built-in kernel's, bit for bit, over 1,440
 candles served by the writer); the batch records the version it ran and every
-result the engine version. References the caller may not run are refused."""
+result the engine version. References the caller may not run, and grids that
+look back further than the range holds, are refused."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -79,6 +80,16 @@ async def test_a_saved_strategy_runs_through_the_workers_as_its_built_in_twin(
         walk = batch_body(reference, walk_forward={"train_bars": 500, "test_bars": 200})
         refused = await client.post("/api/crypto/backtest/batch", json=walk)
         assert refused.status_code == 422
+        # 100 candles cannot feed a 200-bar average: refused before any work.
+        short = batch_body(
+            reference, end=(START + timedelta(hours=100)).isoformat(),
+            grid={"fast": [5, 10], "slow": [50, 200]},
+        )  # fmt: skip
+        refused = await client.post("/api/crypto/backtest/batch", json=short)
+        assert refused.status_code == 422, refused.text
+        message = refused.json()["detail"]
+        assert "fast=5, slow=200 looks back 201 bars" in message, message
+        assert f"{SYMBOL} 1h has only 100 candles" in message, message
 
     row = await db_pool.fetchrow(
         "SELECT strategy, strategy_id, strategy_version FROM backtests WHERE id = $1",

@@ -58,6 +58,10 @@ STOP_NONE = 0
 STOP_PCT = 1  # the level is `amount` × the entry price away from it
 STOP_ATR = 2  # the level is `amount` × ATR (as of the signal bar) away from the entry price
 
+# A language strategy's flags per bar (`flag_signal`).
+FLAG_ENTRY = 1  # the entry rule holds at this bar's close
+FLAG_EXIT = 2  # the exit rule holds at this bar's close
+
 
 @njit(cache=True)
 def builtin_signal(args, t: int, in_position: bool) -> int:
@@ -83,6 +87,15 @@ def builtin_signal(args, t: int, in_position: bool) -> int:
     if rule == RULE_BREAKOUT:
         return 1 if x[t] > hi[t] else 0
     return 1
+
+
+@njit(cache=True)
+def flag_signal(flags, t: int, in_position: bool) -> int:  # type: ignore[no-untyped-def]
+    """A language strategy's rules at bar t, read from flags its compiled kernel
+    wrote for every bar beforehand (`FLAG_ENTRY`, `FLAG_EXIT`): +1 buy, -1 sell, 0."""
+    if in_position:
+        return -1 if flags[t] & FLAG_EXIT else 0
+    return 1 if flags[t] & FLAG_ENTRY else 0
 
 
 @njit(cache=True)

@@ -26,8 +26,9 @@ from ticktide_common.backtests.walk_forward import walk_forward_windows
 from ticktide_common.bus import Bus
 from ticktide_common.logging import get_logger
 from ticktide_common.messages import BacktestJobV1, StrategyVersionV1
-from ticktide_common.rules import RuleErrors, check_document
+from ticktide_common.rules import CheckedStrategy, RuleErrors, check_document
 from ticktide_common.rules.definitions import language_definition
+from ticktide_common.rules.lookback import longest_lookback
 from ticktide_common.settings import BacktestLimitsSettings
 from ticktide_gateway.backtests import repository
 from ticktide_gateway.backtests.planning import BacktestBatchRequest, StrategyRef, plan_jobs
@@ -76,6 +77,7 @@ class ResolvedStrategy:
     name: str  # what the batch lists and its events show
     definition: StrategyDefinition | None = None  # None: the catalogue's, by name
     version: StrategyVersionV1 | None = None
+    checked: CheckedStrategy | None = None
 
 
 async def resolve_strategy(
@@ -104,6 +106,7 @@ async def resolve_strategy(
             id=choice.id, version=choice.version, shape_hash=checked.shape_hash,
             document=stored.source,
         ),
+        checked,
     )  # fmt: skip
 
 
@@ -146,6 +149,30 @@ def _check_walk_forward_work(
             f"{sets * windows}, more than the limit of {limit} "
             "(BACKTEST_MAX_WALK_FORWARD_WORK); use fewer parameter sets, a larger "
             "test_bars or a shorter range"
+        )
+
+
+def _check_lookback(
+    request: BacktestBatchRequest,
+    strategy: ResolvedStrategy,
+    param_sets: list[dict[str, Any]],
+    counts: dict[tuple[str, str], int],
+) -> None:
+    """A language strategy's longest look-back (windows and lags summed along each
+    rule) must be shorter than every series: on one that short no indicator is
+    ever a number, so no signal could be taken. Runs in a thread (it walks every
+    parameter set)."""
+    if strategy.checked is None:
+        return
+    bars, params = longest_lookback(strategy.checked, param_sets)
+    candles, series = min((n, f"{s} {i}") for (s, i), n in counts.items())
+    if bars >= candles:
+        shown = ", ".join(f"{name}={value}" for name, value in params.items()) or "its defaults"
+        raise InvalidQuery(
+            f"{strategy.name!r} with {shown} looks back {bars} bars (windows and lags "
+            f"summed along its rules), but {series} has only {candles} candles in "
+            f"[{request.start.isoformat()}, {request.end.isoformat()}): no signal could "
+            "ever be taken; widen the range or narrow the grid to shorter windows"
         )
 
 
@@ -205,6 +232,7 @@ async def submit_batch(
             ) from None
         raise
     counts = await _check_series(pool, request)
+    await asyncio.to_thread(_check_lookback, request, strategy, param_sets, counts)
     _check_walk_forward_work(
         request, counts, len(param_sets), settings.backtest_max_walk_forward_work
     )

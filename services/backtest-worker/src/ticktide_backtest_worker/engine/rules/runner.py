@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from ticktide_common.rules import CheckedStrategy, ir
 
@@ -22,7 +21,7 @@ from ..grid import GridError
 from ..metrics import compute_metrics, thin_equity
 from ..runner import BacktestResult, Costs, span_years, trade_rows
 from .codegen import Layout
-from .kernel import KERNELS, KernelCache, kernel_for
+from .kernel import KERNELS, KernelCache, fill_flags, kernel_for
 from .series import SeriesStore, bind, scalar_value
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
 
 _STOP_KINDS = {"pct": sim.STOP_PCT, "atr_mult": sim.STOP_ATR}
 _NO_ROW = np.zeros(1)
+_NO_ROW.setflags(write=False)  # as the store's rows are: one array type for the bar loop
 
 
 def parameter_values(strategy: CheckedStrategy, raw: Mapping[str, Any]) -> dict[str, float]:
@@ -75,12 +75,6 @@ def _stop(
         raise GridError(f"the {rule.kind} amount {amount} is out of range")
     row = store.series(bind(rule.atr, values)) if rule.atr is not None else _NO_ROW
     return _STOP_KINDS[rule.kind], amount, row
-
-
-# The bar loop, compiled apart from the built-ins' cached one: numba specialises it
-# for each generated signal function, which exists in this process only, so its
-# copies are never written to numba's on-disk cache.
-run_language_bars = njit(sim.run_bars.py_func)
 
 
 def bar_rows_of(bars: Bars) -> tuple[np.ndarray, ...]:
@@ -130,6 +124,7 @@ def run_language_grid(
     equity = np.zeros(n if details else 1)
     # A stop can close a trade on its entry bar: up to one trade per bar.
     trades = np.zeros((n + 1 if details else 1, sim.TRADE_COLUMNS))
+    flags = np.zeros(n, dtype=np.uint8)  # the last bar's signal is dropped: never read
     results = []
     for raw in param_sets:
         if check is not None:
@@ -139,8 +134,9 @@ def run_language_grid(
         stop = _stop(store, strategy.stop_loss, values)
         target = _stop(store, strategy.take_profit, values)
         stats[:] = 0.0
-        run_language_bars(
-            kernel.signal, args, bar_rows[0], bar_rows[1], bar_rows[2], bar_rows[3],
+        fill_flags(kernel.signal, args, n - 1, flags)
+        sim.run_bars(
+            sim.flag_signal, flags, bar_rows[0], bar_rows[1], bar_rows[2], bar_rows[3],
             float(fee), float(slippage_bps), float(initial_cash), 0, details, stop[0], stop[1],
             stop[2], target[0], target[1], target[2], equity, trades, stats,
         )  # fmt: skip
@@ -168,7 +164,7 @@ _WARM_UP = {
 
 
 def warm_up_language() -> None:
-    """Load (or compile) every indicator and the language's bar loop once, so that
+    """Load (or compile) every indicator and the bar loop with `flag_signal` once, so that
     a worker's first language job, and a compile watched by an audit hook, pay
     only for their own kernel."""
     from ticktide_common.rules import check_document
