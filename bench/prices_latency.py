@@ -401,7 +401,9 @@ def timescaledb_admin_dsn() -> str | None:
     return done.stdout.strip().splitlines()[-1]
 
 
-async def run(requests: int = 200, leg: str = "both", matrix: bool = True) -> list[dict[str, Any]]:
+async def run(
+    requests: int = 200, leg: str = "both", matrix: bool = True, only: str | None = None
+) -> list[dict[str, Any]]:
     base = GatewaySettings()  # the environment, then .env: the servers of this installation
     legs: list[tuple[str, str]] = []
     if leg in ("both", "plain"):
@@ -412,7 +414,7 @@ async def run(requests: int = 200, leg: str = "both", matrix: bool = True) -> li
             legs.append(("timescaledb", dsn))
     rows: list[dict[str, Any]] = []
     for name, admin_dsn in legs:
-        rows.extend(await run_leg(base, name, admin_dsn, requests, matrix))
+        rows.extend(await run_leg(base, name, admin_dsn, requests, matrix, only))
     return rows
 
 
@@ -526,9 +528,11 @@ async def run_matrix(
     redis_prefix: str,
     requests: int,
     database: asyncpg.Connection,
+    only: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[str, datetime, datetime]]]:
-    """Every case of the matrix on this leg: its rows (without server-side times)
-    and the time window of each row's timed requests."""
+    """Every case of the matrix on this leg (those whose label
+    `path|span|state|shape|encoding` matches `only`, when given): its rows
+    (without server-side times) and the time window of each row's timed requests."""
     pid = gateway.process.pid if gateway.process is not None else None
     counts = cases_per_state(requests)
     rows: list[dict[str, Any]] = []
@@ -557,6 +561,9 @@ async def run_matrix(
                     for shape in SHAPES:
                         for state in STATES:
                             case = Case(path, span, state, shape, encoding)
+                            label = f"{path}|{span}|{state}|{shape}|{encoding}"
+                            if only is not None and not re.search(only, label):
+                                continue
                             target = case.target()
 
                             async def raw(
@@ -595,7 +602,6 @@ async def run_matrix(
                             timed = await _measure_wire(
                                 client, target, counts[(span, state)], expect, before
                             )
-                            label = f"{path}|{span}|{state}|{shape}|{encoding}"
                             windows[label] = ("/api/crypto/prices", since, datetime.now(UTC))
                             by_curl = state == "cached" and curl is not None
                             rows.append(_matrix_row(leg, case, candles, timed, label, not by_curl))
@@ -833,7 +839,12 @@ async def run_wrk(leg: str, edge: NginxEdge, token: str) -> dict[str, Any] | Non
 
 
 async def run_leg(
-    base: GatewaySettings, leg: str, admin_dsn: str, requests: int, matrix: bool = True
+    base: GatewaySettings,
+    leg: str,
+    admin_dsn: str,
+    requests: int,
+    matrix: bool = True,
+    only: str | None = None,
 ) -> list[dict[str, Any]]:
     load_before = os.getloadavg()[0]  # other work on the machine skews the tail
     run_id = f"bench{uuid.uuid4().hex[:8]}"
@@ -931,12 +942,13 @@ async def run_leg(
             database_connection = await asyncpg.connect(dsn)
             try:
                 matrix_rows, matrix_windows = await run_matrix(
-                    leg, gateway, edge, token, redis, redis_prefix, requests, database_connection
-                )
+                    leg, gateway, edge, token, redis, redis_prefix, requests, database_connection,
+                    only,
+                )  # fmt: skip
             finally:
                 await database_connection.close()
             labelled.update(matrix_windows)
-            if edge is not None:
+            if edge is not None and (only is None or re.search(only, "wrk")):
                 throughput = await run_wrk(leg, edge, token)
                 if throughput is not None:
                     matrix_rows.append({"timescaledb": timescaledb, **throughput})
@@ -1119,9 +1131,11 @@ def requests_of(rows: list[dict[str, Any]]) -> int:
     return int(rows[0]["requests"]) if rows else 0
 
 
-def main(requests: int = 200, leg: str = "both", matrix: bool = True) -> list[dict[str, Any]]:
+def main(
+    requests: int = 200, leg: str = "both", matrix: bool = True, only: str | None = None
+) -> list[dict[str, Any]]:
     """Run the bench, print its table, return its rows (for bench/run.py)."""
-    rows = asyncio.run(run(requests, leg, matrix))
+    rows = asyncio.run(run(requests, leg, matrix, only))
     if rows:
         print_table(rows)
     return rows
@@ -1150,7 +1164,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the rows to this file (JSON)"
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only the matrix cases whose label path|span|state|shape|encoding matches "
+        "this regular expression (and wrk if it matches 'wrk'), e.g. 'nginx\\|5y\\|cached'",
+    )
     arguments = parser.parse_args()
-    found = main(arguments.requests, arguments.leg, arguments.matrix)
+    found = main(arguments.requests, arguments.leg, arguments.matrix, arguments.only)
     if arguments.json is not None:
         arguments.json.write_text(json.dumps(found, indent=1, default=str))

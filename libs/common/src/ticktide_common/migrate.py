@@ -13,6 +13,7 @@ usable. An extension installed but not preloaded gives one warning in the result
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
@@ -198,6 +199,30 @@ async def _apply_one(connection: asyncpg.Connection, migration: Migration, file:
         raise MigrationFailed(f"{file}: {_one_line(error)}") from error
 
 
+# A migration that loses a deadlock (e.g. 0014's ALTER of a continuous aggregate
+# against the refresh job an earlier migration scheduled, which TimescaleDB's
+# background worker starts at once) was rolled back whole: it is run again, up to
+# this many times, after a short pause.
+_RETRIED_ERRORS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+_ATTEMPTS = 5
+
+
+async def _apply_retrying(connection: asyncpg.Connection, migration: Migration, file: str) -> None:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            await _apply_one(connection, migration, file)
+            return
+        except MigrationFailed as failed:
+            retried = isinstance(failed.__cause__, _RETRIED_ERRORS) and not connection.is_closed()
+            if not retried or attempt == _ATTEMPTS:
+                raise
+            log.warning(
+                "migration.retried", version=migration.version, name=migration.name,
+                attempt=attempt, error=str(failed),
+            )  # fmt: skip
+            await asyncio.sleep(0.2 * attempt)
+
+
 async def run_migrations(dsn: str, directory: Path | None = None) -> MigrationRun:
     """Apply what is pending; the files applied and the warnings of this run."""
     migrations = discover(directory or default_migrations_dir())
@@ -245,7 +270,7 @@ async def run_migrations(dsn: str, directory: Path | None = None) -> MigrationRu
                         extension_state=states[required].value,
                     )
                     continue
-                await _apply_one(connection, migration, file)
+                await _apply_retrying(connection, migration, file)
                 applied_now.append(f"{migration.version:04d}_{migration.name}")
                 log.info("migration.applied", version=migration.version, name=migration.name)
         finally:

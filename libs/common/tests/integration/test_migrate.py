@@ -51,6 +51,40 @@ async def test_failed_file_rolls_back_and_edit_is_refused(scratch_dsn: str, tmp_
         await apply_migrations(scratch_dsn, tmp_path)
 
 
+async def test_a_migration_that_loses_a_deadlock_is_run_again(
+    scratch_dsn: str, tmp_path: Path
+) -> None:
+    """Another session (a TimescaleDB job, in life) holds `b` and then wants `a`,
+    which the migration holds while it wants `b`: PostgreSQL ends the migration's
+    transaction (its deadlock_timeout is the shorter), and the runner applies the
+    file again once the other session is done."""
+    setup = await asyncpg.connect(scratch_dsn)
+    await setup.execute("CREATE TABLE a (id int); CREATE TABLE b (id int)")
+    await setup.close()
+    (tmp_path / "0001_both.sql").write_text(
+        "LOCK TABLE a IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.3);"
+        " LOCK TABLE b IN ACCESS EXCLUSIVE MODE; CREATE TABLE done (id int);"
+    )
+    other = await asyncpg.connect(scratch_dsn)
+    try:
+        await other.execute("SET deadlock_timeout = '30s'")  # never the one to give up
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("LOCK TABLE b IN ACCESS EXCLUSIVE MODE")
+        migrating = asyncio.create_task(apply_migrations(scratch_dsn, tmp_path))
+        await asyncio.sleep(0.15)  # the migration holds a, and soon waits for b
+        await other.execute("LOCK TABLE a IN ACCESS EXCLUSIVE MODE")  # granted once it lost
+        await transaction.commit()
+        assert await asyncio.wait_for(migrating, 30) == ["0001_both"]
+    finally:
+        await other.close()
+    check = await asyncpg.connect(scratch_dsn)
+    try:
+        assert await check.fetchval("SELECT to_regclass('done')::text") == "done"
+    finally:
+        await check.close()
+
+
 async def test_project_migrations_apply(database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     try:

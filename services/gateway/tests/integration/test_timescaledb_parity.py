@@ -134,9 +134,25 @@ async def _load(pool: asyncpg.Pool, now: datetime, backfill: bool = False) -> No
 
 async def _materialize_older_days(pool: asyncpg.Pool, now: datetime) -> None:
     """Refresh both aggregates up to yesterday, and check that today is then not
-    materialized (so only real-time aggregation can answer it). The policy that 0014
-    adds may be refreshing at the same moment: then wait for it."""
+    materialized (so only real-time aggregation can answer it). The refresh policy
+    0014 adds is paused meanwhile, and a run of it waited for: a policy run beside
+    this refresh can take the invalidations this one would materialize and commit
+    after the check below (seen once: an empty aggregate). It is scheduled again
+    afterwards, as it was."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    policies = """FROM timescaledb_information.jobs
+                  WHERE proc_name = 'policy_refresh_continuous_aggregate'"""
+    await pool.execute(f"SELECT alter_job(job_id, scheduled => false) {policies}")  # noqa: S608
+    for _ in range(240):
+        running = await pool.fetchval(
+            f"""SELECT count(*) FROM timescaledb_information.job_stats
+                WHERE job_status = 'Running' AND job_id IN (SELECT job_id {policies})"""  # noqa: S608
+        )
+        if not running:
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("a refresh policy's run never ended")
     for view in ("crypto_prices_daily", "weather_historic_daily"):
         for attempt in range(60):
             try:
@@ -156,6 +172,7 @@ async def _materialize_older_days(pool: asyncpg.Pool, now: datetime) -> None:
         )
         newest = await pool.fetchval(f"SELECT max(bucket) FROM {table}")  # noqa: S608
         assert newest is not None and newest < today, (view, newest, today)
+    await pool.execute(f"SELECT alter_job(job_id, scheduled => true) {policies}")  # noqa: S608
 
 
 @asynccontextmanager

@@ -137,13 +137,17 @@ async def prices(
     generated data. The answer is assembled from the series' monthly (1h) or
     yearly (4h, 1d) pieces, each rendered from PostgreSQL's rows once (and kept
     rendered there) and cached until a stored candle falls in it."""
-    plan = await plan_prices(
-        query, settings, pool, cache, pieces, directory, request.headers.get("accept-encoding")
-    )
-    if plan.key is not None:
-        hit = await cache.coded_hit(plan.series, plan.key, plan.coding)
-        if hit is not None:
-            return hit
+    planned = request.scope.pop(_MISSED_PLAN_SCOPE_KEY, None)
+    if isinstance(planned, tuple) and planned[0] == query:
+        plan = planned[1]  # cached_prices planned this request and missed: not again
+    else:
+        plan = await plan_prices(
+            query, settings, pool, cache, pieces, directory, request.headers.get("accept-encoding")
+        )
+        if plan.key is not None:
+            hit = await cache.coded_hit(plan.series, plan.key, plan.coding)
+            if hit is not None:
+                return hit
     window, reader, key = plan.window, plan.reader, plan.key
     read = await reader.read(plan.starts, plan.versions)
     if window.mode == "latest" and read.count < window.limit:
@@ -173,6 +177,11 @@ async def prices(
             await cache.store_coded_forms(plan.series, key, body)
 
     return coded_response(body, IDENTITY, cache_state="miss", background=BackgroundTask(store))
+
+
+# Where cached_prices leaves the plan of a request it could not answer from the
+# cache, for the route (the same request, a moment later) to read from.
+_MISSED_PLAN_SCOPE_KEY = "ticktide.prices_plan"
 
 
 @dataclass(frozen=True)
@@ -261,6 +270,8 @@ async def cached_prices(request: Request) -> Response | None:
     if plan.key is None:
         return None
     hit: Response | None = await state.cache.coded_hit(plan.series, plan.key, plan.coding)
+    if hit is None:
+        request.scope[_MISSED_PLAN_SCOPE_KEY] = (query, plan)
     return hit
 
 
