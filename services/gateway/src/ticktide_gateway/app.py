@@ -1,7 +1,8 @@
 """Wiring of the gateway: settings, pool, Redis, bus, HTTP client, session store,
 activity recorder, routers (its own, the auth proxy, the merged OpenAPI
-document), middleware, the system strategies' seed, and the consumers that drop
-cached bodies when candles, stock bars or weather observations are stored."""
+document, nginx's pgAdmin check), middleware, the system strategies' seed, and
+the consumers that drop cached bodies when candles, stock bars or weather
+observations are stored."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from ticktide_common.topology import (
     GATEWAY_STOCKS_CACHE_INVALIDATION,
     GATEWAY_WEATHER_CACHE_INVALIDATION,
 )
-from ticktide_gateway import auth_proxy, openapi_doc, web_proxy
+from ticktide_gateway import auth_proxy, openapi_doc, pgadmin_check, web_proxy
 from ticktide_gateway.activity_log import ActivityMiddleware
 from ticktide_gateway.admin import archive_import
 from ticktide_gateway.admin import routes as admin
@@ -299,6 +300,7 @@ def create_app(
     app.include_router(openapi_doc.router)
     app.include_router(public.router)
     app.include_router(auth_proxy.router)
+    app.include_router(pgadmin_check.router)  # nginx's auth_request for /pgadmin/
     app.include_router(crypto.router)
     app.include_router(backtest.router)
     app.include_router(strategies.router)
