@@ -83,6 +83,8 @@ load_config() {
     : "${WEB_PORT:=8106}"
     : "${BACKTEST_WORKER_PORT:=8110}"  # worker i (of WORKERS) listens on this + i
     : "${WORKERS:=2}"
+    : "${PGADMIN:=1}"  # 0: make up leaves pgAdmin out (and /pgadmin/ is a 404)
+    : "${PGADMIN_PORT:=8107}"  # pgAdmin's own port, on 127.0.0.1 only (nginx's /pgadmin/)
     : "${INGEST_CRYPTO_URL:=http://127.0.0.1:$INGEST_CRYPTO_PORT}"
     : "${WRITER_URL:=http://127.0.0.1:$WRITER_PORT}"
     : "${AUTH_URL:=http://127.0.0.1:$AUTH_PORT}"
@@ -98,7 +100,7 @@ load_config() {
         INGEST_CRYPTO_PORT WRITER_PORT AUTH_PORT INGEST_CRYPTO_URL WRITER_URL AUTH_URL \
         INGEST_STOCKS_PORT INGEST_WEATHER_PORT INGEST_STOCKS_URL INGEST_WEATHER_URL \
         BACKTEST_WORKER_PORT WORKERS TICKTIDE_RUN_DIR WEB_PORT WEB_URL GATEWAY_URL \
-        TICKTIDE_UP_TIMEOUT
+        TICKTIDE_UP_TIMEOUT PGADMIN PGADMIN_PORT
 }
 
 # url_host_port URL DEFAULT_PORT: prints "HOST PORT" of a service URL.

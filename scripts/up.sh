@@ -85,6 +85,15 @@ ensure_nginx() {
     export NGINX_BIN
 }
 ensure_nginx
+# pgAdmin 4 for admins at /pgadmin/ (issue 15): its own environment under the run
+# directory; PGADMIN=0 leaves it out (and /pgadmin/ is then the site's 404).
+PROCESSES=(gateway auth ingest-crypto ingest-stocks ingest-weather writer web backtest-worker nginx)
+if [ "$PGADMIN" != 0 ]; then
+    PGADMIN_HOME="$(bash scripts/ensure-pgadmin.sh)"
+    export PGADMIN_HOME
+    PROCESSES+=(pgadmin)
+    HEALTH_URLS+=("plain+http://127.0.0.1:$PGADMIN_PORT/pgadmin/misc/ping")
+fi
 command -v openssl >/dev/null 2>&1 || { say "installing openssl"; apt_install openssl; }
 
 mkdir -p "$LOG_DIR" "$RUN_DIR/nginx/tmp" "$RUN_DIR/tls"
@@ -114,6 +123,13 @@ listen() {  # listen PORT [ssl]: IPv4 and, where the kernel has it, IPv6
 # private one (a test's temporary directory) that an unprivileged worker cannot enter.
 user_directive=""
 [ "$(id -u)" -eq 0 ] && user_directive="user root;"
+pgadmin_locations=""
+if [ "$PGADMIN" != 0 ]; then
+    pgadmin_locations="$(python3 scripts/render-nginx.py nginx/pgadmin.locations.template - \
+        "PGADMIN_UPSTREAM=127.0.0.1:$PGADMIN_PORT" \
+        "PGADMIN_SECRET=$(< "$RUN_DIR/pgadmin/webserver-secret")" \
+        "PROXY_SECRET=$TICKTIDE_PROXY_SECRET")"
+fi
 python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/nginx.conf" \
     "USER_DIRECTIVE=$user_directive" \
     "PID_FILE=$RUN_DIR/nginx/nginx.pid" \
@@ -126,13 +142,16 @@ python3 scripts/render-nginx.py nginx/ticktide.conf.template "$RUN_DIR/nginx/ngi
     "HTTPS_PORT=$TICKTIDE_HTTPS_PORT" \
     "TLS_CERT=$RUN_DIR/tls/cert.pem" \
     "TLS_KEY=$RUN_DIR/tls/key.pem" \
-    "PROXY_SECRET=$TICKTIDE_PROXY_SECRET"
+    "PROXY_SECRET=$TICKTIDE_PROXY_SECRET" \
+    "PGADMIN_LOCATIONS=$pgadmin_locations"
 "$NGINX_BIN" -q -t -p "$RUN_DIR/nginx" -c "$RUN_DIR/nginx/nginx.conf" -e stderr \
     || die "nginx rejects $RUN_DIR/nginx/nginx.conf"
 
 bash scripts/migrate.sh
 
-for var in GATEWAY_PORT INGEST_CRYPTO_PORT INGEST_STOCKS_PORT INGEST_WEATHER_PORT WRITER_PORT AUTH_PORT WEB_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT; do
+port_vars=(GATEWAY_PORT INGEST_CRYPTO_PORT INGEST_STOCKS_PORT INGEST_WEATHER_PORT WRITER_PORT AUTH_PORT WEB_PORT TICKTIDE_HTTPS_PORT TICKTIDE_HTTP_PORT)
+[ "$PGADMIN" != 0 ] && port_vars+=(PGADMIN_PORT)
+for var in "${port_vars[@]}"; do
     if port_open 127.0.0.1 "${!var}"; then
         die "port ${!var} ($var) is taken: by leftovers of an earlier make up (run make down) or by another program (stop it, or set $var in .env)"
     fi
@@ -147,7 +166,7 @@ say "starting the services under honcho ($WORKERS backtest workers)"
 : > "$HONCHO_LOG"
 # Own session: `make down` stops the whole tree, and closing this terminal does not.
 PYTHONUNBUFFERED=1 setsid nohup .venv/bin/honcho start -f Procfile -e /dev/null -c "backtest-worker=$WORKERS" \
-    >> "$HONCHO_LOG" 2>&1 < /dev/null &
+    "${PROCESSES[@]}" >> "$HONCHO_LOG" 2>&1 < /dev/null &
 pid=$!
 echo "$pid" > "$PID_FILE"
 

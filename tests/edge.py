@@ -77,6 +77,7 @@ def start_nginx(gateway_port: int, directory: Path, proxy_secret: str) -> NginxE
             f"TLS_CERT={tls / 'cert.pem'}",
             f"TLS_KEY={tls / 'key.pem'}",
             f"PROXY_SECRET={proxy_secret}",
+            "PGADMIN_LOCATIONS=",  # as make up with PGADMIN=0 (tests/e2e/test_pgadmin.py: =1)
         ],
         check=True,
         capture_output=True,

@@ -120,6 +120,7 @@ def make_up_env(
         "TICKTIDE_RUN_DIR": str(run_dir),
         "TICKTIDE_ENV_FILE": str(env_file),
         "WORKERS": "2",
+        "PGADMIN": "0",  # tests/e2e/test_pgadmin.py starts it
     }
     env.pop("TICKTIDE_PROXY_SECRET", None)  # make up generates one into the run directory
     return ports, run_dir, env
