@@ -163,6 +163,30 @@ def stub_services() -> Iterator[dict[str, StubService]]:
         stub.stop()
 
 
+@pytest.fixture
+async def gateway_without_redis(
+    service_env: dict[str, str], log_dir: Path, stub_services: dict[str, StubService]
+) -> AsyncIterator[ServiceProcess]:
+    """A gateway of its own whose Redis is a port nobody listens on: no session can
+    be checked (what the session store's outage does)."""
+    port = free_port()
+    env = {
+        **service_env,
+        "GATEWAY_PORT": str(port),
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "AUTH_URL": stub_services["auth"].url,
+        "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
+        "WRITER_URL": stub_services["writer"].url,
+    }
+    process = await ServiceProcess(
+        "ticktide_gateway", env, port, log_dir, "gateway-no-redis"
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
 @pytest.fixture(scope="session")
 async def gateway(
     service_env: dict[str, str],

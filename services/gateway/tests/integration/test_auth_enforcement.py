@@ -265,41 +265,22 @@ async def test_authenticated_writes_are_published_as_activity(
 
 
 async def test_redis_down_is_503_never_a_pass(
-    service_env: dict[str, str],
-    log_dir,  # type: ignore[no-untyped-def]
-    stub_services,  # type: ignore[no-untyped-def]
+    gateway_without_redis: ServiceProcess,
     db_pool: asyncpg.Pool,
     sessions: SessionStore,
     admin_token: str,
 ) -> None:
     """The gateway's Redis is a port nobody listens on: a session cannot be
     checked, so the answer is 503 — while API tokens (PostgreSQL) still work."""
-    from ticktide_common.testing.processes import free_port
-
     session = await session_of(db_pool, sessions, "admin")
-    port = free_port()
-    env = {
-        **service_env,
-        "GATEWAY_PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "AUTH_URL": stub_services["auth"].url,
-        "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
-        "WRITER_URL": stub_services["writer"].url,
-    }
-    process = await ServiceProcess(
-        "ticktide_gateway", env, port, log_dir, "gateway-no-redis"
-    ).start()
-    try:
-        async with httpx.AsyncClient(base_url=process.url, timeout=10.0) as client:
-            cookie = {"Cookie": f"{COOKIE}={session.token}", "X-CSRF-Token": session.csrf_token}
-            for method, path in [("GET", "/api/crypto/symbols"), ("POST", BACKFILL)]:
-                response = await client.request(method, path, json=BACKFILL_BODY, headers=cookie)
-                assert response.status_code == 503, response.text
-                assert response.json() == {"detail": "session store unavailable; try again shortly"}
-            job = await client.get(
-                f"/api/admin/ingest/jobs/{uuid.uuid4()}", headers=bearer(admin_token)
-            )
-            assert job.status_code == 404  # authenticated by PostgreSQL, then not found
-            assert (await client.get("/api/crypto/symbols")).status_code == 401
-    finally:
-        process.stop()
+    async with httpx.AsyncClient(base_url=gateway_without_redis.url, timeout=10.0) as client:
+        cookie = {"Cookie": f"{COOKIE}={session.token}", "X-CSRF-Token": session.csrf_token}
+        for method, path in [("GET", "/api/crypto/symbols"), ("POST", BACKFILL)]:
+            response = await client.request(method, path, json=BACKFILL_BODY, headers=cookie)
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": "session store unavailable; try again shortly"}
+        job = await client.get(
+            f"/api/admin/ingest/jobs/{uuid.uuid4()}", headers=bearer(admin_token)
+        )
+        assert job.status_code == 404  # authenticated by PostgreSQL, then not found
+        assert (await client.get("/api/crypto/symbols")).status_code == 401

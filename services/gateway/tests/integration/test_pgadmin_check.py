@@ -187,32 +187,13 @@ async def test_an_admin_demoted_or_disabled_loses_pgadmin_at_the_next_request(
 
 
 async def test_redis_down_is_503_never_a_pass(
-    service_env: dict[str, str],
-    log_dir: Path,
-    stub_services,  # type: ignore[no-untyped-def]
-    db_pool: asyncpg.Pool,
-    sessions: SessionStore,
+    gateway_without_redis: ServiceProcess, db_pool: asyncpg.Pool, sessions: SessionStore
 ) -> None:
     """The gateway's Redis is a port nobody listens on: an admin's session cannot
     be checked, so nginx is told 503, and nobody reaches pgAdmin."""
     session = await signed_in(db_pool, sessions, "admin")
-    port = free_port()
-    env = {
-        **service_env,
-        "GATEWAY_PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "AUTH_URL": stub_services["auth"].url,
-        "INGEST_CRYPTO_URL": stub_services["ingest-crypto"].url,
-        "WRITER_URL": stub_services["writer"].url,
-    }
-    process = await ServiceProcess(
-        "ticktide_gateway", env, port, log_dir, "pgadmin-no-redis"
-    ).start()
-    try:
-        async with httpx.AsyncClient(base_url=process.url, timeout=10.0) as http:
-            response = await http.get(PATH, headers=cookie(session))
-            assert_refused(response, 503)
-            assert response.headers["retry-after"] == "5"
-            assert response.json() == {"detail": "session store unavailable; try again shortly"}
-    finally:
-        process.stop()
+    async with httpx.AsyncClient(base_url=gateway_without_redis.url, timeout=10.0) as http:
+        response = await http.get(PATH, headers=cookie(session))
+        assert_refused(response, 503)
+        assert response.headers["retry-after"] == "5"
+        assert response.json() == {"detail": "session store unavailable; try again shortly"}
