@@ -2,14 +2,17 @@
 pgAdmin from its lock into its own environment and starts it on 127.0.0.1; nginx
 asks the gateway on every request whether the caller is a signed-in admin. An
 admin's session opens pgAdmin signed in as the same name, with the pre-registered
-read-only server; a user gets the site's 403 page and an anonymous visitor the
+read-only server, whose query tool counts crypto_prices as PostgreSQL does and is
+refused a DELETE; a user gets the site's 403 page and an anonymous visitor the
 sign-in redirect, and neither ever reaches pgAdmin (its access log holds no request
 from them); an admin who is demoted loses it at the next request; pgAdmin will
 not take a name from anyone but nginx; `PGADMIN=0` leaves it out (404)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import re
 from pathlib import Path
 
@@ -153,6 +156,33 @@ async def test_pgadmin_is_for_signed_in_admins_only_and_absent_with_pgadmin_0(
             assert all(n["username"] == "ticktide_readonly" and n["shared"] for n in listed), listed
             database = service_env["DATABASE_URL"].rpartition("/")[2]
             assert f"Ticktide ({database}, read-only)" in names, names
+
+            # Its query tool, as the read-only role: the count PostgreSQL holds; no writes.
+            group_id, server_id = labels["Ticktide"], listed[0]["_id"]
+            connected = await client.post(
+                f"/pgadmin/browser/server/connect/{group_id}/{server_id}",
+                cookies=jar, headers=csrf, json={"password": "", "save_password": False},
+            )  # fmt: skip
+            assert connected.status_code == 200, connected.text
+            databases = await client.get(
+                f"/pgadmin/browser/database/nodes/{group_id}/{server_id}/",
+                cookies=jar,
+                headers=csrf,
+            )
+            by_name = {node["label"]: node["_id"] for node in databases.json()["data"]}
+            path = f"{group_id}/{server_id}/{by_name[database]}"
+            before = await db_pool.fetchval("SELECT count(*) FROM crypto_prices")
+            counted = await query_tool(
+                client, jar, csrf, path, database, "SELECT count(*) FROM crypto_prices"
+            )
+            after = await db_pool.fetchval("SELECT count(*) FROM crypto_prices")
+            assert counted.status_code == 200, counted.text
+            assert before <= int(counted.json()["data"]["result"][0][0]) <= after
+            deleted = await query_tool(
+                client, jar, csrf, path, database, "DELETE FROM crypto_prices"
+            )
+            assert "permission denied for table crypto_prices" in deleted.text, deleted.text
+            assert await db_pool.fetchval("SELECT count(*) FROM crypto_prices") >= after
             assert len(pgadmin_requests(run_dir)) > seen_before
 
             # Demoted: the very next request is refused, before pgAdmin.
@@ -168,6 +198,38 @@ async def test_pgadmin_is_for_signed_in_admins_only_and_absent_with_pgadmin_0(
         assert "ALLOW_SAVE_PASSWORD = False" in (config / "config_local.py").read_text()
     finally:
         await run_make("down", env, repo_root)
+
+
+async def query_tool(
+    client: httpx.AsyncClient,
+    jar: dict[str, str],
+    csrf: dict[str, str],
+    path: str,
+    database: str,
+    sql: str,
+) -> httpx.Response:
+    """Run `sql` in a new pgAdmin query tool on `group/server/database id`, as its
+    page does (initialize, start, poll until it is done); the last poll's answer."""
+    transaction = random.randint(1, 9_999_999)
+    opened = await client.post(
+        f"/pgadmin/sqleditor/initialize/sqleditor/{transaction}/{path}",
+        cookies=jar, headers=csrf, json={"dbname": database},
+    )  # fmt: skip
+    assert opened.status_code == 200, opened.text
+    started = await client.post(
+        f"/pgadmin/sqleditor/query_tool/start/{transaction}",
+        cookies=jar, headers=csrf, json={"sql": sql, "explain_plan": None},
+    )  # fmt: skip
+    assert started.status_code == 200, started.text
+    for _ in range(100):
+        polled = await client.get(
+            f"/pgadmin/sqleditor/poll/{transaction}", cookies=jar, headers=csrf
+        )
+        data = polled.json().get("data") or {}
+        if polled.status_code != 200 or data.get("status") != "Busy":
+            return polled
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the query tool never finished: {polled.text[:300]}")
 
 
 async def signed_in_again(client: httpx.AsyncClient, username: str) -> str:

@@ -486,6 +486,7 @@ async def test_database_lists_tables_and_analyze_answers_with_a_notice(admin: Vi
     assert '<span class="tt-admin-code">crypto_prices</span>' in tables
     assert 'Analyze<span class="visually-hidden"> crypto_prices</span></button>' in tables
     assert ">Analyze all tables</button>" in page.text
+    assert '<a href="/pgadmin/">Open pgAdmin 4</a>' in page.text  # issue 15
     overview = (await admin.http.get("/api/admin/database/tables", headers=admin.headers())).json()
     if overview["timescaledb"]:
         assert "TimescaleDB is installed" in page.text
