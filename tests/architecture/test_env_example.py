@@ -24,7 +24,14 @@ SETTINGS_CLASSES = {
 }
 # What no service class reads: the launcher's and the CLI's own variables.
 OTHER_READERS = {
-    "scripts/lib.sh": {"TICKTIDE_HTTPS_PORT", "TICKTIDE_HTTP_PORT", "WORKERS", "TICKTIDE_RUN_DIR"},
+    "scripts/lib.sh": {
+        "TICKTIDE_HTTPS_PORT",
+        "TICKTIDE_HTTP_PORT",
+        "WORKERS",
+        "TICKTIDE_RUN_DIR",
+        "PGADMIN",
+        "PGADMIN_PORT",
+    },  # fmt: skip
     "ticktide": {"TICKTIDE_URL", "TICKTIDE_TOKEN", "TICKTIDE_CA_BUNDLE"},
 }
 HEADER = re.compile(r"^# === .* \(read by: (?P<readers>[^)]*)\) ===$")
