@@ -492,10 +492,21 @@ def cases_per_state(requests: int) -> dict[tuple[str, str], int]:
 
 # What the writer does to PostgreSQL's rendered pieces when it stores candles
 # (services/writer's repository; before issue 13's table there is nothing to do).
+# Rows locked in piece order, as the writer and the gateway's write-back lock them
+# (an unordered UPDATE deadlocked with a write-back of the same pieces).
 _CLEAR_RENDERED = """
-UPDATE crypto_price_pieces SET version = version + 1, rows_piece = NULL, columns_piece = NULL
-WHERE crypto_id = (SELECT id FROM cryptocurrencies WHERE binance_symbol = $1)
-  AND interval_type = '1h' AND piece_start >= crypto_piece_start('1h', $2) AND piece_start <= $3
+UPDATE crypto_price_pieces AS p
+SET version = p.version + 1, rows_piece = NULL, columns_piece = NULL
+FROM (
+    SELECT crypto_id, interval_type, piece_start FROM crypto_price_pieces
+    WHERE crypto_id = (SELECT id FROM cryptocurrencies WHERE binance_symbol = $1)
+      AND interval_type = '1h' AND piece_start >= crypto_piece_start('1h', $2)
+      AND piece_start <= $3
+    ORDER BY piece_start
+    FOR UPDATE
+) AS locked
+WHERE p.crypto_id = locked.crypto_id AND p.interval_type = locked.interval_type
+  AND p.piece_start = locked.piece_start
 """
 
 

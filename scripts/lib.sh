@@ -92,6 +92,12 @@ load_config() {
     : "${INGEST_WEATHER_URL:=http://127.0.0.1:$INGEST_WEATHER_PORT}"
     : "${WEB_URL:=http://127.0.0.1:$WEB_PORT}"
     : "${GATEWAY_URL:=http://127.0.0.1:$GATEWAY_PORT}"
+    # Where the gateway probes pgAdmin for the services page ("" with PGADMIN=0: no row).
+    if [ "$PGADMIN" != 0 ]; then
+        : "${PGADMIN_URL:=http://127.0.0.1:$PGADMIN_PORT/pgadmin}"
+    else
+        PGADMIN_URL=""
+    fi
     : "${TICKTIDE_RUN_DIR:=$TICKTIDE_ROOT/.run}"
     : "${TICKTIDE_UP_TIMEOUT:=120}"
     mkdir -p "$TICKTIDE_RUN_DIR"
@@ -100,7 +106,7 @@ load_config() {
         INGEST_CRYPTO_PORT WRITER_PORT AUTH_PORT INGEST_CRYPTO_URL WRITER_URL AUTH_URL \
         INGEST_STOCKS_PORT INGEST_WEATHER_PORT INGEST_STOCKS_URL INGEST_WEATHER_URL \
         BACKTEST_WORKER_PORT WORKERS TICKTIDE_RUN_DIR WEB_PORT WEB_URL GATEWAY_URL \
-        TICKTIDE_UP_TIMEOUT PGADMIN PGADMIN_PORT
+        TICKTIDE_UP_TIMEOUT PGADMIN PGADMIN_PORT PGADMIN_URL
 }
 
 # url_host_port URL DEFAULT_PORT: prints "HOST PORT" of a service URL.

@@ -4,7 +4,7 @@ Fills every `{{NAME}}` field and refuses a field without a value (or a value for
 field), so the template and its callers cannot drift apart silently. Standard library
 only: it runs before and without the project's virtual environment.
 
-PROXY_SECRET goes into a quoted header value: it must be 16 to 256 letters, digits,
+PROXY_SECRET and PGADMIN_SECRET go into quoted header values: it must be 16 to 256 letters, digits,
 `-` or `_` (or `${NAME}`, a placeholder the compose nginx fills from its environment).
 The output holds it, so the file is written readable by its owner only; no value is
 ever printed.
@@ -27,12 +27,13 @@ def render(template: str, values: dict[str, str]) -> str:
     unknown = sorted(values.keys() - fields)
     if missing or unknown:
         raise SystemExit(f"render-nginx: missing values {missing}, unknown names {unknown}")
-    secret = values.get("PROXY_SECRET")
-    if secret is not None and SECRET_VALUE.fullmatch(secret) is None:
-        raise SystemExit(
-            "render-nginx: PROXY_SECRET must be 16-256 letters, digits, '-' or '_' "
-            "(the value is not shown)"
-        )
+    for name in ("PROXY_SECRET", "PGADMIN_SECRET"):
+        secret = values.get(name)
+        if secret is not None and SECRET_VALUE.fullmatch(secret) is None:
+            raise SystemExit(
+                f"render-nginx: {name} must be 16-256 letters, digits, '-' or '_' "
+                "(the value is not shown)"
+            )
     return FIELD.sub(lambda match: values[match.group(1)], template)
 
 

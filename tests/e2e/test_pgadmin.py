@@ -6,7 +6,8 @@ read-only server, whose query tool counts crypto_prices as PostgreSQL does and i
 refused a DELETE; a user gets the site's 403 page and an anonymous visitor the
 sign-in redirect, and neither ever reaches pgAdmin (its access log holds no request
 from them); an admin who is demoted loses it at the next request; pgAdmin will
-not take a name from anyone but nginx; `PGADMIN=0` leaves it out (404)."""
+not take a name from anyone but nginx; the services page lists its health;
+`PGADMIN=0` leaves it out (404, and no row on the services page)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,10 @@ async def test_pgadmin_is_for_signed_in_admins_only_and_absent_with_pgadmin_0(
                 "/pgadmin/", cookies={"__Host-ticktide_session": cookie}, follow_redirects=False
             )
             assert absent.status_code == 404, absent.text
+            # ... and the services page lists no pgAdmin.
+            listed = await client.get("/api/services", cookies={"__Host-ticktide_session": cookie})
+            assert listed.status_code == 200, listed.text
+            assert "pgadmin" not in {row["service"] for row in listed.json()["instances"]}
     finally:
         await run_make("down", env, repo_root)
 
@@ -95,6 +100,12 @@ async def test_pgadmin_is_for_signed_in_admins_only_and_absent_with_pgadmin_0(
             admin = await signed_in_again(client, "pga-admin")
             user = await signed_in(client, "pga-user")
             client.cookies.clear()
+
+            # The services page shows pgAdmin's health (the gateway probes its ping).
+            listed = await client.get("/api/services", cookies={"__Host-ticktide_session": admin})
+            assert listed.status_code == 200, listed.text
+            rows = [r for r in listed.json()["instances"] if r["service"] == "pgadmin"]
+            assert len(rows) == 1 and rows[0]["ready"] and rows[0]["via"] == "probe", rows
 
             # Refused before pgAdmin: nothing of theirs in its access log.
             seen_before = len(pgadmin_requests(run_dir))

@@ -39,6 +39,8 @@ class GatewaySettings(
     ingest_stocks_url: str = "http://127.0.0.1:8104"
     ingest_weather_url: str = "http://127.0.0.1:8105"
     web_url: str = "http://127.0.0.1:8106"  # where the gateway forwards page requests
+    # pgAdmin's base URL, for its row on the services page ("": not run here).
+    pgadmin_url: str = ""
 
     cache_ttl_seconds: int = 3600
     max_candles_per_request: int = 20000

@@ -1,6 +1,7 @@
 """`GET /api/services`: every service instance (its latest heartbeat; the web
-service, which has no bus, by a probe of its `/health`) and every queue of the
-topology with its depth, consumers and dead letters."""
+service, which has no bus, by a probe of its `/health`; pgAdmin, where this
+installation runs it (`PGADMIN_URL`), by a probe of its `/misc/ping`) and every
+queue of the topology with its depth, consumers and dead letters."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ticktide_gateway.health.services import (
     unreachable_instance,
 )
 
-__all__ = ["router", "probe_web"]
+__all__ = ["router", "probe_web", "probe_pgadmin"]
 
 router = APIRouter(
     prefix="/api",
@@ -35,11 +36,13 @@ router = APIRouter(
 )
 
 WEB_SERVICE = "web"
+PGADMIN_SERVICE = "pgadmin"
 
 DESCRIPTION = (
     "`instances`: one row per running instance of every service, from its latest "
     "heartbeat (`via: heartbeat`, every `HEARTBEAT_SECONDS`); the web service has no "
-    "bus and is probed at its `/health` (`via: probe`). `stale` is true when an "
+    "bus and is probed at its `/health` (`via: probe`), and so is pgAdmin at its "
+    "`/misc/ping` where this installation runs it (`PGADMIN_URL`). `stale` is true when an "
     "instance was last seen more than 3 heartbeat periods ago; `ready` is the outcome "
     "of its own readiness checks (`checks`); `status` is `running`, `stopping` (its "
     "last beat said it was shutting down) or `unreachable` (a probe failed). Instances "
@@ -68,6 +71,25 @@ async def probe_web(http: httpx.AsyncClient, base_url: str, timeout: float) -> I
     return probed_instance(WEB_SERVICE, host, health, datetime.now(UTC))
 
 
+async def probe_pgadmin(http: httpx.AsyncClient, base_url: str, timeout: float) -> InstanceRow:
+    """pgAdmin's row, from `GET {base_url}/misc/ping` (it answers `PING`, and
+    needs no sign-in for it)."""
+    host = urlsplit(base_url).hostname
+    try:
+        response = await http.get(f"{base_url.rstrip('/')}/misc/ping", timeout=timeout)
+    except httpx.HTTPError as exc:
+        return unreachable_instance(PGADMIN_SERVICE, host, f"unreachable: {type(exc).__name__}")
+    if response.status_code != 200 or response.text.strip() != "PING":
+        return unreachable_instance(
+            PGADMIN_SERVICE, host, f"/misc/ping answered {response.status_code}"
+        )
+    return probed_instance(PGADMIN_SERVICE, host, {}, datetime.now(UTC))
+
+
+async def _no_row() -> None:
+    return None
+
+
 @router.get(
     "/services",
     summary="Service instances, their health, and queue depths",
@@ -80,16 +102,20 @@ async def services(
 ) -> ServicesReport:
     topology = bus.topology
     try:
-        beats, web, queues = await asyncio.gather(
+        timeout = settings.service_probe_timeout_seconds
+        beats, web, pgadmin, queues = await asyncio.gather(
             InstanceRegistry(redis, settings.ticktide_redis_prefix).beats(),
-            probe_web(http, settings.web_url, settings.service_probe_timeout_seconds),
+            probe_web(http, settings.web_url, timeout),
+            probe_pgadmin(http, settings.pgadmin_url, timeout)
+            if settings.pgadmin_url
+            else _no_row(),
             queue_report(settings, redis, http, bus, topology),
         )
     except RedisError as exc:  # heartbeats and the queue cache live there
         raise HTTPException(503, "Redis is unavailable; the services report needs it") from exc
     instances = instance_rows(beats, datetime.now(UTC), settings.heartbeat_seconds)
     return ServicesReport(
-        instances=[*instances, web],
+        instances=[*instances, web, *([pgadmin] if pgadmin is not None else [])],
         queues=queues.queues,
         source=queues.source,
         queues_error=queues.error,

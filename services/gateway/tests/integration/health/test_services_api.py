@@ -1,7 +1,8 @@
 """`GET /api/services` against real processes: every service of a stack of its
 own (gateway, auth, the three ingesters, writer, a backtest worker) beats every
 0.5 s and is listed ready; a stopped one says `stopping` and goes stale, a killed
-one goes stale; the web service (a stub here) is probed; queue depths, consumers
+one goes stale; the web service (a stub here) is probed, and so is a pgAdmin that
+does not answer (unreachable); queue depths, consumers
 and dead letters are the broker's, and a missing queue is reported missing."""
 
 from __future__ import annotations
@@ -138,6 +139,9 @@ async def stack(
         "TICKTIDE_REDIS_PREFIX": f"{service_env['TICKTIDE_REDIS_PREFIX']}{stack_id}:",
         "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "WEB_URL": fake_web.url,
+        # pgAdmin is configured but nobody listens there (tests/e2e/test_pgadmin.py
+        # probes a real one).
+        "PGADMIN_URL": f"http://127.0.0.1:{free_port()}/pgadmin",
         # No provider is asked: schedulers are off and no backfill is requested.
         "BINANCE_BASE_URL": "http://127.0.0.1:9",
         **{PORT_VARIABLES[service]: str(port) for service, port in ports.items()},
@@ -227,6 +231,9 @@ async def test_every_instance_is_listed_ready(stack: Stack, client: httpx.AsyncC
         True,
         False,
     )
+    (pgadmin,) = [row for row in body["instances"] if row["service"] == "pgadmin"]
+    assert (pgadmin["via"], pgadmin["status"], pgadmin["ready"]) == ("probe", "unreachable", False)
+    assert pgadmin["checks"]["health"].startswith("unreachable: "), pgadmin
     assert body["source"] in ("management", "declare")
 
 
